@@ -1,0 +1,3 @@
+from faktctl.cli import main
+
+main()

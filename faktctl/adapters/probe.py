@@ -1,0 +1,375 @@
+"""Talk to a running Faktory server: the 7419 wire protocol and the 7420 HTTP endpoints.
+
+The protocol side uses only the standard library. Every socket operation runs under a
+deadline, so no call can block for longer than the timeout it was given. This is the only
+faktctl module that imports httpx; it does so inside the HTTP helpers so that importing the
+probe stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+DEFAULT_PORT = 7419
+DEFAULT_WEB_PORT = 7420
+PROTOCOL_VERSION = 2
+
+_MAX_LINE = 64 * 1024
+_MAX_BULK = 64 * 1024 * 1024
+_CRLF = b"\r\n"
+
+
+class ProbeError(Exception):
+    """The server could not be reached or answered something the probe cannot accept."""
+
+
+class ServerError(ProbeError):
+    """The server answered a command with a RESP error line (``-ERR ...``)."""
+
+    def __init__(self, endpoint: str, text: str) -> None:
+        super().__init__(f"{endpoint}: server error: {text}")
+        self.text = text
+
+
+def _endpoint(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def pwdhash(password: str, salt: str, iterations: int) -> str:
+    """Hash the password the way Faktory expects in HELLO: iterated SHA-256 over raw digests."""
+    digest = hashlib.sha256((password + salt).encode("utf-8")).digest()
+    for _ in range(max(iterations, 1) - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
+@dataclass(frozen=True)
+class HandshakeResult:
+    """What the HI/HELLO exchange revealed about a server."""
+
+    host: str
+    port: int
+    greeting: dict[str, Any]
+    password_required: bool
+    iterations: int | None
+    accepted: bool
+    error: str | None = None
+
+
+class _Wire:
+    """A socket with a read buffer; every read is bounded by a deadline."""
+
+    def __init__(self, sock: socket.socket, endpoint: str, timeout: float) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self.endpoint = endpoint
+        self.timeout = timeout
+
+    def send_line(self, line: str) -> None:
+        try:
+            self._sock.settimeout(self.timeout)
+            self._sock.sendall(line.encode("utf-8") + _CRLF)
+        except OSError as exc:
+            raise ProbeError(f"{self.endpoint}: send failed: {_describe(exc)}") from exc
+
+    def read_line(self, deadline: float) -> bytes:
+        while _CRLF not in self._buffer:
+            if len(self._buffer) > _MAX_LINE:
+                raise ProbeError(f"{self.endpoint}: reply line longer than {_MAX_LINE} bytes")
+            self._fill(deadline)
+        line, self._buffer = self._buffer.split(_CRLF, 1)
+        return line
+
+    def read_exact(self, size: int, deadline: float) -> bytes:
+        while len(self._buffer) < size:
+            self._fill(deadline)
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _fill(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProbeError(f"{self.endpoint}: timed out waiting for a reply")
+        try:
+            self._sock.settimeout(remaining)
+            chunk = self._sock.recv(65536)
+        except TimeoutError as exc:
+            raise ProbeError(f"{self.endpoint}: timed out waiting for a reply") from exc
+        except OSError as exc:
+            raise ProbeError(f"{self.endpoint}: read failed: {_describe(exc)}") from exc
+        if not chunk:
+            raise ProbeError(f"{self.endpoint}: connection closed by the server")
+        self._buffer += chunk
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
+def _describe(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _connect(host: str, port: int, timeout: float) -> _Wire:
+    endpoint = _endpoint(host, port)
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError as exc:
+        raise ProbeError(f"{endpoint}: connection timed out after {timeout:g}s") from exc
+    except OSError as exc:
+        raise ProbeError(f"{endpoint}: cannot connect: {_describe(exc)}") from exc
+    return _Wire(sock, endpoint, timeout)
+
+
+def _read_reply(wire: _Wire) -> str | None:
+    """Read one RESP reply: simple string, integer or bulk string (``None`` for nil)."""
+    deadline = time.monotonic() + wire.timeout
+    line = wire.read_line(deadline)
+    kind, body = line[:1], line[1:].decode("utf-8", errors="replace")
+    if kind in (b"+", b":"):
+        return body
+    if kind == b"-":
+        raise ServerError(wire.endpoint, body)
+    if kind == b"$":
+        return _read_bulk(wire, body, deadline)
+    raise ProbeError(f"{wire.endpoint}: unexpected reply {line[:80]!r}")
+
+
+def _read_bulk(wire: _Wire, header: str, deadline: float) -> str | None:
+    try:
+        size = int(header)
+    except ValueError as exc:
+        raise ProbeError(f"{wire.endpoint}: bad bulk length {header!r}") from exc
+    if size < 0:
+        return None
+    if size > _MAX_BULK:
+        raise ProbeError(f"{wire.endpoint}: bulk reply of {size} bytes is too large")
+    data = wire.read_exact(size + 2, deadline)
+    if not data.endswith(_CRLF):
+        raise ProbeError(f"{wire.endpoint}: bulk reply not terminated by CRLF")
+    return data[:-2].decode("utf-8", errors="replace")
+
+
+def _read_greeting(wire: _Wire) -> dict[str, Any]:
+    reply = _read_reply(wire)
+    if reply is None or not reply.startswith("HI "):
+        raise ProbeError(f"{wire.endpoint}: expected a +HI greeting, got {reply!r}")
+    try:
+        greeting = json.loads(reply[3:])
+    except json.JSONDecodeError as exc:
+        raise ProbeError(f"{wire.endpoint}: greeting is not JSON: {reply!r}") from exc
+    if not isinstance(greeting, dict):
+        raise ProbeError(f"{wire.endpoint}: greeting is not a JSON object: {reply!r}")
+    return greeting
+
+
+def _hello_payload(greeting: dict[str, Any], password: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"v": PROTOCOL_VERSION}
+    salt = greeting.get("s")
+    if salt is not None and password is not None:
+        iterations = int(greeting.get("i", 1))
+        payload["pwdhash"] = pwdhash(password, str(salt), iterations)
+    return payload
+
+
+def _iterations(greeting: dict[str, Any]) -> int | None:
+    value = greeting.get("i")
+    return int(value) if value is not None else None
+
+
+def _exchange_hello(wire: _Wire, host: str, port: int, password: str | None) -> HandshakeResult:
+    greeting = _read_greeting(wire)
+    wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password)))
+    accepted, error = True, None
+    try:
+        reply = _read_reply(wire)
+    except ServerError as exc:
+        accepted, error = False, exc.text.removeprefix("ERR ").strip()
+    else:
+        if reply != "OK":
+            accepted, error = False, f"unexpected HELLO reply {reply!r}"
+    return HandshakeResult(
+        host=host,
+        port=port,
+        greeting=greeting,
+        password_required="s" in greeting,
+        iterations=_iterations(greeting),
+        accepted=accepted,
+        error=error,
+    )
+
+
+def handshake(
+    host: str, port: int = DEFAULT_PORT, password: str | None = None, timeout: float = 5.0
+) -> HandshakeResult:
+    """Connect, read +HI, send HELLO as a producer (no ``wid``) and report the outcome.
+
+    A refused password is a result (``accepted=False``), not an exception; an unreachable or
+    misbehaving server raises :class:`ProbeError`.
+    """
+    wire = _connect(host, port, timeout)
+    try:
+        result = _exchange_hello(wire, host, port, password)
+        if result.accepted:
+            _send_end(wire)
+        return result
+    finally:
+        wire.close()
+
+
+def _send_end(wire: _Wire) -> None:
+    with contextlib.suppress(ProbeError):
+        wire.send_line("END")
+
+
+def new_jid() -> str:
+    """A random job id long enough for Faktory (it rejects ids shorter than 8 characters)."""
+    return uuid.uuid4().hex
+
+
+def make_job(jobtype: str, args: Iterable[Any] = (), queue: str = "default") -> dict[str, Any]:
+    """A minimal valid job payload."""
+    return {"jid": new_jid(), "jobtype": jobtype, "args": list(args), "queue": queue}
+
+
+class FaktoryConnection:
+    """A producer connection to Faktory, authenticated on construction.
+
+    Use it as a context manager; leaving the block sends ``END`` and closes the socket.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = DEFAULT_PORT,
+        password: str | None = None,
+        timeout: float = 5.0,
+    ) -> None:
+        self._wire: _Wire | None = _connect(host, port, timeout)
+        try:
+            self.handshake = _exchange_hello(self._wire, host, port, password)
+        except BaseException:
+            self._wire.close()
+            raise
+        if not self.handshake.accepted:
+            self._wire.close()
+            raise ProbeError(f"{_endpoint(host, port)}: HELLO refused: {self.handshake.error}")
+
+    def __enter__(self) -> FaktoryConnection:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _require_wire(self) -> _Wire:
+        if self._wire is None:
+            raise ProbeError("connection is closed")
+        return self._wire
+
+    def command(self, verb: str, payload: str | None = None) -> str | None:
+        """Send one command line and return its reply; ``-ERR`` raises :class:`ServerError`."""
+        wire = self._require_wire()
+        wire.send_line(verb if payload is None else f"{verb} {payload}")
+        return _read_reply(wire)
+
+    def info(self) -> dict[str, Any]:
+        """The server's INFO document (queues, sets, totals, server version)."""
+        reply = self.command("INFO")
+        return _json_object(reply, self._require_wire().endpoint, "INFO")
+
+    def queue_sizes(self) -> dict[str, int]:
+        """Queue name -> number of enqueued jobs, taken from INFO."""
+        queues = self.info().get("faktory", {}).get("queues", {})
+        return {str(name): int(size) for name, size in queues.items()}
+
+    def push(self, job: dict[str, Any]) -> str:
+        """Enqueue one job; fills in ``jid`` and ``args`` when missing. Returns the jid."""
+        full = _complete_job(job)
+        self.command("PUSH", json.dumps(full))
+        return str(full["jid"])
+
+    def push_many(self, jobs: Iterable[dict[str, Any]]) -> dict[str, str]:
+        """Enqueue jobs with one PUSHB; returns ``{jid: error}`` for the jobs the server refused."""
+        batch = [_complete_job(job) for job in jobs]
+        reply = self.command("PUSHB", json.dumps(batch))
+        refused = _json_object(reply, self._require_wire().endpoint, "PUSHB")
+        return {str(jid): str(error) for jid, error in refused.items()}
+
+    def close(self) -> None:
+        """Send END (best effort) and close the socket; safe to call twice."""
+        if self._wire is None:
+            return
+        _send_end(self._wire)
+        self._wire.close()
+        self._wire = None
+
+
+def _complete_job(job: dict[str, Any]) -> dict[str, Any]:
+    full = dict(job)
+    full.setdefault("jid", new_jid())
+    full.setdefault("args", [])
+    return full
+
+
+def _json_object(reply: str | None, endpoint: str, verb: str) -> dict[str, Any]:
+    if reply is None:
+        raise ProbeError(f"{endpoint}: {verb} returned nil")
+    try:
+        value = json.loads(reply)
+    except json.JSONDecodeError as exc:
+        raise ProbeError(f"{endpoint}: {verb} reply is not JSON") from exc
+    if not isinstance(value, dict):
+        raise ProbeError(f"{endpoint}: {verb} reply is not a JSON object")
+    return value
+
+
+def _url(host: str, port: int, path: str) -> str:
+    netloc = _endpoint(host, port)
+    return f"http://{netloc}/{path.lstrip('/')}"
+
+
+def http_status(
+    host: str,
+    port: int = DEFAULT_WEB_PORT,
+    path: str = "/",
+    timeout: float = 5.0,
+    password: str | None = None,
+) -> int:
+    """Status code of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
+    import httpx
+
+    auth = httpx.BasicAuth("faktctl", password) if password is not None else None
+    url = _url(host, port, path)
+    try:
+        response = httpx.get(url, timeout=timeout, auth=auth, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
+    return response.status_code
+
+
+def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -> dict[str, Any]:
+    """The unauthenticated ``GET /health`` JSON document (``now`` and ``server`` keys)."""
+    import httpx
+
+    endpoint = _endpoint(host, port)
+    try:
+        response = httpx.get(_url(host, port, "/health"), timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"{endpoint}: GET /health failed: {exc}") from exc
+    if response.status_code != 200:
+        raise ProbeError(f"{endpoint}: GET /health answered HTTP {response.status_code}")
+    return _json_object(response.text, endpoint, "GET /health")

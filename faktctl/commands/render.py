@@ -1,0 +1,71 @@
+"""faktctl render: write compose.yaml and .env from the spec, or check them for drift."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from faktctl import ui
+from faktctl.desired import web_conf_path
+from faktctl.errors import ExitCode
+from faktctl.fsutil import write_if_changed
+from faktctl.project import Project, open_project
+from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, redact, render
+from faktctl.secretfiles import write_web_conf
+
+
+def rendered_files(project: Project) -> dict[Path, tuple[str, int]]:
+    """Each target file with the content it should have and its mode."""
+    out_dir = project.dir
+    files = render(project.desired, out_dir, project.loaded.path.name)
+    return {
+        out_dir / COMPOSE_FILENAME: (files.compose, 0o644),
+        out_dir / ENV_FILENAME: (files.env.get_secret_value(), 0o600),
+    }
+
+
+def run(file: Path | None, *, check: bool) -> int:
+    project = open_project(file)
+    targets = rendered_files(project)
+    if check:
+        return _check(project, targets)
+    write_web_conf(project.loaded, web_conf_path(project.loaded))
+    for path, (content, mode) in targets.items():
+        changed = write_if_changed(path, content, mode)
+        ui.info(f"{_shown(path, project)}: {'written' if changed else 'unchanged'}")
+    return ExitCode.OK
+
+
+def _check(project: Project, targets: dict[Path, tuple[str, int]]) -> int:
+    drift = False
+    for path, (wanted, _) in targets.items():
+        try:
+            current = path.read_text()
+        except FileNotFoundError:
+            current = None
+        if current == wanted:
+            continue
+        drift = True
+        name = _shown(path, project)
+        if current is None:
+            ui.info(f"{name}: missing (run `faktctl render`)")
+            continue
+        diff = difflib.unified_diff(
+            redact(current, project.secrets).splitlines(keepends=True),
+            redact(wanted, project.secrets).splitlines(keepends=True),
+            fromfile=f"{name} (on disk)",
+            tofile=f"{name} (rendered)",
+        )
+        ui.data("".join(diff))
+    if drift:
+        ui.info("rendered files differ from the spec: run `faktctl render`")
+        return ExitCode.FINDINGS
+    ui.info("compose.yaml and .env match the spec")
+    return ExitCode.OK
+
+
+def _shown(path: Path, project: Project) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,288 @@
+"""Spec -> desired state: one container request per service, plus the network and volumes.
+
+Pure: no engine, no file system. The compose renderer and `faktctl up` both read this, so a
+rendered compose.yaml and a launched deployment cannot disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from pydantic import SecretStr
+
+from faktctl import labels
+from faktctl.spec.load import LoadedSpec
+from faktctl.spec.model import SERVER_SERVICE, Spec, Worker
+
+DATA_DIR = "/var/lib/faktory"
+PASSWORD_SECRET = "faktory_password"
+PASSWORD_TARGET = f"/run/secrets/{PASSWORD_SECRET}"
+WEB_CONF_TARGET = "/etc/faktory/conf.d/faktctl-web.toml"
+PROTOCOL_PORT = 7419
+DASHBOARD_PORT = 7420
+FAKTORY_URL_VAR = "FAKTORY_URL"
+HEALTH_URL = f"http://127.0.0.1:{DASHBOARD_PORT}/health"
+
+Role = Literal["server", "worker"]
+
+
+@dataclass(frozen=True)
+class Mount:
+    kind: Literal["volume", "bind"]
+    source: str  # volume name, or absolute host path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Publish:
+    container_port: int
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...]
+    interval_s: int = 10
+    timeout_s: int = 5
+    retries: int = 3
+    start_period_s: int = 10
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """An environment value that carries a secret. `variable` is its name in .env."""
+
+    variable: str
+    value: SecretStr = field(compare=False)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.value.get_secret_value().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    context: str  # absolute host path
+    dockerfile: str
+
+
+@dataclass(frozen=True)
+class ServiceRequest:
+    """Everything the engine needs to run one service's containers."""
+
+    name: str
+    role: Role
+    image: str
+    command: tuple[str, ...] | None
+    env: tuple[tuple[str, str | SecretEnv], ...]
+    mounts: tuple[Mount, ...]
+    ports: tuple[Publish, ...]
+    restart: str
+    healthcheck: Healthcheck | None
+    stop_grace_s: int | None
+    memory_bytes: int | None
+    cpus: float | None
+    replicas: int
+    build: BuildRequest | None = None
+    image_given: bool = True  # False when the spec only has `build:` and faktctl names the image
+    depends_on_healthy: tuple[str, ...] = ()
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.env)
+
+    def config_hash(self) -> str:
+        """sha256 of the container's configuration; replicas and build inputs do not count."""
+        data = asdict(self)
+        for ignored in ("replicas", "build", "image_given"):
+            data.pop(ignored)
+        data["env"] = [
+            (name, value.fingerprint if isinstance(value, SecretEnv) else value)
+            for name, value in self.env
+        ]
+        canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def labels(self, project: str) -> dict[str, str]:
+        return {
+            labels.MANAGED: "true",
+            labels.PROJECT: project,
+            labels.SERVICE: self.name,
+            labels.ROLE: self.role,
+            labels.CONFIG_HASH: self.config_hash(),
+        }
+
+
+@dataclass(frozen=True)
+class VolumeRequest:
+    key: str  # the name inside compose.yaml
+    name: str  # the engine's name
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    name: str
+    host_path: str  # absolute
+    target: str
+
+
+@dataclass(frozen=True)
+class Desired:
+    project: str
+    network: str
+    volumes: tuple[VolumeRequest, ...]
+    secrets: tuple[SecretFile, ...]
+    services: tuple[ServiceRequest, ...]
+    env_file: tuple[tuple[str, SecretStr], ...]  # the .env contents
+
+    @property
+    def server(self) -> ServiceRequest:
+        return next(s for s in self.services if s.role == "server")
+
+    @property
+    def workers(self) -> tuple[ServiceRequest, ...]:
+        return tuple(s for s in self.services if s.role == "worker")
+
+    def service(self, name: str) -> ServiceRequest:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def object_labels(self) -> dict[str, str]:
+        return {labels.MANAGED: "true", labels.PROJECT: self.project}
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secret values read from disk by the caller (keeps this module free of I/O)."""
+
+    password: SecretStr
+
+
+def faktory_url(password: SecretStr, host: str = SERVER_SERVICE) -> SecretStr:
+    encoded = quote(password.get_secret_value(), safe="")
+    return SecretStr(f"tcp://:{encoded}@{host}:{PROTOCOL_PORT}")
+
+
+def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:
+    spec = loaded.spec
+    url = SecretEnv(FAKTORY_URL_VAR, faktory_url(secrets.password))
+    volumes = _volumes(spec)
+    server = _server(loaded, volumes)
+    workers = tuple(_worker(loaded, worker, url) for worker in spec.workers)
+    return Desired(
+        project=spec.project,
+        network=f"{spec.project}_default",
+        volumes=volumes,
+        secrets=(
+            SecretFile(
+                PASSWORD_SECRET,
+                str(loaded.resolve(spec.server.password_file).absolute()),
+                PASSWORD_TARGET,
+            ),
+        ),
+        services=(server, *workers),
+        env_file=(("COMPOSE_PROJECT_NAME", SecretStr(spec.project)), (FAKTORY_URL_VAR, url.value)),
+    )
+
+
+def _volumes(spec: Spec) -> tuple[VolumeRequest, ...]:
+    if spec.server.storage.host_path is not None:
+        return ()
+    key = spec.server.storage.volume_key
+    return (VolumeRequest(key=key, name=f"{spec.project}_{key}"),)
+
+
+def _server(loaded: LoadedSpec, volumes: tuple[VolumeRequest, ...]) -> ServiceRequest:
+    server = loaded.spec.server
+    command = (
+        "/faktory",
+        "-e",
+        server.environment,
+        "-b",
+        f"0.0.0.0:{PROTOCOL_PORT}",
+        "-w",
+        f"0.0.0.0:{DASHBOARD_PORT}",
+        "-l",
+        server.log_level,
+    )
+    env: list[tuple[str, str | SecretEnv]] = [
+        ("FAKTORY_ENV", server.environment),
+        ("FAKTORY_PASSWORD", PASSWORD_TARGET),
+        *sorted(server.env.items()),
+    ]
+    if server.storage.host_path is not None:
+        data = Mount("bind", str(loaded.resolve(server.storage.host_path).absolute()), DATA_DIR)
+    else:
+        data = Mount("volume", volumes[0].name, DATA_DIR)
+    mounts = [data]
+    if server.dashboard_password_file is not None:
+        mounts.append(Mount("bind", str(web_conf_path(loaded)), WEB_CONF_TARGET, read_only=True))
+    ports = tuple(
+        Publish(container_port, binding.host_ip, binding.host_port)
+        for container_port, binding in (
+            (PROTOCOL_PORT, server.ports.protocol),
+            (DASHBOARD_PORT, server.ports.dashboard),
+        )
+        if binding is not None
+    )
+    return ServiceRequest(
+        name=SERVER_SERVICE,
+        role="server",
+        image=server.image,
+        command=command,
+        env=tuple(env),
+        mounts=tuple(mounts),
+        ports=ports,
+        restart="unless-stopped",
+        healthcheck=Healthcheck(test=("CMD", "wget", "-q", "-O", "/dev/null", HEALTH_URL)),
+        stop_grace_s=int(server.stop_grace_period.total_seconds()),
+        memory_bytes=server.resources.memory,
+        cpus=server.resources.cpus,
+        replicas=1,
+    )
+
+
+def web_conf_path(loaded: LoadedSpec) -> Path:
+    """The generated conf.d file that carries the separate dashboard password (kept 0600)."""
+    password_dir = loaded.resolve(loaded.spec.server.password_file).absolute().parent
+    return password_dir / "faktory_web.toml"
+
+
+def _worker(loaded: LoadedSpec, worker: Worker, url: SecretEnv) -> ServiceRequest:
+    build = None
+    if worker.build is not None:
+        build = BuildRequest(
+            context=str(loaded.resolve(worker.build.context).absolute()),
+            dockerfile=worker.build.dockerfile,
+        )
+    env: tuple[tuple[str, str | SecretEnv], ...] = (
+        (FAKTORY_URL_VAR, url),
+        *sorted(worker.env.items()),
+    )
+    return ServiceRequest(
+        name=worker.name,
+        role="worker",
+        image=worker.image or f"{loaded.spec.project}-{worker.name}:local",
+        image_given=worker.image is not None,
+        command=tuple(worker.command) if worker.command is not None else None,
+        env=env,
+        mounts=(),
+        ports=(),
+        restart=worker.restart,
+        healthcheck=None,
+        stop_grace_s=None,
+        memory_bytes=worker.resources.memory,
+        cpus=worker.resources.cpus,
+        replicas=worker.replicas,
+        build=build,
+        depends_on_healthy=(SERVER_SERVICE,),
+    )

@@ -1,0 +1,42 @@
+"""Open a project: find and load the spec, read its password, build the desired state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from faktctl.desired import Desired, Secrets, build_desired
+from faktctl.secretfiles import read_server_password
+from faktctl.spec.load import LoadedSpec, find_spec, load_spec
+
+
+@dataclass(frozen=True)
+class Project:
+    loaded: LoadedSpec
+    password: SecretStr
+    desired: Desired
+
+    @property
+    def dir(self) -> Path:
+        return self.loaded.base_dir
+
+    @property
+    def secrets(self) -> tuple[SecretStr, ...]:
+        """Every secret value a command must never print."""
+        values = [self.password]
+        values += [
+            v.value for s in self.desired.services for _, v in s.env if not isinstance(v, str)
+        ]
+        return tuple(values)
+
+
+def load(file: Path | None) -> LoadedSpec:
+    return load_spec(find_spec(file))
+
+
+def open_project(file: Path | None) -> Project:
+    loaded = load(file)
+    password = read_server_password(loaded)
+    return Project(loaded, password, build_desired(loaded, Secrets(password)))

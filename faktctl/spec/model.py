@@ -1,0 +1,289 @@
+"""The faktory.yaml spec: the single source of truth for rendering, launching and auditing.
+
+Every default here is the safe production choice; README.md explains each one.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from faktctl.spec.types import (
+    ENV_NAME_PATTERN,
+    ByteSize,
+    Command,
+    Duration,
+    EnvValue,
+    PortBinding,
+    PublishedPort,
+    parse_port_binding,
+)
+
+DEFAULT_IMAGE = "contribsys/faktory:1.9.4"
+DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
+SERVER_SERVICE = "faktory"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+FaktoryEnvironment = Literal["production", "staging", "development"]
+DashboardExposure = Literal["internal", "proxy", "public"]
+RestartPolicy = Literal["unless-stopped", "always", "on-failure", "no"]
+LogLevel = Literal["info", "debug", "warn", "error"]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+EnvMap = dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], EnvValue]
+
+# Variables faktctl sets itself; a spec that sets them would silently fight the safe defaults.
+SERVER_MANAGED_ENV = {
+    "FAKTORY_ENV": "use server.environment",
+    "FAKTORY_PASSWORD": "use server.password_file",
+    "FAKTORY_SKIP_PASSWORD": "faktctl always requires a password",
+}
+WORKER_MANAGED_ENV = {
+    "FAKTORY_URL": "faktctl sets it from the server's password",
+    "FAKTORY_PROVIDER": "faktctl sets FAKTORY_URL directly",
+}
+
+
+def rule_error(message: str, subpath: str = "", hint: str = "") -> PydanticCustomError:
+    """A validation error that points below the validator's own location (see spec.load)."""
+    return PydanticCustomError(
+        "spec_rule", "{message}", {"message": message, "subpath": subpath, "hint": hint}
+    )
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resources(_Model):
+    """Container limits. Faktory keeps all data in RAM: a server limit must be generous."""
+
+    memory: ByteSize | None = Field(default=None, description="Memory limit, e.g. 2g.")
+    cpus: float | None = Field(default=None, gt=0, description="CPU limit, e.g. 1.5.")
+
+
+class Ports(_Model):
+    protocol: PublishedPort = Field(
+        default=PortBinding("127.0.0.1", 7419),
+        description="Where the job protocol port 7419 is published; loopback by default.",
+    )
+    dashboard: PublishedPort = Field(
+        default=PortBinding("127.0.0.1", 7420),
+        description="Where the dashboard port 7420 is published, or none.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Ports:
+        if self.protocol is not None and self.protocol == self.dashboard:
+            raise rule_error(
+                f"protocol and dashboard are both published on {self.protocol}",
+                "dashboard",
+                "give each its own host port",
+            )
+        return self
+
+
+class Storage(_Model):
+    """Where /var/lib/faktory lives: a named volume (default) or a host directory."""
+
+    volume: Name | None = Field(default=None, description="Named volume (default: data).")
+    host_path: str | None = Field(default=None, description="Host directory, relative to spec.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Storage:
+        if self.volume is not None and self.host_path is not None:
+            raise rule_error("give either volume or host_path, not both", "host_path")
+        return self
+
+    @property
+    def volume_key(self) -> str:
+        return self.volume or "data"
+
+
+class Server(_Model):
+    image: str = Field(
+        default=DEFAULT_IMAGE, min_length=1, description="Server image with a pinned tag."
+    )
+    environment: FaktoryEnvironment = Field(
+        default="production",
+        description="Faktory environment; production persists to /var/lib/faktory and "
+        "requires a password.",
+    )
+    ports: Ports = Field(default_factory=Ports)
+    dashboard_exposure: DashboardExposure = Field(
+        default="internal",
+        description="internal: loopback only; proxy: a reverse proxy on a private IP; "
+        "public: reachable from anywhere (audited).",
+    )
+    storage: Storage = Field(default_factory=Storage)
+    password_file: str = Field(
+        default=DEFAULT_PASSWORD_FILE,
+        min_length=1,
+        description="File holding the server password (mode 0600), relative to the spec.",
+    )
+    dashboard_password_file: str | None = Field(
+        default=None, description="Optional separate dashboard password file."
+    )
+    stop_grace_period: Duration = Field(
+        default="60s",  # parsed by the Duration validator
+        validate_default=True,
+        description="Time Faktory gets to save its data on stop (at least 30s).",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: Resources(memory=2 * 1024**3),
+        description="Server limits; memory default 2g.",
+    )
+    log_level: LogLevel = "info"
+    env: EnvMap = Field(default_factory=dict, description="Extra environment variables.")
+
+    @field_validator("image")
+    @classmethod
+    def _image_has_no_spaces(cls, value: str) -> str:
+        if re.search(r"\s", value):
+            raise ValueError(f"`{value}` is not an image reference")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _no_managed_env(cls, value: dict[str, str]) -> dict[str, str]:
+        return _reject_managed(value, SERVER_MANAGED_ENV)
+
+    @field_validator("password_file", "dashboard_password_file")
+    @classmethod
+    def _relative_or_absolute_file(cls, value: str | None) -> str | None:
+        if value is not None and value.endswith("/"):
+            raise ValueError(f"`{value}` names a folder, not a file")
+        return value
+
+
+class Build(_Model):
+    context: str = Field(description="Build context folder, relative to the spec.")
+    dockerfile: str = Field(default="Dockerfile", description="Dockerfile inside the context.")
+
+
+class Worker(_Model):
+    name: Name
+    image: str | None = Field(default=None, description="Image to run (or the tag to build).")
+    build: Build | None = Field(default=None, description="Build the image from a Dockerfile.")
+    command: Command | None = Field(default=None, description="Override the image's command.")
+    replicas: int = Field(default=1, ge=0, le=100, description="Number of containers.")
+    env: EnvMap = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    restart: RestartPolicy = "unless-stopped"
+
+    @field_validator("env")
+    @classmethod
+    def _no_managed_env(cls, value: dict[str, str]) -> dict[str, str]:
+        return _reject_managed(value, WORKER_MANAGED_ENV)
+
+    @model_validator(mode="after")
+    def _has_image_or_build(self) -> Worker:
+        if self.image is None and self.build is None:
+            raise rule_error(
+                f"worker `{self.name}` has neither image nor build",
+                "",
+                "add `image: NAME:TAG` or `build: {context: PATH}`",
+            )
+        return self
+
+
+class BackupPolicy(_Model):
+    destination: str = Field(default="backups", description="Folder for backups, relative to spec.")
+    keep: int = Field(default=7, ge=1, description="How many backups to keep.")
+    max_age: Duration = Field(
+        default="24h",
+        validate_default=True,
+        description="The newest backup must be younger than this.",
+    )
+
+
+class Suppression(_Model):
+    id: str = Field(min_length=1, description="Audit check id to ignore.")
+    reason: str = Field(min_length=1, description="Why it is acceptable here.")
+    expires: date | None = Field(default=None, description="Date the ignore stops applying.")
+
+
+class AuditSettings(_Model):
+    ignore: list[Suppression] = Field(default_factory=list)
+
+
+class Spec(_Model):
+    """faktory.yaml"""
+
+    model_config = ConfigDict(title="faktctl spec (faktory.yaml)")
+
+    version: Literal[1] = Field(default=1, description="Spec format version.")
+    project: Name = Field(description="Project name; prefixes every container and volume.")
+    server: Server = Field(default_factory=Server)
+    workers: list[Worker] = Field(default_factory=list)
+    backup: BackupPolicy | None = Field(default=None, description="Backup policy (audited).")
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @field_validator("workers")
+    @classmethod
+    def _unique_worker_names(cls, workers: list[Worker]) -> list[Worker]:
+        seen: dict[str, int] = {}
+        for index, worker in enumerate(workers):
+            if worker.name == SERVER_SERVICE:
+                raise rule_error(
+                    f"`{SERVER_SERVICE}` is the server's name", f"[{index}].name", "rename it"
+                )
+            if worker.name in seen:
+                raise rule_error(
+                    f"duplicate worker name `{worker.name}`",
+                    f"[{index}].name",
+                    f"already used by workers[{seen[worker.name]}]",
+                )
+            seen[worker.name] = index
+        return workers
+
+    @model_validator(mode="after")
+    def _grace_period(self) -> Spec:
+        if self.server.stop_grace_period.total_seconds() < 30:
+            raise rule_error(
+                "stop_grace_period is shorter than 30s",
+                "server.stop_grace_period",
+                "Faktory needs time for its final save; use 30s or more",
+            )
+        return self
+
+    def worker(self, name: str) -> Worker:
+        for worker in self.workers:
+            if worker.name == name:
+                return worker
+        raise KeyError(name)
+
+
+def _reject_managed(env: dict[str, str], managed: dict[str, str]) -> dict[str, str]:
+    for name in env:
+        if name in managed:
+            raise rule_error(f"{name} is managed by faktctl", f".{name}", managed[name])
+    return env
+
+
+def spec_json_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["patternProperties"] = {"^x-": {}}
+    return schema
+
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "SERVER_SERVICE",
+    "AuditSettings",
+    "BackupPolicy",
+    "Build",
+    "PortBinding",
+    "Resources",
+    "Server",
+    "Spec",
+    "Storage",
+    "Suppression",
+    "Worker",
+    "parse_port_binding",
+    "spec_json_schema",
+]
