@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,16 @@ class RenderedFiles:
         return redact(self.env.get_secret_value(), secrets)
 
 
+_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
+
+
 def redact(text: str, secrets: tuple[SecretStr, ...]) -> str:
+    """Hide known secrets and any password inside a Faktory URL (e.g. an old one on disk)."""
     for secret in secrets:
         value = secret.get_secret_value()
         if value:
             text = text.replace(value, REDACTED)
-    return text
+    return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<3>", text)
 
 
 def templates_dir() -> Path:

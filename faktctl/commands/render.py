@@ -10,7 +10,7 @@ from faktctl.desired import web_conf_path
 from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
 from faktctl.project import Project, open_project
-from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, redact, render
+from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, REDACTED, redact, render
 from faktctl.secretfiles import write_web_conf
 
 
@@ -50,13 +50,18 @@ def _check(project: Project, targets: dict[Path, tuple[str, int]]) -> int:
         if current is None:
             ui.info(f"{name}: missing (run `faktctl render`)")
             continue
-        diff = difflib.unified_diff(
-            redact(current, project.secrets).splitlines(keepends=True),
-            redact(wanted, project.secrets).splitlines(keepends=True),
-            fromfile=f"{name} (on disk)",
-            tofile=f"{name} (rendered)",
+        diff = "".join(
+            difflib.unified_diff(
+                redact(current, project.secrets).splitlines(keepends=True),
+                redact(wanted, project.secrets).splitlines(keepends=True),
+                fromfile=f"{name} (on disk)",
+                tofile=f"{name} (rendered)",
+            )
         )
-        ui.data("".join(diff))
+        if diff:
+            ui.data(diff)
+        else:
+            ui.info(f"{name}: differs only in secret values (shown as {REDACTED})")
     if drift:
         ui.info("rendered files differ from the spec: run `faktctl render`")
         return ExitCode.FINDINGS

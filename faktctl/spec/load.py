@@ -194,6 +194,13 @@ def _friendly(error: Any) -> tuple[str, str]:
     kind, msg = str(error["type"]), str(error["msg"])
     given = error.get("input")
     shown = f" (got `{given}`)" if isinstance(given, str | int | float | bool) else ""
+    bound = error.get("ctx", {})
+    if kind == "greater_than_equal":
+        return f"must be {bound.get('ge')} or more{shown}", ""
+    if kind == "less_than_equal":
+        return f"must be {bound.get('le')} or less{shown}", ""
+    if kind == "greater_than":
+        return f"must be more than {bound.get('gt')}{shown}", ""
     if kind == "literal_error":
         expected = str(error.get("ctx", {}).get("expected", ""))
         return f"`{given}` is not allowed", f"use one of {expected}"
