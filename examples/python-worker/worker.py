@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from faktory import Worker
+from faktory import Worker  # type: ignore[import-untyped]  # the package ships no types
 
 LOG = logging.getLogger("python-worker")
 

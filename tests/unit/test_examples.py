@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from cli_helpers import run_faktctl
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from paths import EXAMPLES  # noqa: E402
+from tests.paths import EXAMPLES
 
 SPECS = sorted(p.parent.name for p in EXAMPLES.glob("*/faktory.yaml"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,7 @@ import pytest
 import yaml
 from cli_helpers import run_faktctl
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from paths import COMPOSE_SPEC_SCHEMA  # noqa: E402
+from tests.paths import COMPOSE_SPEC_SCHEMA
 
 SPEC_WITH_WORKERS = """\
 project: shop
@@ -63,7 +61,12 @@ def test_server_service_embodies_the_production_facts(project: Path) -> None:
     assert server["volumes"] == [{"type": "volume", "source": "data", "target": "/var/lib/faktory"}]
     assert server["ports"] == ["127.0.0.1:7419:7419", "127.0.0.1:7420:7420"]
     assert server["healthcheck"]["test"] == [
-        "CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:7420/health"
+        "CMD",
+        "wget",
+        "-q",
+        "-O",
+        "/dev/null",
+        "http://127.0.0.1:7420/health",
     ]
     assert server["restart"] == "unless-stopped"
     assert server["stop_grace_period"] == "60s"

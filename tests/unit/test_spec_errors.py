@@ -22,7 +22,8 @@ CASES = {
     ),
     "bad-port": (
         'project: demo\nserver:\n  ports:\n    dashboard: "127.0.0.1:99999"\n',
-        "faktory.yaml:4:5: server.ports.dashboard: `99999` is not a port number between 1 and 65535",
+        "faktory.yaml:4:5: server.ports.dashboard: "
+        "`99999` is not a port number between 1 and 65535",
     ),
     "bad-ip": (
         'project: demo\nserver:\n  ports:\n    protocol: "localhost:7419"\n',
@@ -121,5 +122,7 @@ def test_debug_flag_shows_the_traceback(project_dir: Path) -> None:
     result = run_faktctl("--debug", "render", cwd=project_dir)
     assert result.code == 2
     assert "Traceback" in result.stderr
-    assert result.stderr.rstrip().endswith("faktory.yaml:2:1: bogus: unknown key (allowed keys: "
-                                          "audit, backup, project, server, version, workers)")
+    assert result.stderr.rstrip().endswith(
+        "faktory.yaml:2:1: bogus: unknown key (allowed keys: "
+        "audit, backup, project, server, version, workers)"
+    )

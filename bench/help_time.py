@@ -1,0 +1,51 @@
+"""Median wall time of `faktctl --help`, against bare `python -c pass` and `docker-compose --help`
+measured in the same run. Target: faktctl --help median <= 0.25 s.
+
+    python bench/help_time.py [--runs 21]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    subprocess.run(command, capture_output=True, check=False, timeout=60)  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False, timeout=60)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=21)
+    args = parser.parse_args()
+
+    faktctl = shutil.which("faktctl") or ""
+    commands = {
+        "faktctl --help": [faktctl, "--help"]
+        if faktctl
+        else [sys.executable, "-m", "faktctl", "--help"],
+        "python -c pass (floor)": [sys.executable, "-c", "pass"],
+    }
+    if shutil.which("docker-compose"):
+        commands["docker-compose --help (peer)"] = ["docker-compose", "--help"]
+    results = {name: median_seconds(cmd, args.runs) for name, cmd in commands.items()}
+    ours = results["faktctl --help"]
+    print(f"{'command':32} {'median s':>9} {'faktctl / this':>15}")
+    for name, seconds in results.items():
+        print(f"{name:32} {seconds:9.3f} {ours / seconds:15.2f}x")
+    verdict = "meets" if ours <= 0.25 else "MISSES"
+    print(f"faktctl --help median {ours:.3f} s {verdict} the 0.25 s target")
+
+
+if __name__ == "__main__":
+    main()
