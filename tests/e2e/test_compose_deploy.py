@@ -31,6 +31,7 @@ class ComposeProject:
     name: str
     protocol_port: int
     dashboard_port: int
+    dashboard_password: str | None = None
 
     @property
     def password(self) -> str:
@@ -61,9 +62,16 @@ def _label_override(folder: Path, session_id: str, project: str) -> None:
     (folder / "test-labels.yaml").write_text(yaml.safe_dump(override))
 
 
-@pytest.fixture
+DASHBOARD_PASSWORD = "people-use-this-one-0123456789"
+
+
+@pytest.fixture(params=["server-password", "separate-dashboard-password"])
 def rendered_project(
-    tmp_path: Path, faktory_image: str, test_session_id: str, docker_client: docker.DockerClient
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    faktory_image: str,
+    test_session_id: str,
+    docker_client: docker.DockerClient,
 ) -> Iterator[ComposeProject]:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose is not installed")
@@ -77,6 +85,10 @@ def rendered_project(
         "protocol": f"127.0.0.1:{project.protocol_port}",
         "dashboard": f"127.0.0.1:{project.dashboard_port}",
     }
+    if request.param == "separate-dashboard-password":
+        (tmp_path / "secrets" / "dashboard_password").write_text(DASHBOARD_PASSWORD + "\n")
+        spec["server"]["dashboard_password_file"] = "secrets/dashboard_password"
+        project.dashboard_password = DASHBOARD_PASSWORD
     spec_path.write_text(yaml.safe_dump(spec))
     result = run_faktctl("render", cwd=tmp_path)
     assert result.code == 0, result.output
@@ -135,7 +147,12 @@ def test_rendered_project_runs_a_production_faktory_that_keeps_its_data(
     assert greeting.accepted
     wrong = probe.handshake("127.0.0.1", project.protocol_port, "not-the-password")
     assert not wrong.accepted and "Invalid password" in (wrong.error or "")
-    assert probe.http_status("127.0.0.1", project.dashboard_port, "/") == 401
+    web = project.dashboard_port
+    assert probe.http_status("127.0.0.1", web, "/") == 401
+    people = project.dashboard_password or project.password
+    assert probe.http_status("127.0.0.1", web, "/", password=people) == 200
+    if project.dashboard_password:
+        assert probe.http_status("127.0.0.1", web, "/", password=project.password) == 401
     assert probe.http_health("127.0.0.1", project.dashboard_port)["server"]["faktory_version"]
 
     with probe.FaktoryConnection("127.0.0.1", project.protocol_port, project.password) as conn:

@@ -205,3 +205,25 @@ def test_schema_command_prints_a_json_schema_that_accepts_the_init_spec(tmp_path
     jsonschema.validate(yaml.safe_load((tmp_path / "faktory.yaml").read_text()), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"project": "x", "workers": [{"name": "a", "replics": 1}]}, schema)
+
+
+def test_separate_dashboard_password_becomes_a_private_conf_d_file(tmp_path: Path) -> None:
+    assert run_faktctl("init", "--yes", "--project", "p", cwd=tmp_path).code == 0
+    (tmp_path / "secrets" / "dashboard_password").write_text("people-password-0123456789\n")
+    (tmp_path / "faktory.yaml").write_text(
+        "project: p\nserver:\n  dashboard_password_file: secrets/dashboard_password\n"
+    )
+    result = run_faktctl("render", cwd=tmp_path)
+    assert result.code == 0, result.output
+    conf = tmp_path / "secrets" / "faktory_web.toml"
+    assert conf.stat().st_mode & 0o777 == 0o600
+    assert conf.read_text().endswith('[web]\npassword = "people-password-0123456789"\n')
+    server = _compose(tmp_path)["services"]["faktory"]
+    assert {
+        "type": "bind",
+        "source": "./secrets/faktory_web.toml",
+        "target": "/etc/faktory/conf.d/faktctl-web.toml",
+        "read_only": True,
+    } in server["volumes"]
+    assert "people-password" not in (tmp_path / "compose.yaml").read_text()
+    assert "people-password" not in result.output
