@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -115,6 +116,281 @@ def schema() -> None:
     from faktctl.commands import schema as command
 
     command.run()
+
+
+class PullChoice(StrEnum):
+    missing = "missing"
+    always = "always"
+    never = "never"
+
+
+@app.command()
+def up(
+    file: SpecOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan on stdout and change nothing.")
+    ] = False,
+    timeout: Annotated[
+        int,
+        typer.Option(min=1, help="Seconds to wait for the server to become healthy."),
+    ] = 120,
+    pull: Annotated[
+        PullChoice,
+        typer.Option(help="Pull an image only when it is missing locally, always, or never."),
+    ] = PullChoice.missing,
+) -> None:
+    """Create or update the deployment through the Docker engine, then wait until it is healthy.
+
+    Network and volume first, then the server (healthy: engine health and a Faktory handshake
+    with the configured password), then the workers in parallel. Only what differs from the
+    spec is touched: an unchanged deployment is left alone ("up to date"); a changed replica
+    count only scales that worker. Every failure is reported at the end (exit 4); the engine
+    not being reachable exits 3. One run at a time per project (a lock beside the spec).
+    """
+    from faktctl.commands import up as command
+
+    raise typer.Exit(command.run(file, dry_run=dry_run, timeout_s=timeout, pull=pull.value))
+
+
+@app.command()
+def down(
+    file: SpecOption = None,
+    volumes: Annotated[
+        bool,
+        typer.Option("--volumes", help="Also delete the data volume (every job in it)."),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volume.")
+    ] = False,
+) -> None:
+    """Stop and remove the deployment: workers first, then the server with its stop grace
+    period (so Faktory saves its data), then the network. The data volume is kept unless
+    --volumes is given (which asks for confirmation unless --yes)."""
+    from faktctl.commands import down as command
+
+    raise typer.Exit(command.run(file, volumes=volumes, assume_yes=yes))
+
+
+@app.command()
+def status(
+    file: SpecOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help='JSON envelope {"faktctl": 1, ...} on stdout.')
+    ] = False,
+) -> None:
+    """Show each service's containers: state, health, restarts, published ports, image,
+    uptime, and the drift against the spec. Exit 0 when up to date, 1 when it drifts."""
+    from faktctl.commands import status as command
+
+    raise typer.Exit(command.run(file, as_json=as_json))
+
+
+@app.command()
+def logs(
+    service: Annotated[
+        str | None, typer.Argument(help="Service name (default: every service).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Spec file to use (default: ./faktory.yaml).", dir_okay=False),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines (Ctrl-C to stop).")
+    ] = False,
+    tail: Annotated[
+        int | None, typer.Option(min=0, help="Only the last N lines of each container.")
+    ] = None,
+) -> None:
+    """Print the containers' logs (the password is redacted). Note: -f means --follow here;
+    use --file for another spec."""
+    from faktctl.commands import logs as command
+
+    raise typer.Exit(command.run(file, service=service, follow=follow, tail=tail))
+
+
+class AuditFormat(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+
+
+@app.command()
+def audit(
+    file: SpecOption = None,
+    compose: Annotated[
+        Path | None,
+        typer.Option(
+            "--compose",
+            help="Audit this compose file (any, hand-written or rendered) instead of the spec.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Audit the running deployment through the Docker engine and over the wire.",
+        ),
+    ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Fail on any failing check (warning and info too), not only errors."
+        ),
+    ] = False,
+    output_format: Annotated[
+        AuditFormat, typer.Option("--format", help="Report format.")
+    ] = AuditFormat.table,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file.", dir_okay=False),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            metavar="KEY=VALUE",
+            help="With --live: only containers with this label (repeatable).",
+        ),
+    ] = None,
+) -> None:
+    """Check the deployment against the go-live checklist: persistence, production mode,
+    password and secrets, dashboard exposure, backups and hygiene.
+
+    Default input is the spec (./faktory.yaml or -f) with its password files, backups and
+    rendered files; --compose audits any compose file; --live the running containers. Passing,
+    failing and skipped checks are all listed. Exit 0 when no error fails (--strict: when no
+    check fails at all, info included), 1 otherwise, 2 for unreadable or invalid input.
+    Suppress a check with `audit.ignore` in the spec or `x-faktctl-ignore` in a compose
+    service (id, reason, expires).
+    """
+    from faktctl.commands import audit as command
+
+    raise typer.Exit(
+        command.run(
+            file,
+            compose=compose,
+            live=live,
+            strict=strict,
+            fmt=output_format.value,
+            output=output,
+            labels=label or [],
+        )
+    )
+
+
+class CompressionChoice(StrEnum):
+    auto = "auto"
+    fast = "fast"
+    best = "best"
+    none = "none"
+
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help='JSON envelope {"faktctl": 1, ...} on stdout.')
+]
+
+backup_app = typer.Typer(
+    help="Back up the server's data (run without a subcommand), list or verify backups.",
+    no_args_is_help=False,
+)
+app.add_typer(backup_app, name="backup")
+
+
+@backup_app.callback(invoke_without_command=True)
+def backup(
+    ctx: typer.Context,
+    file: SpecOption = None,
+    as_json: JsonOption = False,
+    compression: Annotated[
+        CompressionChoice,
+        typer.Option(
+            help="auto: deflate only the parts that shrink well (fast; faktory.rdb is already "
+            "compressed by Redis); fast/best: gzip level 1/6 throughout; none: store."
+        ),
+    ] = CompressionChoice.auto,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for Redis to write the snapshot.")
+    ] = 300,
+) -> None:
+    """Take a backup now, without stopping the server.
+
+    Redis writes a fresh snapshot (BGSAVE); faktory.rdb is streamed out through the engine,
+    compressed, checked, and saved with a manifest (sha256, sizes, queue and set sizes) in the
+    spec's backup.destination; only the newest backup.keep backups are kept.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from faktctl.commands import backup as command
+
+    raise typer.Exit(
+        command.run_backup(
+            file, as_json=as_json, compression=compression.value, timeout=float(timeout)
+        )
+    )
+
+
+@backup_app.command("list")
+def backup_list(file: SpecOption = None, as_json: JsonOption = False) -> None:
+    """List the backups: age, size, jobs, whether the snapshot is there and was verified."""
+    from faktctl.commands import backup as command
+
+    raise typer.Exit(command.run_list(file, as_json=as_json))
+
+
+@backup_app.command("verify")
+def backup_verify(
+    reference: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="BACKUP", help="Backup name or manifest path (default: the newest)."
+        ),
+    ] = None,
+    file: SpecOption = None,
+    as_json: JsonOption = False,
+    image: Annotated[
+        str | None,
+        typer.Option(help="Server image for the test (default: the running server's image)."),
+    ] = None,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds the throwaway server may take to load it.")
+    ] = 120,
+) -> None:
+    """Check a backup's sha256, load it into a throwaway server, and compare its queue and set
+    sizes with the manifest. The outcome is recorded in the manifest."""
+    from faktctl.commands import backup as command
+
+    raise typer.Exit(
+        command.run_verify(file, reference, as_json=as_json, image=image, timeout=float(timeout))
+    )
+
+
+@app.command()
+def restore(
+    reference: Annotated[
+        str, typer.Argument(metavar="BACKUP", help="Backup name or manifest path.")
+    ],
+    file: SpecOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for the server to become healthy.")
+    ] = 120,
+) -> None:
+    """Replace the server's data with a backup.
+
+    Refuses a backup that is missing or fails its sha256 (nothing is touched). Saves the
+    current data as a `pre-restore` backup first, stops the workers and then the server
+    gracefully, puts the snapshot in place, starts the server, waits until it is healthy,
+    compares queue and set sizes with the backup, and starts the workers again.
+    """
+    from faktctl.commands import restore as command
+
+    raise typer.Exit(
+        command.run(file, reference, assume_yes=yes, as_json=as_json, timeout=float(timeout))
+    )
 
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from faktctl import ui
@@ -16,6 +17,9 @@ from faktctl.spec.load import SPEC_FILENAME, parse_spec
 from faktctl.spec.model import DEFAULT_IMAGE, DEFAULT_PASSWORD_FILE, NAME_PATTERN
 
 SCHEMA_FILENAME = "faktory.schema.json"
+# The default image predates Faktory 1.10.0; init records that decision as an expiring audit
+# suppression so it is reviewed instead of forgotten.
+UPGRADE_REVIEW_AFTER = timedelta(days=90)
 GITIGNORE_ENTRIES = ("secrets/", ".env", "backups/")
 
 
@@ -99,7 +103,11 @@ def _spec_text(name: str, workers: list[WorkerAnswer]) -> str:
     )
     env.filters["q"] = lambda value: json.dumps(str(value))
     return env.get_template("faktory.yaml.j2").render(
-        project=name, image=DEFAULT_IMAGE, password_file=DEFAULT_PASSWORD_FILE, workers=workers
+        project=name,
+        image=DEFAULT_IMAGE,
+        password_file=DEFAULT_PASSWORD_FILE,
+        workers=workers,
+        review_by=(date.today() + UPGRADE_REVIEW_AFTER).isoformat(),
     )
 
 

@@ -1,0 +1,241 @@
+"""faktctl audit --compose FILE: gather facts from any hand-written compose file.
+
+Faktory servers are found by image (`…/faktory`, `…/faktory-ent`, any registry, any tag or
+none) or by a `/faktory` command; workers are services whose environment has FAKTORY_URL or
+FAKTORY_PROVIDER. Short and long syntax, env_file, the .env beside the file, `${VAR}`
+interpolation, anchors and merge keys are resolved the way compose does (compose_file.py,
+compose_syntax.py); this module assembles the facts.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from faktctl.audit import compose_syntax as syntax
+from faktctl.audit.backups import gather_backup
+from faktctl.audit.compose_file import ComposeFile, Service, parse_duration
+from faktctl.audit.effective import faktory_args
+from faktctl.audit.images import parse_image
+from faktctl.audit.model import (
+    AuditFacts,
+    BackupFacts,
+    EnvVar,
+    Location,
+    MountFact,
+    SecretFileFact,
+    ServerFacts,
+    Suppression,
+    WorkerFacts,
+)
+from faktctl.audit.secretfacts import inspect_secret_files
+from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.errors import UsageError
+
+IGNORE_KEY = "x-faktctl-ignore"
+EXPOSURE_KEY = "x-faktctl-exposure"
+BACKUP_KEY = "x-faktctl-backup"
+WORKER_VARS = ("FAKTORY_URL", "FAKTORY_PROVIDER")
+
+
+def _exposure(svc: Service) -> str:
+    value = str(svc.data.get(EXPOSURE_KEY, "internal"))
+    if value not in {"internal", "proxy", "public"}:
+        raise UsageError(
+            f"{svc.c.display}:{svc.line(EXPOSURE_KEY)}: {EXPOSURE_KEY} must be internal, proxy "
+            f"or public, not `{value}`"
+        )
+    return value
+
+
+def suppressions_from(
+    items: Any, service: str | None, display: str, line: int
+) -> tuple[Suppression, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise UsageError(f"{display}:{line}: {IGNORE_KEY} must be a list of {{id, reason}}")
+    found = []
+    for index, item in enumerate(items):
+        item_line = items.line_of(index) if isinstance(items, LineList) else line
+        if not isinstance(item, dict) or not item.get("id") or not item.get("reason"):
+            raise UsageError(
+                f"{display}:{item_line}: each {IGNORE_KEY} entry needs an `id` and a `reason`"
+            )
+        expires = item.get("expires")
+        if expires is not None and not isinstance(expires, date):
+            try:
+                expires = date.fromisoformat(str(expires))
+            except ValueError:
+                raise UsageError(
+                    f"{display}:{item_line}: expires `{expires}` is not a date (YYYY-MM-DD)"
+                ) from None
+        found.append(
+            Suppression(
+                str(item["id"]),
+                str(item["reason"]),
+                expires,
+                service,
+                Location(display, item_line),
+            )
+        )
+    return tuple(found)
+
+
+def _server(
+    svc: Service, image: str | None, env: dict[str, EnvVar], unreadable: tuple[str, ...]
+) -> ServerFacts:
+    argv, note = svc.argv(image)
+    mounts = syntax.volumes(svc) + syntax.references(svc, "secrets", "/run/secrets")
+    mounts += syntax.references(svc, "configs", "")
+    grace = svc.data.get("stop_grace_period")
+    return ServerFacts(
+        service=svc.name,
+        image=image,
+        argv=argv,
+        argv_note=note,
+        user=svc.text("user"),
+        env=env,
+        unreadable_env_files=unreadable,
+        mounts=tuple(mounts),
+        ports=tuple(syntax.ports(svc)),
+        network_mode=svc.text("network_mode"),
+        restart=syntax.restart(svc),
+        healthcheck=syntax.healthcheck(svc),
+        stop_grace_s=parse_duration(grace) if grace is not None else None,
+        memory_bytes=syntax.memory(svc),
+        replicas=syntax.replicas(svc),
+        exposure_intent=_exposure(svc),  # type: ignore[arg-type]
+        location=svc.where,
+        locations=svc.locations(),
+    )
+
+
+def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
+    where = svc.where
+    provider = env.get("FAKTORY_PROVIDER")
+    if provider is not None and provider.value:
+        return WorkerFacts(svc.name, env.get(provider.value), provider.value, where)
+    return WorkerFacts(svc.name, env.get("FAKTORY_URL"), None, where)
+
+
+def _is_server(image: str | None, svc: Service) -> bool:
+    if image is not None and parse_image(image).is_faktory:
+        return True
+    argv, _ = svc.argv(image)
+    return argv is not None and faktory_args(argv) is not None
+
+
+# --- files on this host that hold secrets ----------------------------------------------------
+
+
+_PASSWORD_LINE = re.compile(r"^\s*password\s*=", re.MULTILINE)
+
+
+def _host_files(mount: MountFact, path: str | None) -> list[str]:
+    """Host files behind `mount` that hold a password: the file providing `path`, or TOML
+    files with a `password =` line."""
+    if mount.host_path is None:
+        return []
+    if mount.is_dir is not True:
+        holds = path is not None and mount.covers(path)
+        toml = mount.target.endswith(".toml") and _PASSWORD_LINE.search(mount.content or "")
+        return [mount.host_path] if holds or toml else []
+    found = []
+    for relative, content in (mount.entries or {}).items():
+        inside = posixpath.join(mount.target, relative)
+        if inside == path or (relative.endswith(".toml") and _PASSWORD_LINE.search(content)):
+            found.append(str(Path(mount.host_path) / relative))
+    return found
+
+
+def _secret_files(
+    servers: list[ServerFacts], workers: list[WorkerFacts]
+) -> tuple[SecretFileFact, ...]:
+    from faktctl.audit.runner import behaviour_of
+
+    found: dict[str, tuple[str, Location | None]] = {}
+    for server in servers:
+        pw = behaviour_of(server).password
+        what = f"password of {server.service}"
+        var = server.env.get("FAKTORY_PASSWORD")
+        if var is not None and var.source_file and not pw.file_path:
+            found.setdefault(var.source_file, (what, var.location))
+        path = pw.file_path
+        if path is None and pw.source == "/etc/faktory/password":
+            path = "/etc/faktory/password"
+        for mount in server.mounts:
+            for host in _host_files(mount, path):
+                found.setdefault(host, (what, mount.location))
+    for worker in workers:
+        url = worker.url
+        if url is not None and url.source_file and url.value and "@" in url.value:
+            found.setdefault(url.source_file, (f"{url.name} of {worker.service}", url.location))
+    return inspect_secret_files([(Path(p), what, where) for p, (what, where) in found.items()])
+
+
+# --- the whole file --------------------------------------------------------------------------
+
+
+def _backup(compose: ComposeFile) -> BackupFacts:
+    raw = compose.doc.get(BACKUP_KEY)
+    if raw is None:
+        return BackupFacts(False)
+    line = compose.doc.line_of(BACKUP_KEY)
+    if not isinstance(raw, LineDict) or not raw.get("destination"):
+        raise UsageError(f"{compose.display}:{line}: {BACKUP_KEY} needs a `destination`")
+    destination = compose.text(raw["destination"], line) or ""
+    max_age_s = parse_duration(raw.get("max_age", "24h"))
+    if max_age_s is None:
+        raise UsageError(f"{compose.display}:{line}: max_age is not a duration (e.g. 24h)")
+    return gather_backup(destination, compose.base, timedelta(seconds=max_age_s), compose.loc(line))
+
+
+def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> AuditFacts:
+    compose = ComposeFile(path, environ)
+    servers: list[ServerFacts] = []
+    workers: list[WorkerFacts] = []
+    suppressions: list[Suppression] = []
+    notes: list[str] = []
+    for name, data in compose.services.items():
+        if not isinstance(data, LineDict):
+            line = compose.services.line_of(name)
+            raise UsageError(f"{compose.display}:{line}: service `{name}` is not a mapping")
+        svc = Service(compose, str(name), data)
+        if "extends" in data:
+            notes.append(f"service `{name}` uses extends, which the audit does not follow")
+        image = svc.text("image")
+        env, unreadable = svc.environment()
+        if _is_server(image, svc):
+            servers.append(_server(svc, image, env, unreadable))
+        elif any(var in env for var in WORKER_VARS):
+            workers.append(_worker(svc, env))
+        else:
+            continue
+        suppressions += suppressions_from(
+            data.get(IGNORE_KEY), svc.name, compose.display, svc.line(IGNORE_KEY)
+        )
+    if not servers and not workers:
+        raise UsageError(
+            f"{compose.display}: no Faktory server or worker found (looked for images named "
+            "faktory/faktory-ent, a /faktory command, FAKTORY_URL or FAKTORY_PROVIDER)"
+        )
+    for server in servers:
+        notes += [
+            f"{server.service}: env_file {f} cannot be read" for f in server.unreadable_env_files
+        ]
+    return AuditFacts(
+        kind="compose",
+        file=compose.display,
+        now=now,
+        servers=tuple(servers),
+        workers=tuple(workers),
+        suppressions=tuple(suppressions),
+        backup=_backup(compose),
+        secret_files=_secret_files(servers, workers),
+        notes=tuple(notes),
+    )

@@ -1,0 +1,516 @@
+"""faktctl audit --live: facts from the running deployment.
+
+Containers come from the engine (by the project's labels when a spec is given, else any
+container running a Faktory image or a /faktory command). Their inspect data gives the
+effective command, environment, mounts, port bindings, restart policy and health; the files
+the password logic needs are read through the engine; and the server is asked over the wire,
+only on 127.0.0.1 (a published port) or the container's own IP on its network, never on a
+public address: the +HI greeting, HELLO with the configured password, INFO, GET /health and
+GET / without credentials. Where the data really goes is read with `ls`/`stat`/`redis-cli`
+inside the container.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from faktctl import labels as label_keys
+from faktctl.adapters import probe
+from faktctl.audit import effective
+from faktctl.audit.images import parse_image
+from faktctl.audit.model import (
+    AuditFacts,
+    BackupFacts,
+    EnvVar,
+    Exposure,
+    HealthcheckFact,
+    LiveData,
+    LiveProbe,
+    LiveState,
+    MountFact,
+    PortFact,
+    ServerFacts,
+    Suppression,
+    WorkerFacts,
+)
+from faktctl.errors import FaktctlError, UsageError
+
+PROBE_TIMEOUT_S = 3.0
+MAX_FILE = 64 * 1024
+_ANONYMOUS = re.compile(r"^[0-9a-f]{64}$")
+RawDict = dict[str, Any]
+
+
+class LiveEngine(Protocol):
+    """The engine primitives the live audit needs (faktctl.adapters.docker_engine.Engine)."""
+
+    def containers(self, labels: Mapping[str, str], all: bool = True) -> list[RawDict]: ...
+
+    def exec(self, container_id: str, cmd: list[str]) -> tuple[int, bytes]: ...
+
+    def read_file(self, container_id: str, path: str) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class SpecContext:
+    """What a spec adds to a live audit: which containers, the password, the intent."""
+
+    project: str
+    password: str | None
+    exposure: Exposure
+    backup: BackupFacts
+    suppressions: tuple[Suppression, ...]
+    file: str
+
+
+# --- reading one container -------------------------------------------------------------------
+
+
+def _name(raw: RawDict) -> str:
+    return str(raw.get("Name", "")).lstrip("/") or str(raw.get("Id", ""))[:12]
+
+
+def _config(raw: RawDict) -> RawDict:
+    return raw.get("Config") or {}
+
+
+def _host(raw: RawDict) -> RawDict:
+    return raw.get("HostConfig") or {}
+
+
+def _argv(raw: RawDict) -> tuple[str, ...]:
+    config = _config(raw)
+    return tuple(config.get("Entrypoint") or ()) + tuple(config.get("Cmd") or ())
+
+
+def _env(raw: RawDict) -> dict[str, EnvVar]:
+    env: dict[str, EnvVar] = {}
+    for item in _config(raw).get("Env") or ():
+        key, _, value = str(item).partition("=")
+        env[key] = EnvVar(key, value, "engine", "the container's environment")
+    return env
+
+
+def is_server(raw: RawDict) -> bool:
+    image = str(_config(raw).get("Image") or "")
+    if image and parse_image(image).is_faktory:
+        return True
+    return effective.faktory_args(_argv(raw)) is not None
+
+
+def _mounts(raw: RawDict) -> list[MountFact]:
+    mounts = []
+    for item in raw.get("Mounts") or ():
+        target = str(item.get("Destination", ""))
+        read_only = not item.get("RW", True)
+        kind = item.get("Type")
+        if kind == "volume":
+            name = str(item.get("Name", ""))
+            anonymous = bool(_ANONYMOUS.match(name))
+            mounts.append(
+                MountFact("anonymous" if anonymous else "volume", target, name, read_only)
+            )
+        elif kind == "bind":
+            mounts.append(MountFact("bind", target, str(item.get("Source", "")), read_only))
+        elif kind == "tmpfs":
+            mounts.append(MountFact("tmpfs", target))
+    for target in _host(raw).get("Tmpfs") or {}:
+        mounts.append(MountFact("tmpfs", str(target)))
+    return mounts
+
+
+def _ports(raw: RawDict) -> list[PortFact]:
+    facts = []
+    bindings = _host(raw).get("PortBindings") or {}
+    for key, items in bindings.items():
+        port, _, protocol = str(key).partition("/")
+        if not port.isdigit():
+            continue
+        for item in items or ():
+            ip = str(item.get("HostIp") or "")
+            host_port = str(item.get("HostPort") or "")
+            shown = f"{ip + ':' if ip else ''}{host_port}:{port}".lstrip(":")
+            facts.append(PortFact(int(port), ip, host_port, protocol or "tcp", shown))
+    return facts
+
+
+def _restart(raw: RawDict) -> str | None:
+    policy = _host(raw).get("RestartPolicy") or {}
+    name = str(policy.get("Name") or "")
+    if not name or name == "no":
+        return None
+    retries = policy.get("MaximumRetryCount") or 0
+    return f"{name}:{retries}" if name == "on-failure" and retries else name
+
+
+def _healthcheck(raw: RawDict) -> HealthcheckFact | None:
+    check = _config(raw).get("Healthcheck")
+    if not check or not check.get("Test"):
+        return None
+    test = tuple(str(part) for part in check["Test"])
+    return HealthcheckFact(test, disabled=test[:1] == ("NONE",))
+
+
+def _live_state(raw: RawDict) -> LiveState:
+    state = raw.get("State") or {}
+    health = state.get("Health") or {}
+    running = state.get("Status") == "running"
+    return LiveState(
+        container=_name(raw),
+        status=str(state.get("Status") or "unknown"),
+        health=health.get("Status"),
+        restart_count=int(raw.get("RestartCount") or 0),
+        exit_code=None if running else state.get("ExitCode"),
+    )
+
+
+def server_facts(raw: RawDict, exposure: Exposure = "internal") -> ServerFacts:
+    """The neutral facts of one container (no engine calls)."""
+    grace = _config(raw).get("StopTimeout")
+    memory = _host(raw).get("Memory") or None
+    return ServerFacts(
+        service=_name(raw),
+        image=str(_config(raw).get("Image") or "") or None,
+        argv=_argv(raw),
+        argv_note="the container's command",
+        user=str(_config(raw).get("User") or "") or None,
+        env=_env(raw),
+        mounts=tuple(_mounts(raw)),
+        ports=tuple(_ports(raw)),
+        network_mode=str(_host(raw).get("NetworkMode") or "") or None,
+        restart=_restart(raw),
+        healthcheck=_healthcheck(raw),
+        stop_grace_s=float(grace) if grace is not None else None,
+        memory_bytes=int(memory) if memory else None,
+        exposure_intent=exposure,
+        live=_live_state(raw),
+    )
+
+
+# --- files inside the container --------------------------------------------------------------
+
+
+def _read(engine: LiveEngine, container: str, path: str) -> str | None:
+    try:
+        data = b""
+        for chunk in engine.read_file(container, path):
+            data += chunk
+            if len(data) > MAX_FILE:
+                return None
+        return data.decode("utf-8", errors="replace")
+    except FaktctlError:
+        return None
+
+
+def _listing(engine: LiveEngine, container: str, folder: str) -> tuple[str, ...] | None:
+    try:
+        code, output = engine.exec(container, ["ls", "-1", folder])
+    except FaktctlError:
+        return None
+    if code != 0:
+        return ()
+    return tuple(line for line in output.decode(errors="replace").splitlines() if line)
+
+
+def read_config_files(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> ServerFacts:
+    """Read what the password lookup needs from the running container."""
+    if (raw.get("State") or {}).get("Status") != "running":
+        return facts
+    env = {name: var.value for name, var in facts.env.items()}
+    first = effective.resolve(facts.argv, env, facts.mounts, facts.user)
+    container = str(raw.get("Id"))
+    files: dict[str, str | None] = {}
+    dirs: dict[str, tuple[str, ...]] = {}
+    if first.config_dir is not None:
+        folder = posixpath.join(first.config_dir, "conf.d")
+        names = _listing(engine, container, folder)
+        if names is not None:
+            dirs[folder] = names
+            for name in names:
+                if name.endswith(".toml"):
+                    files[f"{folder}/{name}"] = _read(engine, container, f"{folder}/{name}")
+    candidates = [effective.ETC_PASSWORD]
+    value = env.get("FAKTORY_PASSWORD")
+    if value and value.startswith("/"):
+        candidates.append(value)
+    for path in candidates:
+        files[path] = _read(engine, container, path)
+    second = effective.resolve(
+        facts.argv,
+        env,
+        facts.mounts,
+        facts.user,
+        files=effective.FileView(facts.mounts, files, dirs),
+    )
+    named = second.password.file_path
+    if named and named not in files:  # a conf.d password naming a file
+        files[named] = _read(engine, container, named)
+    return replace(facts, container_files=files, container_dirs=dirs)
+
+
+_DATA_SCRIPT = (
+    'for d in {dirs}; do [ -S "$d/redis.sock" ] && echo "SOCK $d"; done; echo "NOW $(date +%s)"'
+)
+
+
+def _redis_info(text: str) -> dict[str, str]:
+    info = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            info[key] = value
+    return info
+
+
+def data_facts(engine: LiveEngine, raw: RawDict, eff: effective.Behaviour) -> LiveData | None:
+    if (raw.get("State") or {}).get("Status") != "running":
+        return None
+    container = str(raw.get("Id"))
+    candidates = [eff.data_dir] if eff.data_dir else []
+    home_db = posixpath.join(eff.home, ".faktory", "db")
+    for extra in (effective.DEFAULT_DATA_DIR, home_db, "/root/.faktory/db", "/.faktory/db"):
+        if extra not in candidates:
+            candidates.append(extra)
+    script = _DATA_SCRIPT.format(dirs=" ".join(shlex.quote(c) for c in candidates))
+    try:
+        _, output = engine.exec(container, ["sh", "-c", script])
+    except FaktctlError as err:
+        return LiveData(None, tuple(candidates), error=err.one_line())
+    lines = output.decode(errors="replace").splitlines()
+    sockets = [line[5:] for line in lines if line.startswith("SOCK ")]
+    now = next(
+        (int(line[4:]) for line in lines if line.startswith("NOW ") and line[4:].isdigit()), None
+    )
+    if not sockets:
+        return LiveData(None, tuple(candidates))
+    folder = sockets[0]
+    return _rdb_facts(engine, container, folder, now, tuple(candidates))
+
+
+def _rdb_facts(
+    engine: LiveEngine, container: str, folder: str, now: int | None, looked: tuple[str, ...]
+) -> LiveData:
+    rdb = f"{folder}/faktory.rdb"
+    age: float | None = None
+    size: int | None = None
+    try:
+        code, output = engine.exec(container, ["stat", "-c", "%Y %s", rdb])
+        words = output.decode(errors="replace").split()
+        if code == 0 and len(words) == 2 and now is not None:
+            age, size = float(now - int(words[0])), int(words[1])
+        code, output = engine.exec(container, ["redis-cli", "-s", f"{folder}/redis.sock", "INFO"])
+    except (FaktctlError, ValueError):
+        return LiveData(folder, looked, rdb if age is not None else None, age, size)
+    info = _redis_info(output.decode(errors="replace")) if code == 0 else {}
+    changes = info.get("rdb_changes_since_last_save")
+    uptime = info.get("uptime_in_seconds")
+    status = info.get("rdb_last_bgsave_status")
+    return LiveData(
+        socket_dir=folder,
+        looked_in=looked,
+        rdb_path=rdb if age is not None else None,
+        rdb_age_s=age,
+        rdb_size=size,
+        changes_since_save=int(changes) if changes and changes.isdigit() else None,
+        last_bgsave_ok=None if status is None else status == "ok",
+        uptime_s=float(uptime) if uptime and uptime.isdigit() else None,
+    )
+
+
+# --- over the wire ---------------------------------------------------------------------------
+
+
+def _address(raw: RawDict, listen: str, is_local: bool) -> tuple[str, int] | None:
+    """A safe address to reach `listen` (a Go listen address) from here: 127.0.0.1 for a
+    port published on loopback or on every interface, else the container's own IP."""
+    if not is_local:
+        return None
+    _, _, port_text = listen.rpartition(":")
+    if not port_text.isdigit():
+        return None
+    inside = int(port_text)
+    if str(_host(raw).get("NetworkMode")) == "host":
+        return ("127.0.0.1", inside)
+    published = ((raw.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{inside}/tcp")
+    for item in published or ():
+        if item.get("HostIp") in ("127.0.0.1", "0.0.0.0", "") and item.get("HostPort"):
+            return ("127.0.0.1", int(item["HostPort"]))
+    if effective.binding_host(listen) in {"localhost", "127.0.0.1", "::1"}:
+        return None
+    for network in ((raw.get("NetworkSettings") or {}).get("Networks") or {}).values():
+        ip = (network or {}).get("IPAddress")
+        if ip:
+            return (str(ip), inside)
+    return None
+
+
+def _endpoint(address: tuple[str, int]) -> str:
+    return f"{address[0]}:{address[1]}"
+
+
+def wire_probe(
+    raw: RawDict, eff: effective.Behaviour, password: str | None, is_local: bool
+) -> LiveProbe:
+    if (raw.get("State") or {}).get("Status") != "running":
+        return LiveProbe(None, unreachable="the container is not running")
+    target = _address(raw, eff.protocol_binding, is_local)
+    web = _address(raw, eff.web_binding, is_local) if eff.web_enabled else None
+    result = LiveProbe(None, unreachable="no published loopback port and no container IP")
+    if target is not None:
+        result = _protocol_probe(target, password)
+    if web is not None:
+        result = replace(result, **_web_probe(web))
+    return result
+
+
+def _protocol_probe(target: tuple[str, int], password: str | None) -> LiveProbe:
+    host, port = target
+    endpoint = _endpoint(target)
+    try:
+        shake = probe.handshake(host, port, password, timeout=PROBE_TIMEOUT_S)
+    except probe.ProbeError as err:
+        return LiveProbe(endpoint, hello_error=str(err))
+    known = password is not None
+    result = LiveProbe(
+        endpoint,
+        greeting_salted=shake.password_required,
+        hello_accepted=shake.accepted if (known or not shake.password_required) else None,
+        hello_error=shake.error,
+        password_known=known,
+    )
+    if not shake.accepted:
+        return result
+    try:
+        with probe.FaktoryConnection(host, port, password, timeout=PROBE_TIMEOUT_S) as conn:
+            info = conn.info()
+    except probe.ProbeError:
+        return result
+    server = info.get("server") or {}
+    queues = (info.get("faktory") or {}).get("queues") or {}
+    return replace(result, info_version=server.get("faktory_version"), queues=len(queues))
+
+
+def _web_probe(target: tuple[str, int]) -> dict[str, Any]:
+    host, port = target
+    found: dict[str, Any] = {"web_endpoint": _endpoint(target)}
+    try:
+        health = probe.http_health(host, port, timeout=PROBE_TIMEOUT_S)
+        found["health_version"] = (health.get("server") or {}).get("faktory_version")
+    except probe.ProbeError as err:
+        found["health_error"] = str(err)
+    try:
+        found["web_status"] = probe.http_status(host, port, "/", timeout=PROBE_TIMEOUT_S)
+    except probe.ProbeError as err:
+        found["web_error"] = str(err)
+    return found
+
+
+# --- the whole deployment --------------------------------------------------------------------
+
+
+def _spec_context(file: Path | None) -> SpecContext | None:
+    from faktctl.audit.gather_spec import SpecFacts
+    from faktctl.project import load
+    from faktctl.spec.load import SPEC_FILENAME
+
+    if file is None and not (Path.cwd() / SPEC_FILENAME).exists():
+        return None
+    facts = SpecFacts(load(file))
+    return SpecContext(
+        project=facts.loaded.spec.project,
+        password=facts.password.get_secret_value() if facts.password else None,
+        exposure=facts.loaded.spec.server.dashboard_exposure,
+        backup=facts.backup(),
+        suppressions=facts.suppressions(),
+        file=facts.display,
+    )
+
+
+def _select(
+    engine: LiveEngine, spec: SpecContext | None, labels: Mapping[str, str]
+) -> list[RawDict]:
+    selector = dict(labels)
+    if spec is not None:
+        selector[label_keys.PROJECT] = spec.project
+    found = engine.containers(selector, all=True)
+    if not found:
+        scope = f"of project `{spec.project}`" if spec else "at all"
+        shown = ", ".join(f"{k}={v}" for k, v in labels.items())
+        where = f" with label {shown}" if shown else ""
+        raise UsageError(
+            f"no container {scope}{where} on this engine",
+            "start it (faktctl up / docker compose up), or audit the files without --live",
+        )
+    return found
+
+
+def _worker(raw: RawDict) -> WorkerFacts | None:
+    env = _env(raw)
+    provider = env.get("FAKTORY_PROVIDER")
+    if provider is not None and provider.value:
+        return WorkerFacts(_name(raw), env.get(provider.value), provider.value)
+    if "FAKTORY_URL" in env:
+        return WorkerFacts(_name(raw), env["FAKTORY_URL"])
+    return None
+
+
+def _audit_server(
+    engine: LiveEngine, raw: RawDict, spec: SpecContext | None, is_local: bool
+) -> ServerFacts:
+    from faktctl.audit.runner import behaviour_of
+
+    facts = read_config_files(engine, raw, server_facts(raw, spec.exposure if spec else "internal"))
+    eff = behaviour_of(facts)
+    password = spec.password if spec and spec.password else eff.password.value or None
+    live = facts.live
+    assert live is not None
+    live = replace(
+        live,
+        probe=wire_probe(raw, eff, password, is_local),
+        data=data_facts(engine, raw, eff),
+    )
+    return replace(facts, live=live)
+
+
+def gather_live(
+    file: Path | None,
+    labels: Mapping[str, str],
+    now: datetime,
+    engine: LiveEngine | None = None,
+) -> AuditFacts:
+    spec = _spec_context(file)
+    owned = engine is None
+    if engine is None:
+        from faktctl.adapters import docker_engine
+
+        engine = docker_engine.connect()
+    try:
+        containers = _select(engine, spec, labels)
+        is_local = bool(getattr(engine, "is_local", True))
+        servers = [
+            _audit_server(engine, raw, spec, is_local) for raw in containers if is_server(raw)
+        ]
+        workers = [w for raw in containers if not is_server(raw) for w in [_worker(raw)] if w]
+    finally:
+        if owned:
+            close = getattr(engine, "close", None)
+            if close is not None:
+                close()
+    if not servers:
+        raise UsageError("no running Faktory server among the containers found")
+    return AuditFacts(
+        kind="live",
+        file=spec.file if spec else None,
+        now=now,
+        servers=tuple(servers),
+        workers=tuple(workers),
+        suppressions=spec.suppressions if spec else (),
+        backup=spec.backup if spec else None,
+    )

@@ -1,0 +1,283 @@
+"""faktctl audit (spec input): facts from the desired state a spec produces, plus the files it
+points to (password files, .env, backups) and the rendered files' drift.
+
+The spec is loaded by faktctl.spec (never re-parsed here); the server and workers are read from
+the desired state, so the audit sees exactly what `render` and `up` would deploy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+
+from faktctl.audit.backups import gather_backup
+from faktctl.audit.model import (
+    AuditFacts,
+    BackupFacts,
+    EnvVar,
+    HealthcheckFact,
+    Location,
+    MountFact,
+    PortFact,
+    RenderedFile,
+    RenderFacts,
+    SecretFileFact,
+    ServerFacts,
+    Suppression,
+    WorkerFacts,
+)
+from faktctl.audit.secretfacts import inspect_secret_files
+from faktctl.desired import (
+    DASHBOARD_PORT,
+    DATA_DIR,
+    PASSWORD_SECRET,
+    PASSWORD_TARGET,
+    Desired,
+    Mount,
+    SecretEnv,
+    Secrets,
+    ServiceRequest,
+    build_desired,
+    web_conf_path,
+)
+from faktctl.errors import UsageError
+from faktctl.project import Project, load
+from faktctl.render import ENV_FILENAME
+from faktctl.secretfiles import read_server_password
+from faktctl.spec.load import LoadedSpec
+
+MAX_READ = 64 * 1024
+FileState = Literal["match", "differs", "missing"]
+
+
+class SpecFacts:
+    """Builds the facts of one loaded spec."""
+
+    def __init__(self, loaded: LoadedSpec) -> None:
+        self.loaded = loaded
+        self.display = _display(loaded.path)
+        self.password: SecretStr | None
+        self.password_error: str | None
+        try:
+            self.password = read_server_password(loaded)
+            self.password_error = None
+        except UsageError as err:
+            self.password, self.password_error = None, err.one_line()
+        secrets = Secrets(self.password or SecretStr(""))
+        self.desired: Desired = build_desired(loaded, secrets)
+
+    def loc(self, *path: str | int) -> Location:
+        return Location(self.display, self.loaded.line_of(*path))
+
+    # the server -----------------------------------------------------------------------------
+
+    def _env(self, svc: ServiceRequest) -> dict[str, EnvVar]:
+        env: dict[str, EnvVar] = {}
+        for name, value in svc.env:
+            if isinstance(value, SecretEnv):
+                env[name] = EnvVar(name, value.value.get_secret_value(), "dotenv", ".env")
+                continue
+            if name == "FAKTORY_ENV":
+                where = self.loc("server", "environment")
+            elif name == "FAKTORY_PASSWORD":
+                where = self.loc("server", "password_file")
+            else:
+                where = self.loc("server", "env", name)
+            env[name] = EnvVar(name, value, "literal", "", where)
+        return env
+
+    def _bind(self, mount: Mount) -> MountFact:
+        host = Path(mount.source)
+        data = mount.target == DATA_DIR
+        where = self.loc("server", "storage" if data else "dashboard_password_file")
+        return MountFact(
+            "bind",
+            mount.target,
+            _display(host),
+            mount.read_only,
+            content=None if data else _read_small(host),
+            is_dir=host.is_dir() if host.exists() else None,
+            host_path=str(host),
+            location=where,
+        )
+
+    def _mounts(self, svc: ServiceRequest) -> list[MountFact]:
+        storage = self.loc("server", "storage")
+        mounts = [
+            MountFact("volume", m.target, m.source, location=storage)
+            if m.kind == "volume"
+            else self._bind(m)
+            for m in svc.mounts
+        ]
+        secret = self.desired.secrets[0]
+        if Path(secret.host_path).is_file():
+            mounts.append(
+                MountFact(
+                    "secret",
+                    PASSWORD_TARGET,
+                    PASSWORD_SECRET,
+                    True,
+                    self.password.get_secret_value() if self.password else None,
+                    False,
+                    host_path=secret.host_path,
+                    location=self.loc("server", "password_file"),
+                )
+            )
+        return mounts
+
+    def _ports(self, svc: ServiceRequest) -> list[PortFact]:
+        facts = []
+        for publish in svc.ports:
+            key = "dashboard" if publish.container_port == DASHBOARD_PORT else "protocol"
+            ip = f"[{publish.host_ip}]" if ":" in publish.host_ip else publish.host_ip
+            raw = f"{ip}:{publish.host_port}:{publish.container_port}"
+            facts.append(
+                PortFact(
+                    publish.container_port,
+                    publish.host_ip,
+                    str(publish.host_port),
+                    "tcp",
+                    raw,
+                    self.loc("server", "ports", key),
+                )
+            )
+        return facts
+
+    def server(self) -> ServerFacts:
+        svc = self.desired.server
+        spec = self.loaded.spec.server
+        return ServerFacts(
+            service=svc.name,
+            image=svc.image,
+            argv=svc.command,
+            argv_note="rendered by faktctl",
+            env=self._env(svc),
+            mounts=tuple(self._mounts(svc)),
+            ports=tuple(self._ports(svc)),
+            restart=svc.restart,
+            healthcheck=HealthcheckFact(svc.healthcheck.test) if svc.healthcheck else None,
+            stop_grace_s=float(svc.stop_grace_s) if svc.stop_grace_s is not None else None,
+            memory_bytes=svc.memory_bytes,
+            replicas=svc.replicas,
+            exposure_intent=spec.dashboard_exposure,
+            location=self.loc("server"),
+            locations={
+                "image": self.loc("server", "image"),
+                "command": self.loc("server", "environment"),
+                "environment": self.loc("server", "environment"),
+                "ports": self.loc("server", "ports"),
+                "volumes": self.loc("server", "storage"),
+                "stop_grace_period": self.loc("server", "stop_grace_period"),
+                "memory": self.loc("server", "resources", "memory"),
+            },
+        )
+
+    def workers(self) -> tuple[WorkerFacts, ...]:
+        env_path = str(self.loaded.base_dir / ENV_FILENAME)
+        found = []
+        for index, svc in enumerate(self.desired.workers):
+            url = next((v for n, v in svc.env if n == "FAKTORY_URL"), None)
+            var = None
+            if isinstance(url, SecretEnv):
+                value = url.value.get_secret_value()
+                var = EnvVar("FAKTORY_URL", value, "dotenv", ".env", None, env_path)
+            found.append(WorkerFacts(svc.name, var, None, self.loc("workers", index)))
+        return tuple(found)
+
+    # everything else ------------------------------------------------------------------------
+
+    def suppressions(self) -> tuple[Suppression, ...]:
+        return tuple(
+            Suppression(item.id, item.reason, item.expires, None, self.loc("audit", "ignore", i))
+            for i, item in enumerate(self.loaded.spec.audit.ignore)
+        )
+
+    def backup(self) -> BackupFacts:
+        policy = self.loaded.spec.backup
+        if policy is None:
+            return BackupFacts(False)
+        return gather_backup(
+            policy.destination,
+            self.loaded.base_dir,
+            policy.max_age,
+            self.loc("backup"),
+            self.loaded.spec.project,
+        )
+
+    def secret_files(self) -> tuple[SecretFileFact, ...]:
+        spec = self.loaded.spec.server
+        files: list[tuple[Path, str, Location | None]] = [
+            (
+                self.loaded.resolve(spec.password_file),
+                "server password file",
+                self.loc("server", "password_file"),
+            )
+        ]
+        if spec.dashboard_password_file is not None:
+            where = self.loc("server", "dashboard_password_file")
+            files.append(
+                (self.loaded.resolve(spec.dashboard_password_file), "dashboard password", where)
+            )
+            conf = web_conf_path(self.loaded)
+            if conf.exists():
+                files.append((conf, "generated dashboard config", where))
+        env_file = self.loaded.base_dir / ENV_FILENAME
+        if env_file.exists():
+            files.append(
+                (env_file, "FAKTORY_URL for the workers", Location(_display(env_file), None))
+            )
+        return inspect_secret_files(files)
+
+    def render(self) -> RenderFacts:
+        if self.password is None:
+            return RenderFacts(error=self.password_error or "the password cannot be read")
+        from faktctl.commands.render import rendered_files
+
+        project = Project(self.loaded, self.password, self.desired)
+        states = []
+        for path, (wanted, _) in rendered_files(project).items():
+            try:
+                current: str | None = path.read_text(encoding="utf-8")
+            except (FileNotFoundError, UnicodeDecodeError):
+                current = None
+            state: FileState = "missing"
+            if current is not None:
+                state = "match" if current == wanted else "differs"
+            states.append(RenderedFile(_display(path), state))
+        return RenderFacts(tuple(states))
+
+
+def _read_small(path: Path) -> str | None:
+    try:
+        if path.stat().st_size > MAX_READ:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def gather_spec(file: Path | None, now: datetime) -> AuditFacts:
+    facts = SpecFacts(load(file))
+    notes = (facts.password_error,) if facts.password_error else ()
+    return AuditFacts(
+        kind="spec",
+        file=facts.display,
+        now=now,
+        servers=(facts.server(),),
+        workers=facts.workers(),
+        suppressions=facts.suppressions(),
+        backup=facts.backup(),
+        secret_files=facts.secret_files(),
+        render=facts.render(),
+        notes=notes,
+    )

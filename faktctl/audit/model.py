@@ -1,0 +1,295 @@
+"""The neutral fact model every audit input is gathered into, and the findings rules produce.
+
+Gatherers (spec, compose file, live engine) fill these frozen records; rules only read them.
+Nothing here does I/O. Secret values may sit in facts (to measure strength or to probe) but no
+message built from them may contain them: rules speak about origins and lengths, never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+Status = Literal["pass", "fail", "skip"]
+Severity = Literal["error", "warning", "info"]
+Category = Literal[
+    "persistence",
+    "production-mode",
+    "password-secret",
+    "dashboard-exposure",
+    "backup",
+    "hygiene",
+]
+CATEGORIES: tuple[Category, ...] = (
+    "persistence",
+    "production-mode",
+    "password-secret",
+    "dashboard-exposure",
+    "backup",
+    "hygiene",
+)
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+InputKind = Literal["spec", "compose", "live"]
+Exposure = Literal["internal", "proxy", "public"]
+
+# Where an environment value came from.
+#   literal      written in clear in the compose file / spec
+#   env-file     a line of an env_file listed by the service
+#   interpolated `${VAR}` resolved from the shell environment or the .env beside the file
+#   host-env     a bare name (`- VAR`) handed through from the shell running compose
+#   dotenv       faktctl's own 0600, git-ignored .env (spec input)
+#   engine       read from a running container (live input)
+Origin = Literal["literal", "env-file", "interpolated", "host-env", "dotenv", "engine"]
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    value: str | None  # None: decided by a variable that is not set here
+    origin: Origin
+    detail: str = ""  # e.g. "${FAKTORY_PASSWORD}" or "env_file prod.env"
+    location: Location | None = None
+    source_file: str | None = None  # host file holding the value (env_file, .env)
+
+
+MountKind = Literal["volume", "bind", "anonymous", "tmpfs", "secret", "config"]
+
+
+@dataclass(frozen=True)
+class MountFact:
+    kind: MountKind
+    target: str
+    source: str | None = None  # volume name, host path, secret/config name
+    read_only: bool = False
+    content: str | None = None  # file content when it is known (secret, config, bind file)
+    is_dir: bool | None = None
+    entries: Mapping[str, str] | None = None  # dir mount: relative *.toml path -> content
+    host_path: str | None = None  # host file behind a secret/config/bind, when local
+    content_origin: Origin | None = None  # inline compose content or a secret from a variable
+    location: Location | None = None
+
+    def covers(self, path: str) -> bool:
+        """True when `path` is this mount's target or lies below it."""
+        target = self.target.rstrip("/") or "/"
+        return path == target or path.startswith(target.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class PortFact:
+    container_port: int
+    host_ip: str  # "" means every interface (no IP given)
+    host_port: str  # "" means an ephemeral port chosen by the engine
+    protocol: str = "tcp"
+    raw: str = ""
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class HealthcheckFact:
+    test: tuple[str, ...]
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Suppression:
+    id: str
+    reason: str
+    expires: date | None
+    service: str | None  # None: applies to every service
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class LiveProbe:
+    """What talking to a running server over the wire showed."""
+
+    endpoint: str | None  # host:port probed, None when no safe address was found
+    unreachable: str | None = None  # why no probe could be made
+    greeting_salted: bool | None = None
+    hello_accepted: bool | None = None
+    hello_error: str | None = None
+    password_known: bool = False
+    info_version: str | None = None
+    queues: int | None = None
+    web_endpoint: str | None = None
+    health_version: str | None = None
+    health_error: str | None = None
+    web_status: int | None = None
+    web_error: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveData:
+    """Where the running server really keeps its data (read through the engine)."""
+
+    socket_dir: str | None  # directory holding redis.sock, None when not found
+    looked_in: tuple[str, ...] = ()
+    rdb_path: str | None = None
+    rdb_age_s: float | None = None
+    rdb_size: int | None = None
+    changes_since_save: int | None = None
+    last_bgsave_ok: bool | None = None
+    uptime_s: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LiveState:
+    container: str
+    status: str  # running, exited, restarting...
+    health: str | None  # healthy, unhealthy, starting, None (no healthcheck)
+    restart_count: int
+    exit_code: int | None = None
+    probe: LiveProbe | None = None
+    data: LiveData | None = None
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    service: str
+    image: str | None
+    argv: tuple[str, ...] | None  # entrypoint + command as the engine will run it; None unknown
+    argv_note: str = ""  # how argv was derived, or why it is unknown
+    user: str | None = None
+    env: Mapping[str, EnvVar] = field(default_factory=dict)
+    unreadable_env_files: tuple[str, ...] = ()
+    mounts: tuple[MountFact, ...] = ()
+    ports: tuple[PortFact, ...] = ()
+    network_mode: str | None = None
+    restart: str | None = None
+    healthcheck: HealthcheckFact | None = None
+    stop_grace_s: float | None = None
+    memory_bytes: int | None = None
+    replicas: int = 1
+    exposure_intent: Exposure = "internal"
+    location: Location | None = None
+    locations: Mapping[str, Location] = field(default_factory=dict)
+    live: LiveState | None = None
+    # Files read from a running container: path -> content (None: it does not exist), and
+    # folder listings (path -> file names). They override what the mounts suggest.
+    container_files: Mapping[str, str | None] = field(default_factory=dict)
+    container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def loc(self, *keys: str) -> Location | None:
+        """The location of the first field named in `keys` that has one, else the service's."""
+        for key in keys:
+            if key in self.locations:
+                return self.locations[key]
+        return self.location
+
+
+@dataclass(frozen=True)
+class WorkerFacts:
+    service: str
+    url: EnvVar | None  # FAKTORY_URL, or the variable FAKTORY_PROVIDER names
+    provider: str | None = None  # the FAKTORY_PROVIDER value, when used
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class SecretFileFact:
+    path: str  # as shown to the user
+    what: str  # "server password file", ".env (FAKTORY_URL)", ...
+    mode: int | None  # permission bits, None when it cannot be read
+    git: Literal["ignored", "tracked", "not-ignored"] | None = None
+    git_skip: str | None = None  # why the git status is unknown
+    error: str | None = None  # why the file could not be inspected
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    created_at: datetime
+    sha256: str
+    file: str
+    checksum_ok: bool | None  # None: the snapshot file could not be read
+    checksum_note: str = ""
+
+
+@dataclass(frozen=True)
+class BackupFacts:
+    policy: bool
+    destination: str | None = None
+    max_age: timedelta | None = None
+    readable: bool = False
+    unreadable_reason: str = ""
+    newest: Manifest | None = None
+    manifests: int = 0
+    invalid_manifests: tuple[str, ...] = ()
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str
+    state: Literal["match", "differs", "missing"]
+
+
+@dataclass(frozen=True)
+class RenderFacts:
+    files: tuple[RenderedFile, ...] = ()
+    error: str | None = None  # why rendering could not be compared
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    kind: InputKind
+    file: str | None
+    now: datetime
+    servers: tuple[ServerFacts, ...] = ()
+    workers: tuple[WorkerFacts, ...] = ()
+    suppressions: tuple[Suppression, ...] = ()
+    backup: BackupFacts | None = None
+    secret_files: tuple[SecretFileFact, ...] = ()
+    render: RenderFacts | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    id: str
+    name: str
+    category: Category
+    severity: Severity
+    title: str
+    remediation: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: RuleMeta
+    status: Status
+    service: str | None
+    message: str
+    location: Location | None = None
+    remediation: str | None = None  # overrides the rule's when a finding needs a sharper hint
+    suppressed_by: Suppression | None = None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def severity(self) -> Severity:
+        return self.rule.severity
+
+    @property
+    def fix(self) -> str:
+        return self.remediation or self.rule.remediation
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    kind: InputKind
+    file: str | None
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()

@@ -1,0 +1,161 @@
+"""The one registry of audit checks.
+
+A check is a small pure function over gathered facts, declared with its metadata: a stable id
+(never reused: retired ids stay listed in RETIRED), a category, a severity, a title and a
+remediation. Three scopes exist: once per Faktory server, once per worker, once per audit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from faktctl.audit.effective import Behaviour
+from faktctl.audit.model import (
+    AuditFacts,
+    Category,
+    InputKind,
+    Location,
+    RuleMeta,
+    ServerFacts,
+    Severity,
+    Status,
+    WorkerFacts,
+)
+
+Scope = Literal["server", "worker", "audit"]
+ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live"})
+STATIC: frozenset[InputKind] = frozenset({"spec", "compose"})
+LIVE: frozenset[InputKind] = frozenset({"live"})
+ID_PATTERN = re.compile(r"^FK[PMSDBH]\d{3}$")
+_CATEGORY_LETTER: dict[Category, str] = {
+    "persistence": "P",
+    "production-mode": "M",
+    "password-secret": "S",
+    "dashboard-exposure": "D",
+    "backup": "B",
+    "hygiene": "H",
+}
+# Ids of checks that were removed. They must never be given to another check.
+RETIRED: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    message: str
+    location: Location | None = None
+    service: str | None = None  # audit-scope checks say which service they speak about
+    remediation: str | None = None
+
+
+def passed(message: str, location: Location | None = None, service: str | None = None) -> Outcome:
+    return Outcome("pass", message, location, service)
+
+
+def failed(
+    message: str,
+    location: Location | None = None,
+    service: str | None = None,
+    remediation: str | None = None,
+) -> Outcome:
+    return Outcome("fail", message, location, service, remediation)
+
+
+def skipped(reason: str, location: Location | None = None, service: str | None = None) -> Outcome:
+    return Outcome("skip", reason, location, service)
+
+
+Result = Outcome | Sequence[Outcome]
+
+
+@dataclass(frozen=True)
+class ServerCtx:
+    facts: AuditFacts
+    server: ServerFacts
+    eff: Behaviour
+
+
+@dataclass(frozen=True)
+class WorkerCtx:
+    facts: AuditFacts
+    worker: WorkerFacts
+    servers: tuple[ServerCtx, ...]
+
+
+@dataclass(frozen=True)
+class Rule:
+    meta: RuleMeta
+    scope: Scope
+    inputs: frozenset[InputKind]
+    check: Callable[[Any], Result]
+
+
+REGISTRY: dict[str, Rule] = {}
+
+F = TypeVar("F", bound=Callable[..., Result])
+
+
+def _register(
+    scope: Scope,
+    id: str,
+    category: Category,
+    severity: Severity,
+    title: str,
+    remediation: str,
+    inputs: frozenset[InputKind],
+) -> Callable[[F], F]:
+    if not ID_PATTERN.match(id) or id[2] != _CATEGORY_LETTER[category]:
+        raise ValueError(f"check id {id} does not match its category {category}")
+    if id in REGISTRY or id in RETIRED:
+        raise ValueError(f"check id {id} is already taken")
+
+    def decorate(func: F) -> F:
+        name = func.__name__.strip("_").replace("_", "-")
+        meta = RuleMeta(id, name, category, severity, title, remediation)
+        REGISTRY[id] = Rule(meta, scope, inputs, func)
+        return func
+
+    return decorate
+
+
+def server_rule(
+    id: str,
+    category: Category,
+    severity: Severity,
+    title: str,
+    remediation: str,
+    inputs: frozenset[InputKind] = ALL_INPUTS,
+) -> Callable[[Callable[[ServerCtx], Result]], Callable[[ServerCtx], Result]]:
+    return _register("server", id, category, severity, title, remediation, inputs)
+
+
+def worker_rule(
+    id: str,
+    category: Category,
+    severity: Severity,
+    title: str,
+    remediation: str,
+    inputs: frozenset[InputKind] = ALL_INPUTS,
+) -> Callable[[Callable[[WorkerCtx], Result]], Callable[[WorkerCtx], Result]]:
+    return _register("worker", id, category, severity, title, remediation, inputs)
+
+
+def audit_rule(
+    id: str,
+    category: Category,
+    severity: Severity,
+    title: str,
+    remediation: str,
+    inputs: frozenset[InputKind] = ALL_INPUTS,
+) -> Callable[[Callable[[AuditFacts], Result]], Callable[[AuditFacts], Result]]:
+    return _register("audit", id, category, severity, title, remediation, inputs)
+
+
+def all_rules() -> list[Rule]:
+    """Every registered check, in id order (importing the rules package registers them)."""
+    import faktctl.audit.rules  # noqa: F401
+
+    return [REGISTRY[key] for key in sorted(REGISTRY)]

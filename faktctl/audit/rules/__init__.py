@@ -1,0 +1,8 @@
+"""Every audit check, one module per category (plus the live-only checks).
+
+Importing this package registers them all in faktctl.audit.registry.
+"""
+
+from faktctl.audit.rules import backup, exposure, hygiene, live, password, persistence, production
+
+__all__ = ["backup", "exposure", "hygiene", "live", "password", "persistence", "production"]

@@ -1,0 +1,172 @@
+"""Small pure helpers the checks share: reachability of the ports, origins, URLs, versions."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from faktctl.audit.effective import Behaviour, binding_host
+from faktctl.audit.images import parse_image, parse_version
+from faktctl.audit.model import EnvVar, Location, MountFact, ServerFacts
+from faktctl.audit.registry import ServerCtx
+
+Reach = Literal["loopback", "private", "public", "all"]
+PROTOCOL_PORT = 7419
+WEB_PORT = 7420
+DATA_KINDS = frozenset({"volume", "bind", "anonymous", "tmpfs"})
+FILE_KINDS = frozenset({"volume", "bind", "anonymous", "secret", "config"})
+
+
+def classify_host(host: str) -> Reach:
+    """How far an address reaches: every interface, a loopback, a private or a public one."""
+    text = host.strip().strip("[]")
+    if text in {"", "*", "0.0.0.0", "::"}:
+        return "all"
+    if text == "localhost":
+        return "loopback"
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return "public"  # a host name: assume it resolves to something reachable
+    if address.is_unspecified:
+        return "all"
+    if address.is_loopback:
+        return "loopback"
+    if address.is_private or address.is_link_local:
+        return "private"
+    return "public"
+
+
+@dataclass(frozen=True)
+class Reachable:
+    port: int  # the Faktory port: 7419 or 7420
+    reach: Reach
+    how: str
+    location: Location | None
+
+
+def _listen_port(binding: str, default: int) -> int:
+    _, _, port = binding.rpartition(":")
+    return int(port) if port.isdigit() else default
+
+
+def reachable(ctx: ServerCtx, faktory_port: int) -> list[Reachable]:
+    """Where port 7419 or 7420 of this server can be reached from outside the container."""
+    server, eff = ctx.server, ctx.eff
+    is_web = faktory_port == WEB_PORT
+    binding = eff.web_binding if is_web else eff.protocol_binding
+    if is_web and not eff.web_enabled:
+        return []
+    if server.network_mode == "host":
+        host = binding_host(binding)
+        flag = "-w" if is_web else "-b"
+        return [
+            Reachable(
+                faktory_port,
+                classify_host(host),
+                f"network_mode: host with {flag} {binding}",
+                server.loc("network_mode"),
+            )
+        ]
+    if classify_host(binding_host(binding)) == "loopback":
+        return []  # listening on the container's own loopback: publishing cannot reach it
+    inside = _listen_port(binding, faktory_port)
+    found = []
+    for port in server.ports:
+        if port.container_port == inside and port.protocol == "tcp":
+            shown = port.raw or f"{port.host_ip}:{port.host_port}:{port.container_port}"
+            found.append(Reachable(faktory_port, classify_host(port.host_ip), shown, port.location))
+    return found
+
+
+def beyond_loopback(items: list[Reachable]) -> list[Reachable]:
+    return [item for item in items if item.reach != "loopback"]
+
+
+def reach_text(items: list[Reachable]) -> str:
+    words = {"all": "all interfaces", "public": "a public address", "private": "a private IP"}
+    return ", ".join(f"`{item.how}` ({words.get(item.reach, item.reach)})" for item in items)
+
+
+def origin_text(var: EnvVar) -> str:
+    where = {
+        "literal": "written in clear" + (f" (as {var.detail})" if var.detail else ""),
+        "env-file": f"from {var.detail or 'an env_file'}",
+        "interpolated": f"interpolated from {var.detail or 'the environment'}",
+        "host-env": "passed through from the shell environment",
+        "dotenv": f"from {var.detail or '.env'}",
+        "engine": "set in the container",
+    }[var.origin]
+    return f"{var.name} {where}"
+
+
+def unknown_reason(var: EnvVar) -> str:
+    return f"{var.name} comes from {var.detail or 'the environment'}, not available here"
+
+
+def env_unknown_reason(ctx: ServerCtx) -> str:
+    var = ctx.server.env.get("FAKTORY_ENV")
+    if var is not None and var.value is None:
+        return f"the environment is not known: {unknown_reason(var)}"
+    if not ctx.eff.env_valid:
+        return f"`{ctx.eff.environment}` is not a valid environment (FKM003)"
+    return "the environment is not known"
+
+
+def environment_reason(eff: Behaviour) -> str:
+    if eff.env_source == "flag":
+        return f"-e {eff.flag_env}"
+    if eff.env_source == "FAKTORY_ENV":
+        return f"FAKTORY_ENV={eff.var_env}"
+    if eff.var_env == "":
+        return "no -e flag and FAKTORY_ENV is empty"
+    return "no -e flag and no FAKTORY_ENV"
+
+
+def deepest_mount(server: ServerFacts, path: str, kinds: frozenset[str]) -> MountFact | None:
+    """The deepest mount of one of `kinds` at or above `path`."""
+    covering = [m for m in server.mounts if m.kind in kinds and m.covers(path)]
+    return max(covering, key=lambda m: len(m.target), default=None)
+
+
+def data_mount(server: ServerFacts, path: str) -> MountFact | None:
+    """The deepest volume/bind/anonymous/tmpfs mount at or above `path`."""
+    return deepest_mount(server, path, DATA_KINDS)
+
+
+def redact_url(url: str) -> str:
+    """A Faktory URL with its password replaced."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    user = parts.username or ""
+    return f"{parts.scheme}://{user}:***@{host}{port}{parts.path}"
+
+
+def url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def server_version(ctx: ServerCtx) -> tuple[tuple[int, int, int] | None, str]:
+    """The Faktory version and where it was read (a live answer beats the image tag)."""
+    live = ctx.server.live
+    if live is not None and live.probe is not None:
+        for text, where in (
+            (live.probe.health_version, "GET /health"),
+            (live.probe.info_version, "INFO"),
+        ):
+            if text:
+                return parse_version(text), f"{where} reports {text}"
+    if ctx.server.image is None:
+        return None, "the image is built locally"
+    ref = parse_image(ctx.server.image)
+    if ref.tag is None:
+        return None, f"{ctx.server.image} has no tag"
+    return ref.version, f"image tag {ref.tag}"

@@ -1,0 +1,335 @@
+"""Hygiene: pinned image, restart policy, healthcheck, memory limit, Enterprise-only features
+on the OSS image, versions, render drift and the suppressions themselves."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from faktctl.audit.images import parse_image, version_text
+from faktctl.audit.model import AuditFacts
+from faktctl.audit.registry import (
+    REGISTRY,
+    Result,
+    ServerCtx,
+    audit_rule,
+    failed,
+    passed,
+    server_rule,
+    skipped,
+)
+from faktctl.audit.rules._support import server_version
+
+GOOD_RESTART = ("unless-stopped", "always")
+MIN_MEMORY = 512 * 1024**2
+FIXED_IN = (1, 10, 0)
+ENTERPRISE_ENV = {
+    "REDIS_URL": "external Redis",
+    "REDIS_PROVIDER": "external Redis",
+    "FAKTORY_LICENSE": "a license key",
+    "DD_DOGSTATSD_URL": "DogStatsD metrics",
+}
+ENTERPRISE_CONF = {"cron.toml": "cron", "throttles.toml": "throttles", "statsd.toml": "statsd"}
+ENTERPRISE_TABLES = re.compile(r"^\s*\[+\s*(cron|throttles|statsd)\s*[\].]", re.MULTILINE)
+MISSING_TOOLS = ("curl", "bash")
+
+
+@server_rule(
+    "FKH001",
+    "hygiene",
+    "error",
+    "The image tag is pinned",
+    "Pin a version (contribsys/faktory:1.9.4) or a digest; `latest` upgrades on the next "
+    "pull, including across the 1.10 queue-key change.",
+)
+def image_pinned(ctx: ServerCtx) -> Result:
+    image = ctx.server.image
+    where = ctx.server.loc("image")
+    if image is None:
+        return skipped("the image is built locally, not pulled", where)
+    ref = parse_image(image)
+    if ref.pinned:
+        return passed(f"{image} is pinned", where)
+    if ref.tag is None:
+        return failed(f"{image} has no tag, which means `latest`", where)
+    return failed(f"{image} uses the moving `latest` tag", where)
+
+
+@server_rule(
+    "FKH002",
+    "hygiene",
+    "warning",
+    "A restart policy brings the server back",
+    "Set restart: unless-stopped (or always).",
+)
+def restart_policy(ctx: ServerCtx) -> Result:
+    restart = ctx.server.restart
+    where = ctx.server.loc("restart")
+    if restart is None or restart in {"no", "none", ""}:
+        return failed(
+            "no restart policy: after a crash or a host reboot the job server stays down", where
+        )
+    if restart.startswith("on-failure"):
+        return skipped("restart: on-failure is wrong for another reason (FKH003)", where)
+    return passed(f"restart: {restart}", where)
+
+
+@server_rule(
+    "FKH003",
+    "hygiene",
+    "error",
+    "The restart policy is not on-failure",
+    "Use restart: unless-stopped: Faktory exits with status 0 when it fails to start, so "
+    "on-failure never restarts it.",
+)
+def restart_not_on_failure(ctx: ServerCtx) -> Result:
+    restart = ctx.server.restart
+    where = ctx.server.loc("restart")
+    if restart is None:
+        return passed("no restart policy (FKH002), so not on-failure", where)
+    if restart.startswith("on-failure"):
+        return failed(
+            f"restart: {restart} never restarts Faktory: its start-up failures exit with status 0",
+            where,
+        )
+    return passed(f"restart: {restart}", where)
+
+
+@server_rule(
+    "FKH004",
+    "hygiene",
+    "warning",
+    "A healthcheck is defined",
+    "Add a healthcheck on the unauthenticated /health endpoint: "
+    'test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:7420/health"].',
+)
+def healthcheck(ctx: ServerCtx) -> Result:
+    check = ctx.server.healthcheck
+    where = ctx.server.loc("healthcheck")
+    if check is None:
+        return failed("no healthcheck: a server that failed to start looks alive", where)
+    if check.disabled:
+        return failed("the healthcheck is disabled", where)
+    return passed("a healthcheck is defined", where)
+
+
+def _test_words(test: tuple[str, ...]) -> list[str]:
+    words: list[str] = []
+    for part in test:
+        words.extend(part.replace(";", " ").replace("|", " ").split())
+    return words
+
+
+@server_rule(
+    "FKH005",
+    "hygiene",
+    "warning",
+    "The healthcheck can succeed",
+    "Probe GET http://127.0.0.1:7420/health with wget (busybox), not curl or bash, and not "
+    "another dashboard page: those answer 401 once a password is set.",
+)
+def healthcheck_works(ctx: ServerCtx) -> Result:
+    check = ctx.server.healthcheck
+    where = ctx.server.loc("healthcheck")
+    if check is None or check.disabled or not check.test:
+        return skipped("there is no healthcheck (FKH004)", where)
+    words = _test_words(check.test)
+    for word in words:
+        if posixpath.basename(word) in MISSING_TOOLS:
+            return failed(f"the healthcheck runs {word}, which the Faktory image lacks", where)
+    text = " ".join(words)
+    uses_web = ":7420" in text
+    if uses_web and "/health" not in text and ctx.eff.ui_password is not False:
+        return failed(
+            "the healthcheck requests a dashboard page other than /health, which answers 401 "
+            "once a password is set",
+            where,
+        )
+    return passed("the healthcheck uses tools and endpoints that work", where)
+
+
+@server_rule(
+    "FKH006",
+    "hygiene",
+    "warning",
+    "A generous memory limit is set",
+    "Set mem_limit (spec: server.resources.memory) well above the data set: Faktory keeps "
+    "every job in RAM and a limit means an OOM kill, not eviction.",
+)
+def memory_limit(ctx: ServerCtx) -> Result:
+    memory = ctx.server.memory_bytes
+    where = ctx.server.loc("memory")
+    if memory is None:
+        return failed("no memory limit: a runaway queue can take the whole host down", where)
+    mib = memory // 1024**2
+    if memory < MIN_MEMORY:
+        return failed(
+            f"the memory limit is {mib} MiB: all jobs live in RAM, so a tight limit means an "
+            "OOM kill",
+            where,
+        )
+    return passed(f"memory limit {mib} MiB", where)
+
+
+def _enterprise_requests(ctx: ServerCtx) -> list[str]:
+    found = []
+    for name, what in ENTERPRISE_ENV.items():
+        if name in ctx.server.env:
+            found.append(f"{name} ({what})")
+    for mount in ctx.server.mounts:
+        files = [(mount.target, mount.content)]
+        files += [
+            (posixpath.join(mount.target, rel), text) for rel, text in (mount.entries or {}).items()
+        ]
+        for path, content in files:
+            base = posixpath.basename(path.rstrip("/"))
+            if base in ENTERPRISE_CONF:
+                found.append(f"{path} ({ENTERPRISE_CONF[base]})")
+                continue
+            match = ENTERPRISE_TABLES.search(content or "") if path.endswith(".toml") else None
+            if match:
+                found.append(f"[{match.group(1)}] in {path}")
+    return found
+
+
+@server_rule(
+    "FKH007",
+    "hygiene",
+    "warning",
+    "No Enterprise-only feature is requested from the OSS image",
+    "Use contribsys/faktory-ent with a license, or remove the setting: OSS Faktory ignores "
+    "external Redis, cron, throttles and statsd.",
+)
+def enterprise_features(ctx: ServerCtx) -> Result:
+    where = ctx.server.loc("environment", "volumes")
+    if ctx.server.image is not None and parse_image(ctx.server.image).enterprise:
+        return passed("the Enterprise image provides Enterprise features", where)
+    found = _enterprise_requests(ctx)
+    if found:
+        return failed(
+            f"the OSS image silently ignores Enterprise-only settings: {', '.join(found)}", where
+        )
+    return passed("no Enterprise-only setting on the OSS image", where)
+
+
+@server_rule(
+    "FKH008",
+    "hygiene",
+    "info",
+    "The version includes the 1.10.0 security fixes",
+    "Plan the upgrade to 1.10.0 or later (drain the queues first: see FKH009).",
+)
+def security_fixes(ctx: ServerCtx) -> Result:
+    version, where_from = server_version(ctx)
+    where = ctx.server.loc("image")
+    if version is None:
+        return skipped(f"the version is not known ({where_from})", where)
+    if version < FIXED_IN:
+        return failed(
+            f"{version_text(version)} ({where_from}) predates 1.10.0, which fixed a crash on "
+            "malformed commands and queue names colliding with internal keys",
+            where,
+        )
+    return passed(f"{version_text(version)} ({where_from}) has the 1.10.0 fixes", where)
+
+
+@server_rule(
+    "FKH009",
+    "hygiene",
+    "info",
+    "The image cannot silently cross the 1.10 queue-key change",
+    "Pin the tag and upgrade from 1.9.x to 1.10+ deliberately: drain the queues first (or "
+    "compare INFO queue sizes before and after), since 1.10 stores queues under q:<name> and "
+    "does not migrate them at boot.",
+)
+def queue_key_upgrade(ctx: ServerCtx) -> Result:
+    where = ctx.server.loc("image")
+    live = ctx.server.live is not None
+    version, where_from = server_version(ctx)
+    if ctx.server.image is None and not live:
+        return skipped("the image is built locally", where)
+    ref = parse_image(ctx.server.image) if ctx.server.image else None
+    if ref is not None and not ref.pinned and version is None:
+        return failed(
+            f"{ctx.server.image} is not pinned: the next pull may move a 1.9.x server to 1.10+, "
+            "which hides the jobs queued under the old keys",
+            where,
+        )
+    if version is None:
+        return skipped(f"the version is not known ({where_from})", where)
+    if version >= FIXED_IN:
+        return passed(
+            f"{version_text(version)} ({where_from}) already uses q:<name> queue keys", where
+        )
+    return passed(
+        f"{version_text(version)} ({where_from}) is pinned below 1.10: plan the upgrade "
+        "(drain queues first)",
+        where,
+    )
+
+
+@audit_rule(
+    "FKH010",
+    "hygiene",
+    "error",
+    "The rendered files match the spec",
+    "Run `faktctl render` and commit the spec and compose.yaml together.",
+    inputs=frozenset({"spec"}),
+)
+def render_drift(facts: AuditFacts) -> Result:
+    render = facts.render
+    if render is None:
+        return skipped("no spec to render")
+    if render.error is not None:
+        return skipped(f"could not render the spec: {render.error}")
+    problems = [f for f in render.files if f.state != "match"]
+    if not problems:
+        names = ", ".join(f.path for f in render.files)
+        return passed(f"{names} match the spec")
+    text = ", ".join(f"{f.path} {f.state}" for f in problems)
+    return failed(f"the rendered files drifted from the spec: {text}")
+
+
+@audit_rule(
+    "FKH011",
+    "hygiene",
+    "error",
+    "No suppression has expired",
+    "Fix the finding, or renew the suppression with a new date and a reason.",
+)
+def suppression_expired(facts: AuditFacts) -> Result:
+    if not facts.suppressions:
+        return passed("no suppressions are declared")
+    today = facts.now.date()
+    outcomes = []
+    for item in facts.suppressions:
+        if item.expires is not None and item.expires < today:
+            scope = f" for `{item.service}`" if item.service else ""
+            outcomes.append(
+                failed(
+                    f"the suppression of {item.id}{scope} expired on {item.expires.isoformat()}"
+                    f" ({item.reason})",
+                    item.location,
+                    item.service,
+                )
+            )
+    return outcomes or passed(f"{len(facts.suppressions)} suppression(s), none expired")
+
+
+@audit_rule(
+    "FKH012",
+    "hygiene",
+    "warning",
+    "Every suppression names a known check",
+    "Use an id from `faktctl audit --format json` (for example FKP001).",
+)
+def suppression_known(facts: AuditFacts) -> Result:
+    unknown = [item for item in facts.suppressions if item.id not in REGISTRY]
+    if not facts.suppressions:
+        return passed("no suppressions are declared")
+    if not unknown:
+        return passed("every suppression names a known check")
+    return [
+        failed(f"the suppression names {item.id}, which is no check", item.location, item.service)
+        for item in unknown
+    ]

@@ -1,0 +1,38 @@
+"""How backup jobs tell a person what they are doing, without knowing about terminals."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+Update = Callable[[int], None]
+
+
+class Reporter(Protocol):
+    def step(self, message: str) -> None:
+        """One line about what happens now."""
+
+    def warn(self, message: str) -> None:
+        """Something the person should know; the job goes on."""
+
+    def transfer(self, what: str, total: int | None) -> contextlib.AbstractContextManager[Update]:
+        """A byte transfer; the context yields a callable taking the bytes done so far."""
+
+
+class Silent:
+    """A reporter that says nothing (tests, library use)."""
+
+    def __init__(self) -> None:
+        self.steps: list[str] = []
+        self.warnings: list[str] = []
+
+    def step(self, message: str) -> None:
+        self.steps.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    @contextlib.contextmanager
+    def transfer(self, what: str, total: int | None) -> Iterator[Update]:
+        yield lambda done: None

@@ -1,0 +1,329 @@
+"""Restore a backup into the project's server.
+
+Everything that can be checked is checked before anything is stopped: the backup exists and
+matches its sha256, the server runs and its Redis socket answers, the data volume has room for
+the new file beside the old one, the destination can take the safety snapshot. Then, after
+confirmation:
+
+1. a safety snapshot of the current data (a normal backup tagged `pre-restore`);
+2. stop the workers, then the server with its grace period (Redis saves on the way out; the
+   file must be replaced in a stopped server or that final save would overwrite it);
+3. a throwaway helper container on the same data mount receives the snapshot as
+   `faktory.rdb.faktctl-restore`, checks its size, renames it over faktory.rdb (atomic on the
+   same file system) and syncs; a failed copy leaves the old file untouched;
+4. start the server, wait until it is healthy and answers INFO, compare sizes with the manifest;
+5. start the workers again.
+If step 3 fails the server is started again on its previous data and the error is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from faktctl.backups import deployment, savepoint, stream, take
+from faktctl.backups.manifest import PRE_RESTORE_TAG, Backup, require_checksum
+from faktctl.backups.report import Reporter
+from faktctl.backups.verify import snapshot_tar
+from faktctl.desired import DATA_DIR, Mount
+from faktctl.errors import OperationFailed, UsageError
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+
+INCOMING = "faktory.rdb.faktctl-restore"
+HELPER_SCRIPT = """set -e
+cd {db}
+size=$(stat -c %s {incoming} 2>/dev/null || echo none)
+if [ "$size" != "{size}" ]; then
+  rm -f {incoming}
+  echo "the copied snapshot is incomplete ($size of {size} bytes)"
+  exit 3
+fi
+mv -f {incoming} faktory.rdb
+sync
+echo "faktory.rdb replaced"
+"""
+
+
+class RestoreFailed(OperationFailed):
+    """The restore could not be completed."""
+
+
+class Cancelled(OperationFailed):
+    """The person declined the confirmation."""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    backup: Backup
+    safety: Backup
+    before: deployment.Counts
+    after: deployment.Counts
+    changes: tuple[str, ...]
+    differences: tuple[str, ...]
+    moved_only: bool
+    worker_problems: tuple[str, ...]
+    workers_started: int
+
+    @property
+    def matches(self) -> bool:
+        return not self.differences or self.moved_only
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "backup": self.backup.name,
+            "safety_snapshot": self.safety.name,
+            "before": _counts_json(self.before),
+            "after": _counts_json(self.after),
+            "changes": list(self.changes),
+            "matches_manifest": self.matches,
+            "differences": list(self.differences),
+            "moved_only": self.moved_only,
+            "workers_started": self.workers_started,
+            "worker_problems": list(self.worker_problems),
+        }
+
+
+def _counts_json(counts: deployment.Counts) -> dict[str, Any]:
+    return {"queues": dict(counts.queues), "sets": dict(counts.sets), "jobs": counts.jobs}
+
+
+def check_checksum(backup: Backup, reporter: Reporter) -> None:
+    """Refuse (exit 4, nothing touched) a backup whose snapshot does not match its sha256."""
+    reporter.step(f"checking the sha256 of {backup.snapshot_path.name}")
+    with reporter.transfer("checksum", backup.manifest.size) as update:
+        require_checksum(backup, update)
+
+
+def plan_steps(
+    backup: Backup, server: str, workers: Sequence[str], destination: str, data: str
+) -> list[str]:
+    """What restore is about to do, in order, for the confirmation prompt."""
+    manifest = backup.manifest
+    steps = [f"save the current data as a `{PRE_RESTORE_TAG}` backup in {destination}"]
+    if workers:
+        steps.append(f"stop {len(workers)} worker container(s): {', '.join(workers)}")
+    steps += [
+        f"stop the server {server} gracefully",
+        f"replace faktory.rdb in {data} with backup {backup.name} "
+        f"({manifest.jobs} jobs, taken {manifest.to_json()['created_at']})",
+        "start the server, wait until it is healthy, compare sizes with the backup",
+    ]
+    if workers:
+        steps.append("start the workers again")
+    return steps
+
+
+def check_volume_space(engine: Engine, server_id: str, needed: int) -> None:
+    """The data folder must hold the new file beside the old one (df inside the server)."""
+    with contextlib.suppress(OperationFailed):
+        code, output = engine.exec(server_id, ["df", "-Pk", savepoint.DB_DIR])
+        lines = output.decode("utf-8", "replace").strip().splitlines()
+        if code != 0 or len(lines) < 2:
+            return
+        fields = lines[-1].split()
+        with contextlib.suppress(ValueError, IndexError):
+            free = int(fields[3]) * 1024
+            if free < needed + take.SPACE_MARGIN:
+                raise RestoreFailed(
+                    f"not enough free space for the restore in the server's data folder: "
+                    f"{take.human_bytes(free)} free, {take.human_bytes(needed)} needed",
+                    "free space on the volume's disk first; nothing was changed",
+                )
+
+
+def rdb_version(header: bytes) -> int | None:
+    """The format version in an RDB header (`REDIS0011` -> 11)."""
+    if len(header) >= 9 and header.startswith(stream.RDB_MAGIC) and header[5:9].isdigit():
+        return int(header[5:9])
+    return None
+
+
+def backup_rdb_version(backup: Backup) -> int | None:
+    with backup.snapshot_path.open("rb") as handle:
+        head = b""
+        with contextlib.suppress(stream.StreamError):
+            for piece in stream.gunzip(stream.read_blocks(handle, 64 << 10)):
+                head += piece
+                if len(head) >= 9:
+                    break
+    return rdb_version(head[:9])
+
+
+def check_rdb_version(engine: Engine, server_id: str, backup: Backup) -> None:
+    """Refuse a snapshot written by a newer Redis than the server's: it would not load, and the
+    server would not come back. The server's own faktory.rdb tells its format version."""
+    server_version = None
+    with contextlib.suppress(OperationFailed):
+        code, output = engine.exec(server_id, ["head", "-c", "9", savepoint.RDB_PATH])
+        server_version = rdb_version(output) if code == 0 else None
+    ours = backup_rdb_version(backup)
+    if server_version is not None and ours is not None and ours > server_version:
+        raise RestoreFailed(
+            f"backup {backup.name} holds RDB format {ours}, newer than the {server_version} "
+            "the server's Redis writes; it would not load",
+            "restore it into a server image at least as new as the one that made it "
+            f"(Faktory {backup.manifest.faktory_version or 'unknown'}); nothing was changed",
+        )
+
+
+def _helper_image(server: Mapping[str, Any]) -> str:
+    return str(server.get("Image") or deployment.image_of(server))
+
+
+def write_rdb(
+    engine: Engine,
+    server: Mapping[str, Any],
+    backup: Backup,
+    timeout: float,
+    reporter: Reporter,
+) -> None:
+    """Put the snapshot in place as faktory.rdb on the stopped server's data mount."""
+    from faktctl.adapters.docker_engine import ContainerConfig
+
+    mount = deployment.data_mount(server)
+    project = backup.manifest.project
+    size = backup.manifest.rdb_size
+    script = HELPER_SCRIPT.format(db=savepoint.DB_DIR, incoming=INCOMING, size=size)
+    helper = engine.create_container(
+        ContainerConfig(
+            name=f"faktctl-restore-{project}-{secrets.token_hex(4)}",
+            image=_helper_image(server),
+            command=("sh", "-c", script),
+            env=(),
+            labels=deployment.job_labels("restore", project),
+            mounts=(Mount(mount.kind, mount.source, DATA_DIR),),
+        )
+    )
+    copy_error: OperationFailed | None = None
+    try:
+        with reporter.transfer("faktory.rdb", size) as update:
+            try:
+                tar = snapshot_tar(backup, INCOMING, on_progress=update)
+                engine.archive_in(helper, savepoint.DB_DIR, tar)
+            except OperationFailed as err:
+                copy_error = err
+        engine.start(helper)
+        code = engine.wait(helper, timeout)
+        output = engine.logs(helper).decode("utf-8", "replace").strip()
+    finally:
+        with contextlib.suppress(OperationFailed):
+            engine.remove(helper, force=True)
+    if copy_error is not None:
+        raise RestoreFailed(f"could not copy the snapshot into the data volume: {copy_error}")
+    if code != 0:
+        raise RestoreFailed(f"could not put the snapshot in place: {output or f'exit {code}'}")
+
+
+def restore_backup(
+    engine: Engine,
+    target: take.Target,
+    backup: Backup,
+    *,
+    confirm: Callable[[list[str]], bool],
+    reporter: Reporter,
+    timeout: float = 120.0,
+    options: take.Options | None = None,
+    checksum_checked: bool = False,
+) -> RestoreResult:
+    if backup.manifest.project != target.project:
+        raise UsageError(
+            f"backup {backup.name} is of project `{backup.manifest.project}`, "
+            f"not `{target.project}`"
+        )
+    if not checksum_checked:
+        check_checksum(backup, reporter)
+    server = deployment.running_server(engine, target.project)
+    server_id = str(server["Id"])
+    endpoint = deployment.protocol_endpoint(server, engine)
+    savepoint.Redis(lambda cmd: engine.exec(server_id, cmd)).call("PING")
+    mount = deployment.data_mount(server)
+    before = deployment.read_counts(endpoint, target.password)
+    check_volume_space(engine, server_id, backup.manifest.rdb_size)
+    check_rdb_version(engine, server_id, backup)
+    take.check_destination(target.destination)
+    workers = deployment.running_workers(engine, target.project)
+    steps = plan_steps(
+        backup,
+        deployment.name_of(server),
+        [deployment.name_of(w) for w in workers],
+        str(target.destination),
+        f"{mount.kind} {mount.source}",
+    )
+    if not confirm(steps):
+        raise Cancelled("restore cancelled; nothing was changed")
+
+    base = options or take.Options(timeout=timeout)
+    safety = take.take_backup(
+        engine,
+        target,
+        take.Options(tag=PRE_RESTORE_TAG, compression=base.compression, timeout=base.timeout),
+        reporter,
+    ).backup
+    reporter.step(f"safety snapshot saved as {safety.name}")
+    deployment.stop_in_order(engine, workers, server, reporter.step)
+    after, failure = _replace_and_restart(engine, server, backup, safety, target, timeout, reporter)
+    worker_problems = deployment.start_workers(engine, workers, reporter.step)
+    if isinstance(failure, OperationFailed):
+        raise RestoreFailed(
+            f"{failure.message}; the server was started again with its previous data",
+            "nothing was restored",
+        ) from failure
+    if failure is not None:
+        raise failure
+    manifest = backup.manifest
+    diffs = deployment.differences(manifest.queues, manifest.sets, after)
+    return RestoreResult(
+        backup=backup,
+        safety=safety,
+        before=before,
+        after=after,
+        changes=tuple(deployment.differences(before.queues, before.sets, after)),
+        differences=tuple(diffs),
+        moved_only=bool(diffs) and deployment.only_moved(manifest.queues, manifest.sets, after),
+        worker_problems=tuple(worker_problems),
+        workers_started=len(workers) - len(worker_problems),
+    )
+
+
+def _replace_and_restart(
+    engine: Engine,
+    server: Mapping[str, Any],
+    backup: Backup,
+    safety: Backup,
+    target: take.Target,
+    timeout: float,
+    reporter: Reporter,
+) -> tuple[deployment.Counts, BaseException | None]:
+    """Write the snapshot and start the server again, even when writing failed.
+
+    Returns the server's first INFO and the write failure, if any (the server then runs on its
+    previous data). Raises RestoreFailed when the server does not come back.
+    """
+    server_id = str(server["Id"])
+    failure: BaseException | None = None
+    reporter.step(f"writing {backup.name} into the data volume")
+    try:
+        write_rdb(engine, server, backup, timeout, reporter)
+    except BaseException as exc:  # the server must come back up whatever happened
+        failure = exc
+    reporter.step(f"starting the server {deployment.name_of(server)}")
+    engine.start(server_id, deployment.name_of(server))
+    try:
+        after = deployment.wait_ready(
+            engine,
+            server_id,
+            lambda c: deployment.protocol_endpoint(c, engine),
+            target.password,
+            timeout,
+        )
+    except deployment.NotReady as err:
+        raise RestoreFailed(
+            f"the server did not come back after the restore: {err.message}",
+            f"the previous data is in backup {safety.name}",
+        ) from failure
+    return after, failure

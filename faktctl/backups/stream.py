@@ -1,0 +1,432 @@
+"""Byte plumbing for snapshots: tar streams from and to the engine, gzip in parallel blocks.
+
+Pure apart from the file objects it is handed. The engine's archive API speaks tar; a snapshot
+is one file, so reading means "skip the headers, pass the bytes through" and writing means
+"one header, the bytes, padding". Compression runs in worker threads (zlib releases the GIL)
+and writes one gzip member per block: the result is an ordinary .gz file that `gunzip`, Python's
+gzip module and `faktctl restore` read alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import queue
+import struct
+import tarfile
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO, Literal
+
+from faktctl.errors import OperationFailed
+
+BLOCK = 512
+BLOCK_SIZE = 4 << 20
+SAMPLE_SIZE = 64 << 10
+READ_SIZE = 1 << 20
+# auto: a block is deflated only when a sample shrinks to this fraction or less. faktory.rdb is
+# already LZF-compressed by Redis, so most blocks gain little and are stored as they are.
+AUTO_WORTH_IT = 0.6
+LEVELS = {"none": 0, "fast": 1, "best": 6}
+
+Compression = Literal["auto", "fast", "best", "none"]
+COMPRESSIONS: tuple[Compression, ...] = ("auto", "fast", "best", "none")
+Progress = Callable[[int], None]
+
+
+class StreamError(OperationFailed):
+    """A byte stream did not have the shape it should (bad tar, truncated gzip, wrong size)."""
+
+
+# --- reading one file out of a tar stream -----------------------------------------------------
+
+
+class _Chunks:
+    """An iterator of byte chunks read exactly, without copying the large parts."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._source = iter(chunks)
+        self._view = memoryview(b"")
+
+    def _refill(self) -> bool:
+        for chunk in self._source:
+            if chunk:
+                self._view = memoryview(chunk)
+                return True
+        return False
+
+    def take(self, size: int) -> bytes:
+        """Exactly `size` bytes (for headers); StreamError if the stream ends first."""
+        parts = b"".join(bytes(part) for part in self.pieces(size))
+        if len(parts) != size:
+            raise StreamError("the archive from the engine ended early")
+        return parts
+
+    def pieces(self, size: int) -> Iterator[memoryview]:
+        """Up to `size` bytes as views into the received chunks."""
+        left = size
+        while left > 0:
+            if not self._view and not self._refill():
+                return
+            piece = self._view[:left]
+            self._view = self._view[len(piece) :]
+            left -= len(piece)
+            yield piece
+
+    def skip(self, size: int) -> None:
+        for _ in self.pieces(size):
+            pass
+
+
+@dataclass(frozen=True)
+class TarMember:
+    name: str
+    size: int
+    mode: int
+
+
+def _padding(size: int) -> int:
+    return -size % BLOCK
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    records: dict[str, str] = {}
+    position = 0
+    while position < len(data):
+        length_text, _, _ = data[position:].partition(b" ")
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise StreamError("the archive from the engine has a bad pax header") from None
+        record = data[position + len(length_text) + 1 : position + length - 1]
+        key, _, value = record.partition(b"=")
+        records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        position += length
+    return records
+
+
+def read_single_file(chunks: Iterable[bytes]) -> tuple[TarMember, Iterator[memoryview]]:
+    """The first regular file of a tar stream: its header and an iterator over its bytes.
+
+    Handles pax and GNU long-name headers; refuses directories, links and devices.
+    """
+    stream = _Chunks(chunks)
+    overrides: dict[str, str] = {}
+    while True:
+        header = stream.take(BLOCK)
+        if header == bytes(BLOCK):
+            raise StreamError("the archive from the engine holds no file")
+        try:
+            info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
+        except tarfile.HeaderError as err:
+            raise StreamError(f"the archive from the engine is not a tar stream ({err})") from None
+        if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            records = stream.take(info.size + _padding(info.size))[: info.size]
+            overrides.update(_pax_records(records))
+            continue
+        if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+            name = stream.take(info.size + _padding(info.size))[: info.size]
+            overrides["path"] = name.rstrip(b"\0").decode("utf-8", "replace")
+            continue
+        if info.type not in tarfile.REGULAR_TYPES:
+            raise StreamError(f"{info.name} is not a regular file in the container")
+        size = int(overrides.get("size", info.size))
+        member = TarMember(overrides.get("path", info.name), size, info.mode)
+        return member, _exactly(stream, size, member.name)
+
+
+def _exactly(stream: _Chunks, size: int, name: str) -> Iterator[memoryview]:
+    received = 0
+    for piece in stream.pieces(size):
+        received += len(piece)
+        yield piece
+    if received != size:
+        raise StreamError(f"{name} arrived truncated ({received} of {size} bytes)")
+
+
+RDB_MAGIC = b"REDIS"
+RDB_EOF = 0xFF  # the opcode before the 8-byte checksum that ends every RDB file
+
+
+def checked_rdb(pieces: Iterable[memoryview]) -> Iterator[memoryview]:
+    """Pass an RDB through, checking that it starts like one and ends with its EOF opcode.
+
+    A snapshot cut short or not written by Redis fails here, before anything is kept.
+    """
+    head = b""
+    tail = b""
+    for piece in pieces:
+        if len(head) < len(RDB_MAGIC):
+            head += bytes(piece[: len(RDB_MAGIC) - len(head)])
+        tail = (tail + bytes(piece[-9:]))[-9:]
+        yield piece
+    if head != RDB_MAGIC:
+        raise StreamError("faktory.rdb from the server is not a Redis RDB file")
+    if len(tail) < 9 or tail[0] != RDB_EOF:
+        raise StreamError("faktory.rdb from the server is incomplete (no end-of-file marker)")
+
+
+# --- writing one file as a tar stream ---------------------------------------------------------
+
+
+def _header(name: str, size: int, mode: int, kind: bytes = tarfile.REGTYPE) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = mode
+    info.type = kind
+    info.mtime = int(time.time())
+    info.uname = info.gname = "root"
+    return info.tobuf(format=tarfile.GNU_FORMAT, encoding="utf-8", errors="strict")
+
+
+def tar_single_file(
+    name: str,
+    size: int,
+    content: Iterable[bytes],
+    mode: int = 0o644,
+    folders: Iterable[str] = (),
+) -> Iterator[bytes]:
+    """A tar stream holding `folders` (as directory entries) and one file of exactly `size` bytes.
+
+    Raises StreamError, before the archive is complete, if `content` has another length, so
+    the receiver sees a broken archive rather than a plausible short file.
+    """
+    for folder in folders:
+        yield _header(folder.rstrip("/") + "/", 0, 0o755, tarfile.DIRTYPE)
+    yield _header(name, size, mode)
+    sent = 0
+    for piece in content:
+        sent += len(piece)
+        if sent > size:
+            raise StreamError(f"{name} is longer than the {size} bytes announced")
+        yield piece
+    if sent != size:
+        raise StreamError(f"{name} is shorter ({sent} bytes) than the {size} bytes announced")
+    yield bytes(_padding(size) + 2 * BLOCK)
+
+
+# --- gzip, written in parallel blocks ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    sha256: str
+    size: int  # bytes written (compressed)
+    raw_size: int  # bytes read (uncompressed)
+    deflated_blocks: int
+    stored_blocks: int
+
+
+Views = list[memoryview]
+Member = tuple[bytes, bool, int]  # the gzip member, deflated?, input bytes
+
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"  # deflate, no name, no mtime, unix
+_STORED_MAX = 0xFFFF
+
+
+def _sample(views: Views) -> bytes:
+    taken, size = [], 0
+    for view in views:
+        taken.append(view[: SAMPLE_SIZE - size])
+        size += len(taken[-1])
+        if size >= SAMPLE_SIZE:
+            break
+    return b"".join(taken)
+
+
+def _level_for(views: Views, compression: Compression) -> int:
+    if compression != "auto":
+        return LEVELS[compression]
+    sample = _sample(views)
+    if sample and len(zlib.compress(sample, 1)) <= AUTO_WORTH_IT * len(sample):
+        return LEVELS["fast"]
+    return LEVELS["none"]
+
+
+def _stored_member(views: Views) -> bytes:
+    """A gzip member of stored deflate blocks (the bytes as they are, framed and CRC'd)."""
+    raw = sum(len(v) for v in views)
+    slices = [v[i : i + _STORED_MAX] for v in views for i in range(0, len(v), _STORED_MAX)]
+    slices = [piece for piece in slices if piece] or [memoryview(b"")]
+    parts: list[bytes | memoryview] = [_GZIP_HEADER]
+    crc = 0
+    for index, piece in enumerate(slices):
+        length = len(piece)
+        final = 1 if index == len(slices) - 1 else 0
+        parts.append(struct.pack("<BHH", final, length, length ^ 0xFFFF))
+        parts.append(piece)
+        crc = zlib.crc32(piece, crc)
+    parts.append(struct.pack("<II", crc, raw & 0xFFFFFFFF))
+    # One buffer per member: the writer and the hasher then make one call each, and the join
+    # runs without the GIL, so the thread reading from the engine is not held up.
+    return b"".join(parts)
+
+
+def _deflated_member(views: Views, level: int) -> bytes:
+    encoder = zlib.compressobj(level, zlib.DEFLATED, 31)
+    parts = [encoder.compress(view) for view in views]
+    parts.append(encoder.flush())
+    return b"".join(parts)
+
+
+def encode_member(views: Views, compression: Compression) -> Member:
+    """One block of input as one gzip member (runs in a worker thread)."""
+    level = _level_for(views, compression)
+    raw = sum(len(v) for v in views)
+    if level == 0:
+        return _stored_member(views), False, raw
+    return _deflated_member(views, level), True, raw
+
+
+def _group(pieces: Iterable[bytes | memoryview], block_size: int) -> Iterator[Views]:
+    """Input views gathered into blocks of about `block_size` bytes (no copying)."""
+    block: Views = []
+    size = 0
+    for piece in pieces:
+        view = memoryview(piece).cast("B")
+        while view:
+            part = view[: block_size - size]
+            view = view[len(part) :]
+            block.append(part)
+            size += len(part)
+            if size >= block_size:
+                yield block
+                block, size = [], 0
+    if block:
+        yield block
+
+
+class _Writer:
+    """Writes members in input order; a second thread hashes each member while it is written."""
+
+    def __init__(self, out: BinaryIO, on_progress: Progress | None) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+        self.size = self.raw = self.deflated = self.stored = 0
+        self.on_progress = on_progress
+
+    def write(self, member: Member, hasher: ThreadPoolExecutor | None = None) -> None:
+        data, deflated, raw = member
+        hashed = hasher.submit(self.digest.update, data) if hasher is not None else None
+        self.out.write(data)
+        if hashed is None:
+            self.digest.update(data)
+        else:
+            hashed.result()
+        self.size += len(data)
+        self.raw += raw
+        self.deflated += deflated
+        self.stored += not deflated
+        if self.on_progress is not None:
+            self.on_progress(self.raw)
+
+    def drain(self, futures: queue.Queue[Future[Member] | None]) -> None:
+        with ThreadPoolExecutor(1, thread_name_prefix="faktctl-hash") as hasher:
+            while (future := futures.get()) is not None:
+                self.write(future.result(), hasher)
+
+
+def _put(
+    futures: queue.Queue[Future[Member] | None], item: Future[Member] | None, writer: Future[None]
+) -> None:
+    """Queue work for the writer; stop early (with its error) if the writer has failed."""
+    while True:
+        if writer.done():
+            writer.result()
+            raise StreamError("the snapshot writer stopped early")
+        try:
+            futures.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+def gzip_to(
+    pieces: Iterable[bytes | memoryview],
+    out: BinaryIO,
+    *,
+    compression: Compression = "auto",
+    on_progress: Progress | None = None,
+    block_size: int = BLOCK_SIZE,
+    threads: int = 2,
+) -> Written:
+    """Compress a byte stream into `out` as gzip members of `block_size` input bytes each.
+
+    Three stages overlap: this thread reads and groups the input, `threads` workers encode
+    members, one writer thread writes and hashes them in order. At most about
+    `threads + 3` blocks are held in memory. The sha256 is of the bytes written.
+    """
+    writer = _Writer(out, on_progress)
+    futures: queue.Queue[Future[Member] | None] = queue.Queue(maxsize=threads + 1)
+    with (
+        ThreadPoolExecutor(threads, thread_name_prefix="faktctl-gzip") as encoders,
+        ThreadPoolExecutor(1, thread_name_prefix="faktctl-write") as writing,
+    ):
+        drained = writing.submit(writer.drain, futures)
+        try:
+            for block in _group(pieces, block_size):
+                _put(futures, encoders.submit(encode_member, block, compression), drained)
+        finally:
+            if not drained.done():
+                futures.put(None)  # the writer is alive, so it makes room
+        drained.result()
+    if writer.raw == 0:
+        writer.write(encode_member([], "none"))
+    return Written(
+        writer.digest.hexdigest(), writer.size, writer.raw, writer.deflated, writer.stored
+    )
+
+
+# --- reading gzip back ------------------------------------------------------------------------
+
+
+def gunzip(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Decompress a gzip stream of one or more members; StreamError if it is cut short."""
+    decoder = zlib.decompressobj(wbits=31)
+    in_member = False
+    for piece in pieces:
+        data = piece
+        while data:
+            in_member = True
+            try:
+                out = decoder.decompress(data)
+            except zlib.error as err:
+                raise StreamError(f"the snapshot is not valid gzip data ({err})") from None
+            if out:
+                yield out
+            if not decoder.eof:
+                break
+            data = decoder.unused_data
+            decoder = zlib.decompressobj(wbits=31)
+            in_member = False
+    if in_member:
+        raise StreamError("the snapshot's gzip data is truncated")
+
+
+def read_blocks(handle: BinaryIO, size: int = READ_SIZE) -> Iterator[bytes]:
+    while block := handle.read(size):
+        yield block
+
+
+def counted(pieces: Iterable[bytes], on_progress: Progress | None) -> Iterator[bytes]:
+    """Pass bytes through, reporting the running total."""
+    total = 0
+    for piece in pieces:
+        total += len(piece)
+        if on_progress is not None:
+            on_progress(total)
+        yield piece
+
+
+@contextlib.contextmanager
+def closing_iter(iterator: Iterator[bytes]) -> Iterator[Iterator[bytes]]:
+    """Close a generator (and the connection behind it) even when the consumer stops early."""
+    try:
+        yield iterator
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()

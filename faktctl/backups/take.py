@@ -1,0 +1,388 @@
+"""Take a backup of a running server without stopping it.
+
+Order (each step fails with a one-line error before anything is written or kept):
+1. the destination exists or can be made, and a file can be created in it;
+2. the server container runs, its Redis socket answers, INFO answers;
+3. enough free space for the current faktory.rdb;
+4. BGSAVE, then wait until Redis reports the new snapshot saved (bounded);
+5. stream faktory.rdb out through the engine into a hidden temp file, compressing and hashing on
+   the way (the sha256 is of exactly the bytes written), then fsync;
+6. verify before keeping anything: the RDB arrived whole (the length in the archive header, the
+   `REDIS` magic at the start, the EOF opcode before the trailing checksum) and the file on disk
+   holds every byte written. A read-back is not done: right after fsync it would come from the
+   page cache, not the disk; `faktctl backup verify` re-hashes and load-tests a backup;
+7. rename the snapshot into place, then write the manifest (the backup now exists);
+8. retention: keep the newest `keep` backups with the same tag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from faktctl import __version__
+from faktctl.backups import deployment, savepoint, stream
+from faktctl.backups.manifest import (
+    SNAPSHOT_SUFFIX,
+    Backup,
+    Manifest,
+    list_backups,
+    manifest_name,
+    parse_manifest_name,
+    snapshot_name,
+    stem_for,
+    write_manifest,
+)
+from faktctl.backups.report import Reporter
+from faktctl.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+
+PARTIAL_SUFFIX = ".partial"
+STALE_AFTER_S = 3600.0
+SPACE_MARGIN = 1 << 20
+
+
+class DestinationError(OperationFailed):
+    """The backup destination cannot hold the backup."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which deployment to back up, and where to."""
+
+    project: str
+    destination: Path
+    keep: int
+    password: SecretStr = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Options:
+    tag: str | None = None
+    compression: stream.Compression = "auto"
+    timeout: float = 300.0
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    backup: Backup
+    pruned: tuple[str, ...]
+    warnings: tuple[str, ...]
+    save_seconds: float
+    copy_seconds: float
+    total_seconds: float
+    deflated_blocks: int
+    stored_blocks: int
+
+    def to_json(self) -> dict[str, Any]:
+        manifest = self.backup.manifest
+        return {
+            "name": self.backup.name,
+            "manifest": str(self.backup.manifest_path),
+            "snapshot": str(self.backup.snapshot_path),
+            "created_at": manifest.to_json()["created_at"],
+            "size": manifest.size,
+            "rdb_size": manifest.rdb_size,
+            "sha256": manifest.sha256,
+            "faktory_version": manifest.faktory_version,
+            "queues": dict(manifest.queues),
+            "sets": dict(manifest.sets),
+            "jobs": manifest.jobs,
+            "pruned": list(self.pruned),
+            "warnings": list(self.warnings),
+            "seconds": {
+                "save": round(self.save_seconds, 3),
+                "copy": round(self.copy_seconds, 3),
+                "total": round(self.total_seconds, 3),
+            },
+            "blocks": {"deflated": self.deflated_blocks, "stored": self.stored_blocks},
+        }
+
+
+# --- the destination --------------------------------------------------------------------------
+
+
+def check_destination(destination: Path) -> None:
+    """Create the folder if needed and prove a file can be created there."""
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".faktctl-write-test-", dir=destination)
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        raise DestinationError(f"backup destination {destination} is not a folder") from None
+    except OSError as err:
+        raise DestinationError(
+            f"backup destination {destination} is not writable: {err.strerror or err}",
+            "fix its permissions or change backup.destination in the spec",
+        ) from None
+
+
+def check_free_space(destination: Path, needed: int) -> None:
+    try:
+        free = shutil.disk_usage(destination).free
+    except OSError:
+        return
+    if free < needed + SPACE_MARGIN:
+        raise DestinationError(
+            f"not enough free space in {destination}: {human_bytes(free)} free, the snapshot "
+            f"needs up to {human_bytes(needed)}",
+            "free some space or point backup.destination at a bigger disk",
+        )
+
+
+def worst_case_size(rdb_size: int) -> int:
+    """Stored blocks add 5 bytes per 64 KiB and a gzip header and trailer per 4 MiB block."""
+    return rdb_size + rdb_size // 1000 + 4096
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(size) < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def unique_stem(
+    destination: Path,
+    project: str,
+    tag: str | None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[str, datetime]:
+    """A stem no backup uses yet; waits for the next second when this one is taken."""
+    for _ in range(5):
+        moment = now().replace(microsecond=0)
+        stem = stem_for(project, moment, tag)
+        if (
+            not (destination / manifest_name(stem)).exists()
+            and not (destination / snapshot_name(stem)).exists()
+        ):
+            return stem, moment
+        sleep(1.0 - now().microsecond / 1_000_000 + 0.01)
+    raise DestinationError(f"could not find a free backup name in {destination}")
+
+
+# --- copying the snapshot out -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Copied:
+    temp: Path
+    written: stream.Written
+
+
+def copy_snapshot(
+    engine: Engine,
+    container_id: str,
+    destination: Path,
+    stem: str,
+    compression: stream.Compression,
+    reporter: Reporter,
+) -> Copied:
+    """Stream faktory.rdb out of the container into a hidden temp file (fsynced)."""
+    stat_info, chunks = engine.archive_out(container_id, savepoint.RDB_PATH)
+    with stream.closing_iter(chunks):
+        announced = int(stat_info.get("size") or 0)
+        check_free_space(destination, worst_case_size(announced))
+        member, pieces = stream.read_single_file(chunks)
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{stem}.", suffix=SNAPSHOT_SUFFIX + PARTIAL_SUFFIX, dir=destination
+        )
+        temp = Path(temp_name)
+        try:
+            os.fchmod(fd, 0o600)
+            with (
+                os.fdopen(fd, "wb") as handle,
+                reporter.transfer("faktory.rdb", member.size) as update,
+            ):
+                written = stream.gzip_to(
+                    stream.checked_rdb(pieces),
+                    handle,
+                    compression=compression,
+                    on_progress=update,
+                )
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+    if written.raw_size != member.size:
+        temp.unlink()
+        raise OperationFailed(
+            f"faktory.rdb arrived with {written.raw_size} bytes instead of {member.size}"
+        )
+    return Copied(temp, written)
+
+
+def check_written(copied: Copied) -> None:
+    """After fsync, the file on disk must hold exactly the bytes written (and hashed)."""
+    size = copied.temp.stat().st_size
+    if size != copied.written.size:
+        raise OperationFailed(
+            f"the snapshot written to {copied.temp.parent} has {size} bytes, "
+            f"{copied.written.size} were written",
+            "is the disk full or failing? nothing was kept",
+        )
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def select_pruned(backups: list[Backup], keep: int, tag: str | None) -> list[Backup]:
+    """Backups with `tag` beyond the newest `keep` (input newest first)."""
+    same_tag = [b for b in backups if b.tag == tag]
+    return same_tag[keep:]
+
+
+def prune(destination: Path, project: str, keep: int, tag: str | None) -> list[str]:
+    """Delete old backups (manifest first, so a half-deleted backup never looks complete)."""
+    removed = []
+    for backup in select_pruned(list(list_backups(destination, project).backups), keep, tag):
+        with contextlib.suppress(FileNotFoundError):
+            backup.manifest_path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            backup.snapshot_path.unlink()
+        removed.append(backup.name)
+    removed += _remove_leftovers(destination, project)
+    return removed
+
+
+def _remove_leftovers(destination: Path, project: str, now: float | None = None) -> list[str]:
+    """Snapshots without a manifest and temp files of crashed runs, once an hour old."""
+    current = time.time() if now is None else now
+    candidates = list(destination.glob(f".{project}-*{SNAPSHOT_SUFFIX}{PARTIAL_SUFFIX}"))
+    for path in destination.glob(f"{project}-*{SNAPSHOT_SUFFIX}"):
+        manifest = manifest_name(path.name.removesuffix(SNAPSHOT_SUFFIX))
+        parsed = parse_manifest_name(manifest)
+        ours = parsed is not None and parsed.project == project
+        if ours and not (destination / manifest).exists():
+            candidates.append(path)
+    removed = []
+    for path in candidates:
+        with contextlib.suppress(OSError):
+            if current - path.stat().st_mtime > STALE_AFTER_S:
+                path.unlink()
+                removed.append(path.name)
+    return removed
+
+
+# --- the job ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Snapshot:
+    before: deployment.Counts
+    after: deployment.Counts | None = None
+
+
+def _read_sizes_around_save(
+    redis: savepoint.Redis,
+    endpoint: deployment.Endpoint,
+    password: SecretStr,
+    timeout: float,
+) -> tuple[_Snapshot, savepoint.Saved]:
+    taken = _Snapshot(deployment.read_counts(endpoint, password))
+
+    def after_fork() -> None:
+        taken.after = deployment.read_counts(endpoint, password)
+
+    saved = savepoint.fresh_snapshot(redis, timeout=timeout, after_fork=after_fork)
+    return taken, saved
+
+
+def _expected_rdb_size(engine: Engine, container_id: str) -> int | None:
+    with contextlib.suppress(OperationFailed, ValueError):
+        code, output = engine.exec(container_id, ["stat", "-c", "%s", savepoint.RDB_PATH])
+        if code == 0:
+            return int(output.decode().strip())
+    return None
+
+
+def take_backup(
+    engine: Engine, target: Target, options: Options, reporter: Reporter
+) -> BackupResult:
+    started = time.monotonic()
+    destination = target.destination
+    check_destination(destination)
+    server = deployment.running_server(engine, target.project)
+    server_id = str(server["Id"])
+    endpoint = deployment.protocol_endpoint(server, engine)
+    redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
+    current_size = _expected_rdb_size(engine, server_id)
+    if current_size is not None:
+        check_free_space(destination, worst_case_size(current_size))
+
+    stem, created = unique_stem(destination, target.project, options.tag)
+    reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
+    sizes, saved = _read_sizes_around_save(redis, endpoint, target.password, options.timeout)
+    counts = sizes.after or sizes.before
+    warnings = []
+    if sizes.after is not None and not sizes.after.same_as(sizes.before):
+        warnings.append(
+            f"jobs changed while the snapshot was taken ({sizes.before.jobs} → "
+            f"{sizes.after.jobs}); the manifest records the sizes read just after it"
+        )
+    copy_started = time.monotonic()
+    copied = copy_snapshot(engine, server_id, destination, stem, options.compression, reporter)
+    try:
+        check_written(copied)
+        snapshot = destination / snapshot_name(stem)
+        os.replace(copied.temp, snapshot)
+        _fsync_folder(destination)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            copied.temp.unlink()
+        raise
+    copy_seconds = time.monotonic() - copy_started
+    manifest = Manifest(
+        project=target.project,
+        created_at=created,
+        file=snapshot.name,
+        sha256=copied.written.sha256,
+        size=copied.written.size,
+        rdb_size=copied.written.raw_size,
+        faktory_version=counts.version,
+        queues=dict(counts.queues),
+        sets=dict(counts.sets),
+        faktctl_version=__version__,
+    )
+    backup = Backup(manifest, destination / manifest_name(stem), options.tag)
+    write_manifest(backup)
+    _fsync_folder(destination)
+    pruned = prune(destination, target.project, target.keep, options.tag)
+    for warning in warnings:
+        reporter.warn(warning)
+    return BackupResult(
+        backup=backup,
+        pruned=tuple(pruned),
+        warnings=tuple(warnings),
+        save_seconds=saved.seconds,
+        copy_seconds=copy_seconds,
+        total_seconds=time.monotonic() - started,
+        deflated_blocks=copied.written.deflated_blocks,
+        stored_blocks=copied.written.stored_blocks,
+    )

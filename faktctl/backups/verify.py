@@ -1,0 +1,245 @@
+"""Verify a backup: checksum, then load it into a throwaway server and compare sizes.
+
+The throwaway server runs the same image as the project's server, in production mode with a
+random password, on a new volume; only its protocol port is published, on 127.0.0.1 at a port
+the engine picks. Container and volume carry the job labels (and FAKTCTL_EXTRA_LABELS) and are
+removed whatever happens. The result is recorded in the manifest (atomic rewrite).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from faktctl import labels
+from faktctl.backups import deployment, stream
+from faktctl.backups.manifest import (
+    Backup,
+    ChecksumMismatch,
+    Verification,
+    verify_checksum,
+    write_manifest,
+)
+from faktctl.backups.report import Reporter
+from faktctl.desired import DATA_DIR, PROTOCOL_PORT, Mount, Publish
+from faktctl.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+
+THROWAWAY_COMMAND = (
+    "/faktory",
+    "-e",
+    "production",
+    "-b",
+    f"0.0.0.0:{PROTOCOL_PORT}",
+    "-w",
+    "127.0.0.1:7420",
+)
+REDIS_LOG = f"{DATA_DIR}/db/redis.log"
+
+
+class VerificationFailed(OperationFailed):
+    """The backup did not load, or loaded with other sizes than its manifest records."""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    backup: Backup
+    verification: Verification
+    warnings: tuple[str, ...] = field(default=())
+
+
+def check_checksum(backup: Backup, reporter: Reporter) -> None:
+    """The sha256 step of verify; a failure is recorded in the manifest and raised (exit 4)."""
+    reporter.step(f"checking the sha256 of {backup.snapshot_path.name}")
+    with reporter.transfer("checksum", backup.manifest.size) as update:
+        checksum = verify_checksum(backup, update)
+    if checksum.ok is True:
+        return
+    verification = Verification(
+        ok=False, checked_at=_now(), checksum_ok=False, note=checksum.detail
+    )
+    _record(backup, verification)
+    raise ChecksumMismatch(
+        f"backup {backup.name} failed its checksum: {checksum.detail}",
+        "this backup cannot be trusted; take a new one with `faktctl backup`",
+    )
+
+
+def verify_backup(
+    engine: Engine,
+    backup: Backup,
+    image: str,
+    reporter: Reporter,
+    timeout: float = 120.0,
+    *,
+    checksum_checked: bool = False,
+) -> VerifyResult:
+    """Checksum and load test; records the outcome in the manifest, raises when it failed."""
+    started = time.monotonic()
+    if not checksum_checked:
+        check_checksum(backup, reporter)
+    reporter.step(f"loading it into a throwaway server ({image})")
+    try:
+        counts = load_in_throwaway(engine, backup, image, timeout, reporter)
+    except VerificationFailed as err:
+        verification = Verification(
+            ok=False,
+            checked_at=_now(),
+            checksum_ok=True,
+            image=image,
+            note=err.message,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        _record(backup, verification)
+        raise
+    manifest = backup.manifest
+    diffs = deployment.differences(manifest.queues, manifest.sets, counts)
+    moved = bool(diffs) and deployment.only_moved(manifest.queues, manifest.sets, counts)
+    note = ""
+    if moved:
+        note = "jobs moved between sets and queues (scheduled or retry times came); none lost"
+    elif diffs:
+        note = "the snapshot holds other sizes than the manifest records"
+    verification = Verification(
+        ok=not diffs or moved,
+        checked_at=_now(),
+        checksum_ok=True,
+        loaded=True,
+        image=image,
+        faktory_version=counts.version,
+        queues=dict(counts.queues),
+        sets=dict(counts.sets),
+        differences=tuple(diffs),
+        note=note,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    recorded = _record(backup, verification)
+    if not verification.ok:
+        raise VerificationFailed(
+            f"backup {backup.name} loads, but its sizes differ from the manifest: "
+            + "; ".join(diffs),
+            "was the server busy while the backup was taken? take a new backup and verify it",
+        )
+    return VerifyResult(recorded, verification)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _record(backup: Backup, verification: Verification) -> Backup:
+    from dataclasses import replace
+
+    manifest = replace(
+        backup.manifest,
+        verification=verification,
+        verified_at=verification.checked_at if verification.ok else None,
+    )
+    updated = backup.with_manifest(manifest)
+    write_manifest(updated)
+    return updated
+
+
+def snapshot_tar(
+    backup: Backup,
+    name: str,
+    folders: tuple[str, ...] = (),
+    on_progress: stream.Progress | None = None,
+) -> Iterator[bytes]:
+    """The decompressed snapshot as a tar stream holding one file called `name`."""
+    with backup.snapshot_path.open("rb") as handle:
+        content = stream.counted(stream.gunzip(stream.read_blocks(handle)), on_progress)
+        yield from stream.tar_single_file(
+            name, backup.manifest.rdb_size, content, mode=0o644, folders=folders
+        )
+
+
+def load_in_throwaway(
+    engine: Engine, backup: Backup, image: str, timeout: float, reporter: Reporter
+) -> deployment.Counts:
+    """Start a throwaway server on a throwaway volume holding the snapshot; return its INFO."""
+    from faktctl.adapters.docker_engine import ContainerConfig
+
+    project = backup.manifest.project
+    suffix = secrets.token_hex(4)
+    job_labels = deployment.job_labels("backup-verify", project)
+    volume = f"faktctl-verify-{project}-{suffix}"
+    password = SecretStr(secrets.token_urlsafe(24))
+    engine.create_volume(volume, job_labels)
+    container_id: str | None = None
+    try:
+        container_id = engine.create_container(
+            ContainerConfig(
+                name=f"faktctl-verify-{project}-{suffix}",
+                image=image,
+                command=THROWAWAY_COMMAND,
+                env=(("FAKTORY_PASSWORD", password),),
+                labels=job_labels,
+                mounts=(Mount("volume", volume, DATA_DIR),),
+                ports=(Publish(PROTOCOL_PORT, "127.0.0.1", 0),),
+            )
+        )
+        with reporter.transfer("faktory.rdb", backup.manifest.rdb_size) as update:
+            tar = snapshot_tar(backup, "db/faktory.rdb", ("db",), update)
+            engine.archive_in(container_id, DATA_DIR, tar)
+        engine.start(container_id)
+        try:
+            return deployment.wait_ready(
+                engine,
+                container_id,
+                lambda c: deployment.protocol_endpoint(c, engine),
+                password,
+                timeout,
+                require_health=False,
+            )
+        except deployment.NotReady as err:
+            redis_log = _redis_log_tail(engine, container_id)
+            raise VerificationFailed(
+                f"backup {backup.name} did not load: {err.message}{redis_log}"
+            ) from None
+    finally:
+        if container_id is not None:
+            with contextlib.suppress(OperationFailed):
+                engine.remove(container_id, force=True)
+        with contextlib.suppress(OperationFailed):
+            engine.remove_volume(volume)
+
+
+def _redis_log_tail(engine: Engine, container_id: str, lines: int = 5) -> str:
+    """The end of redis.log (it says why an RDB did not load), read from the volume."""
+    with contextlib.suppress(OperationFailed, stream.StreamError):
+        _, chunks = engine.archive_out(container_id, REDIS_LOG)
+        with stream.closing_iter(chunks):
+            _, pieces = stream.read_single_file(chunks)
+            text = b"".join(bytes(p) for p in pieces).decode("utf-8", "replace")
+        tail = [line for line in text.splitlines() if line.strip()][-lines:]
+        if tail:
+            return "\nredis.log ends with:\n" + "\n".join(tail)
+    return ""
+
+
+def default_image(engine: Engine, project: str, spec_image: str) -> str:
+    """The running server's image when there is one, else the spec's; it must be local."""
+    with contextlib.suppress(OperationFailed):
+        servers = engine.containers({labels.PROJECT: project, labels.ROLE: "server"}, all=True)
+        for server in servers:
+            reference = deployment.image_of(server)
+            if reference and engine.image(reference) is not None:
+                return reference
+            if server.get("Image"):
+                return str(server["Image"])
+    if engine.image(spec_image) is None:
+        raise OperationFailed(
+            f"the server image {spec_image} is not on this engine",
+            "run `faktctl up` once (it pulls the image), or pass --image",
+        )
+    return spec_image

@@ -1,0 +1,109 @@
+"""faktctl audit: the go-live gate, on a spec, a compose file, or the running deployment.
+
+Each input has its own gatherer, imported only when used, so a static audit never loads the
+Docker SDK or httpx (and a compose audit not even pydantic).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from faktctl import ui
+from faktctl.audit.model import AuditFacts, AuditReport
+from faktctl.errors import UsageError
+from faktctl.fsutil import atomic_write
+
+FORMATS = ("table", "json", "sarif", "junit")
+
+
+def _labels(items: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key or not sep:
+            raise UsageError(f"--label `{item}` is not KEY=VALUE")
+        labels[key] = value
+    return labels
+
+
+def gather(
+    file: Path | None, compose: Path | None, live: bool, labels: dict[str, str]
+) -> AuditFacts:
+    now = datetime.now(UTC)
+    if compose is not None:
+        if file is not None or live:
+            raise UsageError("--compose cannot be combined with -f or --live")
+        from faktctl.audit.gather_compose import gather_compose
+
+        return gather_compose(compose, os.environ, now)
+    if live:
+        from faktctl.audit.gather_live import gather_live
+
+        return gather_live(file, labels, now)
+    if labels:
+        raise UsageError("--label only applies to --live")
+    from faktctl.audit.gather_spec import gather_spec
+
+    return gather_spec(file, now)
+
+
+def format_report(report: AuditReport, fmt: str, strict: bool, to_terminal: bool) -> str:
+    if fmt == "json":
+        from faktctl.report.jsonreport import render_json
+
+        return render_json(report, strict)
+    if fmt == "sarif":
+        from faktctl.audit.registry import all_rules
+        from faktctl.report.sarif import render_sarif
+
+        return render_sarif(report, [rule.meta for rule in all_rules()])
+    if fmt == "junit":
+        from faktctl.report.junit import render_junit
+
+        return render_junit(report)
+    from faktctl.report.table import render_plain, render_table
+
+    if not to_terminal:
+        return render_plain(report, strict, width=_columns(120))
+    color = "NO_COLOR" not in os.environ
+    return render_table(report, strict, width=shutil.get_terminal_size().columns, color=color)
+
+
+def _columns(default: int) -> int:
+    """COLUMNS when set (as terminals and CI runners do), else `default`."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) >= 40 else default
+
+
+def run(
+    file: Path | None,
+    *,
+    compose: Path | None,
+    live: bool,
+    strict: bool,
+    fmt: str,
+    output: Path | None,
+    labels: list[str],
+) -> int:
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format `{fmt}`", f"use one of {', '.join(FORMATS)}")
+    from faktctl.audit.runner import audit
+    from faktctl.report.policy import exit_code
+
+    report = audit(gather(file, compose, live, _labels(labels)))
+    text = format_report(report, fmt, strict, to_terminal=output is None and sys.stdout.isatty())
+    if output is not None:
+        try:
+            atomic_write(output, text)
+        except OSError as err:
+            raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
+        from faktctl.report.table import summary_line
+
+        ui.info(f"{summary_line(report, strict)} (report written to {output})")
+    else:
+        ui.data(text)
+    return int(exit_code(report.findings, strict))

@@ -1,0 +1,305 @@
+"""faktctl backup, backup list, backup verify: the commands around faktctl.backups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from faktctl import ui
+from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
+from faktctl.errors import ExitCode
+from faktctl.project import Project, open_project
+from faktctl.spec.model import BackupPolicy
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+    from faktctl.backups.stream import Compression
+    from faktctl.backups.take import Target
+
+PROGRESS_MIN_BYTES = 8 << 20
+PLAIN_STEPS = 4  # plain progress prints at 25 %, 50 %, 75 %, 100 %
+
+
+# --- output helpers shared with `faktctl restore` ---------------------------------------------
+
+
+def envelope(command: str, result: Any) -> str:
+    return json.dumps({"faktctl": 1, "command": command, "result": result}, indent=2)
+
+
+class ConsoleReporter:
+    """Steps and warnings as lines on stderr; transfers as a rich bar on a TTY, else plain."""
+
+    def __init__(self) -> None:
+        self.console = ui.stderr()
+
+    def step(self, message: str) -> None:
+        ui.info(message)
+
+    def warn(self, message: str) -> None:
+        ui.info(f"warning: {message}")
+
+    @contextlib.contextmanager
+    def transfer(self, what: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        if total is None or total < PROGRESS_MIN_BYTES:
+            yield lambda done: None
+        elif self.console.is_terminal:
+            with self._bar(what, total) as update:
+                yield update
+        else:
+            yield self._plain(what, total)
+
+    @contextlib.contextmanager
+    def _bar(self, what: str, total: int) -> Iterator[Callable[[int], None]]:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            task = progress.add_task(what, total=total)
+            yield lambda done: progress.update(task, completed=done)
+
+    def _plain(self, what: str, total: int) -> Callable[[int], None]:
+        from faktctl.backups.take import human_bytes
+
+        started = time.monotonic()
+        shown = [0]
+
+        def update(done: int) -> None:
+            step = done * PLAIN_STEPS // total
+            if step > shown[0]:
+                shown[0] = step
+                rate = done / max(time.monotonic() - started, 1e-6)
+                ui.info(
+                    f"{what}: {human_bytes(done)} of {human_bytes(total)} "
+                    f"({100 * done // total}%, {human_bytes(rate)}/s)"
+                )
+
+        return update
+
+
+def format_age(age: timedelta) -> str:
+    seconds = max(int(age.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {seconds}s"
+    return f"{seconds}s"
+
+
+def columns(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns two spaces apart, never truncated."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def policy_of(project: Project) -> BackupPolicy:
+    policy = project.loaded.spec.backup
+    if policy is None:
+        ui.info(
+            "note: the spec has no `backup:` policy; using backups/ and keeping 7 "
+            "(add one so `faktctl audit` checks backups)"
+        )
+        return BackupPolicy()
+    return policy
+
+
+def target_of(project: Project) -> Target:
+    from faktctl.backups.take import Target
+
+    policy = policy_of(project)
+    return Target(
+        project=project.loaded.spec.project,
+        destination=project.loaded.resolve(policy.destination).absolute(),
+        keep=policy.keep,
+        password=project.password,
+    )
+
+
+@contextlib.contextmanager
+def engine_session() -> Iterator[Engine]:
+    from faktctl.adapters.docker_engine import connect
+
+    engine = connect()
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+# --- faktctl backup ---------------------------------------------------------------------------
+
+
+def run_backup(
+    file: Path | None, *, as_json: bool, compression: Compression, timeout: float
+) -> int:
+    from faktctl.backups.take import Options, check_destination, human_bytes, take_backup
+
+    project = open_project(file)
+    target = target_of(project)
+    check_destination(target.destination)
+    with engine_session() as engine:
+        result = take_backup(
+            engine, target, Options(compression=compression, timeout=timeout), ConsoleReporter()
+        )
+    manifest = result.backup.manifest
+    for name in result.pruned:
+        ui.info(f"removed old backup {name} (keep {target.keep})")
+    if as_json:
+        ui.data(envelope("backup", result.to_json()))
+        return ExitCode.OK
+    ratio = manifest.size / manifest.rdb_size if manifest.rdb_size else 1.0
+    ui.info(
+        f"backup {result.backup.name}: {manifest.jobs} jobs "
+        f"({sum(manifest.queues.values())} enqueued), {human_bytes(manifest.size)} "
+        f"({ratio:.0%} of {human_bytes(manifest.rdb_size)}) in {result.total_seconds:.1f}s"
+    )
+    ui.data(str(result.backup.manifest_path))
+    return ExitCode.OK
+
+
+# --- faktctl backup list ----------------------------------------------------------------------
+
+
+def _verified_text(backup: Backup, now: datetime) -> str:
+    manifest = backup.manifest
+    if manifest.verified_at is not None:
+        return f"yes, {format_age(now - manifest.verified_at)} ago"
+    if manifest.verification is not None and not manifest.verification.ok:
+        return "FAILED"
+    return "no"
+
+
+def _snapshot_state(backup: Backup) -> str:
+    try:
+        size = backup.snapshot_path.stat().st_size
+    except OSError:
+        return "missing"
+    return "ok" if size == backup.manifest.size else "wrong size"
+
+
+def _listing_json(listing: Listing, policy: BackupPolicy, now: datetime) -> dict[str, Any]:
+    newest = listing.newest
+    return {
+        "destination": str(listing.destination),
+        "keep": policy.keep,
+        "max_age_seconds": int(policy.max_age.total_seconds()),
+        "newest_age_seconds": int(age_of(newest.manifest, now).total_seconds()) if newest else None,
+        "backups": [
+            {
+                "name": b.name,
+                "tag": b.tag,
+                "manifest": str(b.manifest_path),
+                "age_seconds": int(age_of(b.manifest, now).total_seconds()),
+                "snapshot": _snapshot_state(b),
+                **b.manifest.to_json(),
+            }
+            for b in listing.backups
+        ],
+        "invalid": [{"path": str(i.path), "reason": i.reason} for i in listing.invalid],
+    }
+
+
+def run_list(file: Path | None, *, as_json: bool) -> int:
+    from faktctl.backups.take import human_bytes
+
+    project = open_project(file)
+    target = target_of(project)
+    policy = project.loaded.spec.backup or BackupPolicy()
+    listing = list_backups(target.destination, target.project)
+    now = datetime.now(UTC)
+    if as_json:
+        ui.data(envelope("backup list", _listing_json(listing, policy, now)))
+        return ExitCode.OK
+    for invalid in listing.invalid:
+        ui.info(f"warning: {invalid.reason}")
+    if not listing.backups:
+        ui.info(f"no backups of `{target.project}` in {target.destination}")
+        return ExitCode.OK
+    rows = [("BACKUP", "CREATED (UTC)", "AGE", "SIZE", "JOBS", "SNAPSHOT", "VERIFIED")]
+    for backup in listing.backups:
+        manifest = backup.manifest
+        rows.append(
+            (
+                backup.name,
+                manifest.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                format_age(age_of(manifest, now)),
+                human_bytes(manifest.size),
+                str(manifest.jobs),
+                _snapshot_state(backup),
+                _verified_text(backup, now),
+            )
+        )
+    ui.data(columns(rows))
+    newest = listing.backups[0]
+    age = age_of(newest.manifest, now)
+    verdict = "ok" if age <= policy.max_age else "TOO OLD"
+    ui.info(
+        f"{len(listing.backups)} backup(s) in {target.destination}; newest is "
+        f"{format_age(age)} old (max age {format_age(policy.max_age)}): {verdict}"
+    )
+    return ExitCode.OK
+
+
+# --- faktctl backup verify --------------------------------------------------------------------
+
+
+def run_verify(
+    file: Path | None,
+    reference: str | None,
+    *,
+    as_json: bool,
+    image: str | None,
+    timeout: float,
+) -> int:
+    from faktctl.backups.verify import check_checksum, default_image, verify_backup
+
+    project = open_project(file)
+    target = target_of(project)
+    backup = find_backup(target.destination, target.project, reference)
+    reporter = ConsoleReporter()
+    check_checksum(backup, reporter)
+    with engine_session() as engine:
+        chosen = image or default_image(engine, target.project, project.loaded.spec.server.image)
+        result = verify_backup(engine, backup, chosen, reporter, timeout, checksum_checked=True)
+    verification = result.verification
+    if as_json:
+        ui.data(
+            envelope(
+                "backup verify",
+                {"name": backup.name, "verification": verification.to_json()},
+            )
+        )
+        return ExitCode.OK
+    jobs = sum(verification.queues.values()) + sum(verification.sets.values())
+    note = f" ({verification.note})" if verification.note else ""
+    ui.info(
+        f"backup {backup.name} verified: sha256 ok, loads in Faktory "
+        f"{verification.faktory_version} with {jobs} jobs, sizes match the manifest{note}"
+    )
+    return ExitCode.OK

@@ -1,0 +1,79 @@
+"""faktctl down: stop the workers, then the server with its grace period (so Faktory saves its
+data), remove the containers and the network; the data volume stays unless --volumes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from faktctl import ui
+from faktctl.errors import OperationFailed, UsageError
+
+
+def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.commands.up import progress_display
+    from faktctl.desired import Desired, Secrets, build_desired
+    from faktctl.launch import Executor, Settings
+    from faktctl.lock import project_lock
+    from faktctl.observe import take_snapshot
+    from faktctl.planner import plan_down
+    from faktctl.project import load
+
+    started = time.monotonic()
+    loaded = load(file)
+    # down needs names only, never the password: it works even when the secret is gone
+    desired: Desired = build_desired(loaded, Secrets(SecretStr("")))
+    engine = connect()
+    try:
+        with project_lock(loaded.base_dir, desired.project, "down"):
+            observed = take_snapshot(engine, desired, images=False)
+            volume_names = [v.name for v in desired.volumes]
+            plan = plan_down(observed, desired.server.name, volume_names, volumes)
+            _confirm(
+                [
+                    a.target.removeprefix("volume ")
+                    for a in plan.changes
+                    if a.target.startswith("volume ")
+                ],
+                assume_yes,
+            )
+            if not plan.changes:
+                ui.info(f"nothing to remove for project `{desired.project}`")
+                return 0
+            settings = Settings(timeout_s=0, password=SecretStr(""), secrets=())
+            with progress_display() as progress:
+                outcome = Executor(engine, desired, settings, progress).apply_down(plan)
+            for action in plan.actions:
+                if action.kind == "noop":
+                    ui.info(f"{action.target}: {action.reason}")
+    finally:
+        engine.close()
+    if outcome.failures:
+        for failure in outcome.failures:
+            for line in failure.lines():
+                ui.info(f"  {line}")
+        first = outcome.failures[0]
+        raise OperationFailed(f"down failed: {first.target}: {first.message}")
+    ui.info(f"down: done in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _confirm(volume_names: list[str], assume_yes: bool) -> None:
+    if not volume_names or assume_yes:
+        return
+    names = ", ".join(volume_names)
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"--volumes deletes the data in {names}",
+            "confirm with --yes (no terminal to ask on)",
+        )
+    from rich.prompt import Confirm
+
+    if not Confirm.ask(
+        f"Delete volume {names} and every job stored in it?", console=ui.stderr(), default=False
+    ):
+        raise UsageError("down cancelled: nothing was removed")

@@ -1,0 +1,139 @@
+"""faktctl logs [SERVICE] [-f] [--tail N]: container logs on stdout, one prefix per container.
+
+Without -f the lines of all containers are merged in time order. The password (and
+FAKTORY_URL) are replaced by <redacted> whenever the password file can be read.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
+
+from faktctl import labels, ui
+from faktctl.errors import FaktctlError, UsageError
+from faktctl.render import redact
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+    from faktctl.observe import ObservedContainer
+    from faktctl.spec.load import LoadedSpec
+
+_END = object()
+
+
+def split_timestamp(line: str) -> tuple[str, str]:
+    """'2026-11-28T00:09:34.603000000Z text' -> (timestamp, text)."""
+    stamp, sep, text = line.partition(" ")
+    if sep and stamp[:4].isdigit() and stamp.endswith("Z"):
+        return stamp, text
+    return "", line
+
+
+def merge_by_time(streams: Iterable[tuple[str, str]]) -> list[str]:
+    """(prefix, text with engine timestamps) pairs -> lines in time order, prefixed."""
+    entries = []
+    for prefix, text in streams:
+        for order, line in enumerate(text.splitlines()):
+            stamp, body = split_timestamp(line)
+            entries.append((stamp, prefix, order, body))
+    entries.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
+    return [f"{prefix} | {body}" for _, prefix, _, body in entries]
+
+
+def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
+    from faktctl.desired import Secrets, build_desired
+    from faktctl.project import Project
+    from faktctl.secretfiles import read_server_password
+
+    try:
+        password = read_server_password(loaded)
+    except FaktctlError:
+        return ()
+    return Project(loaded, password, build_desired(loaded, Secrets(password))).secrets
+
+
+def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.observe import parse_container, project_selector
+    from faktctl.project import load
+
+    loaded = load(file)
+    known = ["faktory", *(w.name for w in loaded.spec.workers)]
+    selector = project_selector(loaded.spec.project)
+    if service is not None:
+        selector[labels.SERVICE] = service
+    engine = connect()
+    try:
+        containers = sorted(
+            (parse_container(raw) for raw in engine.containers(selector)),
+            key=lambda c: (c.service != "faktory", c.service, c.replica or 0),
+        )
+        if not containers:
+            if service is not None and service not in known:
+                raise UsageError(
+                    f"no service `{service}` in {loaded.path.name}",
+                    f"services: {', '.join(known)}",
+                )
+            ui.info(f"no containers for {service or 'project ' + loaded.spec.project}")
+            return 0
+        secrets = _secrets(loaded)
+        width = max(len(c.name) for c in containers)
+        if follow:
+            _follow(engine, containers, tail, width, secrets)
+        else:
+            streams = [
+                (
+                    c.name.ljust(width),
+                    engine.logs(c.id, tail, timestamps=True).decode("utf-8", "replace"),
+                )
+                for c in containers
+            ]
+            for line in merge_by_time(streams):
+                ui.data(redact(line, secrets))
+    finally:
+        engine.close()
+    return 0
+
+
+def _follow(
+    engine: Engine,
+    containers: list[ObservedContainer],
+    tail: int | None,
+    width: int,
+    secrets: tuple[SecretStr, ...],
+) -> None:
+    lines: queue.Queue[object] = queue.Queue()
+
+    def pump(container: ObservedContainer) -> None:
+        pending = b""
+        prefix = container.name.ljust(width)
+        try:
+            for chunk in engine.follow_logs(container.id, tail):
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    lines.put(f"{prefix} | {raw.decode('utf-8', 'replace')}")
+            if pending:
+                lines.put(f"{prefix} | {pending.decode('utf-8', 'replace')}")
+        except FaktctlError as err:
+            lines.put(f"{prefix} | (log stream ended: {err.one_line()})")
+        finally:
+            lines.put(_END)
+
+    for container in containers:
+        threading.Thread(target=pump, args=(container,), daemon=True).start()
+    running = len(containers)
+    while running:
+        try:
+            item = lines.get(timeout=0.5)  # a bounded wait keeps Ctrl-C responsive
+        except queue.Empty:
+            continue
+        if item is _END:
+            running -= 1
+        else:
+            ui.data(redact(str(item), secrets))

@@ -1,0 +1,218 @@
+"""faktctl up: observe the engine, plan, apply; the server first and healthy, then the workers.
+
+Progress goes to stderr (a live display on a terminal, plain lines otherwise); `--dry-run`
+prints the plan on stdout and changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from faktctl import ui
+from faktctl.desired import Desired, web_conf_path
+from faktctl.errors import OperationFailed
+from faktctl.planner import ImageAction, PullPolicy, plan, plan_images, with_build_tags
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from faktctl.adapters.docker_engine import Engine
+    from faktctl.launch import Failure, Outcome, Progress
+    from faktctl.project import Project
+
+
+# --- progress display -------------------------------------------------------------------------
+
+
+class PlainProgress:
+    """One line per change of state; repeated updates of the same kind are throttled."""
+
+    def __init__(self, min_interval_s: float = 1.0) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[str, float]] = {}
+        self._min_interval_s = min_interval_s
+
+    def update(self, target: str, message: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            previous, when = self._last.get(target, ("", 0.0))
+            same_kind = previous.split(" ", 1)[0] == message.split(" ", 1)[0]
+            if message == previous or (same_kind and now - when < self._min_interval_s):
+                return
+            self._last[target] = (message, now)
+            ui.info(f"  {target}: {message}")
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        with self._lock:
+            self._last[target] = (message, time.monotonic())
+            ui.info(f"{'✓' if ok else '✗'} {target}: {message}")
+
+
+@dataclass
+class _Row:
+    message: str
+    since: float
+    state: str  # "busy" | "ok" | "failed"
+
+
+class LiveProgress:
+    """A rich live table: one row per target, with a spinner and elapsed time while busy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, _Row] = {}
+
+    def update(self, target: str, message: str) -> None:
+        with self._lock:
+            row = self._rows.get(target)
+            since = row.since if row is not None and row.state == "busy" else time.monotonic()
+            self._rows[target] = _Row(message, since, "busy")
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        with self._lock:
+            row = self._rows.get(target)
+            since = row.since if row is not None else time.monotonic()
+            self._rows[target] = _Row(message, since, "ok" if ok else "failed")
+
+    def __rich__(self) -> RenderableType:
+        from rich.spinner import Spinner
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        now = time.monotonic()
+        with self._lock:
+            rows = list(self._rows.items())
+        for target, row in rows:
+            if row.state == "busy":
+                mark: RenderableType = Spinner("dots")
+                elapsed = f"{now - row.since:.0f}s"
+            else:
+                mark = "[green]✓[/]" if row.state == "ok" else "[red]✗[/]"
+                elapsed = ""
+            table.add_row(mark, f"[bold]{target}[/]", row.message, f"[dim]{elapsed}[/]")
+        return table
+
+
+@contextlib.contextmanager
+def progress_display() -> Iterator[Progress]:
+    console = ui.stderr()
+    if not console.is_terminal:
+        yield PlainProgress()
+        return
+    from rich.live import Live
+
+    live_progress = LiveProgress()
+    with Live(live_progress, console=console, refresh_per_second=8, transient=False):
+        yield live_progress
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def build_digests(desired: Desired) -> dict[str, str]:
+    """Service name -> digest of its build context, for every service with `build:`."""
+    from faktctl.adapters.docker_engine import context_digest
+
+    return {
+        s.name: context_digest(s.build.context, s.build.dockerfile)
+        for s in desired.services
+        if s.build is not None
+    }
+
+
+def resolve_images(
+    engine: Engine, desired: Desired, pull: PullPolicy
+) -> tuple[Desired, tuple[ImageAction, ...]]:
+    """The desired state with built images content-tagged, and what to pull or build first."""
+    digests = build_digests(desired)
+    resolved = with_build_tags(desired, digests)
+    present = {s.image: _image_id(engine, s.image) for s in resolved.services}
+    return resolved, plan_images(desired, digests, present, pull)
+
+
+def _image_id(engine: Engine, reference: str) -> str | None:
+    found = engine.image(reference)
+    return str(found["Id"]) if found is not None else None
+
+
+def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.lock import project_lock
+    from faktctl.project import open_project
+
+    started = time.monotonic()
+    project = open_project(file)
+    engine = connect()
+    try:
+        if dry_run:
+            return _dry_run(engine, project, pull)
+        with project_lock(project.dir, project.desired.project, "up") as stale:
+            if stale is not None:
+                ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
+            return _up(engine, project, pull, timeout_s, started)
+    finally:
+        engine.close()
+
+
+def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
+    from faktctl.observe import take_snapshot
+
+    resolved, image_actions = resolve_images(engine, project.desired, pull)
+    the_plan = plan(resolved, take_snapshot(engine, resolved))
+    ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
+    if the_plan.up_to_date and not image_actions:
+        ui.info("up to date: nothing to do")
+    return 0
+
+
+def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
+    from faktctl.launch import Executor, Outcome, Settings, apply_images
+    from faktctl.observe import take_snapshot
+    from faktctl.secretfiles import write_web_conf
+
+    write_web_conf(project.loaded, web_conf_path(project.loaded))
+    resolved, image_actions = resolve_images(engine, project.desired, pull)
+    settings = Settings(timeout_s=timeout_s, password=project.password, secrets=project.secrets)
+    with progress_display() as progress:
+        apply_images(engine, resolved, image_actions, progress)
+        observed = take_snapshot(engine, resolved)
+        the_plan = plan(resolved, observed)
+        executor = Executor(engine, resolved, settings, progress)
+        if the_plan.up_to_date:
+            outcome = Outcome()
+        else:
+            for action in the_plan.changes:
+                ui.info(f"plan: {action.text()}")
+            outcome = executor.apply(the_plan)
+        untouched = {a.service for a in the_plan.actions if a.kind == "noop"}
+        outcome.failures += executor.troubled(
+            c for c in observed.containers if c.service in untouched
+        )
+    if the_plan.up_to_date and not outcome.failures:
+        count = sum(s.replicas for s in resolved.services)
+        ui.info(f"up to date: {count} containers match the spec ({time.monotonic() - t0:.1f}s)")
+        return 0
+    return _report(outcome, time.monotonic() - t0)
+
+
+def _report(outcome: Outcome, elapsed_s: float) -> int:
+    if not outcome.failures:
+        ui.info(f"up: done in {elapsed_s:.1f}s")
+        return 0
+    ui.info(f"up: {len(outcome.failures)} failure(s) after {elapsed_s:.1f}s:")
+    for failure in outcome.failures:
+        for line in failure.lines():
+            ui.info(f"  {line}")
+    raise OperationFailed(_summary(outcome.failures))
+
+
+def _summary(failures: list[Failure]) -> str:
+    first = failures[0]
+    more = f" (and {len(failures) - 1} more, listed above)" if len(failures) > 1 else ""
+    return f"up failed: {first.target}: {first.message}{more}"

@@ -1,0 +1,555 @@
+"""The executor: applies a plan through the engine adapter and reports progress. It decides
+nothing: what to do and in which order comes from faktctl.planner.
+
+Phases follow the plan: network and volumes, orphans, the server, the health gate, then every
+worker container in parallel. A failure is recorded and the run goes on where that is safe
+(worker failures never touch the server); every failure is returned together at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+from pydantic import SecretStr
+
+from faktctl import labels
+from faktctl.adapters import probe
+from faktctl.adapters.docker_engine import ContainerConfig, Engine
+from faktctl.desired import PROTOCOL_PORT, Desired, Mount, SecretEnv, ServiceRequest
+from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.observe import ObservedContainer, parse_container
+from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
+from faktctl.render import redact
+
+POLL_S = 0.25
+HEALTH_POLL_S = 0.1
+LOG_TAIL_LINES = 12
+PARALLEL = 8
+
+
+class Progress(Protocol):
+    def update(self, target: str, message: str) -> None:
+        """Work in progress on a target (a service, image, network or volume)."""
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        """The final word on a target."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    target: str
+    message: str
+    log_tail: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        return [f"{self.target}: {self.message}"] + [f"    | {line}" for line in self.log_tail]
+
+
+@dataclass
+class Outcome:
+    failures: list[Failure] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Started:
+    container_id: str
+    since: float  # monotonic time of the start
+    restarts_before: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One container's worth of work, reported under `target` (a service name)."""
+
+    target: str
+    run: Callable[[], Started | None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    timeout_s: float
+    password: SecretStr
+    secrets: tuple[SecretStr, ...]  # values to redact from any log line shown
+    settle_s: float = 0.5  # how long a new worker must stay up to count as started
+
+
+# --- what to create ---------------------------------------------------------------------------
+
+
+def container_config(desired: Desired, service: ServiceRequest, replica: int) -> ContainerConfig:
+    """The container for one replica of a service, as rendered in compose.yaml."""
+    mounts = list(service.mounts)
+    if service.role == "server":
+        mounts += [Mount("bind", s.host_path, s.target, read_only=True) for s in desired.secrets]
+    parts = json.dumps(config_parts(desired, service), sort_keys=True, separators=(",", ":"))
+    return ContainerConfig(
+        name=container_name(desired.project, service.name, replica),
+        image=service.image,
+        command=service.command,
+        env=tuple(
+            (name, value.value if isinstance(value, SecretEnv) else value)
+            for name, value in service.env
+        ),
+        labels={
+            **service.labels(desired.project),
+            labels.REPLICA: str(replica),
+            labels.CONFIG_PARTS: parts,
+        },
+        mounts=tuple(mounts),
+        ports=service.ports,
+        restart=service.restart,
+        healthcheck=service.healthcheck,
+        stop_timeout_s=service.stop_grace_s,
+        memory_bytes=service.memory_bytes,
+        cpus=service.cpus,
+        network=desired.network,
+        aliases=(service.name,),
+    )
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def apply_images(
+    engine: Engine, desired: Desired, actions: Iterable[ImageAction], progress: Progress
+) -> None:
+    """Pull and build; every failure is collected and raised together."""
+    problems: list[FaktctlError] = []
+    for action in actions:
+        target = action.service or action.reference
+
+        def show(line: str, target: str = target) -> None:
+            progress.update(target, line[:120])
+
+        try:
+            if action.kind == "pull":
+                progress.update(target, f"pulling {action.reference}")
+                engine.pull(action.reference, on_progress=show)
+                progress.finish(target, f"pulled {action.reference}")
+            else:
+                progress.update(target, f"building {action.reference}")
+                engine.build(
+                    action.context or ".",
+                    action.dockerfile or "Dockerfile",
+                    [action.reference] + ([action.also_tag] if action.also_tag else []),
+                    desired.object_labels(),
+                    on_progress=show,
+                )
+                progress.finish(target, f"built {action.reference}")
+        except FaktctlError as err:
+            progress.finish(target, err.one_line(), ok=False)
+            problems.append(err)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise OperationFailed("; ".join(p.one_line() for p in problems))
+
+
+# --- containers -------------------------------------------------------------------------------
+
+
+def _exit_text(container: ObservedContainer) -> str:
+    """The exit code while it is known; once the engine restarted the container, the count."""
+    if container.state in ("exited", "dead", "restarting") or not container.restart_count:
+        return f"exit code {container.exit_code}"
+    return f"restarted {container.restart_count} time(s) by the engine"
+
+
+class Executor:
+    def __init__(
+        self, engine: Engine, desired: Desired, settings: Settings, progress: Progress
+    ) -> None:
+        self.engine = engine
+        self.desired = desired
+        self.settings = settings
+        self.progress = progress
+
+    def apply(self, plan: Plan) -> Outcome:
+        outcome = Outcome()
+        server = self.desired.server.name
+        infrastructure = [a for a in plan.actions if a.service is None]
+        orphans = [a for a in plan.actions if a.kind == "remove orphan"]
+        server_steps = [a for a in plan.actions if a.service == server and a.kind != "noop"]
+        worker_steps = [
+            a
+            for a in plan.actions
+            if a.service not in (None, server) and a.kind not in ("noop", "remove orphan")
+        ]
+        for action in infrastructure:
+            self._infrastructure(action)  # nothing else can work without them: errors abort
+            outcome.done.append(action.text())
+        self._parallel(outcome, [u for a in orphans for u in self._removals(a)])
+        # new worker containers are created (not started) while the server gets healthy
+        prepared = _Prepared(self, [a for a in worker_steps if a.kind in ("create", "scale up")])
+        try:
+            server_ok = self._server(server_steps, outcome, prepared)
+        finally:
+            prepared.finish()  # on Ctrl-C too: creations end, their containers stay created
+        if not server_ok:
+            prepared.discard()
+        runnable = [a for a in worker_steps if server_ok or not a.starts_containers]
+        for skipped in (a for a in worker_steps if a not in runnable):
+            outcome.failures.append(
+                Failure(skipped.target, f"not started ({skipped.kind}): the server is not healthy")
+            )
+        units = [u for a in runnable for u in self._units(a, prepared)]
+        known = self._registered_workers() if server_ok and units else None
+        started = self._parallel(outcome, units)
+        expected = known + len(started) if known is not None else None
+        self._settle(started, outcome, until_registered=expected)
+        return outcome
+
+    def troubled(self, containers: Iterable[ObservedContainer]) -> list[Failure]:
+        """Containers the plan left alone that are crash-looping or unhealthy. One that the
+        engine has restarted before is watched for `settle_s` to see whether it still does."""
+        outcome = Outcome()
+        watch = []
+        for container in containers:
+            if container.state == "restarting":
+                message = f"{container.name} keeps restarting ({_exit_text(container)})"
+                outcome.failures.append(self._failure(container.service, container, message))
+            elif container.health == "unhealthy":
+                message = f"{container.name} is unhealthy"
+                outcome.failures.append(self._failure(container.service, container, message))
+            elif container.is_running and container.restart_count:
+                watch.append(Started(container.id, time.monotonic(), container.restart_count))
+        self._settle(watch, outcome, "keeps restarting")
+        return outcome.failures
+
+    def apply_down(self, plan: Plan) -> Outcome:
+        """Workers (in parallel), then the server, then the network and volumes."""
+        outcome = Outcome()
+        server = self.desired.server.name
+        containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
+        workers = [a for a in containers if a.service != server]
+        self._parallel(outcome, [u for a in workers for u in self._removals(a)])
+        self._parallel(
+            outcome, [u for a in containers if a.service == server for u in self._removals(a)]
+        )
+        for action in (a for a in plan.actions if a.kind == "remove" and a.service is None):
+            if outcome.failures:
+                break  # a container still attached would make these fail; say the first cause
+            try:
+                self._remove_object(action)
+            except FaktctlError as err:
+                self.progress.finish(action.target, err.one_line(), ok=False)
+                outcome.failures.append(Failure(action.target, err.one_line()))
+        outcome.done += [a.text() for a in plan.actions if a.kind == "remove"]
+        return outcome
+
+    def _remove_object(self, action: Action) -> None:
+        kind, _, name = action.target.partition(" ")
+        self.progress.update(action.target, "removing")
+        if kind == "network":
+            self.engine.remove_network(name)
+        else:
+            self.engine.remove_volume(name)
+        self.progress.finish(action.target, "removed")
+
+    # infrastructure
+
+    def _infrastructure(self, action: Action) -> None:
+        kind, _, name = action.target.partition(" ")
+        self.progress.update(action.target, "creating")
+        if kind == "network":
+            self.engine.create_network(name, self.desired.object_labels())
+        else:
+            self.engine.create_volume(name, self.desired.object_labels())
+        self.progress.finish(action.target, "created")
+
+    # the server
+
+    def _server(self, steps: list[Action], outcome: Outcome, prepared: _Prepared) -> bool:
+        fresh = False
+        for action in steps:
+            if action.kind == "wait":
+                prepared.begin()
+                failure = self._wait_healthy(action.target, fresh)
+                if failure is not None:
+                    outcome.failures.append(failure)
+                    return False
+                outcome.done.append(action.text())
+                continue
+            try:
+                for unit in self._units(action):
+                    unit.run()
+            except FaktctlError as err:
+                self.progress.finish(action.target, err.one_line(), ok=False)
+                outcome.failures.append(Failure(action.target, err.one_line()))
+                return False
+            fresh = fresh or bool(action.create)
+            outcome.done.append(action.text())
+        return True
+
+    def _wait_healthy(self, service: str, fresh: bool) -> Failure | None:
+        """Until the engine says healthy AND Faktory accepts the password, or the timeout."""
+        deadline = time.monotonic() + self.settings.timeout_s
+        name = container_name(self.desired.project, service, 1)
+        baseline: int | None = 0 if fresh else None
+        last_probe = "not tried yet"
+        while True:
+            current = parse_container(self.engine.inspect(name))
+            baseline = current.restart_count if baseline is None else baseline
+            failure = self._startup_failure(service, current, baseline)
+            if failure is not None:
+                self.progress.finish(service, failure.message, ok=False)
+                return failure
+            if current.health in ("healthy", None):
+                ready, last_probe = self._handshake(current)
+                if ready:
+                    self.progress.finish(service, f"healthy ({name})")
+                    return None
+                if last_probe.startswith("refused"):
+                    return self._failed(service, current, f"Faktory {last_probe}")
+            if time.monotonic() >= deadline:
+                return self._failed(
+                    service,
+                    current,
+                    f"{name} was not healthy after {self.settings.timeout_s:g}s "
+                    f"(engine health: {current.health or 'none'}; handshake: {last_probe})",
+                )
+            self.progress.update(service, f"waiting until healthy ({current.health or 'up'})")
+            time.sleep(HEALTH_POLL_S)
+
+    def _startup_failure(
+        self, service: str, current: ObservedContainer, baseline: int
+    ) -> Failure | None:
+        if current.state in ("exited", "dead") or current.restart_count > baseline:
+            return self._failure(
+                service, current, f"{current.name} exited during start-up ({_exit_text(current)})"
+            )
+        if current.health == "unhealthy":
+            return self._failure(service, current, f"{current.name} is unhealthy")
+        return None
+
+    def _failed(self, service: str, current: ObservedContainer, message: str) -> Failure:
+        failure = self._failure(service, current, message)
+        self.progress.finish(service, message, ok=False)
+        return failure
+
+    def _failure(self, target: str, current: ObservedContainer, message: str) -> Failure:
+        return Failure(target, message, self._log_tail(current.id))
+
+    def _log_tail(self, container_id: str) -> tuple[str, ...]:
+        try:
+            text = self.engine.logs(container_id, tail=LOG_TAIL_LINES).decode(errors="replace")
+        except FaktctlError:
+            return ()
+        text = redact(text, self.settings.secrets)
+        return tuple(line.rstrip() for line in text.splitlines() if line.strip())
+
+    def _probe_address(self, current: ObservedContainer) -> tuple[str, int] | None:
+        """127.0.0.1 when 7419 is published on loopback or all interfaces of a local engine;
+        else the container's address on the project network (which faktctl created)."""
+        if not self.engine.is_local:
+            return None
+        for port in current.ports:
+            address = ipaddress.ip_address(port.host_ip)
+            local = address.version == 4 and (address.is_loopback or address.is_unspecified)
+            if port.container_port == PROTOCOL_PORT and local:
+                return "127.0.0.1", port.host_port
+        ip = current.ip_addresses.get(self.desired.network)
+        return (ip, PROTOCOL_PORT) if ip else None
+
+    def _handshake(self, current: ObservedContainer) -> tuple[bool, str]:
+        address = self._probe_address(current)
+        if address is None:
+            return current.health == "healthy", "skipped (engine not local)"
+        password = self.settings.password.get_secret_value()
+        try:
+            result = probe.handshake(*address, password=password, timeout=2.0)
+        except probe.ProbeError as err:
+            return False, str(err)
+        if result.accepted:
+            return True, "+OK"
+        return False, f"refused the configured password: {result.error}"
+
+    # container work units (each runs on its own; workers run them in parallel)
+
+    def _units(self, action: Action, prepared: _Prepared | None = None) -> list[Unit]:
+        if action.kind in ("scale down", "remove orphan", "remove"):
+            return self._removals(action)
+        service = self.desired.service(action.target)
+        if action.kind == "recreate":
+            return [
+                Unit(service.name, partial(self._recreate, service, old, replica))
+                for old, replica in zip(action.remove, action.create, strict=True)
+            ]
+        if action.kind == "start":
+            return [Unit(service.name, partial(self._start, service.name, r)) for r in action.start]
+        if prepared is not None:
+            return [
+                Unit(service.name, partial(self._start_prepared, service, n, prepared))
+                for n in action.create
+            ]
+        return [Unit(service.name, partial(self._create, service, n)) for n in action.create]
+
+    def _removals(self, action: Action) -> list[Unit]:
+        return [Unit(action.target, partial(self._remove, action.target, r)) for r in action.remove]
+
+    def _remove(self, target: str, ref: ContainerRef) -> None:
+        self.progress.update(target, f"stopping {ref.name} (up to {ref.stop_timeout_s}s)")
+        self.engine.stop(ref.id, timeout=ref.stop_timeout_s)
+        self.engine.remove(ref.id)
+        self.progress.finish(target, f"removed {ref.name}")
+
+    def _create(self, service: ServiceRequest, replica: int) -> Started:
+        container_id = self._create_stopped(service, replica)
+        return self._start_new(service, replica, container_id)
+
+    def _create_stopped(self, service: ServiceRequest, replica: int) -> str:
+        config = container_config(self.desired, service, replica)
+        self.progress.update(service.name, f"creating {config.name}")
+        return self.engine.create_container(config)
+
+    def _start_new(self, service: ServiceRequest, replica: int, container_id: str) -> Started:
+        name = container_name(self.desired.project, service.name, replica)
+        self.engine.start(container_id, name)
+        self.progress.finish(service.name, f"started {name}")
+        return Started(container_id, time.monotonic(), restarts_before=0)
+
+    def _start_prepared(
+        self, service: ServiceRequest, replica: int, prepared: _Prepared
+    ) -> Started:
+        container_id = prepared.created(service.name, replica)
+        if container_id is None:
+            return self._create(service, replica)
+        return self._start_new(service, replica, container_id)
+
+    def _recreate(self, service: ServiceRequest, old: ContainerRef, replica: int) -> Started:
+        self._remove(service.name, old)
+        return self._create(service, replica)
+
+    def _start(self, service: str, ref: ContainerRef) -> Started:
+        self.progress.update(service, f"starting {ref.name}")
+        before = parse_container(self.engine.inspect(ref.id)).restart_count
+        self.engine.start(ref.id, ref.name)
+        self.progress.finish(service, f"started {ref.name}")
+        return Started(ref.id, time.monotonic(), restarts_before=before)
+
+    def _parallel(self, outcome: Outcome, units: list[Unit]) -> list[Started]:
+        """Run units side by side; failures are recorded per service, the rest goes on."""
+        if not units:
+            return []
+        started: list[Started] = []
+        pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(units)))
+        try:
+            futures = [(unit.target, pool.submit(unit.run)) for unit in units]
+            pending: set[Future[Started | None]] = {future for _, future in futures}
+            while pending:
+                _, pending = wait(pending, timeout=POLL_S)
+            for target, future in futures:
+                self._collect(target, future, outcome, started)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return started
+
+    def _collect(
+        self,
+        target: str,
+        future: Future[Started | None],
+        outcome: Outcome,
+        started: list[Started],
+    ) -> None:
+        error = future.exception()
+        if isinstance(error, FaktctlError):
+            self.progress.finish(target, error.one_line(), ok=False)
+            outcome.failures.append(Failure(target, error.one_line()))
+        elif error is not None:
+            raise error
+        elif (result := future.result()) is not None:
+            started.append(result)
+
+    def _settle(
+        self,
+        started: list[Started],
+        outcome: Outcome,
+        what: str = "exited right after starting",
+        until_registered: int | None = None,
+    ) -> None:
+        """A container that dies within `settle_s` of starting is reported with its last log.
+
+        Watching ends early once Faktory counts `until_registered` worker processes: a worker
+        that has said HELLO is past its start-up."""
+        watching = list(started)
+        while watching:
+            for item in list(watching):
+                current = parse_container(self.engine.inspect(item.container_id))
+                if current.state in ("exited", "dead", "restarting") or (
+                    current.restart_count > item.restarts_before
+                ):
+                    message = f"{current.name} {what} ({_exit_text(current)})"
+                    self.progress.finish(current.service, message, ok=False)
+                    outcome.failures.append(self._failure(current.service, current, message))
+                    watching.remove(item)
+                elif time.monotonic() - item.since >= self.settings.settle_s:
+                    watching.remove(item)
+            if not watching:
+                return
+            if (
+                until_registered is not None
+                and (self._registered_workers() or 0) >= until_registered
+            ):
+                return
+            time.sleep(POLL_S / 4)
+
+    def _registered_workers(self) -> int | None:
+        """How many worker processes Faktory knows (INFO tasks.Workers.size), if reachable."""
+        name = container_name(self.desired.project, self.desired.server.name, 1)
+        try:
+            address = self._probe_address(parse_container(self.engine.inspect(name)))
+            if address is None:
+                return None
+            password = self.settings.password.get_secret_value()
+            with probe.FaktoryConnection(*address, password=password, timeout=2.0) as conn:
+                info = conn.info()
+            return int(info["faktory"]["tasks"]["Workers"]["size"])
+        except (FaktctlError, probe.ProbeError, KeyError, TypeError, ValueError):
+            return None
+
+
+class _Prepared:
+    """Worker containers created in the background while the server becomes healthy."""
+
+    def __init__(self, executor: Executor, actions: list[Action]) -> None:
+        self._executor = executor
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[tuple[str, int], Future[str]] = {}
+        self._jobs = [(executor.desired.service(a.target), n) for a in actions for n in a.create]
+
+    def begin(self) -> None:
+        """Start creating (called once the server container runs, so it never waits on us)."""
+        if not self._jobs or self._pool is not None:
+            return
+        self._pool = ThreadPoolExecutor(max_workers=min(PARALLEL, len(self._jobs)))
+        for service, replica in self._jobs:
+            future = self._pool.submit(self._executor._create_stopped, service, replica)
+            self._futures[(service.name, replica)] = future
+
+    def finish(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def created(self, service: str, replica: int) -> str | None:
+        """The prepared container's id; its creation error is raised here, in the unit."""
+        future = self._futures.get((service, replica))
+        return future.result() if future is not None else None
+
+    def discard(self) -> None:
+        """The server never became healthy: remove what was prepared, start nothing."""
+        for future in self._futures.values():
+            if future.exception() is None:
+                with contextlib.suppress(FaktctlError):
+                    self._executor.engine.remove(future.result(), force=True)
+        self._futures.clear()

@@ -1,0 +1,65 @@
+"""The JSON report: faktctl's versioned envelope around the findings (pinned by a test)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faktctl.audit.model import AuditReport, Finding
+from faktctl.report.policy import exit_code, summarize
+
+ENVELOPE_VERSION = 1
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    location = finding.location
+    suppressed = finding.suppressed_by
+    return {
+        "id": finding.id,
+        "name": finding.rule.name,
+        "title": finding.rule.title,
+        "category": finding.rule.category,
+        "severity": finding.severity,
+        "status": finding.status,
+        "service": finding.service,
+        "message": finding.message,
+        "remediation": finding.fix,
+        "location": {"file": location.file, "line": location.line} if location else None,
+        "suppressed": (
+            {
+                "reason": suppressed.reason,
+                "expires": suppressed.expires.isoformat() if suppressed.expires else None,
+            }
+            if suppressed
+            else None
+        ),
+    }
+
+
+def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:
+    summary = summarize(report.findings)
+    return {
+        "faktctl": ENVELOPE_VERSION,
+        "command": "audit",
+        "result": {
+            "input": {"kind": report.kind, "file": report.file},
+            "strict": strict,
+            "exit_code": int(exit_code(report.findings, strict)),
+            "summary": {
+                "total": summary.total,
+                "pass": summary.passed,
+                "fail": summary.failed,
+                "skip": summary.skipped,
+                "errors": summary.errors,
+                "warnings": summary.warnings,
+                "info": summary.infos,
+                "suppressed": summary.suppressed,
+            },
+            "findings": [finding_dict(f) for f in report.findings],
+            "notes": list(report.notes),
+        },
+    }
+
+
+def render_json(report: AuditReport, strict: bool) -> str:
+    return json.dumps(report_dict(report, strict), indent=2) + "\n"

@@ -1,0 +1,121 @@
+"""Backups also work for a deployment started with `docker-compose up` from `faktctl render`:
+the server is found by compose's project and service labels."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from faktctl import labels
+from faktctl.adapters import probe
+from tests.e2e.conftest import free_port
+from tests.unit.cli_helpers import CliResult
+
+JOBS = 50
+HEALTH_TIMEOUT = 90.0
+
+
+class Composed:
+    def __init__(self, folder: Path, name: str, port: int, session_id: str) -> None:
+        self.folder, self.name, self.port, self.session_id = folder, name, port, session_id
+
+    @property
+    def password(self) -> str:
+        return (self.folder / "secrets" / "faktory_password").read_text().strip()
+
+    def compose(self, *args: str) -> None:
+        proc = subprocess.run(
+            ["docker-compose", "-f", "compose.yaml", "-f", "test-labels.yaml", *args],
+            cwd=self.folder,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+
+    def faktctl(self, *args: str) -> CliResult:
+        env = {
+            **os.environ,
+            "NO_COLOR": "1",
+            "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "faktctl", *args],
+            cwd=self.folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def queue(self) -> int:
+        with probe.FaktoryConnection("127.0.0.1", self.port, self.password) as conn:
+            return conn.queue_sizes().get("parked", 0)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                probe.FaktoryConnection("127.0.0.1", self.port, self.password).close()
+                return
+            except probe.ProbeError:
+                time.sleep(0.5)
+        pytest.fail("the composed server did not answer in time")
+
+
+@pytest.fixture
+def composed(tmp_path: Path, faktory_image: str, test_session_id: str) -> Iterator[Composed]:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed")
+    name = f"c{uuid.uuid4().hex[:10]}"
+    made = Composed(tmp_path, name, free_port(), test_session_id)
+    assert made.faktctl("init", "--yes", "--project", name).code == 0
+    spec = yaml.safe_load((tmp_path / "faktory.yaml").read_text())
+    spec["server"]["image"] = faktory_image
+    spec["server"]["ports"] = {"protocol": f"127.0.0.1:{made.port}", "dashboard": None}
+    spec["server"]["stop_grace_period"] = "30s"
+    (tmp_path / "faktory.yaml").write_text(yaml.safe_dump(spec))
+    assert made.faktctl("render").code == 0
+    test_label = {labels.TEST: test_session_id}
+    override = {
+        "services": {"faktory": {"labels": test_label}},
+        "volumes": {"data": {"name": f"{name}_data", "labels": test_label}},
+        "networks": {"default": {"name": f"{name}_default", "labels": test_label}},
+    }
+    (tmp_path / "test-labels.yaml").write_text(yaml.safe_dump(override))
+    made.compose("up", "-d")
+    try:
+        made.wait_ready()
+        yield made
+    finally:
+        made.compose("down", "-v")
+
+
+def test_backup_and_restore_of_a_composed_deployment(composed: Composed) -> None:
+    with probe.FaktoryConnection("127.0.0.1", composed.port, composed.password) as conn:
+        conn.push_many([probe.make_job("demo.echo", [n], queue="parked") for n in range(JOBS)])
+    taken = composed.faktctl("backup")
+    assert taken.code == 0, taken.output
+    name = Path(taken.stdout.strip()).name.removesuffix(".manifest.json")
+
+    with probe.FaktoryConnection("127.0.0.1", composed.port, composed.password) as conn:
+        conn.command("FLUSH")
+    assert composed.queue() == 0
+
+    restored = composed.faktctl("restore", name, "--yes")
+    assert restored.code == 0, restored.output
+    assert composed.queue() == JOBS
+    assert composed.password not in taken.output + restored.output

@@ -1,0 +1,212 @@
+"""Helpers for the `faktctl up/down/status/logs` end-to-end tests (issue 4).
+
+A `Deployment` is a fresh project folder made by `faktctl init`, pointed at the local test
+images and at free loopback ports, under a unique project name `t<hex>`. Every faktctl run gets
+FAKTCTL_EXTRA_LABELS=io.faktctl.test=<session>, so all it creates is removed by the session
+cleanup even if a test dies; the fixture also runs `faktctl down --volumes --yes` at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import yaml
+
+from faktctl import labels
+from faktctl.adapters import probe
+from tests.e2e.conftest import free_port
+
+RUN_TIMEOUT = 240.0
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Deployment:
+    folder: Path
+    project: str
+    session_id: str
+    protocol_port: int
+    dashboard_port: int
+    client: docker.DockerClient
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def spec_path(self) -> Path:
+        return self.folder / "faktory.yaml"
+
+    @property
+    def password(self) -> str:
+        return (self.folder / "secrets" / "faktory_password").read_text().strip()
+
+    def spec(self) -> dict[str, Any]:
+        loaded = yaml.safe_load(self.spec_path.read_text())
+        assert isinstance(loaded, dict)
+        return loaded
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        self.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
+        spec = self.spec()
+        change(spec)
+        self.write_spec(spec)
+
+    def faktctl(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
+    ) -> Run:
+        full_env = {
+            **os.environ,
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}",
+            **(env or {}),
+        }
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "faktctl", *args],
+            cwd=self.folder,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        run = Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+        self.runs.append(run)
+        return run
+
+    def up(self, *args: str) -> Run:
+        run = self.faktctl("up", *args)
+        assert run.code == 0, f"faktctl up failed ({run.code}):\n{run.output}"
+        return run
+
+    def containers(self, service: str | None = None) -> dict[str, str]:
+        """Container name -> id for this project (every state)."""
+        selector = [f"{labels.PROJECT}={self.project}"]
+        if service is not None:
+            selector.append(f"{labels.SERVICE}={service}")
+        found = self.client.containers.list(all=True, filters={"label": selector})
+        return {c.name: c.id for c in found}
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        attrs = self.client.api.inspect_container(name)
+        assert isinstance(attrs, dict)
+        return attrs
+
+    def connect(self) -> probe.FaktoryConnection:
+        return probe.FaktoryConnection("127.0.0.1", self.protocol_port, self.password)
+
+    def url(self) -> str:
+        return f"tcp://:{self.password}@127.0.0.1:{self.protocol_port}"
+
+
+def go_worker(name: str, image: str, replicas: int = 1, queues: str = "default") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "replicas": replicas,
+        "env": {"FAKTORY_QUEUES": queues, "WORKER_CONCURRENCY": 10},
+    }
+
+
+def new_deployment(
+    folder: Path,
+    session_id: str,
+    client: docker.DockerClient,
+    server_image: str,
+    workers: list[dict[str, Any]],
+) -> Deployment:
+    project = f"t{uuid.uuid4().hex[:10]}"
+    deployment = Deployment(folder, project, session_id, free_port(), free_port(), client)
+    init = deployment.faktctl("init", "--yes", "--project", project)
+    assert init.code == 0, init.output
+
+    def point_at_local_images(spec: dict[str, Any]) -> None:
+        spec["server"]["image"] = server_image
+        spec["server"]["ports"] = {
+            "protocol": f"127.0.0.1:{deployment.protocol_port}",
+            "dashboard": f"127.0.0.1:{deployment.dashboard_port}",
+        }
+        spec["server"]["stop_grace_period"] = "30s"
+        spec["workers"] = workers
+
+    deployment.edit(point_at_local_images)
+    return deployment
+
+
+def tear_down(deployment: Deployment) -> None:
+    """`faktctl down --volumes --yes`, then force-remove anything left with the project label."""
+    deployment.faktctl("down", "--volumes", "--yes")
+    client = deployment.client
+    selector = {"label": [f"{labels.PROJECT}={deployment.project}"]}
+    for container in client.containers.list(all=True, filters=selector):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=selector):
+        network.remove()
+    for volume in client.volumes.list(filters=selector):
+        volume.remove(force=True)
+
+
+@pytest.fixture
+def make_deployment(
+    tmp_path: Path,
+    test_session_id: str,
+    docker_client: docker.DockerClient,
+    faktory_image: str,
+) -> Iterator[Callable[..., Deployment]]:
+    """Factory: `make_deployment(workers=[...], folder_name="a")` -> a project ready for `up`."""
+    made: list[Deployment] = []
+
+    def make(
+        workers: list[dict[str, Any]] | None = None, folder_name: str = "project"
+    ) -> Deployment:
+        folder = tmp_path / folder_name
+        folder.mkdir()
+        deployment = new_deployment(
+            folder, test_session_id, docker_client, faktory_image, workers or []
+        )
+        made.append(deployment)
+        return deployment
+
+    yield make
+    for deployment in made:
+        tear_down(deployment)
+
+
+def wait_for(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.25
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def assert_password_never_printed(deployment: Deployment) -> None:
+    secret = deployment.password
+    for run in deployment.runs:
+        assert secret not in run.output, "the password appeared in faktctl's output"

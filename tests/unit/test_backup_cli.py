@@ -1,0 +1,134 @@
+"""`faktctl backup list / verify` and `faktctl restore` as a user runs them, where no engine is
+needed: listing, JSON envelopes, and every refusal that must happen before the engine is used."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_helpers import run_faktctl
+from test_backup_manifest import CREATED, write_backup
+
+from faktctl.backups.manifest import read_manifest
+
+NO_ENGINE = {"DOCKER_HOST": "tcp://127.0.0.1:9"}  # nothing listens: any engine use fails (exit 3)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    spec = yaml.safe_load((tmp_path / "faktory.yaml").read_text())
+    spec["backup"] = {"destination": "backups", "keep": 3, "max_age": "1h"}
+    (tmp_path / "faktory.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path
+
+
+def test_backup_list_when_there_is_none(project: Path) -> None:
+    result = run_faktctl("backup", "list", cwd=project)
+    assert result.code == 0
+    assert "no backups of `shop` in" in result.stderr
+
+
+def test_backup_list_shows_age_size_and_verification(project: Path) -> None:
+    write_backup(project / "backups", created=CREATED)
+    write_backup(project / "backups", created=CREATED + timedelta(hours=1), tag="pre-restore")
+    result = run_faktctl("backup", "list", cwd=project)
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "BACKUP", "CREATED", "(UTC)", "AGE", "SIZE", "JOBS", "SNAPSHOT", "VERIFIED"
+    ]  # fmt: skip
+    assert lines[1].startswith("shop-20260131T130005Z-pre-restore  2026-01-31 13:00:05")
+    assert lines[2].split()[-3:] == ["6", "ok", "no"]
+    assert "newest is" in result.stderr and "TOO OLD" in result.stderr
+
+
+def test_backup_list_json_envelope(project: Path) -> None:
+    backup = write_backup(project / "backups")
+    result = run_faktctl("backup", "list", "--json", cwd=project)
+    assert result.code == 0, result.output
+    document = json.loads(result.stdout)
+    assert set(document) == {"faktctl", "command", "result"}
+    assert document["faktctl"] == 1 and document["command"] == "backup list"
+    listed = document["result"]["backups"][0]
+    assert listed["name"] == backup.name
+    assert listed["sha256"] == backup.manifest.sha256
+    assert listed["snapshot"] == "ok"
+    assert document["result"]["max_age_seconds"] == 3600
+
+
+def test_restore_of_a_missing_backup_is_refused_without_the_engine(project: Path) -> None:
+    result = run_faktctl("restore", "shop-20990101T000000Z", "--yes", cwd=project, env=NO_ENGINE)
+    assert result.code == 2
+    assert "backup `shop-20990101T000000Z` not found" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def _corrupt(project: Path) -> str:
+    backup = write_backup(project / "backups", data=b"REDIS0010" + bytes(1000))
+    data = bytearray(backup.snapshot_path.read_bytes())
+    data[500] ^= 0xFF
+    backup.snapshot_path.write_bytes(bytes(data))
+    return backup.name
+
+
+def test_restore_of_a_corrupted_backup_is_refused_before_the_engine(project: Path) -> None:
+    name = _corrupt(project)
+    result = run_faktctl("restore", name, "--yes", cwd=project, env=NO_ENGINE)
+    assert result.code == 4, result.output
+    assert f"backup {name} failed its checksum" in result.stderr
+    assert "nothing was changed" in result.stderr
+
+
+def test_verify_of_a_corrupted_backup_records_the_failure(project: Path) -> None:
+    name = _corrupt(project)
+    result = run_faktctl("backup", "verify", name, cwd=project, env=NO_ENGINE)
+    assert result.code == 4, result.output
+    assert "failed its checksum" in result.stderr
+    manifest = read_manifest(project / "backups" / f"{name}.manifest.json")
+    assert manifest.verified_at is None
+    assert manifest.verification is not None
+    assert manifest.verification.ok is False and manifest.verification.checksum_ok is False
+
+
+def test_backup_into_a_file_is_refused_before_the_engine(project: Path) -> None:
+    (project / "backups").write_text("not a folder")
+    result = run_faktctl("backup", cwd=project, env=NO_ENGINE)
+    assert result.code == 4
+    assert "backup destination" in result.stderr and "is not a folder" in result.stderr
+
+
+def test_backup_without_an_engine_says_so(project: Path) -> None:
+    result = run_faktctl("backup", cwd=project, env=NO_ENGINE)
+    assert result.code == 3
+    assert "cannot reach the Docker engine at tcp://127.0.0.1:9" in result.stderr
+
+
+def test_restore_needs_yes_without_a_terminal(project: Path) -> None:
+    write_backup(project / "backups")
+    result = run_faktctl("restore", "latest", cwd=project, env=NO_ENGINE)
+    assert result.code == 3  # the engine is needed before the question; no engine here
+    assert "cannot reach the Docker engine" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["backup"], ["backup", "list"], ["backup", "verify"], ["restore"]]
+)
+def test_backup_commands_explain_themselves(args: list[str]) -> None:
+    result = run_faktctl(*args, "--help", cwd=Path.cwd())
+    assert result.code == 0
+    assert len(result.stdout.strip().splitlines()) > 3
+
+
+def test_no_backup_policy_uses_defaults_and_says_so(tmp_path: Path) -> None:
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    spec = yaml.safe_load((tmp_path / "faktory.yaml").read_text())
+    del spec["backup"]
+    (tmp_path / "faktory.yaml").write_text(yaml.safe_dump(spec))
+    result = run_faktctl("backup", "list", cwd=tmp_path)
+    assert result.code == 0
+    assert "the spec has no `backup:` policy" in result.stderr
+    assert f"no backups of `shop` in {tmp_path / 'backups'}" in result.stderr
