@@ -2,8 +2,8 @@
 
 Everything that can be checked is checked before anything is stopped: the backup exists and
 matches its sha256, the server runs and its Redis socket answers, the data volume has room for
-the new file beside the old one, the destination can take the safety snapshot. Then, after
-confirmation:
+the new file beside the old one, the snapshot's RDB format is not newer than what the server's
+Redis writes, the destination can take the safety snapshot. Then, after confirmation:
 
 1. a safety snapshot of the current data (a normal backup tagged `pre-restore`);
 2. stop the workers, then the server with its grace period (Redis saves on the way out; the
@@ -219,24 +219,17 @@ def write_rdb(
         raise RestoreFailed(f"could not put the snapshot in place: {output or f'exit {code}'}")
 
 
-def restore_backup(
-    engine: Engine,
-    target: take.Target,
-    backup: Backup,
-    *,
-    confirm: Callable[[list[str]], bool],
-    reporter: Reporter,
-    timeout: float = 120.0,
-    options: take.Options | None = None,
-    checksum_checked: bool = False,
-) -> RestoreResult:
-    if backup.manifest.project != target.project:
-        raise UsageError(
-            f"backup {backup.name} is of project `{backup.manifest.project}`, "
-            f"not `{target.project}`"
-        )
-    if not checksum_checked:
-        check_checksum(backup, reporter)
+@dataclass(frozen=True)
+class _Checked:
+    """What the checks before confirmation found."""
+
+    server: Mapping[str, Any]
+    workers: list[dict[str, Any]]
+    before: deployment.Counts
+    steps: list[str]
+
+
+def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) -> _Checked:
     server = deployment.running_server(engine, target.project)
     server_id = str(server["Id"])
     endpoint = deployment.protocol_endpoint(server, engine)
@@ -254,20 +247,38 @@ def restore_backup(
         str(target.destination),
         f"{mount.kind} {mount.source}",
     )
-    if not confirm(steps):
+    return _Checked(server, workers, before, steps)
+
+
+def restore_backup(
+    engine: Engine,
+    target: take.Target,
+    backup: Backup,
+    *,
+    confirm: Callable[[list[str]], bool],
+    reporter: Reporter,
+    timeout: float = 120.0,
+    checksum_checked: bool = False,
+) -> RestoreResult:
+    if backup.manifest.project != target.project:
+        raise UsageError(
+            f"backup {backup.name} is of project `{backup.manifest.project}`, "
+            f"not `{target.project}`"
+        )
+    if not checksum_checked:
+        check_checksum(backup, reporter)
+    checked = _check_before_touching(engine, target, backup)
+    if not confirm(checked.steps):
         raise Cancelled("restore cancelled; nothing was changed")
 
-    base = options or take.Options(timeout=timeout)
-    safety = take.take_backup(
-        engine,
-        target,
-        take.Options(tag=PRE_RESTORE_TAG, compression=base.compression, timeout=base.timeout),
-        reporter,
-    ).backup
+    safety_options = take.Options(tag=PRE_RESTORE_TAG, timeout=max(timeout, 300.0))
+    safety = take.take_backup(engine, target, safety_options, reporter).backup
     reporter.step(f"safety snapshot saved as {safety.name}")
-    deployment.stop_in_order(engine, workers, server, reporter.step)
-    after, failure = _replace_and_restart(engine, server, backup, safety, target, timeout, reporter)
-    worker_problems = deployment.start_workers(engine, workers, reporter.step)
+    deployment.stop_in_order(engine, checked.workers, checked.server, reporter.step)
+    after, failure = _replace_and_restart(
+        engine, checked.server, backup, safety, target, timeout, reporter
+    )
+    worker_problems = deployment.start_workers(engine, checked.workers, reporter.step)
     if isinstance(failure, OperationFailed):
         raise RestoreFailed(
             f"{failure.message}; the server was started again with its previous data",
@@ -280,13 +291,13 @@ def restore_backup(
     return RestoreResult(
         backup=backup,
         safety=safety,
-        before=before,
+        before=checked.before,
         after=after,
-        changes=tuple(deployment.differences(before.queues, before.sets, after)),
+        changes=tuple(deployment.differences(checked.before.queues, checked.before.sets, after)),
         differences=tuple(diffs),
         moved_only=bool(diffs) and deployment.only_moved(manifest.queues, manifest.sets, after),
         worker_problems=tuple(worker_problems),
-        workers_started=len(workers) - len(worker_problems),
+        workers_started=len(checked.workers) - len(worker_problems),
     )
 
 

@@ -2,9 +2,9 @@
 
 Pure apart from the file objects it is handed. The engine's archive API speaks tar; a snapshot
 is one file, so reading means "skip the headers, pass the bytes through" and writing means
-"one header, the bytes, padding". Compression runs in worker threads (zlib releases the GIL)
-and writes one gzip member per block: the result is an ordinary .gz file that `gunzip`, Python's
-gzip module and `faktctl restore` read alike.
+"one header, the bytes, padding". Blocks are encoded in worker threads (zlib releases the GIL),
+one gzip member per block, deflated or stored as the compression policy decides; the result is
+an ordinary .gz file that `gunzip`, Python's gzip module and `faktctl restore` read alike.
 """
 
 from __future__ import annotations
@@ -369,9 +369,11 @@ def gzip_to(
         try:
             for block in _group(pieces, block_size):
                 _put(futures, encoders.submit(encode_member, block, compression), drained)
-        finally:
-            if not drained.done():
-                futures.put(None)  # the writer is alive, so it makes room
+        except BaseException:
+            with contextlib.suppress(Exception):
+                _put(futures, None, drained)  # let the writer finish; the first error wins
+            raise
+        _put(futures, None, drained)
         drained.result()
     if writer.raw == 0:
         writer.write(encode_member([], "none"))

@@ -322,32 +322,8 @@ def _expected_rdb_size(engine: Engine, container_id: str) -> int | None:
     return None
 
 
-def take_backup(
-    engine: Engine, target: Target, options: Options, reporter: Reporter
-) -> BackupResult:
-    started = time.monotonic()
-    destination = target.destination
-    check_destination(destination)
-    server = deployment.running_server(engine, target.project)
-    server_id = str(server["Id"])
-    endpoint = deployment.protocol_endpoint(server, engine)
-    redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
-    current_size = _expected_rdb_size(engine, server_id)
-    if current_size is not None:
-        check_free_space(destination, worst_case_size(current_size))
-
-    stem, created = unique_stem(destination, target.project, options.tag)
-    reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
-    sizes, saved = _read_sizes_around_save(redis, endpoint, target.password, options.timeout)
-    counts = sizes.after or sizes.before
-    warnings = []
-    if sizes.after is not None and not sizes.after.same_as(sizes.before):
-        warnings.append(
-            f"jobs changed while the snapshot was taken ({sizes.before.jobs} → "
-            f"{sizes.after.jobs}); the manifest records the sizes read just after it"
-        )
-    copy_started = time.monotonic()
-    copied = copy_snapshot(engine, server_id, destination, stem, options.compression, reporter)
+def _keep(copied: Copied, destination: Path, stem: str) -> Path:
+    """Check the temp file and rename it into place; on any failure it is removed."""
     try:
         check_written(copied)
         snapshot = destination / snapshot_name(stem)
@@ -357,6 +333,39 @@ def take_backup(
         with contextlib.suppress(OSError):
             copied.temp.unlink()
         raise
+    return snapshot
+
+
+def _changed_warning(sizes: _Snapshot) -> list[str]:
+    if sizes.after is None or sizes.after.same_as(sizes.before):
+        return []
+    return [
+        f"jobs changed while the snapshot was taken ({sizes.before.jobs} → "
+        f"{sizes.after.jobs}); the manifest records the sizes read just after it"
+    ]
+
+
+def take_backup(
+    engine: Engine, target: Target, options: Options, reporter: Reporter
+) -> BackupResult:
+    started = time.monotonic()
+    destination = target.destination
+    check_destination(destination)
+    server = deployment.running_server(engine, target.project)
+    server_id = str(server["Id"])
+    endpoint = deployment.protocol_endpoint(server, engine)
+    current_size = _expected_rdb_size(engine, server_id)
+    if current_size is not None:
+        check_free_space(destination, worst_case_size(current_size))
+
+    stem, created = unique_stem(destination, target.project, options.tag)
+    reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
+    redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
+    sizes, saved = _read_sizes_around_save(redis, endpoint, target.password, options.timeout)
+    counts = sizes.after or sizes.before
+    copy_started = time.monotonic()
+    copied = copy_snapshot(engine, server_id, destination, stem, options.compression, reporter)
+    snapshot = _keep(copied, destination, stem)
     copy_seconds = time.monotonic() - copy_started
     manifest = Manifest(
         project=target.project,
@@ -374,6 +383,7 @@ def take_backup(
     write_manifest(backup)
     _fsync_folder(destination)
     pruned = prune(destination, target.project, target.keep, options.tag)
+    warnings = _changed_warning(sizes)
     for warning in warnings:
         reporter.warn(warning)
     return BackupResult(
