@@ -180,7 +180,7 @@ def test_dangerous_deployment_is_caught(
                 assert "127.0.0.1:" in item["message"]  # never the 0.0.0.0 address
 
 
-def test_safe_deployment_passes_strict(
+def test_safe_deployment_passes(
     faktory_image: str,
     make_volume: Callable[[], str],  # before start_container: containers go first at teardown
     start_container: Callable[..., Container],
@@ -215,13 +215,15 @@ def test_safe_deployment_passes_strict(
     saved = container.exec_run(["redis-cli", "-s", "/var/lib/faktory/db/redis.sock", "SAVE"])
     assert saved.exit_code == 0, saved.output
 
-    code, document = live_audit(case, tmp_path, "--strict")
+    code, document = live_audit(case, tmp_path)
     findings = by_id(document)
-    blocking = [
-        f for f in document["result"]["findings"]
-        if f["status"] == "fail" and f["severity"] != "info"
-    ]  # fmt: skip
-    assert code == 0, blocking
+    failures = [f for f in document["result"]["findings"] if f["status"] == "fail"]
+    assert code == 0, failures
+    # Under --strict only the advice that 1.9.4 predates the 1.10.0 fixes remains; a project
+    # spec records that decision as a suppression (see test_up_then_live_audit...).
+    assert [(f["id"], f["severity"]) for f in failures] == [("FKH008", "info")]
+    strict_code, _ = live_audit(case, tmp_path, "--strict")
+    assert strict_code == 1
     for check in ("FKP001", "FKP010", "FKP011", "FKM001", "FKS001", "FKS004", "FKS005",
                   "FKS020", "FKS021", "FKD001", "FKD010", "FKH004", "FKH021"):  # fmt: skip
         assert findings[check]["status"] == "pass", findings[check]
@@ -270,7 +272,7 @@ def test_a_deployment_made_by_faktctl_up_passes_its_live_audit(
         blocking = [
             (f["id"], f["message"])
             for f in document["result"]["findings"]
-            if f["status"] == "fail" and f["severity"] != "info" and f["category"] != "backup"
+            if f["status"] == "fail" and f["category"] != "backup"
         ]
         assert blocking == []
         findings = by_id(document)
