@@ -141,6 +141,8 @@ class Desired:
     secrets: tuple[SecretFile, ...]
     services: tuple[ServiceRequest, ...]
     env_file: tuple[tuple[str, SecretStr], ...]  # the .env contents
+    # the separate dashboard password the server reads from its conf.d file, when it has one
+    dashboard_password: SecretStr | None = None
 
     @property
     def server(self) -> ServiceRequest:
@@ -165,6 +167,7 @@ class Secrets:
     """Secret values read from disk by the caller (keeps this module free of I/O)."""
 
     password: SecretStr
+    dashboard_password: SecretStr | None = None  # from server.dashboard_password_file
 
 
 def faktory_url(password: SecretStr, host: str = SERVER_SERVICE) -> SecretStr:
@@ -191,6 +194,9 @@ def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:
         ),
         services=(server, *workers),
         env_file=(("COMPOSE_PROJECT_NAME", SecretStr(spec.project)), (FAKTORY_URL_VAR, url.value)),
+        dashboard_password=(
+            secrets.dashboard_password if spec.server.dashboard_password_file is not None else None
+        ),
     )
 
 

@@ -9,7 +9,6 @@ worker container in parallel. A failure is recorded and the run goes on where th
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -20,14 +19,13 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from faktctl import labels
+from faktctl import labels, reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
-from faktctl.desired import PROTOCOL_PORT, Desired, Mount, SecretEnv, ServiceRequest
+from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
-from faktctl.render import redact
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.1
@@ -337,28 +335,15 @@ class Executor:
         return failure
 
     def _failure(self, target: str, current: ObservedContainer, message: str) -> Failure:
-        return Failure(target, message, self._log_tail(current.id))
+        tail = reach.log_tail(self.engine, current.id, LOG_TAIL_LINES, self.settings.secrets)
+        return Failure(target, message, tail)
 
-    def _log_tail(self, container_id: str) -> tuple[str, ...]:
-        try:
-            text = self.engine.logs(container_id, tail=LOG_TAIL_LINES).decode(errors="replace")
-        except FaktctlError:
-            return ()
-        text = redact(text, self.settings.secrets)
-        return tuple(line.rstrip() for line in text.splitlines() if line.strip())
-
-    def _probe_address(self, current: ObservedContainer) -> tuple[str, int] | None:
-        """127.0.0.1 when 7419 is published on loopback or all interfaces of a local engine;
-        else the container's address on the project network (which faktctl created)."""
+    def _probe_address(self, current: ObservedContainer) -> reach.Endpoint | None:
+        """None for a remote engine: `up` then goes by the engine's health alone."""
         if not self.engine.is_local:
             return None
-        for port in current.ports:
-            address = ipaddress.ip_address(port.host_ip)
-            local = address.version == 4 and (address.is_loopback or address.is_unspecified)
-            if port.container_port == PROTOCOL_PORT and local:
-                return "127.0.0.1", port.host_port
-        ip = current.ip_addresses.get(self.desired.network)
-        return (ip, PROTOCOL_PORT) if ip else None
+        network_ip = current.ip_addresses.get(self.desired.network)
+        return reach.protocol_address(current.ports, self.engine, network_ip)
 
     def _handshake(self, current: ObservedContainer) -> tuple[bool, str]:
         address = self._probe_address(current)
@@ -366,7 +351,7 @@ class Executor:
             return current.health == "healthy", "skipped (engine not local)"
         password = self.settings.password.get_secret_value()
         try:
-            result = probe.handshake(*address, password=password, timeout=2.0)
+            result = probe.handshake(address.host, address.port, password=password, timeout=2.0)
         except probe.ProbeError as err:
             return False, str(err)
         if result.accepted:
@@ -511,9 +496,7 @@ class Executor:
             address = self._probe_address(parse_container(self.engine.inspect(name)))
             if address is None:
                 return None
-            password = self.settings.password.get_secret_value()
-            with probe.FaktoryConnection(*address, password=password, timeout=2.0) as conn:
-                info = conn.info()
+            info = reach.read_info(address, self.settings.password, timeout=2.0)
             return int(info["faktory"]["tasks"]["Workers"]["size"])
         except (FaktctlError, probe.ProbeError, KeyError, TypeError, ValueError):
             return None

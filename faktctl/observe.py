@@ -82,7 +82,8 @@ def parse_time(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def _ports(raw: Mapping[str, Any]) -> tuple[Publish, ...]:
+def published_ports(raw: Mapping[str, Any]) -> tuple[Publish, ...]:
+    """The TCP ports a container publishes (those it asked for, until it runs), in order."""
     running = (raw.get("NetworkSettings") or {}).get("Ports") or {}
     configured = (raw.get("HostConfig") or {}).get("PortBindings") or {}
     found = []
@@ -132,7 +133,7 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
         restart_count=int(raw.get("RestartCount") or 0),
         exit_code=state.get("ExitCode"),
         started_at=parse_time(state.get("StartedAt")),
-        ports=_ports(raw),
+        ports=published_ports(raw),
         ip_addresses={
             name: str(net.get("IPAddress"))
             for name, net in networks.items()

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
 from faktctl.desired import Desired, SecretEnv, ServiceRequest
 from faktctl.errors import OperationFailed
 from faktctl.observe import Observed, ObservedContainer
@@ -107,14 +109,23 @@ def _env_for_digest(service: ServiceRequest) -> list[tuple[str, str]]:
     ]
 
 
+def _sha256(secret: SecretStr) -> str:
+    return hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
+
+
 def secrets_digest(desired: Desired) -> str:
     """Digest of the server's secret files and the password (via FAKTORY_URL's value)."""
     files = [(s.name, s.host_path, s.target) for s in desired.secrets]
-    values = [
-        hashlib.sha256(value.get_secret_value().encode()).hexdigest()
-        for _, value in desired.env_file
-    ]
+    values = [_sha256(value) for _, value in desired.env_file]
     return _digest([files, values])
+
+
+def dashboard_digest(desired: Desired) -> str | None:
+    """Digest of the separate dashboard password (the content of the conf.d file the server
+    reads at start), or None when the server has none."""
+    if desired.dashboard_password is None:
+        return None
+    return _digest(_sha256(desired.dashboard_password))
 
 
 def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
@@ -134,6 +145,9 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
     }
     if service.role == "server":
         parts["secrets"] = secrets_digest(desired)
+        dashboard = dashboard_digest(desired)
+        if dashboard is not None:
+            parts["dashboard"] = dashboard
     return parts
 
 
@@ -288,6 +302,15 @@ def _ref(container: ObservedContainer, default_stop_s: int) -> ContainerRef:
     return ContainerRef(container.id, container.name, container.replica, stop)
 
 
+def _removal(
+    kind: ActionKind, service: str, reason: str, group: Iterable[ObservedContainer]
+) -> Action:
+    """One action that stops (each with its own grace period) and removes a service's
+    containers."""
+    refs = tuple(_ref(c, DEFAULT_WORKER_STOP_S) for c in group)
+    return Action(kind, service, reason, service=service, remove=refs)
+
+
 def _names(containers: Iterable[ObservedContainer | ContainerRef]) -> str:
     return ", ".join(c.name for c in containers)
 
@@ -310,6 +333,9 @@ def why_outdated(
     secrets = container.config_parts.get("secrets")
     if service.role == "server" and secrets is not None and secrets != wanted["secrets"]:
         return "password or password file changed"
+    dashboard = wanted.get("dashboard")
+    if dashboard is not None and container.config_parts.get("dashboard") != dashboard:
+        return "dashboard password changed"
     if local_image_id and container.image_id and container.image_id != local_image_id:
         return (
             f"image {service.image} changed "
@@ -415,13 +441,7 @@ def _plan_orphans(desired: Desired, observed: Observed) -> list[Action]:
         if container.service not in known:
             orphans.setdefault(container.service or "(unlabelled)", []).append(container)
     return [
-        Action(
-            "remove orphan",
-            service,
-            f"not in the spec (remove {_names(group)})",
-            service=service,
-            remove=tuple(_ref(c, DEFAULT_WORKER_STOP_S) for c in group),
-        )
+        _removal("remove orphan", service, f"not in the spec (remove {_names(group)})", group)
         for service, group in sorted(orphans.items())
     ]
 
@@ -470,27 +490,13 @@ def plan_down(
         else:
             workers.setdefault(container.service, []).append(container)
     actions = [
-        Action(
-            "remove",
-            service,
-            f"stop and remove {_names(group)}",
-            service=service,
-            remove=tuple(_ref(c, DEFAULT_WORKER_STOP_S) for c in group),
-        )
+        _removal("remove", service, f"stop and remove {_names(group)}", group)
         for service, group in sorted(workers.items())
     ]
     if servers:
-        refs = tuple(_ref(c, DEFAULT_WORKER_STOP_S) for c in servers)
-        grace = max(r.stop_timeout_s for r in refs)
-        actions.append(
-            Action(
-                "remove",
-                server_service,
-                f"stop (up to {grace}s for its final save) and remove {_names(servers)}",
-                service=server_service,
-                remove=refs,
-            )
-        )
+        grace = max(_ref(c, DEFAULT_WORKER_STOP_S).stop_timeout_s for c in servers)
+        reason = f"stop (up to {grace}s for its final save) and remove {_names(servers)}"
+        actions.append(_removal("remove", server_service, reason, servers))
     if observed.network is not None and observed.network.managed:
         actions.append(Action("remove", f"network {observed.network.name}", "created by faktctl"))
     for volume in sorted(observed.volumes.intersection(volumes)):

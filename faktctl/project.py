@@ -8,7 +8,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from faktctl.desired import Desired, Secrets, build_desired
-from faktctl.secretfiles import read_server_password
+from faktctl.errors import UsageError
+from faktctl.secretfiles import read_dashboard_password, read_server_password
 from faktctl.spec.load import LoadedSpec, find_spec, load_spec
 
 
@@ -29,6 +30,8 @@ class Project:
         values += [
             v.value for s in self.desired.services for _, v in s.env if not isinstance(v, str)
         ]
+        if self.desired.dashboard_password is not None:
+            values.append(self.desired.dashboard_password)
         return tuple(values)
 
 
@@ -36,7 +39,19 @@ def load(file: Path | None) -> LoadedSpec:
     return load_spec(find_spec(file))
 
 
+def project_of(loaded: LoadedSpec, password: SecretStr) -> Project:
+    """The project of a loaded spec and its password; the dashboard password is read here.
+
+    A dashboard password file that cannot be read leaves it out: the commands that need it
+    (`render`, `up`) read it again when they write its conf.d file, and say what is wrong.
+    """
+    try:
+        dashboard = read_dashboard_password(loaded)
+    except UsageError:
+        dashboard = None
+    return Project(loaded, password, build_desired(loaded, Secrets(password, dashboard)))
+
+
 def open_project(file: Path | None) -> Project:
     loaded = load(file)
-    password = read_server_password(loaded)
-    return Project(loaded, password, build_desired(loaded, Secrets(password)))
+    return project_of(loaded, read_server_password(loaded))

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from faktctl.desired import Healthcheck, Mount, Publish
 from faktctl.errors import EngineUnavailable, OperationFailed
+from faktctl.reach import engine_host
 
 if TYPE_CHECKING:
     import docker
@@ -290,11 +291,14 @@ def context_digest(context: str, dockerfile: str = "Dockerfile") -> str:
 
 
 class _ChunkReader(io.RawIOBase):
-    """A read-only file object over an iterator of byte chunks (for streaming tar parsing)."""
+    """A read-only file object over an iterator of byte chunks (for streaming tar parsing).
+
+    Each byte is copied once, into the caller's buffer: the unread rest of a chunk is a
+    memoryview window that moves forward, never a new bytes object."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks = iter(chunks)
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -302,7 +306,7 @@ class _ChunkReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         while not self._pending:
             try:
-                self._pending = next(self._chunks)
+                self._pending = memoryview(next(self._chunks)).cast("B")
             except StopIteration:
                 return 0
         size = min(len(buffer), len(self._pending))
@@ -363,8 +367,7 @@ class Engine:
         """True when published ports can be reached on 127.0.0.1 from here."""
         if self.address.startswith(("unix://", "npipe://")):
             return True
-        host = re.sub(r"^\w+://", "", self.address).rsplit(":", 1)[0].strip("[]")
-        return host in ("localhost", "127.0.0.1", "::1")
+        return engine_host(self.address) in ("localhost", "127.0.0.1", "::1")
 
     @contextlib.contextmanager
     def doing(self, what: str) -> Iterator[None]:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from faktctl.audit.compose_file import MAX_READ, ComposeFile, Service, parse_size
+from faktctl.audit.compose_file import ComposeFile, Service, parse_size
 from faktctl.audit.model import HealthcheckFact, Location, MountFact, Origin, PortFact
+from faktctl.audit.secretfacts import read_small
 from faktctl.audit.yamlsrc import LineDict, LineList
 
 # Where a bind-mounted host file may hold configuration or a password worth reading.
@@ -17,15 +18,6 @@ _READABLE_TARGETS = ("/etc/faktory", "/run/secrets", "/.faktory/conf.d", "/root/
 
 def _is_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or bool(re.match(r"^[A-Za-z]:[\\/]", source))
-
-
-def _read_small(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > MAX_READ:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _dir_entries(path: Path) -> dict[str, str] | None:
@@ -37,7 +29,7 @@ def _dir_entries(path: Path) -> dict[str, str] | None:
                 continue
             for child in sorted(folder.iterdir()):
                 if child.is_file():
-                    content = _read_small(child)
+                    content = read_small(child)
                     if content is None:
                         return None
                     entries[prefix + child.name] = content
@@ -59,7 +51,7 @@ def _bind(
         entries = _dir_entries(host) if readable else None
     elif host.is_file():
         is_dir = False
-        content = _read_small(host) if readable else None
+        content = read_small(host) if readable else None
     return MountFact(
         "bind",
         target,
@@ -145,7 +137,7 @@ def _top_level_source(
         if text is None:
             return None, None, None
         host = compose.host_path(text)
-        return _read_small(host), str(host), None
+        return read_small(host), str(host), None
     if "content" in entry:
         resolved = compose.resolve(entry["content"], line)
         return resolved.value, None, ("interpolated" if resolved.interpolated else "literal")

@@ -29,7 +29,7 @@ from faktctl.audit.model import (
     Suppression,
     WorkerFacts,
 )
-from faktctl.audit.secretfacts import inspect_secret_files
+from faktctl.audit.secretfacts import display, inspect_secret_files, read_small
 from faktctl.desired import (
     DASHBOARD_PORT,
     DATA_DIR,
@@ -49,7 +49,6 @@ from faktctl.render import ENV_FILENAME
 from faktctl.secretfiles import read_server_password
 from faktctl.spec.load import LoadedSpec
 
-MAX_READ = 64 * 1024
 FileState = Literal["match", "differs", "missing"]
 
 
@@ -58,7 +57,7 @@ class SpecFacts:
 
     def __init__(self, loaded: LoadedSpec) -> None:
         self.loaded = loaded
-        self.display = _display(loaded.path)
+        self.display = display(loaded.path)
         self.password: SecretStr | None
         self.password_error: str | None
         try:
@@ -96,9 +95,9 @@ class SpecFacts:
         return MountFact(
             "bind",
             mount.target,
-            _display(host),
+            display(host),
             mount.read_only,
-            content=None if data else _read_small(host),
+            content=None if data else read_small(host),
             is_dir=host.is_dir() if host.exists() else None,
             host_path=str(host),
             location=where,
@@ -227,7 +226,7 @@ class SpecFacts:
         env_file = self.loaded.base_dir / ENV_FILENAME
         if env_file.exists():
             files.append(
-                (env_file, "FAKTORY_URL for the workers", Location(_display(env_file), None))
+                (env_file, "FAKTORY_URL for the workers", Location(display(env_file), None))
             )
         return inspect_secret_files(files)
 
@@ -246,24 +245,8 @@ class SpecFacts:
             state: FileState = "missing"
             if current is not None:
                 state = "match" if current == wanted else "differs"
-            states.append(RenderedFile(_display(path), state))
+            states.append(RenderedFile(display(path), state))
         return RenderFacts(tuple(states))
-
-
-def _read_small(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > MAX_READ:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def gather_spec(file: Path | None, now: datetime) -> AuditFacts:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from faktctl.audit.effective import Behaviour
 from faktctl.audit.model import (
@@ -95,63 +95,42 @@ class Rule:
 
 REGISTRY: dict[str, Rule] = {}
 
-F = TypeVar("F", bound=Callable[..., Result])
+Ctx = TypeVar("Ctx")
 
 
-def _register(
-    scope: Scope,
-    id: str,
-    category: Category,
-    severity: Severity,
-    title: str,
-    remediation: str,
-    inputs: frozenset[InputKind],
-) -> Callable[[F], F]:
-    if not ID_PATTERN.match(id) or id[2] != _CATEGORY_LETTER[category]:
-        raise ValueError(f"check id {id} does not match its category {category}")
-    if id in REGISTRY or id in RETIRED:
-        raise ValueError(f"check id {id} is already taken")
+class _RuleDecorator(Generic[Ctx]):
+    """`@server_rule(...)`, `@worker_rule(...)` and `@audit_rule(...)`: each registers a check of
+    its scope, a function of that scope's context. Ids are checked when the decorator is made."""
 
-    def decorate(func: F) -> F:
-        name = func.__name__.strip("_").replace("_", "-")
-        meta = RuleMeta(id, name, category, severity, title, remediation)
-        REGISTRY[id] = Rule(meta, scope, inputs, func)
-        return func
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
-    return decorate
+    def __call__(
+        self,
+        id: str,
+        category: Category,
+        severity: Severity,
+        title: str,
+        remediation: str,
+        inputs: frozenset[InputKind] = ALL_INPUTS,
+    ) -> Callable[[Callable[[Ctx], Result]], Callable[[Ctx], Result]]:
+        if not ID_PATTERN.match(id) or id[2] != _CATEGORY_LETTER[category]:
+            raise ValueError(f"check id {id} does not match its category {category}")
+        if id in REGISTRY or id in RETIRED:
+            raise ValueError(f"check id {id} is already taken")
 
+        def decorate(func: Callable[[Ctx], Result]) -> Callable[[Ctx], Result]:
+            name = func.__name__.strip("_").replace("_", "-")
+            meta = RuleMeta(id, name, category, severity, title, remediation)
+            REGISTRY[id] = Rule(meta, self.scope, inputs, func)
+            return func
 
-def server_rule(
-    id: str,
-    category: Category,
-    severity: Severity,
-    title: str,
-    remediation: str,
-    inputs: frozenset[InputKind] = ALL_INPUTS,
-) -> Callable[[Callable[[ServerCtx], Result]], Callable[[ServerCtx], Result]]:
-    return _register("server", id, category, severity, title, remediation, inputs)
+        return decorate
 
 
-def worker_rule(
-    id: str,
-    category: Category,
-    severity: Severity,
-    title: str,
-    remediation: str,
-    inputs: frozenset[InputKind] = ALL_INPUTS,
-) -> Callable[[Callable[[WorkerCtx], Result]], Callable[[WorkerCtx], Result]]:
-    return _register("worker", id, category, severity, title, remediation, inputs)
-
-
-def audit_rule(
-    id: str,
-    category: Category,
-    severity: Severity,
-    title: str,
-    remediation: str,
-    inputs: frozenset[InputKind] = ALL_INPUTS,
-) -> Callable[[Callable[[AuditFacts], Result]], Callable[[AuditFacts], Result]]:
-    return _register("audit", id, category, severity, title, remediation, inputs)
+server_rule: _RuleDecorator[ServerCtx] = _RuleDecorator("server")
+worker_rule: _RuleDecorator[WorkerCtx] = _RuleDecorator("worker")
+audit_rule: _RuleDecorator[AuditFacts] = _RuleDecorator("audit")
 
 
 def all_rules() -> list[Rule]:

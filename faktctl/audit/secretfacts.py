@@ -1,4 +1,5 @@
-"""Mode and git status of the host files that hold a secret (password files, .env, env files)."""
+"""Host files that may hold a secret (password files, .env, env files, mounted config): their
+mode and git status, and the content of small ones."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from faktctl.audit.gitstatus import git_states
 from faktctl.audit.model import Location, SecretFileFact
 
+MAX_READ = 64 * 1024  # a larger file is no configuration or password file the audit reads
+
 
 def display(path: Path) -> str:
     """A path as the user should see it: relative to the working folder when below it."""
@@ -16,6 +19,16 @@ def display(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def read_small(path: Path) -> str | None:
+    """The text of a file of at most MAX_READ bytes; None when larger, unreadable or binary."""
+    try:
+        if path.stat().st_size > MAX_READ:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def inspect_secret_files(

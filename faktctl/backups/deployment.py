@@ -7,8 +7,6 @@ These are deliberately small: `faktctl up`/`down` own the full lifecycle. Restor
 
 from __future__ import annotations
 
-import contextlib
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,14 +15,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import SecretStr
 
 from faktctl import labels
+from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR
 from faktctl.errors import OperationFailed
+from faktctl.observe import published_ports
+from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.spec.model import SERVER_SERVICE
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict
 
-PROTOCOL_PORT_KEY = "7419/tcp"
 DEFAULT_SERVER_STOP_S = 60
 DEFAULT_WORKER_STOP_S = 10
 LOG_TAIL = 15
@@ -133,33 +133,16 @@ def data_mount(container: Mapping[str, Any]) -> DataMount:
 # --- reaching the server ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-def _engine_host(address: str) -> str:
-    return re.sub(r"^\w+://", "", address).rsplit(":", 1)[0].strip("[]") or "127.0.0.1"
-
-
 def protocol_endpoint(container: Mapping[str, Any], engine: Engine) -> Endpoint:
     """Where this machine reaches the container's port 7419, from its published bindings."""
-    ports = container.get("NetworkSettings", {}).get("Ports") or {}
-    for binding in ports.get(PROTOCOL_PORT_KEY) or []:
-        host_ip, host_port = binding.get("HostIp", ""), binding.get("HostPort", "")
-        if not host_port:
-            continue
-        if host_ip in ("", "0.0.0.0", "::"):
-            host_ip = "127.0.0.1" if engine.is_local else _engine_host(engine.address)
-        return Endpoint(host_ip, int(host_port))
-    raise ServerUnreachable(
-        f"the server container {name_of(container)} does not publish port 7419",
-        "faktctl reads queue sizes through it: set server.ports.protocol (127.0.0.1 by default)",
-    )
+    found = protocol_address(published_ports(container), engine)
+    if found is None:
+        raise ServerUnreachable(
+            f"the server container {name_of(container)} does not publish port 7419",
+            "faktctl reads queue sizes through it: "
+            "set server.ports.protocol (127.0.0.1 by default)",
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -188,13 +171,8 @@ def counts_from_info(info: Mapping[str, Any]) -> Counts:
 
 
 def read_counts(endpoint: Endpoint, password: SecretStr, timeout: float = 10.0) -> Counts:
-    from faktctl.adapters import probe
-
     try:
-        with probe.FaktoryConnection(
-            endpoint.host, endpoint.port, password.get_secret_value(), timeout=timeout
-        ) as conn:
-            return counts_from_info(conn.info())
+        return counts_from_info(read_info(endpoint, password, timeout))
     except probe.ProbeError as err:
         raise ServerUnreachable(f"cannot read INFO from the server: {err}") from None
 
@@ -259,17 +237,9 @@ def start_workers(
     return problems
 
 
-def log_tail(engine: Engine, container_id: str, lines: int = LOG_TAIL) -> str:
-    with contextlib.suppress(OperationFailed):
-        text = engine.logs(container_id, tail=lines).decode("utf-8", "replace").strip()
-        return text
-    return ""
-
-
 def wait_ready(
     engine: Engine,
     container_id: str,
-    endpoint_of: Callable[[RawDict], Endpoint],
     password: SecretStr,
     timeout: float,
     *,
@@ -287,12 +257,16 @@ def wait_ready(
         state = container.get("State", {})
         if not state.get("Running"):
             if state.get("Status") in ("exited", "dead"):
-                raise NotReady(_exited_message(engine, container))
+                code = state.get("ExitCode")
+                raise NotReady(
+                    f"{name_of(container)} exited (status {code}) before it was ready"
+                    + _log_ending(engine, container_id, password)
+                )
             last = f"container is {state.get('Status', 'not running')}"
         else:
             health = (state.get("Health") or {}).get("Status")
             try:
-                counts = read_counts(endpoint_of(container), password, timeout=5.0)
+                counts = read_counts(protocol_endpoint(container, engine), password, timeout=5.0)
             except ServerUnreachable as err:
                 last = err.message
             else:
@@ -300,17 +274,15 @@ def wait_ready(
                     return counts
                 last = f"the engine reports it {health}"
         if time.monotonic() >= deadline:
-            tail = log_tail(engine, container_id)
-            detail = f"; its log ends with:\n{tail}" if tail else ""
             raise NotReady(
-                f"{name_of(container)} was not ready after {timeout:g}s ({last}){detail}"
+                f"{name_of(container)} was not ready after {timeout:g}s ({last})"
+                + _log_ending(engine, container_id, password)
             )
         time.sleep(pause)
         pause = min(pause * 1.5, 1.0)
 
 
-def _exited_message(engine: Engine, container: Mapping[str, Any]) -> str:
-    code = container.get("State", {}).get("ExitCode")
-    tail = log_tail(engine, str(container["Id"]))
-    detail = f"; its log ends with:\n{tail}" if tail else ""
-    return f"{name_of(container)} exited (status {code}) before it was ready{detail}"
+def _log_ending(engine: Engine, container_id: str, password: SecretStr) -> str:
+    """`; its log ends with:` and the last lines of the log (password hidden), or nothing."""
+    tail = log_tail(engine, container_id, LOG_TAIL, (password,))
+    return "; its log ends with:\n" + "\n".join(tail) if tail else ""

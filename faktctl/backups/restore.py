@@ -325,13 +325,7 @@ def _replace_and_restart(
     reporter.step(f"starting the server {deployment.name_of(server)}")
     engine.start(server_id, deployment.name_of(server))
     try:
-        after = deployment.wait_ready(
-            engine,
-            server_id,
-            lambda c: deployment.protocol_endpoint(c, engine),
-            target.password,
-            timeout,
-        )
+        after = deployment.wait_ready(engine, server_id, target.password, timeout)
     except deployment.NotReady as err:
         raise RestoreFailed(
             f"the server did not come back after the restore: {err.message}",

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from faktctl import __version__
+from faktctl import __version__, reach
 from faktctl.backups import deployment, savepoint, stream
 from faktctl.backups.manifest import (
     SNAPSHOT_SUFFIX,
@@ -301,7 +301,7 @@ class _Snapshot:
 
 def _read_sizes_around_save(
     redis: savepoint.Redis,
-    endpoint: deployment.Endpoint,
+    endpoint: reach.Endpoint,
     password: SecretStr,
     timeout: float,
 ) -> tuple[_Snapshot, savepoint.Saved]:

@@ -194,12 +194,7 @@ def load_in_throwaway(
         engine.start(container_id)
         try:
             return deployment.wait_ready(
-                engine,
-                container_id,
-                lambda c: deployment.protocol_endpoint(c, engine),
-                password,
-                timeout,
-                require_health=False,
+                engine, container_id, password, timeout, require_health=False
             )
         except deployment.NotReady as err:
             redis_log = _redis_log_tail(engine, container_id)

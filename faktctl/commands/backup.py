@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +153,29 @@ def engine_session() -> Iterator[Engine]:
         engine.close()
 
 
+@dataclass(frozen=True)
+class ChosenBackup:
+    project: Project
+    target: Target
+    backup: Backup
+    reporter: ConsoleReporter
+
+
+def choose_backup(
+    file: Path | None,
+    reference: str | None,
+    check_checksum: Callable[[Backup, ConsoleReporter], None],
+) -> ChosenBackup:
+    """The backup that `verify` and `restore` act on (the newest when `reference` is None),
+    its checksum checked by `check_checksum` before the engine is touched."""
+    project = open_project(file)
+    target = target_of(project)
+    backup = find_backup(target.destination, target.project, reference)
+    reporter = ConsoleReporter()
+    check_checksum(backup, reporter)
+    return ChosenBackup(project, target, backup, reporter)
+
+
 # --- faktctl backup ---------------------------------------------------------------------------
 
 
@@ -279,14 +303,14 @@ def run_verify(
 ) -> int:
     from faktctl.backups.verify import check_checksum, default_image, verify_backup
 
-    project = open_project(file)
-    target = target_of(project)
-    backup = find_backup(target.destination, target.project, reference)
-    reporter = ConsoleReporter()
-    check_checksum(backup, reporter)
+    chosen = choose_backup(file, reference, check_checksum)
+    backup = chosen.backup
     with engine_session() as engine:
-        chosen = image or default_image(engine, target.project, project.loaded.spec.server.image)
-        result = verify_backup(engine, backup, chosen, reporter, timeout, checksum_checked=True)
+        spec_image = chosen.project.loaded.spec.server.image
+        server_image = image or default_image(engine, chosen.target.project, spec_image)
+        result = verify_backup(
+            engine, backup, server_image, chosen.reporter, timeout, checksum_checked=True
+        )
     verification = result.verification
     if as_json:
         ui.data(

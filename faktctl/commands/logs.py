@@ -46,15 +46,14 @@ def merge_by_time(streams: Iterable[tuple[str, str]]) -> list[str]:
 
 
 def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
-    from faktctl.desired import Secrets, build_desired
-    from faktctl.project import Project
+    from faktctl.project import project_of
     from faktctl.secretfiles import read_server_password
 
     try:
         password = read_server_password(loaded)
     except FaktctlError:
         return ()
-    return Project(loaded, password, build_desired(loaded, Secrets(password))).secrets
+    return project_of(loaded, password).secrets
 
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:

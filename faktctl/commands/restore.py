@@ -7,10 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.backups.manifest import find_backup
-from faktctl.commands.backup import ConsoleReporter, engine_session, envelope, target_of
+from faktctl.commands.backup import choose_backup, engine_session, envelope
 from faktctl.errors import ExitCode, OperationFailed, UsageError
-from faktctl.project import open_project
 
 
 def _confirmer(assume_yes: bool) -> Callable[[list[str]], bool]:
@@ -43,21 +41,18 @@ def run(
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
 
-    project = open_project(file)
-    target = target_of(project)
-    backup = find_backup(target.destination, target.project, reference)
-    reporter = ConsoleReporter()
-    check_checksum(backup, reporter)
+    chosen = choose_backup(file, reference, check_checksum)
+    backup = chosen.backup
     with (
-        project_lock(project.dir, target.project, "restore"),
+        project_lock(chosen.project.dir, chosen.target.project, "restore"),
         engine_session() as engine,
     ):
         result = restore_backup(
             engine,
-            target,
+            chosen.target,
             backup,
             confirm=_confirmer(assume_yes),
-            reporter=reporter,
+            reporter=chosen.reporter,
             timeout=timeout,
             checksum_checked=True,
         )

@@ -9,7 +9,6 @@ nothing leaks even when a test fails half-way. Only the cached test images (labe
 from __future__ import annotations
 
 import contextlib
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from docker.models.networks import Network
 
 from faktctl import labels
 from faktctl.adapters import probe
+from tests.support import local
 from tests.support.images import ensure_faktory_image, ensure_go_worker_image
 
 READY_TIMEOUT = 30.0
@@ -31,29 +31,10 @@ POLL_INTERVAL = 0.2
 PRODUCTION_COMMAND = ["/faktory", "-b", ":7419", "-w", ":7420", "-e", "production"]
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until(
-    condition: Callable[[], bool], timeout: float, what: str, interval: float = POLL_INTERVAL
-) -> None:
-    """Poll ``condition`` until it is true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-
-
 @pytest.fixture
 def wait_until() -> Callable[..., None]:
     """``wait_until(condition, timeout, what)``: bounded polling that fails the test on timeout."""
-    return _wait_until
+    return local.wait_until
 
 
 # --- engine and session ---------------------------------------------------------------------

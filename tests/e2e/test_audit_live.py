@@ -20,7 +20,7 @@ import pytest
 from docker.models.containers import Container
 
 from faktctl.adapters import probe
-from tests.unit.cli_helpers import run_faktctl
+from tests.support.cli import run_faktctl
 
 CASE_LABEL = "io.faktctl.audit-case"
 PASSWORD = "live-audit-" + uuid.uuid4().hex

@@ -39,8 +39,8 @@ from tests.e2e.upkit import (
     assert_password_never_printed,
     go_worker,
     make_deployment,
-    wait_for,
 )
+from tests.support.local import wait_until
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -102,7 +102,7 @@ def fill(deployment: Deployment) -> None:
         _, sets = sizes(deployment)
         return sets["retries"] == RETRIES and sets["dead"] == DEAD
 
-    wait_for(failed_by_the_worker, SETTLE_TIMEOUT, "the Go worker to fail the demo.fail jobs")
+    wait_until(failed_by_the_worker, SETTLE_TIMEOUT, "the Go worker to fail the demo.fail jobs")
 
 
 EXPECTED_SETS = {"scheduled": SCHEDULED, "retries": RETRIES, "dead": DEAD, "working": 0}

@@ -3,10 +3,7 @@ the server is found by compose's project and service labels."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,8 +14,9 @@ import yaml
 
 from faktctl import labels
 from faktctl.adapters import probe
-from tests.e2e.conftest import free_port
-from tests.unit.cli_helpers import CliResult
+from tests.support.cli import CliResult, run_faktctl
+from tests.support.compose import compose, label_override
+from tests.support.local import free_port
 
 JOBS = 50
 HEALTH_TIMEOUT = 90.0
@@ -33,33 +31,11 @@ class Composed:
         return (self.folder / "secrets" / "faktory_password").read_text().strip()
 
     def compose(self, *args: str) -> None:
-        proc = subprocess.run(
-            ["docker-compose", "-f", "compose.yaml", "-f", "test-labels.yaml", *args],
-            cwd=self.folder,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
+        compose(self.folder, *args)
 
     def faktctl(self, *args: str) -> CliResult:
-        env = {
-            **os.environ,
-            "NO_COLOR": "1",
-            "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}",
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", "faktctl", *args],
-            cwd=self.folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        labelled = {"FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}"}
+        return run_faktctl(*args, cwd=self.folder, env=labelled, timeout=240)
 
     def queue(self) -> int:
         with probe.FaktoryConnection("127.0.0.1", self.port, self.password) as conn:
@@ -89,13 +65,7 @@ def composed(tmp_path: Path, faktory_image: str, test_session_id: str) -> Iterat
     spec["server"]["stop_grace_period"] = "30s"
     (tmp_path / "faktory.yaml").write_text(yaml.safe_dump(spec))
     assert made.faktctl("render").code == 0
-    test_label = {labels.TEST: test_session_id}
-    override = {
-        "services": {"faktory": {"labels": test_label}},
-        "volumes": {"data": {"name": f"{name}_data", "labels": test_label}},
-        "networks": {"default": {"name": f"{name}_default", "labels": test_label}},
-    }
-    (tmp_path / "test-labels.yaml").write_text(yaml.safe_dump(override))
+    label_override(tmp_path, test_session_id, name)
     made.compose("up", "-d")
     try:
         made.wait_ready()

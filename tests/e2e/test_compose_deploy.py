@@ -18,8 +18,9 @@ from docker.models.containers import Container
 
 from faktctl import labels
 from faktctl.adapters import probe
-from tests.e2e.conftest import free_port
-from tests.unit.cli_helpers import run_faktctl
+from tests.support.cli import run_faktctl
+from tests.support.compose import compose, label_override
+from tests.support.local import free_port
 
 HEALTH_TIMEOUT = 90.0
 PERSISTED_QUEUE = "e2e-persisted"
@@ -38,28 +39,7 @@ class ComposeProject:
         return (self.folder / "secrets" / "faktory_password").read_text().strip()
 
     def compose(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        # The override adds only the test label, so everything compose creates is cleaned up
-        # by label even if the test dies half-way.
-        proc = subprocess.run(
-            ["docker-compose", "-f", "compose.yaml", "-f", "test-labels.yaml", *args],
-            cwd=self.folder,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        assert proc.returncode == 0, f"docker-compose {' '.join(args)}:\n{proc.stderr}"
-        return proc
-
-
-def _label_override(folder: Path, session_id: str, project: str) -> None:
-    test_label = {labels.TEST: session_id}
-    override = {
-        "services": {"faktory": {"labels": test_label}},
-        "volumes": {"data": {"name": f"{project}_data", "labels": test_label}},
-        "networks": {"default": {"name": f"{project}_default", "labels": test_label}},
-    }
-    (folder / "test-labels.yaml").write_text(yaml.safe_dump(override))
+        return compose(self.folder, *args, timeout=timeout)
 
 
 DASHBOARD_PASSWORD = "people-use-this-one-0123456789"
@@ -92,17 +72,11 @@ def rendered_project(
     spec_path.write_text(yaml.safe_dump(spec))
     result = run_faktctl("render", cwd=tmp_path)
     assert result.code == 0, result.output
-    _label_override(tmp_path, test_session_id, name)
+    label_override(tmp_path, test_session_id, name)
     try:
         yield project
     finally:
-        subprocess.run(
-            ["docker-compose", "-f", "compose.yaml", "-f", "test-labels.yaml", "down", "-v"],
-            cwd=tmp_path,
-            capture_output=True,
-            timeout=180,
-            check=False,
-        )
+        compose(tmp_path, "down", "-v", check=False)
 
 
 def _server(client: docker.DockerClient, project: str) -> Container:

@@ -25,8 +25,8 @@ from tests.e2e.upkit import (
     go_worker,
     new_deployment,
     tear_down,
-    wait_for,
 )
+from tests.support.local import wait_until
 
 JOBS = 200
 
@@ -70,7 +70,7 @@ def test_up_runs_jobs_pushed_by_a_real_client(deployment: Deployment) -> None:
             stats = conn.info()["faktory"]
         return int(stats["total_processed"]) >= JOBS
 
-    wait_for(processed, 60, f"the Go worker to process {JOBS} jobs")
+    wait_until(processed, 60, f"the Go worker to process {JOBS} jobs")
     with deployment.connect() as conn:
         stats = conn.info()["faktory"]
     assert stats["total_failures"] == 0

@@ -16,7 +16,8 @@ import pytest
 
 from faktctl import labels
 from faktctl.lock import project_lock
-from tests.e2e.upkit import Deployment, go_worker, make_deployment, wait_for
+from tests.e2e.upkit import Deployment, go_worker, make_deployment
+from tests.support.local import wait_until
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -187,7 +188,7 @@ def test_interrupted_up_exits_130_and_a_rerun_converges(
     )
     try:
         server = f"{deployment.project}-faktory-1"
-        wait_for(lambda: server in deployment.containers(), 30, "the server container")
+        wait_until(lambda: server in deployment.containers(), 30, "the server container")
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)

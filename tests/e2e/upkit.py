@@ -8,10 +8,6 @@ cleanup even if a test dies; the fixture also runs `faktctl down --volumes --yes
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,21 +20,10 @@ import yaml
 
 from faktctl import labels
 from faktctl.adapters import probe
-from tests.e2e.conftest import free_port
+from tests.support.cli import CliResult, run_faktctl
+from tests.support.local import free_port
 
 RUN_TIMEOUT = 240.0
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 @dataclass
@@ -49,7 +34,7 @@ class Deployment:
     protocol_port: int
     dashboard_port: int
     client: docker.DockerClient
-    runs: list[Run] = field(default_factory=list)
+    runs: list[CliResult] = field(default_factory=list)
 
     @property
     def spec_path(self) -> Path:
@@ -74,30 +59,13 @@ class Deployment:
 
     def faktctl(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT
-    ) -> Run:
-        full_env = {
-            **os.environ,
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-            "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}",
-            **(env or {}),
-        }
-        started = time.monotonic()
-        proc = subprocess.run(
-            [sys.executable, "-m", "faktctl", *args],
-            cwd=self.folder,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        run = Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+    ) -> CliResult:
+        labelled = {"FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}", **(env or {})}
+        run = run_faktctl(*args, cwd=self.folder, env=labelled, timeout=timeout)
         self.runs.append(run)
         return run
 
-    def up(self, *args: str) -> Run:
+    def up(self, *args: str) -> CliResult:
         run = self.faktctl("up", *args)
         assert run.code == 0, f"faktctl up failed ({run.code}):\n{run.output}"
         return run
@@ -193,17 +161,6 @@ def make_deployment(
     yield make
     for deployment in made:
         tear_down(deployment)
-
-
-def wait_for(
-    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.25
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def assert_password_never_printed(deployment: Deployment) -> None:

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_faktctl
 
 from faktctl.audit.compose_file import parse_duration, parse_size
 from faktctl.audit.compose_syntax import split_short_port
 from faktctl.audit.gather_compose import gather_compose
 from faktctl.audit.interpolate import InterpolationError, Interpolator, parse_env_file
 from faktctl.errors import UsageError
+from tests.support.cli import run_faktctl
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import run_faktctl
 
 from tests.paths import EXAMPLES
+from tests.support.cli import run_faktctl
 
 FORMATS = ("table", "json", "sarif", "junit")
 

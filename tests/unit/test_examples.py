@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_helpers import run_faktctl
 
 from tests.paths import EXAMPLES
+from tests.support.cli import run_faktctl
 
 SPECS = sorted(p.parent.name for p in EXAMPLES.glob("*/faktory.yaml"))
 

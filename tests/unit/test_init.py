@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import yaml
-from cli_helpers import run_faktctl, tree
+
+from tests.support.cli import run_faktctl, tree
 
 
 def _password(folder: Path) -> str:

@@ -41,9 +41,12 @@ IMAGE_IDS = {
 }
 
 
-def desired_from(text: str = SPEC, password: str = "pw-one") -> Desired:
+def desired_from(
+    text: str = SPEC, password: str = "pw-one", dashboard_password: str | None = None
+) -> Desired:
     loaded = parse_spec(text, Path("/srv/shop/faktory.yaml"))
-    return build_desired(loaded, Secrets(SecretStr(password)))
+    dashboard = SecretStr(dashboard_password) if dashboard_password is not None else None
+    return build_desired(loaded, Secrets(SecretStr(password), dashboard))
 
 
 def deployed(desired: Desired, service: str, replica: int, **changes: Any) -> ObservedContainer:
@@ -178,6 +181,23 @@ def test_a_new_password_recreates_server_and_workers_without_showing_it() -> Non
         "recreate reports: config changed (environment values)",
     ]
     assert "password-" not in "\n".join(result.lines())
+
+
+DASHBOARD_SPEC = SPEC.replace(
+    'server: {image: "contribsys/faktory:1.9.3"}',
+    'server: {image: "contribsys/faktory:1.9.3", dashboard_password_file: secrets/dashboard}',
+)
+
+
+def test_a_new_dashboard_password_recreates_only_the_server_without_showing_it() -> None:
+    before = desired_from(DASHBOARD_SPEC, dashboard_password="old-dashboard-123")
+    same = desired_from(DASHBOARD_SPEC, dashboard_password="old-dashboard-123")
+    assert plan(same, observed_with(same, everything(before))).up_to_date
+    after = desired_from(DASHBOARD_SPEC, dashboard_password="new-dashboard-456")
+    result = plan(after, observed_with(after, everything(before)))
+    assert [a.text() for a in result.changes] == ["recreate faktory: dashboard password changed"]
+    kept_by_the_engine = [container_config(after, s, 1).labels for s in after.services]
+    assert "dashboard-" not in "\n".join(result.lines()) + repr(kept_by_the_engine)
 
 
 def test_unknown_config_parts_still_recreate_on_a_hash_mismatch() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cli_helpers import run_faktctl
 
 from tests.paths import COMPOSE_SPEC_SCHEMA
+from tests.support.cli import run_faktctl
 
 SPEC_WITH_WORKERS = """\
 project: shop

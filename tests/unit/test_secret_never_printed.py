@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_helpers import run_faktctl
-
 from faktctl.cli import app
+from tests.support.cli import run_faktctl
 
 
 def _command_names() -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_faktctl, tree
+
+from tests.support.cli import run_faktctl, tree
 
 CASES = {
     "invalid-yaml": (

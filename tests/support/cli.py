@@ -1,10 +1,11 @@
-"""Run the real `faktctl` entry point in a subprocess, as a user would."""
+"""Run the real `faktctl` entry point in a subprocess, as a user would, and see what it wrote."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,25 +15,30 @@ class CliResult:
     code: int
     stdout: str
     stderr: str
+    seconds: float = 0.0  # how long the run took
 
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
 
 
-def run_faktctl(*args: str, cwd: Path, env: dict[str, str] | None = None) -> CliResult:
+def run_faktctl(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> CliResult:
+    """`python -m faktctl ARGS` in `cwd`, plain output (no colour, wide lines), no stdin."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "faktctl", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
 def tree(folder: Path) -> dict[str, bytes]:

@@ -1,0 +1,67 @@
+"""faktctl.reach: how this machine dials a server's port 7419, and the redacted log tail."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from faktctl import reach
+from faktctl.desired import Publish
+from faktctl.errors import OperationFailed
+
+
+def engine(local: bool = True, address: str = "unix:///var/run/docker.sock", **more: Any) -> Any:
+    return SimpleNamespace(is_local=local, address=address, **more)
+
+
+@pytest.mark.parametrize(
+    ("host_ip", "expected"),
+    [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("::", "127.0.0.1")],
+)
+def test_a_published_port_wins_over_the_network_address(host_ip: str, expected: str) -> None:
+    ports = (Publish(7420, "0.0.0.0", 8080), Publish(7419, host_ip, 27419))
+    found = reach.protocol_address(ports, engine(), network_ip="172.18.0.2")
+    assert found == reach.Endpoint(expected, 27419)
+
+
+def test_an_unpublished_port_is_dialled_on_the_network_of_a_local_engine() -> None:
+    found = reach.protocol_address((Publish(7420, "127.0.0.1", 8080),), engine(), "172.18.0.2")
+    assert found == reach.Endpoint("172.18.0.2", 7419)
+    assert reach.protocol_address((), engine()) is None
+
+
+def test_a_remote_engine_is_dialled_on_its_host_never_on_a_container_address() -> None:
+    remote = engine(local=False, address="tcp://[fd00::7]:2376")
+    assert reach.protocol_address((Publish(7419, "0.0.0.0", 7419),), remote) == reach.Endpoint(
+        "fd00::7", 7419
+    )
+    assert reach.protocol_address((), remote, network_ip="172.18.0.2") is None
+
+
+def test_engine_host() -> None:
+    assert reach.engine_host("tcp://build-box:2376") == "build-box"
+    assert reach.engine_host("ssh://deploy@build-box") == "deploy@build-box"
+    assert reach.engine_host("tcp://:2376") == ""
+
+
+def test_log_tail_drops_blank_lines_and_hides_secrets() -> None:
+    log = b"starting\n\n  \nFAKTORY_PASSWORD=s3cret   \nlistening at 0.0.0.0:7419\n"
+    calls: list[tuple[str, int]] = []
+
+    def logs(container_id: str, tail: int) -> bytes:
+        calls.append((container_id, tail))
+        return log
+
+    lines = reach.log_tail(engine(logs=logs), "abc", 12, (SecretStr("s3cret"),))
+    assert lines == ("starting", "FAKTORY_PASSWORD=<redacted>", "listening at 0.0.0.0:7419")
+    assert calls == [("abc", 12)]
+
+
+def test_log_tail_is_empty_when_the_engine_cannot_say() -> None:
+    def logs(container_id: str, tail: int) -> bytes:
+        raise OperationFailed("no such container")
+
+    assert reach.log_tail(engine(logs=logs), "abc", 12) == ()
