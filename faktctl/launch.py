@@ -28,7 +28,8 @@ from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 
 POLL_S = 0.25
-HEALTH_POLL_S = 0.1
+HEALTH_POLL_S = 0.05
+SETTLE_POLL_S = 0.03
 LOG_TAIL_LINES = 12
 PARALLEL = 8
 
@@ -77,7 +78,7 @@ class Settings:
     timeout_s: float
     password: SecretStr
     secrets: tuple[SecretStr, ...]  # values to redact from any log line shown
-    settle_s: float = 0.5  # how long a new worker must stay up to count as started
+    settle_s: float = 0.25  # how long a new worker must stay up to count as started
 
 
 # --- what to create ---------------------------------------------------------------------------
@@ -294,6 +295,7 @@ class Executor:
         name = container_name(self.desired.project, service, 1)
         baseline: int | None = 0 if fresh else None
         last_probe = "not tried yet"
+        accepted = False
         while True:
             current = parse_container(self.engine.inspect(name))
             baseline = current.restart_count if baseline is None else baseline
@@ -301,13 +303,15 @@ class Executor:
             if failure is not None:
                 self.progress.finish(service, failure.message, ok=False)
                 return failure
-            if current.health in ("healthy", None):
-                ready, last_probe = self._handshake(current)
-                if ready:
-                    self.progress.finish(service, f"healthy ({name})")
-                    return None
+            # The handshake is tried while the engine's first health check is still pending,
+            # so the moment the engine says healthy, the server is ready.
+            if not accepted and current.state == "running":
+                accepted, last_probe = self._handshake(current)
                 if last_probe.startswith("refused"):
                     return self._failed(service, current, f"Faktory {last_probe}")
+            if accepted and current.health in ("healthy", None):
+                self.progress.finish(service, f"healthy ({name})")
+                return None
             if time.monotonic() >= deadline:
                 return self._failed(
                     service,
@@ -466,7 +470,7 @@ class Executor:
         """A container that dies within `settle_s` of starting is reported with its last log.
 
         Watching ends early once Faktory counts `until_registered` worker processes: a worker
-        that has said HELLO is past its start-up."""
+        that has said HELLO with the password is past its start-up."""
         watching = list(started)
         while watching:
             for item in list(watching):
@@ -487,7 +491,7 @@ class Executor:
                 and (self._registered_workers() or 0) >= until_registered
             ):
                 return
-            time.sleep(POLL_S / 4)
+            time.sleep(SETTLE_POLL_S)
 
     def _registered_workers(self) -> int | None:
         """How many worker processes Faktory knows (INFO tasks.Workers.size), if reachable."""
