@@ -670,7 +670,7 @@ class Engine:
     # --- backup/restore primitives ---
 
     def archive_out(
-        self, container_id: str, path: str, chunk_size: int = 1 << 20
+        self, container_id: str, path: str, chunk_size: int = 4 << 20
     ) -> tuple[RawDict, Iterator[bytes]]:
         """`path` of a container (running or stopped) as a raw tar stream, unbuffered.
 
