@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bytecode import ensure_bytecode
+
 REPO = Path(__file__).resolve().parent.parent
 SPEC_TARGET_S = 0.35
 
@@ -111,6 +113,7 @@ def run_once(command: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
+    ensure_bytecode()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--services", type=int, default=200)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from bytecode import ensure_bytecode
 
 from faktctl.adapters import probe
 
@@ -278,6 +279,7 @@ def report(kind: str, size: int, samples: dict[str, list[float]]) -> bool:
 
 
 def main() -> None:
+    ensure_bytecode()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", default="faktctl-test/faktory:1.9.4")
     parser.add_argument("--mb", type=int, default=200)

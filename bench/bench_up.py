@@ -33,6 +33,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bytecode import ensure_bytecode  # noqa: E402  (bench/ is on sys.path)
+
 from tests.support.images import ensure_faktory_image, ensure_go_worker_image  # noqa: E402
 
 POLYGLOT = REPO / "examples" / "polyglot" / "faktory.yaml"
@@ -126,6 +128,7 @@ def summary(name: str, samples: list[float]) -> str:
 
 
 def main() -> None:
+    ensure_bytecode()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()

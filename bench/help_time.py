@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from bytecode import ensure_bytecode
+
 
 def median_seconds(command: list[str], runs: int) -> float:
     subprocess.run(command, capture_output=True, check=False, timeout=60)  # warm the page cache
@@ -25,6 +27,7 @@ def median_seconds(command: list[str], runs: int) -> float:
 
 
 def main() -> None:
+    ensure_bytecode()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=21)
     args = parser.parse_args()
