@@ -16,7 +16,7 @@ import struct
 import tarfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
@@ -221,7 +221,8 @@ class Written:
 
 
 Views = list[memoryview]
-Member = tuple[bytes, bool, int]  # the gzip member, deflated?, input bytes
+# a gzip member as the pieces to write in order, deflated?, input bytes
+Member = tuple[Sequence[bytes | memoryview], bool, int]
 
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"  # deflate, no name, no mtime, unix
 _STORED_MAX = 0xFFFF
@@ -246,7 +247,7 @@ def _level_for(views: Views, compression: Compression) -> int:
     return LEVELS["none"]
 
 
-def _stored_member(views: Views) -> bytes:
+def _stored_member(views: Views) -> list[bytes | memoryview]:
     """A gzip member of stored deflate blocks (the bytes as they are, framed and CRC'd)."""
     raw = sum(len(v) for v in views)
     slices = [v[i : i + _STORED_MAX] for v in views for i in range(0, len(v), _STORED_MAX)]
@@ -260,16 +261,15 @@ def _stored_member(views: Views) -> bytes:
         parts.append(piece)
         crc = zlib.crc32(piece, crc)
     parts.append(struct.pack("<II", crc, raw & 0xFFFFFFFF))
-    # One buffer per member: the writer and the hasher then make one call each, and the join
-    # runs without the GIL, so the thread reading from the engine is not held up.
-    return b"".join(parts)
+    # The pieces are views of the engine's chunks: written and hashed as they are, never copied.
+    return parts
 
 
-def _deflated_member(views: Views, level: int) -> bytes:
+def _deflated_member(views: Views, level: int) -> list[bytes | memoryview]:
     encoder = zlib.compressobj(level, zlib.DEFLATED, 31)
-    parts = [encoder.compress(view) for view in views]
+    parts: list[bytes | memoryview] = [encoder.compress(view) for view in views]
     parts.append(encoder.flush())
-    return b"".join(parts)
+    return parts
 
 
 def encode_member(views: Views, compression: Compression) -> Member:
@@ -309,19 +309,24 @@ class _Writer:
         self.on_progress = on_progress
 
     def write(self, member: Member, hasher: ThreadPoolExecutor | None = None) -> None:
-        data, deflated, raw = member
-        hashed = hasher.submit(self.digest.update, data) if hasher is not None else None
-        self.out.write(data)
+        parts, deflated, raw = member
+        hashed = hasher.submit(self._hash, parts) if hasher is not None else None
+        for part in parts:
+            self.out.write(part)
         if hashed is None:
-            self.digest.update(data)
+            self._hash(parts)
         else:
             hashed.result()
-        self.size += len(data)
+        self.size += sum(len(part) for part in parts)
         self.raw += raw
         self.deflated += deflated
         self.stored += not deflated
         if self.on_progress is not None:
             self.on_progress(self.raw)
+
+    def _hash(self, parts: Sequence[bytes | memoryview]) -> None:
+        for part in parts:
+            self.digest.update(part)
 
     def drain(self, futures: queue.Queue[Future[Member] | None]) -> None:
         with ThreadPoolExecutor(1, thread_name_prefix="faktctl-hash") as hasher:
