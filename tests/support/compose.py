@@ -40,3 +40,17 @@ def compose(
     if check:
         assert proc.returncode == 0, f"docker-compose {' '.join(args)}:\n{proc.stderr}"
     return proc
+
+
+def config_problems(folder: Path) -> str:
+    """What `docker-compose config -q` says about the folder's files; empty when it accepts
+    them."""
+    proc = subprocess.run(
+        ["docker-compose", "config", "-q"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return "" if proc.returncode == 0 else proc.stderr or f"exit {proc.returncode}"
