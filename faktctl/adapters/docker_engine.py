@@ -669,6 +669,28 @@ class Engine:
 
     # --- backup/restore primitives ---
 
+    def stat_path(self, container_id: str, path: str) -> RawDict:
+        """The engine's stat of a path in a container (name, size, mode, mtime, linkTarget).
+
+        One HEAD request on the archive endpoint: no exec, no stat binary in the image.
+        """
+        from urllib.parse import quote
+
+        import requests.exceptions
+        from docker.errors import create_api_error_from_http_exception
+        from docker.utils import decode_json_header
+
+        base = f"{self.api.base_url}/v{self.api.api_version}"
+        url = f"{base}/containers/{quote(container_id, safe='')}/archive"
+        with self.doing(f"looking at {path} in {container_id[:12]}"):
+            response = self.api.head(url, params={"path": path})
+            try:
+                response.raise_for_status()
+            except requests.exceptions.HTTPError as err:
+                create_api_error_from_http_exception(err)  # raises NotFound, APIError, …
+            encoded = response.headers.get("x-docker-container-path-stat")
+            return dict(decode_json_header(encoded)) if encoded else {}
+
     def archive_out(
         self, container_id: str, path: str, chunk_size: int = 4 << 20
     ) -> tuple[RawDict, Iterator[bytes]]:

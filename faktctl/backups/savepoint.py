@@ -18,8 +18,11 @@ DB_DIR = "/var/lib/faktory/db"
 SOCKET = f"{DB_DIR}/redis.sock"
 RDB_PATH = f"{DB_DIR}/faktory.rdb"
 REDIS_CLI = "redis-cli"
-POLL_START_S = 0.02
-POLL_MAX_S = 0.1
+# Each poll is an exec (~50 ms). Pausing for a small fraction of the time already waited keeps
+# a short save's lateness low and a long save's exec count small.
+POLL_MIN_S = 0.02
+POLL_FRACTION = 0.05
+POLL_MAX_S = 0.5
 
 Run = Callable[[list[str]], tuple[int, bytes]]
 
@@ -111,18 +114,22 @@ class Clock:
 def _wait(
     redis: Redis, done: Callable[[Persistence], bool], deadline: float, clock: Clock, what: str
 ) -> Persistence:
-    pause = POLL_START_S
+    started = clock.monotonic()
     while True:
         state = redis.persistence()
         if done(state):
             return state
-        if clock.monotonic() >= deadline:
+        now = clock.monotonic()
+        if now >= deadline:
             raise SnapshotFailed(
                 f"timed out waiting for {what}",
                 "a very large data set needs a longer --timeout",
             )
-        clock.sleep(pause)
-        pause = min(pause * 2, POLL_MAX_S)
+        clock.sleep(poll_pause(now - started))
+
+
+def poll_pause(waited_s: float) -> float:
+    return min(max(waited_s * POLL_FRACTION, POLL_MIN_S), POLL_MAX_S)
 
 
 def _start_bgsave(redis: Redis, deadline: float, clock: Clock) -> Persistence:

@@ -315,10 +315,8 @@ def _read_sizes_around_save(
 
 
 def _expected_rdb_size(engine: Engine, container_id: str) -> int | None:
-    with contextlib.suppress(OperationFailed, ValueError):
-        code, output = engine.exec(container_id, ["stat", "-c", "%s", savepoint.RDB_PATH])
-        if code == 0:
-            return int(output.decode().strip())
+    with contextlib.suppress(OperationFailed, ValueError, TypeError):
+        return int(engine.stat_path(container_id, savepoint.RDB_PATH)["size"])
     return None
 
 

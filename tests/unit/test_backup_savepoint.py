@@ -169,3 +169,14 @@ def test_a_missing_redis_cli_is_a_clear_error() -> None:
 
     with pytest.raises(savepoint.SnapshotFailed, match="redis-cli is not available"):
         savepoint.Redis(run).call("PING")
+
+
+def test_polls_soon_after_a_short_save_and_rarely_during_a_long_one() -> None:
+    assert savepoint.poll_pause(0.0) == savepoint.POLL_MIN_S
+    assert savepoint.poll_pause(1.0) <= 0.05  # a 1 s save is noticed within ~50 ms (+ the exec)
+    assert savepoint.poll_pause(3600.0) == savepoint.POLL_MAX_S
+    waited, polls = 0.0, 0
+    while waited < 600:  # a 10-minute save
+        waited += savepoint.poll_pause(waited)
+        polls += 1
+    assert polls < 1500  # not an exec every 20 ms for ten minutes

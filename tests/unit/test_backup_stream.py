@@ -145,6 +145,36 @@ def test_gzip_to_writes_standard_gzip_and_hashes_it(
     assert (written.size, written.raw_size) == (len(stored), len(data))
 
 
+def test_disk_writeback_is_started_for_every_byte_of_a_real_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ranges: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        stream, "_start_writeback", lambda fd, start, size: ranges.append((start, size))
+    )
+    data = SAMPLES["random"] + SAMPLES["repetitive"]
+    with tempfile.TemporaryFile() as out:
+        written = stream.gzip_to(chunked(data, 100_000), out, block_size=1 << 20)
+    covered = 0
+    for start, size in ranges:
+        assert start == covered
+        covered += size
+    assert (
+        covered == written.size and len(ranges) == written.stored_blocks + written.deflated_blocks
+    )
+
+
+def test_no_writeback_hint_for_something_that_is_not_a_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ranges: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        stream, "_start_writeback", lambda fd, start, size: ranges.append((start, size))
+    )
+    stream.gzip_to([SAMPLES["random"]], io.BytesIO(), block_size=1 << 20)
+    assert ranges == []
+
+
 def test_auto_stores_incompressible_blocks_and_deflates_redundant_ones() -> None:
     random_out, text_out = io.BytesIO(), io.BytesIO()
     random = stream.gzip_to([SAMPLES["random"]], random_out, block_size=1 << 20)
