@@ -28,7 +28,7 @@ from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 
 POLL_S = 0.25
-HEALTH_POLL_S = 0.05
+HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
 SETTLE_POLL_S = 0.03
 LOG_TAIL_LINES = 12
 PARALLEL = 8
@@ -183,9 +183,8 @@ class Executor:
             for a in plan.actions
             if a.service not in (None, server) and a.kind not in ("noop", "remove orphan")
         ]
-        for action in infrastructure:
-            self._infrastructure(action)  # nothing else can work without them: errors abort
-            outcome.done.append(action.text())
+        self._create_infrastructure(infrastructure)  # nothing works without them: errors abort
+        outcome.done += [action.text() for action in infrastructure]
         self._parallel(outcome, [u for a in orphans for u in self._removals(a)])
         # new worker containers are created (not started) while the server gets healthy
         prepared = _Prepared(self, [a for a in worker_steps if a.kind in ("create", "scale up")])
@@ -255,6 +254,15 @@ class Executor:
         self.progress.finish(action.target, "removed")
 
     # infrastructure
+
+    def _create_infrastructure(self, actions: list[Action]) -> None:
+        """The network and the volumes, side by side (they do not depend on each other)."""
+        if not actions:
+            return
+        with ThreadPoolExecutor(max_workers=len(actions)) as pool:
+            futures = [pool.submit(self._infrastructure, action) for action in actions]
+        for future in futures:
+            future.result()  # the first failure, in plan order
 
     def _infrastructure(self, action: Action) -> None:
         kind, _, name = action.target.partition(" ")
@@ -491,7 +499,8 @@ class Executor:
                 and (self._registered_workers() or 0) >= until_registered
             ):
                 return
-            time.sleep(SETTLE_POLL_S)
+            next_due = min(item.since for item in watching) + self.settings.settle_s
+            time.sleep(min(SETTLE_POLL_S, max(next_due - time.monotonic(), 0.0)))
 
     def _registered_workers(self) -> int | None:
         """How many worker processes Faktory knows (INFO tasks.Workers.size), if reachable."""
