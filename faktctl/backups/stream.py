@@ -28,7 +28,9 @@ from faktctl.errors import OperationFailed
 
 BLOCK = 512
 BLOCK_SIZE = 4 << 20
-SAMPLE_SIZE = 64 << 10
+# 16 KiB predicts a block's level-1 ratio within ~0.01 of 64 KiB on faktory.rdb, at a quarter of
+# the cost: with 64 KiB, sampling was a tenth of the CPU of copying an incompressible snapshot.
+SAMPLE_SIZE = 16 << 10
 READ_SIZE = 1 << 20
 # auto: a block is deflated only when a sample shrinks to this fraction or less. faktory.rdb is
 # already LZF-compressed by Redis, so most blocks gain little and are stored as they are.
