@@ -1,7 +1,7 @@
 """Backup throughput: `faktctl backup` of a ~200 MB faktory.rdb against `docker cp` of the same
 file, measured in the same run on the same server. Target: >= 0.8x docker cp.
 
-    python bench/bench_backup.py [--image faktctl-test/faktory:1.9.4] [--mb 200] [--runs 3]
+    python bench/bench_backup.py [--image faktctl-test/faktory:1.9.4] [--mb 200] [--runs 9]
                                  [--payload random|text|both]
 
 It makes a throwaway project (faktctl init + up, labelled io.faktctl.test=bench-<id>), fills the
@@ -263,9 +263,10 @@ def report(kind: str, size: int, samples: dict[str, list[float]]) -> bool:
     medians = {name: statistics.median(values) for name, values in samples.items()}
     ratio_size = medians.pop("stored size ratio")
     print(f"\npayload {kind}: faktory.rdb {size / 1e6:.1f} MB, stored at {ratio_size:.0%}")
-    print(f"{'':22} {'median s':>9} {'MB/s':>8}")
+    print(f"{'':22} {'median s':>9} {'MB/s':>8} {'min s':>7} {'max s':>7}")
     for name, seconds in medians.items():
-        print(f"{name:22} {seconds:9.3f} {size / 1e6 / seconds:8.1f}")
+        low, high = min(samples[name]), max(samples[name])
+        print(f"{name:22} {seconds:9.3f} {size / 1e6 / seconds:8.1f} {low:7.3f} {high:7.3f}")
     whole = medians["bgsave + cp"] / medians["faktctl backup"]
     fresh = medians["cp after bgsave"] / medians["faktctl copy phase"]
     settled = medians["docker cp"] / medians["faktctl copy phase"]
@@ -283,7 +284,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--image", default="faktctl-test/faktory:1.9.4")
     parser.add_argument("--mb", type=int, default=200)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--payload", choices=("random", "text", "both"), default="both")
     args = parser.parse_args()
     kinds = ("random", "text") if args.payload == "both" else (args.payload,)
