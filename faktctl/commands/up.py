@@ -132,7 +132,7 @@ def resolve_images(
     """The desired state with built images content-tagged, and what to pull or build first."""
     digests = build_digests(desired)
     resolved = with_build_tags(desired, digests)
-    present = {s.image: _image_id(engine, s.image) for s in resolved.services}
+    present = {image: _image_id(engine, image) for image in {s.image for s in resolved.services}}
     return resolved, plan_images(desired, digests, present, pull)
 
 
