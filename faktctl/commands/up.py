@@ -101,14 +101,13 @@ class LiveProgress:
 
 @contextlib.contextmanager
 def progress_display() -> Iterator[Progress]:
-    console = ui.stderr()
-    if not console.is_terminal:
+    if not ui.stderr_is_terminal():
         yield PlainProgress()
         return
     from rich.live import Live
 
     live_progress = LiveProgress()
-    with Live(live_progress, console=console, refresh_per_second=8, transient=False):
+    with Live(live_progress, console=ui.stderr(), refresh_per_second=8, transient=False):
         yield live_progress
 
 
