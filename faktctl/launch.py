@@ -200,8 +200,13 @@ class Executor:
                 Failure(skipped.target, f"not started ({skipped.kind}): the server is not healthy")
             )
         units = [u for a in runnable for u in self._units(a, prepared)]
-        known = self._registered_workers() if server_ok and units else None
-        started = self._parallel(outcome, units)
+        # Counted beside the starts, not before them: a new worker would have to boot and say
+        # HELLO within the few milliseconds of this INFO to be counted too, and then watching
+        # merely runs its full window.
+        with ThreadPoolExecutor(max_workers=1) as side:
+            counting = side.submit(self._registered_workers) if server_ok and units else None
+            started = self._parallel(outcome, units)
+        known = counting.result() if counting is not None else None
         expected = known + len(started) if known is not None else None
         self._settle(started, outcome, until_registered=expected)
         return outcome
