@@ -36,9 +36,6 @@ def envelope(command: str, result: Any) -> str:
 class ConsoleReporter:
     """Steps and warnings as lines on stderr; transfers as a rich bar on a TTY, else plain."""
 
-    def __init__(self) -> None:
-        self.console = ui.stderr()
-
     def step(self, message: str) -> None:
         ui.info(message)
 
@@ -49,7 +46,7 @@ class ConsoleReporter:
     def transfer(self, what: str, total: int | None) -> Iterator[Callable[[int], None]]:
         if total is None or total < PROGRESS_MIN_BYTES:
             yield lambda done: None
-        elif self.console.is_terminal:
+        elif ui.stderr_is_terminal():
             with self._bar(what, total) as update:
                 yield update
         else:
@@ -73,7 +70,7 @@ class ConsoleReporter:
             TransferSpeedColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=self.console, transient=True) as progress:
+        with Progress(*columns, console=ui.stderr(), transient=True) as progress:
             task = progress.add_task(what, total=total)
             yield lambda done: progress.update(task, completed=done)
 

@@ -16,17 +16,21 @@ SHOW = (
 )
 
 
-def _run(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", SHOW],
+        [sys.executable, "-c", code],
         cwd=REPO,
-        env={**env, **extra_env},
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
+
+
+def _run(extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+    return _python(SHOW, {**env, **extra_env})
 
 
 def test_piped_stderr_gets_the_exact_text_without_loading_rich() -> None:
@@ -51,13 +55,4 @@ def test_pydantic_plugins_are_off_unless_the_operator_chooses() -> None:
     check = "import os, faktctl; print(os.environ['PYDANTIC_DISABLE_PLUGINS'])"
     base = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     for env, expected in ((base, "__all__"), ({**base, "PYDANTIC_DISABLE_PLUGINS": "x"}, "x")):
-        done = subprocess.run(
-            [sys.executable, "-c", check],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        assert done.stdout.strip() == expected
+        assert _python(check, env).stdout.strip() == expected
