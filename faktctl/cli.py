@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from faktctl import __version__
-from faktctl.errors import ExitCode, FaktctlError, SpecError
+from faktctl.errors import ExitCode, FaktctlError, SpecError, UsageError
 
 app = typer.Typer(
     name="faktctl",
@@ -89,9 +89,31 @@ def init(
     command.run(file, project=project, assume_yes=yes, force=force)
 
 
+class RenderTarget(StrEnum):
+    compose = "compose"
+    kubernetes = "kubernetes"
+
+
 @app.command()
 def render(
     file: SpecOption = None,
+    target: Annotated[
+        RenderTarget,
+        typer.Option(
+            "--target",
+            help="compose: compose.yaml and .env beside the spec; kubernetes: a kustomize "
+            "directory for `kubectl apply -k` (default k8s/ beside the spec).",
+        ),
+    ] = RenderTarget.compose,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --target kubernetes: the directory to write (default k8s/ beside the spec).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
     check: Annotated[
         bool,
         typer.Option(
@@ -104,8 +126,16 @@ def render(
     """Render compose.yaml and .env next to the spec (only files whose content changed).
 
     compose.yaml never contains the password: the server reads it from a compose secret and
-    workers get FAKTORY_URL from .env (written 0600).
+    workers get FAKTORY_URL from .env (written 0600). With --target kubernetes the manifests
+    never contain it either: kustomize's secretGenerator reads it from k8s/secrets/ (0600,
+    git-ignored).
     """
+    if target is RenderTarget.kubernetes:
+        from faktctl.commands import render_kubernetes
+
+        raise typer.Exit(render_kubernetes.run(file, out=out, check=check))
+    if out is not None:
+        raise UsageError("--out applies to --target kubernetes only")
     from faktctl.commands import render as command
 
     raise typer.Exit(command.run(file, check=check))
@@ -235,6 +265,16 @@ def audit(
             help="Audit the running deployment through the Docker engine and over the wire.",
         ),
     ] = False,
+    k8s: Annotated[
+        str | None,
+        typer.Option(
+            "--k8s",
+            metavar="PATH|-",
+            help="Audit Kubernetes manifests: a file, a folder, or - for stdin "
+            "(helm template RELEASE CHART | faktctl audit --k8s -).",
+            show_default=False,
+        ),
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -261,11 +301,12 @@ def audit(
     password and secrets, dashboard exposure, backups and hygiene.
 
     Default input is the spec (./faktory.yaml or -f) with its password files, backups and
-    rendered files; --compose audits any compose file; --live the running containers. Passing,
+    rendered files; --compose audits any compose file; --k8s Kubernetes manifests (multi-document
+    YAML, a folder, or `helm template` output on stdin); --live the running containers. Passing,
     failing and skipped checks are all listed. Exit 0 when no error fails (--strict: when no
     check fails at all, info included), 1 otherwise, 2 for unreadable or invalid input.
-    Suppress a check with `audit.ignore` in the spec or `x-faktctl-ignore` in a compose
-    service (id, reason, expires).
+    Suppress a check with `audit.ignore` in the spec, `x-faktctl-ignore` in a compose
+    service, or the `faktctl.io/audit-ignore` annotation of a workload (id, reason, expires).
     """
     from faktctl.commands import audit as command
 
@@ -274,6 +315,7 @@ def audit(
             file,
             compose=compose,
             live=live,
+            k8s=k8s,
             strict=strict,
             fmt=output_format.value,
             output=output,

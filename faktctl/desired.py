@@ -54,6 +54,11 @@ class Healthcheck:
     retries: int = 3
     start_period_s: int = 10
 
+    @property
+    def http_url(self) -> str | None:
+        """The URL the check requests when it is an HTTP GET (Kubernetes probes reuse it)."""
+        return next((w for w in self.test if w.startswith(("http://", "https://"))), None)
+
 
 @dataclass(frozen=True)
 class SecretEnv:

@@ -31,7 +31,7 @@ CATEGORIES: tuple[Category, ...] = (
     "hygiene",
 )
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-InputKind = Literal["spec", "compose", "live"]
+InputKind = Literal["spec", "compose", "live", "kubernetes"]
 Exposure = Literal["internal", "proxy", "public"]
 
 # Where an environment value came from.
@@ -41,13 +41,20 @@ Exposure = Literal["internal", "proxy", "public"]
 #   host-env     a bare name (`- VAR`) handed through from the shell running compose
 #   dotenv       faktctl's own 0600, git-ignored .env (spec input)
 #   engine       read from a running container (live input)
-Origin = Literal["literal", "env-file", "interpolated", "host-env", "dotenv", "engine"]
+#   reference    a Kubernetes Secret/ConfigMap/field that is not in the input (detail names it)
+Origin = Literal["literal", "env-file", "interpolated", "host-env", "dotenv", "engine", "reference"]
 
 
 @dataclass(frozen=True)
 class Location:
     file: str
     line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,31 @@ class LiveState:
 
 
 @dataclass(frozen=True)
+class KubeRoute:
+    """A way into the server's pods from outside them: a Service, an Ingress, an HTTPRoute."""
+
+    port: int  # the Faktory port it reaches: 7419 or 7420
+    how: str  # e.g. "Service faktory-ui (LoadBalancer) port 80 -> targetPort web (7420)"
+    beyond_cluster: bool  # LoadBalancer, NodePort, externalIPs, Ingress, HTTPRoute
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class KubeServerFacts:
+    """What only a Kubernetes input says about a server's workload."""
+
+    kind: str  # StatefulSet, Deployment, DaemonSet, ReplicaSet, Pod, Job, CronJob
+    name: str
+    strategy: str | None = None  # the Deployment's or StatefulSet's update strategy
+    strategy_location: Location | None = None
+    autoscalers: tuple[tuple[str, Location | None], ...] = ()  # HPAs targeting the workload
+    network_policies: tuple[str, ...] = ()  # NetworkPolicies selecting its pods
+    routes: tuple[KubeRoute, ...] = ()
+    probes: tuple[str, ...] = ()  # which of startup, readiness, liveness are defined
+    memory_request: int | None = None
+
+
+@dataclass(frozen=True)
 class ServerFacts:
     service: str
     image: str | None
@@ -177,6 +209,7 @@ class ServerFacts:
     # folder listings (path -> file names). They override what the mounts suggest.
     container_files: Mapping[str, str | None] = field(default_factory=dict)
     container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    kube: KubeServerFacts | None = None  # Kubernetes input only
 
     def loc(self, *keys: str) -> Location | None:
         """The location of the first field named in `keys` that has one, else the service's."""

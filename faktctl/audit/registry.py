@@ -26,8 +26,9 @@ from faktctl.audit.model import (
 )
 
 Scope = Literal["server", "worker", "audit"]
-ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live"})
-STATIC: frozenset[InputKind] = frozenset({"spec", "compose"})
+ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live", "kubernetes"})
+STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes"})
+KUBERNETES: frozenset[InputKind] = frozenset({"kubernetes"})
 LIVE: frozenset[InputKind] = frozenset({"live"})
 ID_PATTERN = re.compile(r"^FK[PMSDBH]\d{3}$")
 _CATEGORY_LETTER: dict[Category, str] = {

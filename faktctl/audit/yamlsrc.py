@@ -5,7 +5,7 @@ libyaml parser is used when it is available."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -19,22 +19,35 @@ class LineDict(dict[Any, Any]):
     """A mapping with the 1-based line of itself and of each key."""
 
     line: int = 0
+    col: int = 0
     key_lines: dict[Any, int]
+    key_cols: dict[Any, int]
 
     def line_of(self, key: Any) -> int:
         lines: dict[Any, int] = getattr(self, "key_lines", {})
         return lines.get(key, self.line)
+
+    def col_of(self, key: Any) -> int:
+        """The 1-based column where `key` starts (the mapping's own when it is absent)."""
+        cols: dict[Any, int] = getattr(self, "key_cols", {})
+        return cols.get(key, self.col)
 
 
 class LineList(list[Any]):
     """A list with the 1-based line of itself and of each item."""
 
     line: int = 0
+    col: int = 0
     item_lines: list[int]
+    item_cols: list[int]
 
     def line_of(self, index: int) -> int:
         lines = getattr(self, "item_lines", [])
         return lines[index] if 0 <= index < len(lines) else self.line
+
+    def col_of(self, index: int) -> int:
+        cols = getattr(self, "item_cols", [])
+        return cols[index] if 0 <= index < len(cols) else self.col
 
 
 class _LineLoader(_Base):  # type: ignore[valid-type,misc]
@@ -44,17 +57,20 @@ class _LineLoader(_Base):  # type: ignore[valid-type,misc]
 def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
     data = LineDict()
     data.line = node.start_mark.line + 1
+    data.col = node.start_mark.column + 1
     yield data
     data.update(loader.construct_mapping(node))  # flattens `<<` merges first
-    data.key_lines = {
-        loader.construct_object(key): key.start_mark.line + 1 for key, _ in node.value
-    }
+    keys = [(loader.construct_object(key), key.start_mark) for key, _ in node.value]
+    data.key_lines = {key: mark.line + 1 for key, mark in keys}
+    data.key_cols = {key: mark.column + 1 for key, mark in keys}
 
 
 def _sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> Iterator[LineList]:
     data = LineList()
     data.line = node.start_mark.line + 1
+    data.col = node.start_mark.column + 1
     data.item_lines = [item.start_mark.line + 1 for item in node.value]
+    data.item_cols = [item.start_mark.column + 1 for item in node.value]
     yield data
     data.extend(loader.construct_sequence(node))
 
@@ -94,8 +110,18 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 
 def load(text: str, display: str) -> Any:
     """Parse one YAML document; syntax errors become one-line UsageErrors with file:line:col."""
+    return _parsing(lambda: yaml.load(text, Loader=_LineLoader), display)  # a SafeLoader
+
+
+def load_all(text: str, display: str) -> list[Any]:
+    """Parse every document of a multi-document stream (Kubernetes manifests), the same way."""
+    documents: list[Any] = _parsing(lambda: list(yaml.load_all(text, Loader=_LineLoader)), display)
+    return documents
+
+
+def _parsing(parse: Callable[[], Any], display: str) -> Any:
     try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+        return parse()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display

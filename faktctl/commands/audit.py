@@ -31,9 +31,19 @@ def _labels(items: list[str]) -> dict[str, str]:
 
 
 def gather(
-    file: Path | None, compose: Path | None, live: bool, labels: dict[str, str]
+    file: Path | None,
+    compose: Path | None,
+    live: bool,
+    labels: dict[str, str],
+    k8s: str | None = None,
 ) -> AuditFacts:
     now = datetime.now(UTC)
+    if k8s is not None:
+        if file is not None or live or compose is not None:
+            raise UsageError("--k8s cannot be combined with -f, --compose or --live")
+        from faktctl.audit.sources.kubernetes import gather_kubernetes
+
+        return gather_kubernetes(k8s, now)
     if compose is not None:
         if file is not None or live:
             raise UsageError("--compose cannot be combined with -f or --live")
@@ -85,6 +95,7 @@ def run(
     compose: Path | None,
     live: bool,
     strict: bool,
+    k8s: str | None = None,
     fmt: str,
     output: Path | None,
     labels: list[str],
@@ -94,7 +105,7 @@ def run(
     from faktctl.audit.runner import audit
     from faktctl.report.policy import exit_code
 
-    report = audit(gather(file, compose, live, _labels(labels)))
+    report = audit(gather(file, compose, live, _labels(labels), k8s))
     text = format_report(report, fmt, strict, to_terminal=output is None and sys.stdout.isatty())
     if output is not None:
         try:

@@ -28,15 +28,20 @@ def run(file: Path | None, *, check: bool) -> int:
     project = open_project(file)
     targets = rendered_files(project)
     if check:
-        return _check(project, targets)
+        return check_files(project, targets, "compose.yaml and .env match the spec")
     write_web_conf(project.loaded, web_conf_path(project.loaded))
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)
-        ui.info(f"{_shown(path, project)}: {'written' if changed else 'unchanged'}")
+        ui.info(f"{shown(path, project)}: {'written' if changed else 'unchanged'}")
     return ExitCode.OK
 
 
-def _check(project: Project, targets: dict[Path, tuple[str, int]]) -> int:
+def check_files(
+    project: Project,
+    targets: dict[Path, tuple[str, int]],
+    ok: str,
+    fix: str = "faktctl render",
+) -> int:
     drift = False
     for path, (wanted, _) in targets.items():
         try:
@@ -46,9 +51,9 @@ def _check(project: Project, targets: dict[Path, tuple[str, int]]) -> int:
         if current == wanted:
             continue
         drift = True
-        name = _shown(path, project)
+        name = shown(path, project)
         if current is None:
-            ui.info(f"{name}: missing (run `faktctl render`)")
+            ui.info(f"{name}: missing (run `{fix}`)")
             continue
         diff = "".join(
             difflib.unified_diff(
@@ -63,13 +68,13 @@ def _check(project: Project, targets: dict[Path, tuple[str, int]]) -> int:
         else:
             ui.info(f"{name}: differs only in secret values (shown as {REDACTED})")
     if drift:
-        ui.info("rendered files differ from the spec: run `faktctl render`")
+        ui.info(f"rendered files differ from the spec: run `{fix}`")
         return ExitCode.FINDINGS
-    ui.info("compose.yaml and .env match the spec")
+    ui.info(ok)
     return ExitCode.OK
 
 
-def _shown(path: Path, project: Project) -> str:
+def shown(path: Path, project: Project | None = None) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from faktctl.audit.model import AuditReport, Finding
+from faktctl.audit.model import AuditReport, Finding, Location
 from faktctl.report.policy import exit_code, summarize
 
 ENVELOPE_VERSION = 1
@@ -24,7 +24,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         "service": finding.service,
         "message": finding.message,
         "remediation": finding.fix,
-        "location": {"file": location.file, "line": location.line} if location else None,
+        "location": _location(location),
         "suppressed": (
             {
                 "reason": suppressed.reason,
@@ -34,6 +34,16 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def _location(location: Location | None) -> dict[str, Any] | None:
+    """file and line; column too when the input knows it (Kubernetes manifests)."""
+    if location is None:
+        return None
+    found: dict[str, Any] = {"file": location.file, "line": location.line}
+    if location.column is not None:
+        found["column"] = location.column
+    return found
 
 
 def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:

@@ -39,6 +39,8 @@ def _case(suite: ET.Element, finding: Finding, service: str) -> None:
         case.set("file", finding.location.file)
         if finding.location.line is not None:
             case.set("line", str(finding.location.line))
+            if finding.location.column is not None:
+                case.set("column", str(finding.location.column))
     if finding.status == "fail":
         failure = ET.SubElement(
             case, "failure", {"type": finding.severity, "message": finding.message}

@@ -50,6 +50,9 @@ def _location(finding: Finding, fallback: str | None) -> list[dict[str, Any]]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(file)}}
     line = finding.location.line if finding.location else None
     physical["region"] = {"startLine": line if line and line > 0 else 1}
+    column = finding.location.column if finding.location else None
+    if column:
+        physical["region"]["startColumn"] = column
     return [{"physicalLocation": physical}]
 
 

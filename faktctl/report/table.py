@@ -44,7 +44,7 @@ _FIXED = (6, 8, 6)
 def _detail(f: Finding) -> str:
     where = ""
     if f.location is not None and f.location.line is not None:
-        where = f"  ({f.location.file}:{f.location.line})"
+        where = f"  ({f.location})"
     return f.message + where
 
 
@@ -120,7 +120,7 @@ def render_table(report: AuditReport, strict: bool, width: int = 120, color: boo
         for f in findings:
             detail = Text(f.message)
             if f.location is not None and f.location.line is not None:
-                detail.append(f"  ({f.location.file}:{f.location.line})", style="dim")
+                detail.append(f"  ({f.location})", style="dim")
             if f.status == "fail":
                 detail.append(f"\n→ {f.fix}", style="dim")
             table.add_row(

@@ -159,6 +159,29 @@ class Server(_Model):
         return value
 
 
+K8S_NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+
+
+class Kubernetes(_Model):
+    """What `faktctl render --target kubernetes` needs beyond the server itself."""
+
+    namespace: str | None = Field(
+        default=None,
+        pattern=K8S_NAME_PATTERN,
+        max_length=63,
+        description="Namespace for every object (default: the one kubectl uses).",
+    )
+    storage_size: ByteSize = Field(
+        default=10 * 1024**3, description="Size of the server's PersistentVolumeClaim, e.g. 10g."
+    )
+    storage_class: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$",
+        max_length=253,
+        description="StorageClass of the claim (default: the cluster's default class).",
+    )
+
+
 class Build(_Model):
     context: str = Field(description="Build context folder, relative to the spec.")
     dockerfile: str = Field(default="Dockerfile", description="Dockerfile inside the context.")
@@ -220,6 +243,9 @@ class Spec(_Model):
     server: Server = Field(default_factory=Server)
     workers: list[Worker] = Field(default_factory=list)
     backup: BackupPolicy | None = Field(default=None, description="Backup policy (audited).")
+    kubernetes: Kubernetes = Field(
+        default_factory=Kubernetes, description="Settings for `render --target kubernetes`."
+    )
     audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("workers")
@@ -277,6 +303,7 @@ __all__ = [
     "AuditSettings",
     "BackupPolicy",
     "Build",
+    "Kubernetes",
     "PortBinding",
     "Resources",
     "Server",

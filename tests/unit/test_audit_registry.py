@@ -22,6 +22,8 @@ KNOWN_IDS = {
     "FKH001", "FKH002", "FKH003", "FKH004", "FKH005", "FKH006", "FKH007", "FKH008", "FKH009",
     "FKH010", "FKH011", "FKH012", "FKH020", "FKH021",
 }  # fmt: skip
+# Kubernetes input (faktctl/audit/rules/kubernetes.py)
+KNOWN_IDS |= {"FKP020", "FKP021", "FKD020", "FKD021", "FKD022", "FKS030", "FKH030", "FKH031"}
 
 
 def test_ids_are_stable_and_never_reused() -> None:

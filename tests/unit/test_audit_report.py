@@ -29,7 +29,11 @@ LOCATION = {
     "type": ["object", "null"],
     "additionalProperties": False,
     "required": ["file", "line"],
-    "properties": {"file": {"type": "string"}, "line": {"type": ["integer", "null"]}},
+    "properties": {
+        "file": {"type": "string"},
+        "line": {"type": ["integer", "null"]},
+        "column": {"type": "integer"},  # only where the input knows it (Kubernetes)
+    },
 }
 FINDING = {
     "type": "object",
@@ -76,7 +80,7 @@ ENVELOPE = {
                     "additionalProperties": False,
                     "required": ["kind", "file"],
                     "properties": {
-                        "kind": {"enum": ["spec", "compose", "live"]},
+                        "kind": {"enum": ["spec", "compose", "live", "kubernetes"]},
                         "file": {"type": ["string", "null"]},
                     },
                 },

@@ -98,6 +98,7 @@ def origin_text(var: EnvVar) -> str:
         "host-env": "passed through from the shell environment",
         "dotenv": f"from {var.detail or '.env'}",
         "engine": "set in the container",
+        "reference": f"from {var.detail or 'a Kubernetes object'}",
     }[var.origin]
     return f"{var.name} {where}"
 

@@ -245,7 +245,7 @@ def password_not_literal(ctx: ServerCtx) -> Result:
 def password_from_file(ctx: ServerCtx) -> Result:
     return _origin_outcome(
         ctx,
-        {"interpolated", "host-env", "engine", "dotenv"},
+        {"interpolated", "host-env", "engine", "dotenv", "reference"},
         "the password shows in `docker inspect` and the process environment",
         worse={"literal", "env-file"},
     )

@@ -1,0 +1,1 @@
+"""Where audit facts come from: one module per input kind (Kubernetes so far)."""
