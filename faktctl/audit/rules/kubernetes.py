@@ -47,6 +47,12 @@ def workload_kind(ctx: ServerCtx) -> Result:
         )
     if kube.kind == "ReplicaSet":
         return failed("a bare ReplicaSet can run a replacement beside a terminating server", where)
+    if kube.kind in {"Job", "CronJob"}:
+        return failed(
+            f"a {kube.kind} is for work that finishes: its pods are replaced without waiting for "
+            "the old server to stop, and nothing keeps the server running",
+            ctx.server.location,
+        )
     if kube.kind == "Deployment" and kube.strategy != "Recreate":
         return failed(
             f"a Deployment with strategy {kube.strategy} starts the new server before the old "

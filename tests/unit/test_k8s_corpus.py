@@ -1,0 +1,145 @@
+"""The Kubernetes corpus: each case states, in its header, the status of the checks it is about
+(and where some findings point), and this one parametrized test holds `audit --k8s` to it.
+
+Header lines of `k8s_corpus/NN-name.yaml`:
+
+    # expect WORKLOAD: fail ID ...; pass ID ...; skip ID ...     (`-` = deployment-wide)
+    # at ID FILE:LINE:COLUMN                                      where that finding points
+
+The same files go through a real kube-apiserver's strict dry-run in
+tests/e2e/test_kubernetes.py, so every case is a valid set of objects.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from faktctl.audit.runner import audit
+from faktctl.audit.sources.kubernetes import gather_kubernetes
+from faktctl.errors import UsageError
+from tests.support.cli import run_faktctl
+
+CORPUS = Path(__file__).parent / "k8s_corpus"
+CHART = Path(__file__).parent / "k8s_charts" / "faktory"
+NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+CASES = sorted(CORPUS.glob("*.yaml"))
+
+
+def expectations(path: Path) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+    expected: dict[tuple[str, str], str] = {}
+    where: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("# "):
+            continue
+        words = line[2:].strip()
+        if words.startswith("expect "):
+            service, _, rest = words[7:].partition(":")
+            for group in rest.split(";"):
+                status, *ids = group.split()
+                for check in ids:
+                    key = (service.strip(), check)
+                    assert key not in expected, f"{path.name}: {key} listed twice"
+                    expected[key] = status
+        elif words.startswith("at "):
+            check, place = words[3:].split()
+            where[check] = place
+    return expected, where
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 15
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_case(case: Path) -> None:
+    expected, where = expectations(case)
+    assert expected, f"{case.name} states no expectation"
+    report = audit(gather_kubernetes(str(case), NOW))
+    found = {(f.service or "-", f.id): f for f in report.findings}
+    wrong = []
+    for key, status in expected.items():
+        finding = found.get(key)
+        if finding is None:
+            wrong.append(f"{key}: no such finding")
+        elif finding.status != status:
+            wrong.append(f"{key}: {finding.status}, expected {status}: {finding.message}")
+    for check, place in where.items():
+        hits = [f for f in report.findings if f.id == check and f.status == "fail"]
+        shown = [f"{Path(str(f.location)).name}" for f in hits if f.location]
+        if place not in shown:
+            wrong.append(f"{check} at {shown}, expected {place}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_kubernetes_check_fails_somewhere_in_the_corpus() -> None:
+    failing = set()
+    for case in CASES:
+        failing |= {
+            f.id for f in audit(gather_kubernetes(str(case), NOW)).findings if f.status == "fail"
+        }
+    kube_ids = {"FKP020", "FKP021", "FKD020", "FKD021", "FKD022", "FKS030", "FKH030", "FKH031"}
+    shared = {"FKP001", "FKP002", "FKP003", "FKP004", "FKM001", "FKS001", "FKS002", "FKS004"}
+    shared |= {"FKS005", "FKS006", "FKS008", "FKD001", "FKD002", "FKH001", "FKH003", "FKH006"}
+    assert kube_ids | shared <= failing, sorted((kube_ids | shared) - failing)
+
+
+def test_stdin_locations_name_stdin_with_line_and_column() -> None:
+    text = (CORPUS / "12-loadbalancer-named-port.yaml").read_text()
+    proc = subprocess.run(
+        [sys.executable, "-m", "faktctl", "audit", "--k8s", "-", "--format", "json"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    findings = json.loads(proc.stdout)["result"]["findings"]
+    dashboard = next(f for f in findings if f["id"] == "FKD020")
+    assert dashboard["status"] == "fail"
+    assert dashboard["location"] == {"file": "<stdin>", "line": 48, "column": 7}
+    assert "targetPort web (= containerPort 7420)" in dashboard["message"]
+
+
+def test_a_raw_helm_template_is_refused_with_the_helm_template_hint(tmp_path: Path) -> None:
+    result = run_faktctl("audit", "--k8s", str(CHART / "templates"), cwd=tmp_path)
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "raw Helm template" in lines[0]
+    assert "helm template RELEASE CHART | faktctl audit --k8s -" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_text_without_a_faktory_server_or_worker_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "web.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n"
+    )
+    with pytest.raises(UsageError, match="no Faktory server or worker"):
+        gather_kubernetes(str(tmp_path / "web.yaml"), NOW)
+    result = run_faktctl("audit", "--k8s", "web.yaml", cwd=tmp_path)
+    assert result.code == 2 and "Traceback" not in result.output
+
+
+def test_invalid_yaml_points_at_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: [x\n")
+    result = run_faktctl("audit", "--k8s", "bad.yaml", cwd=tmp_path)
+    assert result.code == 2
+    assert "bad.yaml:" in result.stderr and "invalid YAML" in result.stderr
+
+
+def test_a_folder_is_read_recursively(tmp_path: Path) -> None:
+    shutil.copy(CORPUS / "01-statefulset-safe.yaml", tmp_path / "server.yaml")
+    (tmp_path / "apps").mkdir()
+    shutil.copy(CORPUS / "04-hpa.yaml", tmp_path / "apps" / "other.yml")
+    (tmp_path / "README.md").write_text("not a manifest")
+    report = audit(gather_kubernetes(str(tmp_path), NOW))
+    failing = {(f.service, f.id) for f in report.findings if f.status == "fail"}
+    assert ("faktory", "FKP021") in failing  # both files define StatefulSet faktory
