@@ -274,6 +274,13 @@ def _wait_ready(api: KubeAPI, processes: list[tuple[str, subprocess.Popen[bytes]
     raise AssertionError(f"kube-apiserver not ready after {READY_TIMEOUT:g}s: {last}")
 
 
+def _start(name: str, argv: list[str], work: Path) -> tuple[str, subprocess.Popen[bytes], Path]:
+    log = work / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    return name, process, log
+
+
 @contextlib.contextmanager
 def running_apiserver() -> Iterator[KubeAPI]:
     """etcd + kube-apiserver on free loopback ports, a temp data dir, both stopped at the end."""
@@ -286,7 +293,9 @@ def running_apiserver() -> Iterator[KubeAPI]:
     try:
         client_port, peer_port, secure_port = free_port(), free_port(), free_port()
         subprocess.run(
-            [openssl, "genrsa", "-out", str(work / "sa.key"), "2048"], check=True, capture_output=True
+            [openssl, "genrsa", "-out", str(work / "sa.key"), "2048"],
+            check=True,
+            capture_output=True,
         )
         subprocess.run(
             [openssl, "rsa", "-in", str(work / "sa.key"), "-pubout", "-out", str(work / "sa.pub")],
@@ -296,54 +305,29 @@ def running_apiserver() -> Iterator[KubeAPI]:
         token = secrets.token_urlsafe(24)
         (work / "tokens.csv").write_text(f"{token},admin,admin,system:masters\n")
         etcd_url = f"http://127.0.0.1:{client_port}"
-        etcd_log = work / "etcd.log"
-        with etcd_log.open("wb") as out:
-            processes.append(
-                (
-                    "etcd",
-                    subprocess.Popen(
-                        [
-                            str(etcd),
-                            "--data-dir", str(work / "etcd"),
-                            "--listen-client-urls", etcd_url,
-                            "--advertise-client-urls", etcd_url,
-                            "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                            "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                            "--initial-cluster", f"default=http://127.0.0.1:{peer_port}",
-                            "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}",
-                        ],  # fmt: skip
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    ),
-                    etcd_log,
-                )
-            )
-        api_log = work / "apiserver.log"
-        with api_log.open("wb") as out:
-            processes.append(
-                (
-                    "kube-apiserver",
-                    subprocess.Popen(
-                        [
-                            str(apiserver),
-                            f"--etcd-servers={etcd_url}",
-                            "--bind-address=127.0.0.1",
-                            f"--secure-port={secure_port}",
-                            f"--cert-dir={work / 'certs'}",
-                            "--service-account-issuer=https://kubernetes.default.svc",
-                            f"--service-account-key-file={work / 'sa.pub'}",
-                            f"--service-account-signing-key-file={work / 'sa.key'}",
-                            f"--token-auth-file={work / 'tokens.csv'}",
-                            "--authorization-mode=AlwaysAllow",
-                            "--service-cluster-ip-range=10.96.0.0/16",
-                            "--disable-admission-plugins=ServiceAccount",
-                        ],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    ),
-                    api_log,
-                )
-            )
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        etcd_args = [
+            "--data-dir", str(work / "etcd"),
+            "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"default={peer_url}",
+            "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}",
+        ]  # fmt: skip
+        processes.append(_start("etcd", [str(etcd), *etcd_args], work))
+        api_args = [
+            f"--etcd-servers={etcd_url}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={secure_port}",
+            f"--cert-dir={work / 'certs'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={work / 'sa.pub'}",
+            f"--service-account-signing-key-file={work / 'sa.key'}",
+            f"--token-auth-file={work / 'tokens.csv'}",
+            "--authorization-mode=AlwaysAllow",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--disable-admission-plugins=ServiceAccount",
+        ]
+        processes.append(_start("kube-apiserver", [str(apiserver), *api_args], work))
         api = KubeAPI(f"https://127.0.0.1:{secure_port}", token)
         _wait_ready(api, processes)
         yield api
