@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from faktctl import safeyaml
 from faktctl.errors import UsageError
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -110,7 +111,8 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 
 def load(text: str, display: str) -> Any:
     """Parse one YAML document; syntax errors become one-line UsageErrors with file:line:col."""
-    return _parsing(lambda: yaml.load(text, Loader=_LineLoader), display)  # a SafeLoader
+    # a SafeLoader subclass, capped in size, depth and alias expansion
+    return _parsing(lambda: safeyaml.load(text, display, _LineLoader)[1], display)
 
 
 def load_all(text: str, display: str) -> list[Any]:
@@ -119,7 +121,7 @@ def load_all(text: str, display: str) -> list[Any]:
     Same resolvers and constructors as `load`, but the LineDict/LineList tree is built by one
     tight walk over the composed nodes instead of PyYAML's generic constructor loop (several
     times faster on the thousands of small objects of a Helm chart's output)."""
-    documents: list[Any] = _parsing(lambda: _documents(text), display)
+    documents: list[Any] = _parsing(lambda: _documents(text, display), display)
     return documents
 
 
@@ -127,16 +129,14 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def _documents(text: str) -> list[Any]:
-    loader = _LineLoader(text)
-    try:
-        documents = []
-        while loader.check_node():
-            node = loader.get_node()
-            documents.append(_Builder(loader).build(node))
-        return documents
-    finally:
-        loader.dispose()
+def _documents(text: str, display: str) -> list[Any]:
+    """The same caps as every YAML input (safeyaml), then the fast tree walk."""
+    found = safeyaml.load_all(text, display, _LineLoader, construct=_build)
+    return [value for _, value in found]
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    return _Builder(loader).build(node)
 
 
 class _Builder:

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from faktctl import safeyaml
 from faktctl.audit import yamlsrc
 from faktctl.audit.model import Location
 from faktctl.audit.yamlsrc import LineDict, LineList
@@ -91,7 +92,10 @@ def read_sources(target: str) -> list[tuple[str, str]]:
     """(display name, text) of every manifest file: one file, a folder (recursively, *.yaml,
     *.yml, *.json in name order) or `-` for standard input."""
     if target == "-":
-        return [(STDIN, sys.stdin.read())]
+        text = sys.stdin.read(safeyaml.MAX_BYTES + 1)
+        if len(text) > safeyaml.MAX_BYTES:
+            raise UsageError(f"{STDIN}: more than {safeyaml.MAX_BYTES // 1024**2} MiB of YAML")
+        return [(STDIN, text)]
     path = Path(target)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
@@ -101,13 +105,7 @@ def read_sources(target: str) -> list[tuple[str, str]]:
         files = [path]
     else:
         raise UsageError(f"{target}: no such file or folder")
-    sources = []
-    for file in files:
-        try:
-            sources.append((str(file), file.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as err:
-            raise UsageError(f"{file}: cannot read: {err.__class__.__name__}") from None
-    return sources
+    return [(str(file), safeyaml.read_text(file, what="manifest")) for file in files]
 
 
 def _helm_line(text: str) -> int | None:
