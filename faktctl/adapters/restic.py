@@ -87,10 +87,21 @@ def _base_env() -> dict[str, str]:
 _ERROR_WORDS = ("error", "failed", "invalid", "corrupt", "does not match", "refused")
 
 
+def _joined(lines: list[str]) -> list[str]:
+    """`error for tree x:` followed by its reason on the next line, as one line."""
+    joined: list[str] = []
+    for line in lines:
+        if joined and joined[-1].endswith(":") and not line.startswith("Fatal:"):
+            joined[-1] = f"{joined[-1]} {line}"
+        else:
+            joined.append(line)
+    return joined
+
+
 def failure_reason(output: str) -> str:
     """The lines of restic's output that say what went wrong: its first error, then the
     `Fatal:` line (restic's summary of it)."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = _joined([line.strip() for line in output.splitlines() if line.strip()])
     fatal = [line.removeprefix("Fatal: ") for line in lines if line.startswith("Fatal:")]
     errors = [
         line
@@ -98,7 +109,7 @@ def failure_reason(output: str) -> str:
         if not line.startswith("Fatal:") and any(word in line.lower() for word in _ERROR_WORDS)
     ]
     if errors:
-        reason = errors[0] + (f" ({fatal[0]})" if fatal else "")
+        reason = "; ".join(errors[:2]) + (f" ({fatal[0]})" if fatal else "")
     else:
         reason = (fatal or lines or ["no error output"])[0 if fatal else -1]
     return _redact(reason)[:500]
