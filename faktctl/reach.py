@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from faktctl.adapters import probe
-from faktctl.desired import PROTOCOL_PORT, Publish
+from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
 from faktctl.errors import FaktctlError
 from faktctl.render import redact
 
@@ -66,6 +66,24 @@ def protocol_address(
         return Endpoint(host, port.host_port)
     if network_ip and engine.is_local:
         return Endpoint(network_ip, PROTOCOL_PORT)
+    return None
+
+
+def dashboard_address(
+    ports: Iterable[Publish], engine: Engine, protocol: Endpoint, network_ip: str | None = None
+) -> Endpoint | None:
+    """Where this machine reaches the server's port 7420 the way it reaches 7419 (`protocol`):
+    its published binding, or the container's network address when 7419 is dialled there too.
+    None when the dashboard is neither published nor reachable that way."""
+    for port in ports:
+        if port.container_port != DASHBOARD_PORT:
+            continue
+        host = port.host_ip
+        if host in EVERY_INTERFACE:
+            host = LOCALHOST if engine.is_local else engine_host(engine.address) or LOCALHOST
+        return Endpoint(host, port.host_port)
+    if network_ip and protocol.host == network_ip:
+        return Endpoint(network_ip, DASHBOARD_PORT)
     return None
 
 

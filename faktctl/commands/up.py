@@ -186,6 +186,8 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
         if the_plan.up_to_date:
             outcome = Outcome()
         else:
+            # Without changes the plan only waits for a server whose engine health check has
+            # not run yet: Faktory's own readiness answers that at once, and nothing changes.
             for action in the_plan.changes:
                 ui.info(f"plan: {action.text()}")
             outcome = executor.apply(the_plan)
@@ -193,7 +195,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
         outcome.failures += executor.troubled(
             c for c in observed.containers if c.service in untouched
         )
-    if the_plan.up_to_date and not outcome.failures:
+    if not the_plan.changes and not outcome.failures:
         count = sum(s.replicas for s in resolved.services)
         ui.info(f"up to date: {count} containers match the spec ({time.monotonic() - t0:.1f}s)")
         return 0
