@@ -23,7 +23,7 @@ from faktctl import labels, reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
-from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 
@@ -295,6 +295,8 @@ class Executor:
                 for unit in self._units(action):
                     unit.run()
             except FaktctlError as err:
+                if err.exit_code == ExitCode.INTERRUPTED:
+                    raise  # Ctrl-C is no failure of this step: the command stops with 130
                 self.progress.finish(action.target, err.one_line(), ok=False)
                 outcome.failures.append(Failure(action.target, err.one_line()))
                 return False

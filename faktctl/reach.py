@@ -138,16 +138,13 @@ def dashboard_address(
     """Where this machine reaches the server's port 7420 the way it reaches 7419 (`protocol`):
     its published binding, or the container's network address when 7419 is dialled there too.
     None when the dashboard is neither published nor reachable that way."""
-    for port in ports:
-        if port.container_port != DASHBOARD_PORT:
-            continue
-        host = port.host_ip
-        if host in EVERY_INTERFACE:
-            host = LOCALHOST if engine.is_local else engine_host(engine.address) or LOCALHOST
-        return Endpoint(host, port.host_port)
-    if network_ip and protocol.host == network_ip:
-        return Endpoint(network_ip, DASHBOARD_PORT)
-    return None
+    return dial_address(
+        ports,
+        DASHBOARD_PORT,
+        is_local=engine.is_local,
+        engine_address=engine.address,
+        network_ips=(network_ip,) if network_ip and protocol.host == network_ip else (),
+    )
 
 
 def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[str, Any]:
