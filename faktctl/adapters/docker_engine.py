@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 import re
 import shutil
@@ -764,6 +765,9 @@ def connect(timeout: int = API_TIMEOUT_S) -> Engine:
     import docker
 
     address = engine_address()
+    # `logs -f` on many replicas holds more streams than the pool keeps; the extra connections
+    # are closed when done, which urllib3 would report as a warning on stderr
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         client = docker.from_env(timeout=timeout, max_pool_size=CONNECTIONS)
     except Exception as exc:  # DockerException, requests and socket errors alike
