@@ -18,7 +18,9 @@ from typing import Any
 import docker
 
 from faktctl import labels
-from tests.e2e.upkit import Deployment, go_worker
+from tests.e2e.upkit import Deployment, go_worker, make_deployment
+
+__all__ = ["make_deployment"]  # the fixture, imported for pytest
 
 REPLICAS = 30
 STOP_GRACE_S = 10  # the engine's default for workers (faktctl sets none for them)
