@@ -24,7 +24,7 @@ from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import FaktctlError, OperationFailed
-from faktctl.observe import ObservedContainer, parse_container, project_selector
+from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 from faktctl.stopping import BulkStop
 
@@ -256,7 +256,7 @@ class Executor:
         """Every container of these actions, stopped side by side (each with its own grace
         period) and removed; see faktctl.stopping."""
         work = [(action.target, ref) for action in actions for ref in action.remove]
-        selector = project_selector(self.desired.project)
+        selector = {labels.PROJECT: self.desired.project}
         problems = BulkStop(self.engine, self.progress, selector).run(work)
         return [Failure(problem.target, problem.message) for problem in problems]
 

@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from faktctl import labels
+from faktctl import containers, labels
 from faktctl.desired import Desired, Publish
+from faktctl.errors import UsageError
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -75,6 +76,9 @@ class Observed:
     network: ObservedNetwork | None
     volumes: frozenset[str]
     image_ids: Mapping[str, str | None] = field(default_factory=dict)  # reference -> local id
+    # names of the project's containers `docker compose up` started (no faktctl labels): faktctl
+    # never plans for them, and `up` refuses to start a second copy beside them
+    compose_started: tuple[str, ...] = ()
 
     def of_service(self, service: str) -> tuple[ObservedContainer, ...]:
         return tuple(c for c in self.containers if c.service == service)
@@ -133,8 +137,8 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
     return ObservedContainer(
         id=str(raw["Id"]),
         name=str(raw.get("Name", "")).lstrip("/"),
-        service=str(tags.get(labels.SERVICE, "")),
-        replica=_replica(tags.get(labels.REPLICA)),
+        service=containers.service_of(raw),
+        replica=_replica(containers.replica_of(raw)),
         config_hash=tags.get(labels.CONFIG_HASH),
         config_parts=_parts(tags.get(labels.CONFIG_PARTS)),
         image_ref=str(config.get("Image", "")),
@@ -256,25 +260,35 @@ def summary_snapshot(engine: Engine, desired: Desired, images: bool = True) -> O
 def _snapshot(engine: Engine, desired: Desired, images: bool, detailed: bool) -> Observed:
     references = sorted({s.image for s in desired.services}) if images else []
     with ThreadPoolExecutor(max_workers=SNAPSHOT_PARALLEL) as pool:
-        containers = pool.submit(_containers, engine, desired.project, detailed)
+        found = pool.submit(_containers, engine, desired.project, detailed)
         network = pool.submit(_network, engine, desired)
         volumes = {v.name: pool.submit(engine.volume, v.name) for v in desired.volumes}
         image_ids = {ref: pool.submit(_image_id, engine, ref) for ref in references}
+        mine, compose_started = found.result()
         return Observed(
             desired.project,
-            containers.result(),
+            mine,
             network.result(),
             frozenset(name for name, found in volumes.items() if found.result() is not None),
             {ref: found.result() for ref, found in image_ids.items()},
+            compose_started,
         )
 
 
-def _containers(engine: Engine, project: str, detailed: bool) -> tuple[ObservedContainer, ...]:
-    summaries = engine.summaries(project_selector(project))
-    if not detailed:
-        return _sorted(parse_summary(raw) for raw in summaries)
-    found = in_parallel(partial(inspected, engine), [str(raw["Id"]) for raw in summaries])
-    return _sorted(c for c in found if c is not None)
+def _containers(
+    engine: Engine, project: str, detailed: bool
+) -> tuple[tuple[ObservedContainer, ...], tuple[str, ...]]:
+    """faktctl's containers of the project, and the names of those compose started (when
+    faktctl has none), as `containers.find` decides."""
+    if detailed:
+        found = containers.find(engine, project)
+        if found.launched_by == "compose":
+            return (), found.names
+        return _sorted(parse_container(raw) for raw in found.containers), ()
+    launcher, summaries = containers.find_summaries(engine, project)
+    if launcher == "compose":
+        return (), tuple(sorted(containers.summary_name(raw) for raw in summaries))
+    return _sorted(parse_summary(raw) for raw in summaries), ()
 
 
 def inspected(engine: Engine, container_id: str) -> ObservedContainer | None:
@@ -297,6 +311,18 @@ def _network(engine: Engine, desired: Desired) -> ObservedNetwork | None:
         id=str(network_raw["Id"]),
         managed=network_labels.get(labels.PROJECT) == desired.project,
     )
+
+
+def refuse_compose_started(observed: Observed) -> None:
+    """UsageError when `docker compose up` runs this project: faktctl would start a second
+    server beside it (and clash on its names and ports)."""
+    if observed.compose_started:
+        raise UsageError(
+            f"project `{observed.project}` was started by docker compose "
+            f"({', '.join(observed.compose_started)})",
+            "keep managing it with `docker compose`, or stop it with `docker compose down` "
+            "before `faktctl up` takes over",
+        )
 
 
 def _image_id(engine: Engine, reference: str) -> str | None:

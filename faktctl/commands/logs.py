@@ -1,7 +1,7 @@
 """faktctl logs [SERVICE] [-f] [--tail N]: container logs on stdout, one prefix per container.
 
-Without -f the lines of all containers are merged in time order; the containers come from one
-list query and their logs are read a few at a time. The password (and FAKTORY_URL) are
+Without -f the lines of all containers are merged in time order; the logs of many containers
+are read a few at a time. The password (and FAKTORY_URL) are
 replaced by <redacted> whenever the password file can be read.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from faktctl import labels, ui
+from faktctl import ui
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.render import redact
 
@@ -60,18 +60,21 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
     from faktctl.adapters.docker_engine import connect
-    from faktctl.observe import in_parallel, parse_summary, project_selector
+    from faktctl.containers import find
+    from faktctl.observe import in_parallel, parse_container
     from faktctl.project import load
 
     loaded = load(file)
     known = ["faktory", *(w.name for w in loaded.spec.workers)]
-    selector = project_selector(loaded.spec.project)
-    if service is not None:
-        selector[labels.SERVICE] = service
     engine = connect()
     try:
         containers = sorted(
-            (parse_summary(raw) for raw in engine.summaries(selector)),
+            (
+                parsed
+                for raw in find(engine, loaded.spec.project).containers
+                for parsed in [parse_container(raw)]
+                if service is None or parsed.service == service
+            ),
             key=lambda c: (c.service != "faktory", c.service, c.replica or 0),
         )
         if not containers:
