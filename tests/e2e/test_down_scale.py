@@ -55,8 +55,8 @@ def test_thirty_replicas_status_logs_scale_down_and_down_in_order(
     project, server = deployment.project, f"{deployment.project}-faktory-1"
 
     quick = deployment.faktctl("status", "--json")
-    assert quick.code == 0, quick.output
     result = json.loads(quick.stdout)["result"]
+    assert quick.code == 0, (result["drift"], quick.stderr)
     services = {s["name"]: s for s in result["services"]}
     assert services["go"]["replicas"] == {"desired": REPLICAS, "running": REPLICAS}
     assert result["verbose"] is False
