@@ -373,3 +373,35 @@ def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -
     if response.status_code != 200:
         raise ProbeError(f"{endpoint}: GET /health answered HTTP {response.status_code}")
     return _json_object(response.text, endpoint, "GET /health")
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    attempts: int = 3,
+    pause: float = 1.0,
+) -> int:
+    """POST a JSON document (webhooks); retried on connection errors and 5xx answers.
+
+    Returns the final status code; raises ProbeError when no attempt got an answer. Redirects
+    are not followed (a webhook that redirects is misconfigured). Errors name the URL's host
+    only, since webhook URLs often hold a token in their path.
+    """
+    import httpx
+
+    host = httpx.URL(url).host or "?"
+    last = "no attempt"
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            response = httpx.post(url, json=payload, timeout=timeout, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}"
+        else:
+            if response.status_code < 500:
+                return response.status_code
+            last = f"HTTP {response.status_code}"
+        if attempt < attempts:
+            time.sleep(pause * attempt)
+    raise ProbeError(f"webhook at {host}: {last} after {attempts} attempts")
