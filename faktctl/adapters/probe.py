@@ -361,6 +361,25 @@ def http_status(
     return response.status_code
 
 
+def health_code(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 2.0) -> int:
+    """The HTTP status of an unauthenticated ``GET /health``, read from the status line.
+
+    Plain socket, no httpx: `faktctl up` asks it many times a second while the server starts,
+    and importing httpx would cost more than the whole wait.
+    """
+    wire = _connect(host, port, timeout)
+    try:
+        request = f"GET /health HTTP/1.0\r\nHost: {_endpoint(host, port)}\r\nConnection: close\r\n"
+        wire.send_line(request)
+        status_line = wire.read_line(time.monotonic() + timeout).decode("latin-1")
+    finally:
+        wire.close()
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise ProbeError(f"{wire.endpoint}: GET /health: not an HTTP answer: {status_line[:80]!r}")
+    return int(parts[1])
+
+
 def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -> dict[str, Any]:
     """The unauthenticated ``GET /health`` JSON document (``now`` and ``server`` keys)."""
     import httpx
