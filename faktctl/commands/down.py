@@ -19,18 +19,23 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.desired import Desired, Secrets, build_desired
     from faktctl.launch import Executor, Settings
     from faktctl.lock import project_lock
-    from faktctl.observe import take_snapshot
+    from faktctl.observe import summary_snapshot, with_exact_stop_grace
     from faktctl.planner import plan_down
     from faktctl.project import load
 
     started = time.monotonic()
     loaded = load(file)
+    if loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
     # down needs names only, never the password: it works even when the secret is gone
     desired: Desired = build_desired(loaded, Secrets(SecretStr("")))
     engine = connect()
     try:
         with project_lock(loaded.base_dir, desired.project, "down"):
-            observed = take_snapshot(engine, desired, images=False)
+            observed = summary_snapshot(engine, desired, images=False)
+            observed = with_exact_stop_grace(engine, observed, desired.server.name)
             volume_names = [v.name for v in desired.volumes]
             plan = plan_down(observed, desired.server.name, volume_names, volumes)
             _confirm(

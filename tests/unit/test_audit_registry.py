@@ -20,7 +20,7 @@ KNOWN_IDS = {
     "FKD001", "FKD002", "FKD003", "FKD010",
     "FKB001", "FKB002", "FKB003",
     "FKH001", "FKH002", "FKH003", "FKH004", "FKH005", "FKH006", "FKH007", "FKH008", "FKH009",
-    "FKH010", "FKH011", "FKH012", "FKH020", "FKH021",
+    "FKH010", "FKH011", "FKH012", "FKH013", "FKH020", "FKH021",
 }  # fmt: skip
 # Kubernetes input (faktctl/audit/rules/kubernetes.py)
 KNOWN_IDS |= {"FKP020", "FKP021", "FKD020", "FKD021", "FKD022", "FKS030", "FKH030", "FKH031"}

@@ -1,0 +1,56 @@
+"""What the audit *says* on the real-world corpus cases (issue 10 part 4): the corpus header
+pins the statuses; these tests pin the messages that must be true and useful."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faktctl.audit.model import AuditReport, Finding
+from tests.unit.test_audit_corpus import CORPUS, parse_case, run_case
+
+
+def report_of(name: str, tmp_path: Path) -> AuditReport:
+    source = CORPUS / name
+    if not source.exists():
+        source = CORPUS / f"{name}.yaml"
+    return run_case(parse_case(source), tmp_path)
+
+
+def finding(report: AuditReport, check: str, service: str | None = None) -> Finding:
+    found = [
+        f for f in report.findings if f.id == check and (service is None or f.service == service)
+    ]
+    assert found, f"no {check} finding for {service}"
+    return found[0]
+
+
+def test_swarm_restart_policy_is_named_and_the_trap_stated(tmp_path: Path) -> None:
+    message = finding(report_of("45-swarm-restart-policy", tmp_path), "FKH003").message
+    assert message.startswith("deploy.restart_policy.condition: on-failure")
+    assert "crashes and OOM kills" in message and "never a failed start" in message
+    assert "status 0" in message
+
+
+def test_hidden_servers_are_found_and_lookalikes_reported(tmp_path: Path) -> None:
+    report = report_of("46-servers-hidden", tmp_path)
+    servers = {f.service for f in report.findings if f.id == "FKM001"}
+    assert servers == {"tls", "built", "faktory"}  # the worker and postgres are not servers
+    assert "FKS007" in {f.id for f in report.findings if f.service == "worker"}
+    tls = finding(report, "FKH013", "tls")
+    assert (
+        tls.status == "fail" and "acjensen/faktory-tls:latest is named like Faktory" in tls.message
+    )
+    built = finding(report, "FKH013", "built")
+    assert built.status == "pass" and "built FROM contribsys/faktory:1.9.4" in built.message
+    assert finding(report, "FKH001", "built").message == "contribsys/faktory:1.9.4 is pinned"
+    missing = finding(report, "FKH013", "faktory")
+    assert missing.status == "fail"
+    assert "46-servers-hidden/server/Dockerfile cannot be read" in missing.message
+
+
+def test_a_published_port_is_never_called_unpublished(tmp_path: Path) -> None:
+    report = report_of("46-servers-hidden", tmp_path)
+    protocol = finding(report, "FKD002", "tls")
+    assert protocol.status == "skip"
+    assert "7419 is published as `7419:7419`" in protocol.message
+    assert "not published" not in protocol.message
