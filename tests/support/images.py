@@ -12,16 +12,12 @@ Both are cached by tag: the tag carries a short hash of the recipe, so editing t
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +26,27 @@ import docker.errors
 from docker.models.images import Image
 
 from faktctl import labels
+from tests.support.provision import (
+    GO_ENV,
+    ProvisionError,
+    Tool,
+    deb_tool,
+    faktory_server,
+    file_lock,
+    find_go,
+)
 
 FAKTORY_REPO = "faktctl-test/faktory"
 GO_WORKER_REPO = "faktctl-test/go-worker"
 CACHE_LABEL_VALUE = "image-cache"
 RECIPE_LABEL = "io.faktctl.test-recipe"
-INSTALL_HINT = "apt-get install redis-server redis-tools busybox-static (and a Go toolchain)"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GO_WORKER_DIR = REPO_ROOT / "examples" / "go-worker"
 GO_WORKER_SOURCES = ("main.go", "go.mod", "go.sum", "Dockerfile")
 
-REDIS_BINARIES = ("/usr/bin/redis-server", "/usr/bin/redis-cli")
-BUSYBOX = "/usr/bin/busybox"
+# Debian's redis-server is a symlink to redis-check-rdb from redis-tools: fetch both together.
+REDIS_PACKAGES = ("redis-server", "redis-tools")
 BUSYBOX_APPLETS = (
     "sh", "ash", "wget", "nc", "ls", "cat", "ps", "sleep", "mkdir", "rm", "cp", "mv", "ln",
     "test", "[", "echo", "printf", "tar", "gzip", "gunzip", "sha256sum", "stat", "du", "df",
@@ -61,8 +65,6 @@ CMD ["/faktory", "-w", "0.0.0.0:7420", "-b", "0.0.0.0:7419"]
 """
 
 GO_BUILD_TIMEOUT = 600.0
-LOCK_WAIT_SECONDS = 900.0
-_LDD_PATH = re.compile(r"(/\S+)\s+\(0x[0-9a-f]+\)")
 
 
 Assembler = Callable[[Path], None]
@@ -74,33 +76,48 @@ class ImageBuildError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class HostTools:
-    go: str
-    busybox: str
-    redis: tuple[str, ...]
+class ImageTools:
+    """The host-side ingredients of the Faktory image (the host's, or Debian's unpacked)."""
+
+    redis_server: Tool
+    redis_cli: Tool
+    busybox: Tool
 
 
-def find_host_tools() -> HostTools:
-    """Locate go, redis-server, redis-cli and a static busybox, or explain what to install."""
-    go = shutil.which("go")
-    missing = [] if go else ["go (Go toolchain)"]
-    missing += [path for path in (*REDIS_BINARIES, BUSYBOX) if not os.path.isfile(path)]
-    if missing or go is None:
-        raise ImageBuildError(
-            f"cannot build the local Faktory test image, missing: {', '.join(missing)}; "
-            f"install them with: {INSTALL_HINT}"
+def find_image_tools() -> ImageTools:
+    """redis-server, redis-cli and a static busybox: the host's, else fetched from Debian."""
+    try:
+        return ImageTools(
+            redis_server=deb_tool("redis-server", REDIS_PACKAGES[0], extra_packages=REDIS_PACKAGES),
+            redis_cli=deb_tool("redis-cli", REDIS_PACKAGES[0], extra_packages=REDIS_PACKAGES),
+            busybox=_static_busybox(),
         )
-    return HostTools(go=go, busybox=BUSYBOX, redis=REDIS_BINARIES)
+    except ProvisionError as exc:
+        raise ImageBuildError(f"cannot build the local Faktory test image: {exc}") from exc
+
+
+def _static_busybox() -> Tool:
+    """busybox must be static inside a scratch image: the host's only when it is."""
+    tool = deb_tool("busybox", "busybox-static")
+    if tool.root is None and not _is_static(tool.path):
+        return deb_tool("busybox", "busybox-static", force_package=True)
+    return tool
+
+
+def _is_static(binary: Path) -> bool:
+    done = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False)
+    return "not a dynamic executable" in (done.stdout + done.stderr) or "statically" in done.stdout
 
 
 def _file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def faktory_recipe_hash(version: str, tools: HostTools) -> str:
+def faktory_recipe_hash(version: str, tools: ImageTools, server: Path) -> str:
     """Short hash over everything that shapes the Faktory image."""
-    parts = [version, _file_digest(__file__), *(_file_digest(p) for p in tools.redis)]
-    parts.append(_file_digest(tools.busybox))
+    parts = [version, _file_digest(__file__), _file_digest(server)]
+    parts += [_file_digest(tool.path) for tool in (tools.redis_server, tools.redis_cli)]
+    parts.append(_file_digest(tools.busybox.path))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 
@@ -136,80 +153,31 @@ def tag_alias(client: docker.DockerClient, source: str, alias: str) -> str:
     return alias
 
 
-@contextlib.contextmanager
-def _build_lock(name: str) -> Iterator[None]:
-    """Serialise builds across processes (parallel test runs) with a bounded wait."""
-    path = Path(tempfile.gettempdir()) / f"faktctl-test-{name}.lock"
-    with path.open("w") as handle:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise ImageBuildError(f"timed out waiting for the build lock {path}") from None
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _run(args: list[str], cwd: Path, what: str) -> None:
-    env = {**os.environ, "CGO_ENABLED": "0", "GOWORK": "off", "GOFLAGS": "-mod=mod"}
-    try:
-        done = subprocess.run(
-            args, cwd=cwd, env=env, capture_output=True, text=True, timeout=GO_BUILD_TIMEOUT
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise ImageBuildError(f"{what} timed out after {GO_BUILD_TIMEOUT:g}s") from exc
-    if done.returncode != 0:
-        tail = (done.stderr or done.stdout).strip()[-2000:]
-        raise ImageBuildError(f"{what} failed ({' '.join(args)}):\n{tail}")
-
-
-def build_faktory_binary(go: str, version: str, out: Path) -> Path:
-    """Compile github.com/contribsys/faktory/cmd/faktory@v<version> into ``out``."""
-    package = "github.com/contribsys/faktory/cmd/faktory"
-    with tempfile.TemporaryDirectory(prefix="faktctl-fkbuild-") as tmp:
-        work = Path(tmp)
-        _run([go, "mod", "init", "fkbuild"], work, "go mod init")
-        _run([go, "get", f"{package}@v{version}"], work, f"go get faktory v{version}")
-        build = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out), package]
-        _run(build, work, "go build faktory")
-    return out
-
-
-def shared_libraries(binary: str) -> list[str]:
-    """Absolute paths of the libraries and loader that ``ldd`` lists for ``binary``."""
-    done = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=60, check=False)
-    if done.returncode != 0:
-        raise ImageBuildError(f"ldd {binary} failed: {done.stderr.strip()}")
-    return sorted({match.group(1) for match in _LDD_PATH.finditer(done.stdout)})
-
-
-def _copy_into(rootfs: Path, source: str, target: str | None = None, mode: int = 0o755) -> None:
-    """Copy ``source`` to the same path (or ``target``) inside the rootfs, following symlinks."""
-    destination = rootfs / (target or source).lstrip("/")
+def _copy_into(rootfs: Path, source: Path, target: str, mode: int = 0o755) -> None:
+    """Copy ``source`` (following symlinks) to the absolute path ``target`` inside the rootfs."""
+    destination = rootfs / target.lstrip("/")
     destination.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, destination)
     destination.chmod(mode)
 
 
-def _install_busybox(rootfs: Path, busybox: str) -> None:
-    _copy_into(rootfs, busybox, target="/bin/busybox")
+def _install_busybox(rootfs: Path, busybox: Tool) -> None:
+    _copy_into(rootfs, busybox.path, "/bin/busybox")
     for applet in BUSYBOX_APPLETS:
         (rootfs / "bin" / applet).symlink_to("busybox")
 
 
-def _install_redis(rootfs: Path, binaries: tuple[str, ...]) -> None:
-    libraries: set[str] = set()
-    for binary in binaries:
-        _copy_into(rootfs, binary)
-        libraries.update(shared_libraries(binary))
-    for library in sorted(libraries):
-        _copy_into(rootfs, library)
+def _install_dynamic(rootfs: Path, tools: dict[str, Tool]) -> None:
+    """Each tool at its image path, plus the shared libraries and loader it resolves to."""
+    libraries: dict[str, Path] = {}
+    for target, tool in tools.items():
+        _copy_into(rootfs, tool.path, target)
+        try:
+            libraries.update((inside, source) for source, inside in tool.image_files())
+        except ProvisionError as exc:
+            raise ImageBuildError(str(exc)) from exc
+    for inside, source in sorted(libraries.items()):
+        _copy_into(rootfs, source, inside)
 
 
 def _write_etc(rootfs: Path) -> None:
@@ -229,26 +197,31 @@ def _make_dirs(rootfs: Path) -> None:
     tmp.chmod(0o1777)
 
 
-def assemble_faktory_context(context: Path, tools: HostTools, version: str) -> None:
+def assemble_faktory_context(context: Path, tools: ImageTools, server: Path) -> None:
     """Lay out ``context/rootfs`` and ``context/Dockerfile`` for the Faktory image."""
     rootfs = context / "rootfs"
     rootfs.mkdir()
-    build_faktory_binary(tools.go, version, rootfs / "faktory")
-    (rootfs / "faktory").chmod(0o755)
-    _install_redis(rootfs, tools.redis)
+    _copy_into(rootfs, server, "/faktory")
+    _install_dynamic(
+        rootfs, {"/usr/bin/redis-server": tools.redis_server, "/usr/bin/redis-cli": tools.redis_cli}
+    )
     _install_busybox(rootfs, tools.busybox)
     _write_etc(rootfs)
     _make_dirs(rootfs)
     (context / "Dockerfile").write_text(FAKTORY_DOCKERFILE)
 
 
-def _build_image(
-    client: docker.DockerClient, context: Path, tag: str, recipe: str, description: str
+def build_image(
+    client: docker.DockerClient,
+    context: Path,
+    tag: str,
+    image_labels: dict[str, str],
+    description: str,
 ) -> None:
-    build_labels = {labels.TEST: CACHE_LABEL_VALUE, RECIPE_LABEL: recipe}
+    """``docker build`` of a prepared context (never pulls)."""
     try:
         client.images.build(
-            path=str(context), tag=tag, labels=build_labels, pull=False, rm=True, forcerm=True
+            path=str(context), tag=tag, labels=image_labels, pull=False, rm=True, forcerm=True
         )
     except (docker.errors.BuildError, docker.errors.APIError) as exc:
         raise ImageBuildError(f"docker build of {description} failed: {exc}") from exc
@@ -262,44 +235,64 @@ def _ensure(
     assemble: Assembler,
 ) -> str:
     if _find_image(client, hashed_tag) is None:
-        with _build_lock(plain_tag.replace("/", "_").replace(":", "_")):
+        with file_lock(plain_tag.replace("/", "_").replace(":", "_")):
             if _find_image(client, hashed_tag) is None:
                 with tempfile.TemporaryDirectory(prefix="faktctl-image-") as tmp:
                     assemble(Path(tmp))
-                    _build_image(client, Path(tmp), hashed_tag, recipe, plain_tag)
+                    image_labels = {labels.TEST: CACHE_LABEL_VALUE, RECIPE_LABEL: recipe}
+                    build_image(client, Path(tmp), hashed_tag, image_labels, plain_tag)
     tag_alias(client, hashed_tag, plain_tag)
     return plain_tag
 
 
+def faktory_server_binary(version: str) -> Path:
+    """The real server at ``version``, built once from its Go module."""
+    try:
+        return faktory_server(version)
+    except ProvisionError as exc:
+        raise ImageBuildError(f"cannot build Faktory {version}: {exc}") from exc
+
+
 def ensure_faktory_image(client: docker.DockerClient, version: str = "1.9.4") -> str:
     """Build (once) the local Faktory image and return its tag ``faktctl-test/faktory:<v>``."""
-    tools = find_host_tools()
-    recipe = faktory_recipe_hash(version, tools)
+    tools = find_image_tools()
+    server = faktory_server_binary(version)
+    recipe = faktory_recipe_hash(version, tools, server)
     plain = f"{FAKTORY_REPO}:{version}"
     hashed = f"{FAKTORY_REPO}:{version}-r{recipe}"
 
     def assemble(context: Path) -> None:
-        assemble_faktory_context(context, tools, version)
+        assemble_faktory_context(context, tools, server)
 
     return _ensure(client, plain, hashed, recipe, assemble)
 
 
-def build_go_worker_binary(go: str, out: Path) -> Path:
+def build_go_worker_binary(out: Path) -> Path:
     """Compile examples/go-worker statically (the same command as its build.sh)."""
+    try:
+        go = find_go()
+    except ProvisionError as exc:
+        raise ImageBuildError(f"cannot build the Go worker image: {exc}") from exc
     args = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out), "."]
-    _run(args, GO_WORKER_DIR, "go build examples/go-worker")
+    env = {**os.environ, **GO_ENV}
+    try:
+        done = subprocess.run(
+            args, cwd=GO_WORKER_DIR, env=env, capture_output=True, text=True,
+            timeout=GO_BUILD_TIMEOUT, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise ImageBuildError(f"go build examples/go-worker timed out: {exc}") from exc
+    if done.returncode != 0:
+        raise ImageBuildError(f"go build examples/go-worker failed:\n{done.stderr[-2000:]}")
     return out
 
 
 def ensure_go_worker_image(client: docker.DockerClient) -> str:
     """Build (once) ``examples/go-worker`` from its Dockerfile; returns the ``latest`` tag."""
-    go = shutil.which("go")
-    if go is None:
-        raise ImageBuildError(f"cannot build the Go worker image: go not found; {INSTALL_HINT}")
     recipe = go_worker_recipe_hash()
 
     def assemble(context: Path) -> None:
-        build_go_worker_binary(go, context / "go-worker")
+        build_go_worker_binary(context / "go-worker")
         shutil.copyfile(GO_WORKER_DIR / "Dockerfile", context / "Dockerfile")
 
     plain, hashed = f"{GO_WORKER_REPO}:latest", f"{GO_WORKER_REPO}:r{recipe}"

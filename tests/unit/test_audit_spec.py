@@ -102,6 +102,25 @@ def test_render_drift_is_a_failure(project: Path) -> None:
     assert "compose.yaml differs" in drift["message"] and ".env missing" in drift["message"]
 
 
+def test_no_rendered_files_is_not_drift(project: Path) -> None:
+    (project / "compose.yaml").unlink()
+    (project / ".env").unlink()
+    _, document = audit_json(project)
+    drift = next(f for f in document["result"]["findings"] if f["id"] == "FKH010")
+    assert drift["status"] == "skip"
+    assert "neither compose.yaml nor .env exists" in drift["message"]
+
+
+@pytest.mark.parametrize("kept", ["compose.yaml", ".env"])
+def test_only_one_rendered_file_is_drift(project: Path, kept: str) -> None:
+    gone = ".env" if kept == "compose.yaml" else "compose.yaml"
+    (project / gone).unlink()
+    _, document = audit_json(project)
+    drift = next(f for f in document["result"]["findings"] if f["id"] == "FKH010")
+    assert drift["status"] == "fail"
+    assert f"{gone} missing" in drift["message"]
+
+
 def test_secret_file_mode_and_weak_password(project: Path) -> None:
     secret = project / "secrets" / "faktory_password"
     secret.write_text("short\n")

@@ -289,6 +289,12 @@ def render_drift(facts: AuditFacts) -> Result:
         return skipped("no spec to render")
     if render.error is not None:
         return skipped(f"could not render the spec: {render.error}")
+    if render.files and all(f.state == "missing" for f in render.files):
+        names = " nor ".join(f.path for f in render.files)
+        return skipped(
+            f"neither {names} exists: nothing was rendered (a project deployed with "
+            "`faktctl up` needs no rendered files)"
+        )
     problems = [f for f in render.files if f.state != "match"]
     if not problems:
         names = ", ".join(f.path for f in render.files)
