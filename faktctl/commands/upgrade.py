@@ -68,6 +68,7 @@ def run(
             _say_nothing(plan.lines(), as_json, plan.kind)
             return ExitCode.OK
         if plan.changes_image:
+            execute.require_managed(found)
             execute.ensure_image(engine, plan.target.image, pull, reporter)
         if not _confirm(plan.lines(), assume_yes):
             raise execute.UpgradeFailed("upgrade cancelled; nothing was changed")

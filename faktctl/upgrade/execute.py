@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from faktctl import labels
 from faktctl.backups import deployment, take
 from faktctl.backups.manifest import Backup
 from faktctl.backups.report import Reporter
 from faktctl.errors import FaktctlError, OperationFailed
 from faktctl.upgrade import keys
-from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan
+from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
 from faktctl.versions import FORMATS, format_of, parse_version, text_of
 
 if TYPE_CHECKING:
@@ -86,6 +87,17 @@ def read_preflight(
         destination=destination,
     )
     return Found(preflight, server, workers)
+
+
+def require_managed(found: Found) -> None:
+    """Replacing the server is only done for containers `faktctl up` created."""
+    if labels.PROJECT in (found.server.get("Config", {}).get("Labels") or {}):
+        return
+    raise UpgradeRefused(
+        f"the server container {found.preflight.server} was not started by `faktctl up`",
+        "upgrade replaces the server the way `up` creates it: deploy with `faktctl up` first; "
+        "for compose, change the tag by hand and then run `faktctl upgrade --repair`",
+    )
 
 
 def ensure_image(engine: Engine, image: str, pull: str, say: Reporter) -> None:
@@ -214,12 +226,14 @@ class Upgrader:
         target_format = format_of(plan.target.version)
         at_rest = deployment.Counts(report.visible(target_format), dict(report.sets))
         self.engine.remove(str(server["Id"]), force=True)
-        new_id = self._start_server(plan.target.image)
+        new_id: str | None = None
+        after = deployment.Counts()
         try:
+            new_id = self._start_server(plan.target.image)
             after = self._ready(new_id)
             problems = missing_jobs(at_rest, after) + _version_problem(plan, after)
-        except deployment.NotReady as err:
-            problems, after = [err.message], deployment.Counts()
+        except FaktctlError as err:  # not ready, or could not even be created: roll back
+            problems = [err.message]
         if problems:
             self._roll_back(plan, found, new_id, safety, grace, problems)
         worker_problems = deployment.start_workers(self.engine, workers, self.say.step)
@@ -272,7 +286,7 @@ class Upgrader:
         self,
         plan: UpgradePlan,
         found: Found,
-        new_id: str,
+        new_id: str | None,
         safety: Backup,
         grace: int,
         problems: list[str],
@@ -281,7 +295,8 @@ class Upgrader:
 
         old_image = plan.preflight.image
         self.say.step(f"rolling back to {old_image}: " + "; ".join(problems))
-        self._remove_server(new_id, grace)
+        if new_id is not None:
+            self._remove_server(new_id, grace)
         write_rdb(self.engine, found.server, safety, self.timeout, self.say)
         old_id = self._start_server(old_image)
         state = "the old server runs again on the safety backup"

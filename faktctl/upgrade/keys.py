@@ -74,8 +74,9 @@ return out
 """
 
 # The throwaway container: Redis on the data folder, a socket in /tmp, no TCP port, no save
-# rules; the script's result is printed with a marker, then one foreground SAVE (Redis writes
-# a temp file and renames it over faktory.rdb) before shutting down.
+# rules; the script's result is printed with a marker, then, only when the script completed,
+# one foreground SAVE (Redis writes a temp file and renames it over faktory.rdb) before
+# shutting down without saving again. A failed script leaves faktory.rdb untouched.
 OFFLINE_SHELL = """set -e
 sock=/tmp/faktctl-keys.sock
 redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir {db} \\
@@ -87,7 +88,13 @@ until [ "$(redis-cli -s "$sock" ping 2>/dev/null)" = PONG ]; do
   if [ "$i" -gt 3000 ]; then echo "Redis did not start:"; cat /tmp/faktctl-keys.log; exit 3; fi
   sleep 0.2
 done
-redis-cli -s "$sock" --raw EVAL "$1" 0 "$2" "$3" "$4" "$5" | sed 's/^/{mark} /'
+redis-cli -s "$sock" --raw EVAL "$1" 0 "$2" "$3" "$4" "$5" > /tmp/faktctl-keys.out 2>&1 || true
+sed 's/^/{mark} /' /tmp/faktctl-keys.out
+if ! grep -q '^v ' /tmp/faktctl-keys.out; then
+  echo "the queue-key script failed; nothing was saved"
+  redis-cli -s "$sock" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
+  exit 5
+fi
 if [ "$2" = move ]; then
   saved=$(redis-cli -s "$sock" SAVE)
   [ "$saved" = OK ] || {{ echo "SAVE failed: $saved"; cat /tmp/faktctl-keys.log; exit 4; }}
