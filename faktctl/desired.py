@@ -16,17 +16,19 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from faktctl import labels
+from faktctl.serverconf import DASHBOARD_PORT as DASHBOARD_PORT
+from faktctl.serverconf import DATA_DIR as DATA_DIR
+from faktctl.serverconf import HEALTH_URL as HEALTH_URL
+from faktctl.serverconf import PASSWORD_SECRET as PASSWORD_SECRET
+from faktctl.serverconf import PASSWORD_TARGET as PASSWORD_TARGET
+from faktctl.serverconf import PROTOCOL_PORT as PROTOCOL_PORT
+from faktctl.serverconf import command as server_command
+from faktctl.serverconf import environment as server_environment
 from faktctl.spec.load import LoadedSpec
 from faktctl.spec.model import SERVER_SERVICE, Spec, Worker
 
-DATA_DIR = "/var/lib/faktory"
-PASSWORD_SECRET = "faktory_password"
-PASSWORD_TARGET = f"/run/secrets/{PASSWORD_SECRET}"
 WEB_CONF_TARGET = "/etc/faktory/conf.d/faktctl-web.toml"
-PROTOCOL_PORT = 7419
-DASHBOARD_PORT = 7420
 FAKTORY_URL_VAR = "FAKTORY_URL"
-HEALTH_URL = f"http://127.0.0.1:{DASHBOARD_PORT}/health"
 
 Role = Literal["server", "worker"]
 
@@ -209,20 +211,9 @@ def _volumes(spec: Spec) -> tuple[VolumeRequest, ...]:
 
 def _server(loaded: LoadedSpec, volumes: tuple[VolumeRequest, ...]) -> ServiceRequest:
     server = loaded.spec.server
-    command = (
-        "/faktory",
-        "-e",
-        server.environment,
-        "-b",
-        f"0.0.0.0:{PROTOCOL_PORT}",
-        "-w",
-        f"0.0.0.0:{DASHBOARD_PORT}",
-        "-l",
-        server.log_level,
-    )
+    command = server_command(server.environment, server.log_level)
     env: list[tuple[str, str | SecretEnv]] = [
-        ("FAKTORY_ENV", server.environment),
-        ("FAKTORY_PASSWORD", PASSWORD_TARGET),
+        *server_environment(server.environment),
         *sorted(server.env.items()),
     ]
     if server.storage.host_path is not None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from faktctl import labels
+from faktctl import containers, labels
 from faktctl.desired import Desired, Publish
+from faktctl.errors import UsageError
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -64,6 +65,9 @@ class Observed:
     network: ObservedNetwork | None
     volumes: frozenset[str]
     image_ids: Mapping[str, str | None] = field(default_factory=dict)  # reference -> local id
+    # names of the project's containers `docker compose up` started (no faktctl labels): faktctl
+    # never plans for them, and `up` refuses to start a second copy beside them
+    compose_started: tuple[str, ...] = ()
 
     def of_service(self, service: str) -> tuple[ObservedContainer, ...]:
         return tuple(c for c in self.containers if c.service == service)
@@ -122,8 +126,8 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
     return ObservedContainer(
         id=str(raw["Id"]),
         name=str(raw.get("Name", "")).lstrip("/"),
-        service=str(tags.get(labels.SERVICE, "")),
-        replica=_replica(tags.get(labels.REPLICA)),
+        service=containers.service_of(raw),
+        replica=_replica(containers.replica_of(raw)),
         config_hash=tags.get(labels.CONFIG_HASH),
         config_parts=_parts(tags.get(labels.CONFIG_PARTS)),
         image_ref=str(config.get("Image", "")),
@@ -143,15 +147,14 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
     )
 
 
-def project_selector(project: str) -> dict[str, str]:
-    return {labels.MANAGED: "true", labels.PROJECT: project}
-
-
 def take_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
     """Containers by project label; network, volumes and images by the names the spec uses."""
-    containers = tuple(
+    found = containers.find(engine, desired.project)
+    mine = found.containers if found.launched_by == "faktctl" else ()
+    compose_started = found.names if found.launched_by == "compose" else ()
+    parsed = tuple(
         sorted(
-            (parse_container(raw) for raw in engine.containers(project_selector(desired.project))),
+            (parse_container(raw) for raw in mine),
             key=lambda c: (c.service, c.replica or 0, c.name),
         )
     )
@@ -167,7 +170,19 @@ def take_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Obse
     volumes = frozenset(v.name for v in desired.volumes if engine.volume(v.name) is not None)
     references = sorted({s.image for s in desired.services}) if images else []
     image_ids = {ref: _image_id(engine, ref) for ref in references}
-    return Observed(desired.project, containers, network, volumes, image_ids)
+    return Observed(desired.project, parsed, network, volumes, image_ids, compose_started)
+
+
+def refuse_compose_started(observed: Observed) -> None:
+    """UsageError when `docker compose up` runs this project: faktctl would start a second
+    server beside it (and clash on its names and ports)."""
+    if observed.compose_started:
+        raise UsageError(
+            f"project `{observed.project}` was started by docker compose "
+            f"({', '.join(observed.compose_started)})",
+            "keep managing it with `docker compose`, or stop it with `docker compose down` "
+            "before `faktctl up` takes over",
+        )
 
 
 def _image_id(engine: Engine, reference: str) -> str | None:

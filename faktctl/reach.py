@@ -13,10 +13,11 @@ imports the docker SDK: the engine's type is needed by the type checker alone.
 
 from __future__ import annotations
 
-import re
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 LOCALHOST = "127.0.0.1"
 EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})
+_SOCKET_SCHEMES = frozenset({"unix", "npipe", "fd"})
 
 
 @dataclass(frozen=True)
@@ -38,35 +40,96 @@ class Endpoint:
     port: int
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def engine_host(address: str) -> str:
-    """The host named by an engine address (`tcp://build-box:2376` -> `build-box`); it is empty
-    when the address names none."""
-    return re.sub(r"^\w+://", "", address).rsplit(":", 1)[0].strip("[]")
+    """The host an engine address names, without user, port or brackets:
+    `tcp://build-box:2376` -> `build-box`, `ssh://deploy@box:2222` -> `box`,
+    `ssh://[fd00::7]:22` -> `fd00::7`. Empty for a socket or pipe, or when it names none."""
+    text = address.strip()
+    if "://" not in text:
+        text = f"tcp://{text}"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # an unbalanced bracket
+        return ""
+    return "" if parts.scheme.lower() in _SOCKET_SCHEMES else host or ""
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return ip == "localhost"
+
+
+def _dial_host(host_ip: str, is_local: bool, remote_host: str) -> str | None:
+    """Where to dial a port published on `host_ip` of the engine's host."""
+    if host_ip in EVERY_INTERFACE:
+        return LOCALHOST if is_local else (remote_host or None)
+    if _is_loopback(host_ip):
+        return host_ip if is_local else None  # a remote host's loopback is out of reach
+    return host_ip  # one address of the engine's host
+
+
+def _preference(port: Publish) -> int:
+    if port.host_ip in ("", "0.0.0.0"):
+        return 0
+    if _is_loopback(port.host_ip):
+        return 1
+    return 3 if port.host_ip == "::" else 2
+
+
+def dial_address(
+    ports: Iterable[Publish],
+    container_port: int,
+    *,
+    is_local: bool,
+    engine_address: str = "",
+    network_ips: Iterable[str] = (),
+    host_network: bool = False,
+    loopback_only: bool = False,
+) -> Endpoint | None:
+    """Where this machine reaches a container's `container_port`, or None when it cannot.
+
+    The one rule `up`, backup, restore and `audit --live` share:
+    - host networking: the engine's host (127.0.0.1 for a local engine) at that port;
+    - a published binding, IPv4 every-interface first, then loopback, then a given address,
+      then `::`: every interface is dialled on 127.0.0.1 of a local engine or on the host a
+      remote engine's address names; a loopback address only on a local engine; a given
+      address as it is;
+    - otherwise, on a local engine only, the container's own address on one of its networks
+      (`network_ips`), unless the server listens on its loopback alone (`loopback_only`).
+    """
+    remote_host = "" if is_local else engine_host(engine_address)
+    if host_network:
+        same_host = LOCALHOST if is_local else remote_host
+        return Endpoint(same_host, container_port) if same_host else None
+    bindings = sorted((p for p in ports if p.container_port == container_port), key=_preference)
+    for binding in bindings:
+        host = _dial_host(binding.host_ip, is_local, remote_host)
+        if host is not None:
+            return Endpoint(host, binding.host_port)
+    if is_local and not loopback_only:
+        for ip in network_ips:
+            if ip:
+                return Endpoint(ip, container_port)
+    return None
 
 
 def protocol_address(
     ports: Iterable[Publish], engine: Engine, network_ip: str | None = None
 ) -> Endpoint | None:
-    """Where this machine reaches the server's port 7419, or None when it cannot.
-
-    The first binding that publishes 7419 decides: one on every interface is dialled on
-    127.0.0.1 of a local engine, or on the host of a remote engine; one on a given address, on
-    that address. Without such a binding, a local engine's container is dialled directly on
-    `network_ip` (its address on a network faktctl created), when the caller knows it.
-    """
-    for port in ports:
-        if port.container_port != PROTOCOL_PORT:
-            continue
-        host = port.host_ip
-        if host in EVERY_INTERFACE:
-            host = LOCALHOST if engine.is_local else engine_host(engine.address) or LOCALHOST
-        return Endpoint(host, port.host_port)
-    if network_ip and engine.is_local:
-        return Endpoint(network_ip, PROTOCOL_PORT)
-    return None
+    """Where this machine reaches the server's port 7419 (see dial_address), or None."""
+    return dial_address(
+        ports,
+        PROTOCOL_PORT,
+        is_local=engine.is_local,
+        engine_address=engine.address,
+        network_ips=(network_ip,) if network_ip else (),
+    )
 
 
 def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[str, Any]:

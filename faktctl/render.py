@@ -28,9 +28,6 @@ class RenderedFiles:
     compose: str
     env: SecretStr  # holds the password
 
-    def redacted_env(self, secrets: tuple[SecretStr, ...]) -> str:
-        return redact(self.env.get_secret_value(), secrets)
-
 
 _URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
 

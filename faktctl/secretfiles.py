@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import secrets
 import stat
 from pathlib import Path
@@ -14,6 +16,7 @@ from faktctl.spec.load import LoadedSpec
 
 PASSWORD_BYTES = 32  # token_urlsafe(32) gives 43 characters
 MIN_PASSWORD_LENGTH = 16
+MAX_SECRET_BYTES = 4096  # a password file is one line; anything bigger is the wrong file
 
 
 def generate_password() -> SecretStr:
@@ -26,35 +29,134 @@ def write_secret(path: Path, value: SecretStr) -> None:
     atomic_write(path, value.get_secret_value() + "\n", mode=0o600)
 
 
-def read_secret(path: Path, what: str, spec_field: str) -> SecretStr:
-    """Read a password file the way Faktory does (surrounding whitespace trimmed)."""
+def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None = None) -> SecretStr:
+    """Read a secret file under the rules every secret file faktctl reads follows.
+
+    - a regular file: a folder, FIFO (which could block forever), device (`/dev/zero`) or
+      socket is refused without reading from it;
+    - symbolic links: a file named inside `inside` (the project folder) must still be inside
+      it once links are followed. faktctl copies the value into .env and hands it to the
+      server, so a link leaving the project (`secrets/faktory_password -> /etc/shadow`) would
+      publish whatever it points at; links within the folder (a mounted Kubernetes secret's
+      `..data/` links) work. A file named outside `inside` (or any file when `inside` is
+      None) must not itself be a link;
+    - at most MAX_SECRET_BYTES, UTF-8, one line (a trailing newline allowed), printable
+      characters only; surrounding spaces are trimmed, as Faktory trims them.
+    Anything else is a one-line UsageError (exit 2) naming the file.
+    """
+    shown = f"{what} file {path}"
+    target = _followed(path, shown, inside)
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
         raise UsageError(
-            f"{what} file {path} does not exist",
+            f"{shown} does not exist",
             f"create it, or point {spec_field} at it; `faktctl init` generates one",
         ) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read {what} file {path}: {err.__class__.__name__}") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UsageError(
+                f"{shown} is a symbolic link",
+                "outside the project folder faktctl reads secret files only when they are "
+                "plain files, not links",
+            ) from None
+        raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(
+                f"{shown} is {_kind(info.st_mode)}, not a regular file",
+                "a password file must be a plain file holding one line",
+            )
+        if info.st_size > MAX_SECRET_BYTES:
+            raise UsageError(
+                f"{shown} is {info.st_size} bytes; a password file holds at most "
+                f"{MAX_SECRET_BYTES}",
+                "is this the right file?",
+            )
+        data = os.read(fd, MAX_SECRET_BYTES + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    return SecretStr(_one_line(data, shown))
+
+
+def _followed(path: Path, shown: str, inside: Path | None) -> Path:
+    """The file to open for `path`: itself, or where its links lead when that is allowed.
+
+    A path named inside the `inside` folder must really be inside it once every link is
+    followed; any other path must not itself be a link (the open uses O_NOFOLLOW).
+    """
+    named = Path(os.path.normpath(path.absolute()))
+    if inside is None:
+        return named
+    folder = Path(os.path.normpath(inside.absolute()))
+    if not named.is_relative_to(folder):
+        return named
+    try:
+        resolved = named.resolve(strict=True)
+    except FileNotFoundError:
+        return named  # the open reports it
+    except (OSError, RuntimeError) as err:  # a loop of links
+        raise UsageError(f"cannot read {shown}: {err}") from None
+    real_folder = folder.resolve()
+    if not resolved.is_relative_to(real_folder):
+        raise UsageError(
+            f"{shown} is a symbolic link to {resolved}, outside the project folder {real_folder}",
+            "a link may point only inside the project folder; copy the secret there instead",
+        )
+    return resolved
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _one_line(data: bytes, shown: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{shown} is not UTF-8 text", "a password is one line of text") from None
+    if text.endswith("\r\n"):
+        text = text[:-2]
+    elif text.endswith("\n"):
+        text = text[:-1]
+    if "\n" in text or "\r" in text:
+        raise UsageError(
+            f"{shown} holds more than one line", "a password file holds the password alone"
+        )
+    value = text.strip(" \t")
     if not value:
-        raise UsageError(f"{what} file {path} is empty", "put a strong password in it")
+        raise UsageError(f"{shown} is empty", "put a strong password in it")
+    if not value.isprintable():
+        raise UsageError(
+            f"{shown} holds control or other unprintable characters",
+            "use printable characters only",
+        )
     if value.startswith("/"):
         raise UsageError(
-            f"{what} in {path} starts with `/`",
+            f"{shown} holds a value that starts with `/`",
             "Faktory would read such a value as a file path; choose another password",
         )
-    return SecretStr(value)
+    return value
 
 
 def read_server_password(loaded: LoadedSpec) -> SecretStr:
     return read_secret(
-        loaded.resolve(loaded.spec.server.password_file), "password", "server.password_file"
+        loaded.resolve(loaded.spec.server.password_file),
+        "password",
+        "server.password_file",
+        inside=loaded.base_dir,
     )
-
-
-def loose_permissions(path: Path) -> bool:
-    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
 def web_conf_text(password: SecretStr) -> str:
@@ -68,7 +170,10 @@ def read_dashboard_password(loaded: LoadedSpec) -> SecretStr | None:
     if field is None:
         return None
     return read_secret(
-        loaded.resolve(field), "dashboard password", "server.dashboard_password_file"
+        loaded.resolve(field),
+        "dashboard password",
+        "server.dashboard_password_file",
+        inside=loaded.base_dir,
     )
 
 

@@ -17,18 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import re
-import shutil
 import stat
-import tarfile
-import tempfile
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -194,12 +189,6 @@ class ContainerConfig:
     aliases: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class ThrowawayResult:
-    exit_code: int
-    output: bytes
-
-
 def extra_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Labels from FAKTCTL_EXTRA_LABELS (`k=v,k2=v2`), added to everything faktctl creates."""
     text = (os.environ if environ is None else environ).get(EXTRA_LABELS_VAR, "")
@@ -285,66 +274,6 @@ def context_digest(context: str, dockerfile: str = "Dockerfile") -> str:
                     digest.update(block)
         digest.update(b"\n")
     return digest.hexdigest()
-
-
-# --- tar helpers for file copies ---------------------------------------------------------------
-
-
-class _ChunkReader(io.RawIOBase):
-    """A read-only file object over an iterator of byte chunks (for streaming tar parsing).
-
-    Each byte is copied once, into the caller's buffer: the unread rest of a chunk is a
-    memoryview window that moves forward, never a new bytes object."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = memoryview(next(self._chunks)).cast("B")
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
-def _spool(data: bytes | BinaryIO | Iterable[bytes]) -> tuple[IO[bytes], int]:
-    """Copy data into a temporary file (tar headers need the size up front)."""
-    spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
-    if isinstance(data, bytes | bytearray):
-        spooled.write(data)
-    elif isinstance(data, io.IOBase) or hasattr(data, "read"):
-        shutil.copyfileobj(cast(BinaryIO, data), spooled)
-    else:
-        for chunk in data:
-            spooled.write(chunk)
-    size = spooled.tell()
-    spooled.seek(0)
-    return spooled, size
-
-
-def _blocks(handle: IO[bytes], size: int = 1 << 20) -> Iterator[bytes]:
-    while block := handle.read(size):
-        yield block
-
-
-def _tar_of_one_file(name: str, content: IO[bytes], size: int, mode: int) -> IO[bytes]:
-    archive: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = size
-        info.mode = mode
-        info.mtime = int(time.time())
-        tar.addfile(info, content)
-    archive.seek(0)
-    return archive
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -526,79 +455,27 @@ class Engine:
         return (int(code) if code is not None else -1), bytes(output)
 
     def read_file(self, container_id: str, path: str) -> Iterator[bytes]:
-        """Stream one file out of a container (running or stopped)."""
-        with self.doing(f"copying {path} out of {container_id[:12]}"):
-            chunks, _ = self.api.get_archive(container_id, path)
-            with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
-                for member in tar:
-                    handle = tar.extractfile(member) if member.isfile() else None
-                    if handle is not None:
-                        yield from _blocks(handle)
-                        return
-        raise ObjectNotFound(f"{path} in {container_id[:12]} is not a regular file")
+        """Stream one regular file out of a container (running or stopped).
 
-    def write_file(
-        self,
-        container_id: str,
-        path: str,
-        data: bytes | BinaryIO | Iterable[bytes],
-        mode: int = 0o644,
-    ) -> None:
-        """Write one file into a container (running or stopped); the folder must exist."""
-        target = PurePosixPath(path)
-        content, size = _spool(data)
-        with (
-            content,
-            _tar_of_one_file(target.name, content, size, mode) as archive,
-            self.doing(f"copying {path} into {container_id[:12]}"),
-        ):
-            if not self.api.put_archive(container_id, str(target.parent), archive):
-                raise EngineError(f"copying {path} into {container_id[:12]}: refused")
+        The one way faktctl reads a file from a container: ObjectNotFound when the path is
+        missing, a folder, a link or a device (never the first file found inside a folder).
+        """
+        from faktctl.backups import stream
+
+        _, chunks = self.archive_out(container_id, path)
+        with stream.closing_iter(chunks):
+            try:
+                _, pieces = stream.read_single_file(chunks)
+                for piece in pieces:
+                    yield bytes(piece)
+            except stream.StreamError as err:
+                raise ObjectNotFound(f"{path} in {container_id[:12]}: {err}") from None
 
     def wait(self, container_id: str, timeout: float) -> int:
         """Wait until a container exits; returns its exit code."""
         with self.doing(f"waiting for {container_id[:12]}"):
             result = self.api.wait(container_id, timeout=int(timeout))
         return int(result.get("StatusCode", -1))
-
-    def run_throwaway(
-        self,
-        image: str,
-        command: list[str],
-        *,
-        volumes: Mapping[str, str] | None = None,
-        read_only_volumes: bool = False,
-        binds: Mapping[str, str] | None = None,
-        labels: Mapping[str, str] | None = None,
-        env: Mapping[str, str | SecretStr] | None = None,
-        network: str | None = None,
-        timeout: float = 300.0,
-    ) -> ThrowawayResult:
-        """Run a temporary container to completion and remove it.
-
-        `volumes` maps volume names to mount points, `binds` host paths to mount points.
-        """
-        name = f"faktctl-tmp-{os.urandom(4).hex()}"
-        mounts = tuple(
-            Mount("volume", source, target, read_only_volumes)
-            for source, target in (volumes or {}).items()
-        ) + tuple(Mount("bind", source, target) for source, target in (binds or {}).items())
-        config = ContainerConfig(
-            name=name,
-            image=image,
-            command=tuple(command),
-            env=tuple((env or {}).items()),
-            labels=labels or {},
-            mounts=mounts,
-            network=network,
-        )
-        container_id = self.create_container(config)
-        try:
-            self.start(container_id, name)
-            code = self.wait(container_id, timeout)
-            return ThrowawayResult(code, self.logs(container_id))
-        finally:
-            self.remove(container_id, force=True)
 
     # images
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from faktctl import safeyaml
 from faktctl.audit import yamlsrc
 from faktctl.audit.effective import IMAGE_CMD
 from faktctl.audit.images import parse_image
@@ -57,10 +58,7 @@ class ComposeFile:
         self.display = display(path)
         self.base = path.parent
         self.environ = environ
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise UsageError(f"{self.display}: cannot read the compose file: {err}") from None
+        text = safeyaml.read_text(path, self.display, what="compose file")
         self.doc = yamlsrc.load(text, self.display)
         if not isinstance(self.doc, LineDict):
             raise UsageError(f"{self.display}: not a compose file (expected a mapping)")

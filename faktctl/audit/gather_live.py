@@ -1,13 +1,14 @@
 """faktctl audit --live: facts from the running deployment.
 
-Containers come from the engine (by the project's labels when a spec is given, else any
-container running a Faktory image or a /faktory command). Their inspect data gives the
-effective command, environment, mounts, port bindings, restart policy and health; the files
-the password logic needs are read through the engine; and the server is asked over the wire,
-only on 127.0.0.1 (a published port) or the container's own IP on its network, never on a
-public address: the +HI greeting, HELLO with the configured password, INFO, GET /health and
-GET / without credentials. Where the data really goes is read with `ls`/`stat`/`redis-cli`
-inside the container.
+Containers come from the engine (the spec's project, found as faktctl.containers finds it for
+every command, compose-started projects included; without a spec any container running a
+Faktory image or a /faktory command). Their inspect data gives the effective command,
+environment, mounts, port bindings, restart policy and health; the files the password logic
+needs are read through the engine; and the server is asked over the wire where `up` and backup
+reach it too (faktctl.reach.dial_address: a published port, else on a local engine the
+container's own IP on its network): the +HI greeting, HELLO with the configured password,
+INFO, GET /health and GET / without credentials. Where the data really goes is read with
+`ls`/`stat`/`redis-cli` inside the container.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from faktctl import labels as label_keys
+from faktctl import containers, reach
 from faktctl.adapters import probe
 from faktctl.audit import effective
 from faktctl.audit.images import parse_image
@@ -41,6 +42,7 @@ from faktctl.audit.model import (
     WorkerFacts,
 )
 from faktctl.errors import FaktctlError, UsageError
+from faktctl.observe import published_ports
 
 PROBE_TIMEOUT_S = 3.0
 MAX_FILE = 64 * 1024
@@ -346,41 +348,42 @@ def _queue_keys(
 # --- over the wire ---------------------------------------------------------------------------
 
 
-def _address(raw: RawDict, listen: str, is_local: bool) -> tuple[str, int] | None:
-    """A safe address to reach `listen` (a Go listen address) from here: 127.0.0.1 for a
-    port published on loopback or on every interface, else the container's own IP."""
-    if not is_local:
-        return None
+def _address(
+    raw: RawDict, listen: str, is_local: bool, engine_address: str = ""
+) -> tuple[str, int] | None:
+    """Where to reach `listen` (a Go listen address inside the container) from here: the one
+    rule faktctl.reach.dial_address that `up` and backup use too."""
     _, _, port_text = listen.rpartition(":")
     if not port_text.isdigit():
         return None
-    inside = int(port_text)
-    if str(_host(raw).get("NetworkMode")) == "host":
-        return ("127.0.0.1", inside)
-    published = ((raw.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{inside}/tcp")
-    for item in published or ():
-        if item.get("HostIp") in ("127.0.0.1", "0.0.0.0", "") and item.get("HostPort"):
-            return ("127.0.0.1", int(item["HostPort"]))
-    if effective.binding_host(listen) in {"localhost", "127.0.0.1", "::1"}:
-        return None
-    for network in ((raw.get("NetworkSettings") or {}).get("Networks") or {}).values():
-        ip = (network or {}).get("IPAddress")
-        if ip:
-            return (str(ip), inside)
-    return None
+    networks = (raw.get("NetworkSettings") or {}).get("Networks") or {}
+    found = reach.dial_address(
+        published_ports(raw),
+        int(port_text),
+        is_local=is_local,
+        engine_address=engine_address,
+        network_ips=[str((net or {}).get("IPAddress") or "") for net in networks.values()],
+        host_network=str(_host(raw).get("NetworkMode")) == "host",
+        loopback_only=effective.binding_host(listen) in {"localhost", "127.0.0.1", "::1"},
+    )
+    return (found.host, found.port) if found is not None else None
 
 
 def _endpoint(address: tuple[str, int]) -> str:
-    return f"{address[0]}:{address[1]}"
+    return str(reach.Endpoint(*address))
 
 
 def wire_probe(
-    raw: RawDict, eff: effective.Behaviour, password: str | None, is_local: bool
+    raw: RawDict,
+    eff: effective.Behaviour,
+    password: str | None,
+    is_local: bool,
+    engine_address: str = "",
 ) -> LiveProbe:
     if (raw.get("State") or {}).get("Status") != "running":
         return LiveProbe(None, unreachable="the container is not running")
-    target = _address(raw, eff.protocol_binding, is_local)
-    web = _address(raw, eff.web_binding, is_local) if eff.web_enabled else None
+    target = _address(raw, eff.protocol_binding, is_local, engine_address)
+    web = _address(raw, eff.web_binding, is_local, engine_address) if eff.web_enabled else None
     result = LiveProbe(None, unreachable="no published loopback port and no container IP")
     if target is not None:
         result = _protocol_probe(target, password)
@@ -455,10 +458,12 @@ def _spec_context(file: Path | None) -> SpecContext | None:
 def _select(
     engine: LiveEngine, spec: SpecContext | None, labels: Mapping[str, str]
 ) -> list[RawDict]:
-    selector = dict(labels)
+    """The spec's project's containers (started by faktctl, else by compose), or every
+    container carrying `labels` when there is no spec."""
     if spec is not None:
-        selector[label_keys.PROJECT] = spec.project
-    found = engine.containers(selector, all=True)
+        found = list(containers.find(engine, spec.project, extra=labels).containers)
+    else:
+        found = engine.containers(dict(labels), all=True)
     if not found:
         scope = f"of project `{spec.project}`" if spec else "at all"
         shown = ", ".join(f"{k}={v}" for k, v in labels.items())
@@ -481,7 +486,7 @@ def _worker(raw: RawDict) -> WorkerFacts | None:
 
 
 def _audit_server(
-    engine: LiveEngine, raw: RawDict, spec: SpecContext | None, is_local: bool
+    engine: LiveEngine, raw: RawDict, spec: SpecContext | None, is_local: bool, address: str
 ) -> ServerFacts:
     from faktctl.audit.runner import behaviour_of
 
@@ -492,7 +497,7 @@ def _audit_server(
     assert live is not None
     live = replace(
         live,
-        probe=wire_probe(raw, eff, password, is_local),
+        probe=wire_probe(raw, eff, password, is_local, address),
         data=data_facts(engine, raw, eff),
     )
     return replace(facts, live=live)
@@ -513,8 +518,11 @@ def gather_live(
     try:
         containers = _select(engine, spec, labels)
         is_local = bool(getattr(engine, "is_local", True))
+        address = str(getattr(engine, "address", ""))
         servers = [
-            _audit_server(engine, raw, spec, is_local) for raw in containers if is_server(raw)
+            _audit_server(engine, raw, spec, is_local, address)
+            for raw in containers
+            if is_server(raw)
         ]
         workers = [w for raw in containers if not is_server(raw) for w in [_worker(raw)] if w]
     finally:

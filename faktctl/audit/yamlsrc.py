@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from faktctl import safeyaml
 from faktctl.errors import UsageError
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -95,7 +96,7 @@ _LineLoader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 def load(text: str, display: str) -> Any:
     """Parse one YAML document; syntax errors become one-line UsageErrors with file:line:col."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
+        return safeyaml.load(text, display, _LineLoader)[1]  # a SafeLoader subclass, capped
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
-from faktctl import labels
+from faktctl import containers
 from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR
 from faktctl.errors import OperationFailed
@@ -55,26 +55,12 @@ def job_labels(job: str, project: str) -> dict[str, str]:
 # --- finding containers -----------------------------------------------------------------------
 
 
-COMPOSE_PROJECT = "com.docker.compose.project"
-COMPOSE_SERVICE = "com.docker.compose.service"
-
-
-def _role(engine: Engine, project: str, role: str) -> list[RawDict]:
+def _role(engine: Engine, project: str, role: containers.Role) -> list[RawDict]:
     """Containers of a role: launched by `faktctl up`, else by compose from `faktctl render`."""
-    found = engine.containers({labels.PROJECT: project, labels.ROLE: role}, all=True)
-    if not found and not engine.containers({labels.PROJECT: project}, all=True):
-        composed = engine.containers({COMPOSE_PROJECT: project}, all=True)
-        found = [
-            c
-            for c in composed
-            if (c.get("Config", {}).get("Labels", {}).get(COMPOSE_SERVICE) == SERVER_SERVICE)
-            == (role == "server")
-        ]
-    return sorted(found, key=lambda c: str(c.get("Name", "")))
+    return containers.find(engine, project).with_role(role)
 
 
-def name_of(container: Mapping[str, Any]) -> str:
-    return str(container.get("Name", "")).lstrip("/") or str(container.get("Id", ""))[:12]
+name_of = containers.name_of
 
 
 def is_running(container: Mapping[str, Any]) -> bool:

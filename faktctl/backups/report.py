@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Protocol
 
 Update = Callable[[int], None]
@@ -18,21 +18,3 @@ class Reporter(Protocol):
 
     def transfer(self, what: str, total: int | None) -> contextlib.AbstractContextManager[Update]:
         """A byte transfer; the context yields a callable taking the bytes done so far."""
-
-
-class Silent:
-    """A reporter that says nothing (tests, library use)."""
-
-    def __init__(self) -> None:
-        self.steps: list[str] = []
-        self.warnings: list[str] = []
-
-    def step(self, message: str) -> None:
-        self.steps.append(message)
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-
-    @contextlib.contextmanager
-    def transfer(self, what: str, total: int | None) -> Iterator[Update]:
-        yield lambda done: None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from faktctl import labels
+from faktctl import containers, serverconf
 from faktctl.backups import deployment, stream
 from faktctl.backups.manifest import (
     Backup,
@@ -29,23 +29,18 @@ from faktctl.backups.manifest import (
     write_manifest,
 )
 from faktctl.backups.report import Reporter
-from faktctl.desired import DATA_DIR, PROTOCOL_PORT, Mount, Publish
+from faktctl.desired import Mount, Publish
 from faktctl.errors import OperationFailed
+from faktctl.serverconf import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
 from faktctl.versions import crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
 
-THROWAWAY_COMMAND = (
-    "/faktory",
-    "-e",
-    "production",
-    "-b",
-    f"0.0.0.0:{PROTOCOL_PORT}",
-    "-w",
-    "127.0.0.1:7420",
-)
-REDIS_LOG = f"{DATA_DIR}/db/redis.log"
+# The throwaway server starts exactly as a project's server does (faktctl.serverconf), in
+# production; only its dashboard port is left unpublished.
+THROWAWAY_ENVIRONMENT = "production"
+REDIS_LOG = f"{DB_DIR}/redis.log"
 
 
 class VerificationFailed(OperationFailed):
@@ -183,8 +178,8 @@ def load_in_throwaway(
             ContainerConfig(
                 name=f"faktctl-verify-{project}-{suffix}",
                 image=image,
-                command=THROWAWAY_COMMAND,
-                env=(("FAKTORY_PASSWORD", password),),
+                command=serverconf.command(THROWAWAY_ENVIRONMENT),
+                env=serverconf.environment(THROWAWAY_ENVIRONMENT),
                 labels=job_labels,
                 mounts=(Mount("volume", volume, DATA_DIR),),
                 ports=(Publish(PROTOCOL_PORT, "127.0.0.1", 0),),
@@ -193,6 +188,7 @@ def load_in_throwaway(
         with reporter.transfer("faktory.rdb", backup.manifest.rdb_size) as update:
             tar = snapshot_tar(backup, "db/faktory.rdb", ("db",), update)
             engine.archive_in(container_id, DATA_DIR, tar)
+        engine.archive_in(container_id, "/", password_tar(password))
         _move_to_image_format(engine, backup, image, volume, job_labels)
         engine.start(container_id)
         try:
@@ -212,13 +208,18 @@ def load_in_throwaway(
             engine.remove_volume(volume)
 
 
+def password_tar(password: SecretStr) -> Iterator[bytes]:
+    """A tar stream putting the password at PASSWORD_TARGET (any user of the image reads it)."""
+    data = password.get_secret_value().encode() + b"\n"
+    parts = PASSWORD_TARGET.strip("/").split("/")
+    folders = tuple("/".join(parts[:end]) for end in range(1, len(parts)))
+    return stream.tar_single_file("/".join(parts), len(data), [data], 0o444, folders)
+
+
 def _redis_log_tail(engine: Engine, container_id: str, lines: int = 5) -> str:
     """The end of redis.log (it says why an RDB did not load), read from the volume."""
-    with contextlib.suppress(OperationFailed, stream.StreamError):
-        _, chunks = engine.archive_out(container_id, REDIS_LOG)
-        with stream.closing_iter(chunks):
-            _, pieces = stream.read_single_file(chunks)
-            text = b"".join(bytes(p) for p in pieces).decode("utf-8", "replace")
+    with contextlib.suppress(OperationFailed):
+        text = b"".join(engine.read_file(container_id, REDIS_LOG)).decode("utf-8", "replace")
         tail = [line for line in text.splitlines() if line.strip()][-lines:]
         if tail:
             return "\nredis.log ends with:\n" + "\n".join(tail)
@@ -233,8 +234,7 @@ def default_image(engine: Engine, project: str, spec_image: str, version: str = 
     if found is not None:
         return found
     with contextlib.suppress(OperationFailed):
-        servers = engine.containers({labels.PROJECT: project, labels.ROLE: "server"}, all=True)
-        for server in servers:
+        for server in containers.find(engine, project).with_role("server"):
             reference = deployment.image_of(server)
             if reference and engine.image(reference) is not None:
                 return reference
@@ -255,7 +255,7 @@ def _image_of_version(engine: Engine, project: str, spec_image: str, version: st
         return None
     references = [spec_image]
     with contextlib.suppress(OperationFailed):
-        servers = engine.containers({labels.PROJECT: project, labels.ROLE: "server"}, all=True)
+        servers = containers.find(engine, project).with_role("server")
         references = [deployment.image_of(s) for s in servers] + references
     for reference in references:
         if not reference or reference.startswith("sha256:"):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from faktctl import labels, ui
+from faktctl import ui
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.render import redact
 
@@ -58,18 +58,25 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
     from faktctl.adapters.docker_engine import connect
-    from faktctl.observe import parse_container, project_selector
+    from faktctl.containers import find
+    from faktctl.observe import parse_container
     from faktctl.project import load
 
     loaded = load(file)
+    if loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.logs(loaded, _secrets(loaded), service=service, follow=follow, tail=tail)
     known = ["faktory", *(w.name for w in loaded.spec.workers)]
-    selector = project_selector(loaded.spec.project)
-    if service is not None:
-        selector[labels.SERVICE] = service
     engine = connect()
     try:
         containers = sorted(
-            (parse_container(raw) for raw in engine.containers(selector)),
+            (
+                parsed
+                for raw in find(engine, loaded.spec.project).containers
+                for parsed in [parse_container(raw)]
+                if service is None or parsed.service == service
+            ),
             key=lambda c: (c.service != "faktory", c.service, c.replica or 0),
         )
         if not containers:

@@ -1,15 +1,17 @@
 """faktctl status: per service its containers, state, health, restarts, ports, image, uptime,
-and the drift against the spec (the plan `up` would carry out). Exit 0 when the deployment
-matches the spec, 1 when it drifts (including not deployed at all)."""
+and the drift against the spec (the plan `up` would carry out); then the Faktory view of the
+server (faktctl.faktory_view: version, queues, sets, totals, workers, last save). Exit 0 when
+the deployment matches the spec, 1 when it drifts (including not deployed at all)."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faktctl import ui
+from faktctl import faktory_view, ui
 from faktctl.desired import Desired, ServiceRequest
 from faktctl.errors import ExitCode
 from faktctl.observe import Observed, ObservedContainer
@@ -137,16 +139,24 @@ def run(file: Path | None, *, as_json: bool) -> int:
     from faktctl.project import open_project
 
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.status(project, as_json=as_json)
     desired = with_build_tags(project.desired, build_digests(project.desired))
     engine = connect()
     try:
         observed = take_snapshot(engine, desired)
+        server = faktory_view.for_deployment(
+            engine, desired, observed, project.password, now=time.time()
+        )
     finally:
         engine.close()
     the_plan = plan(desired, observed)
     document = status_document(desired, observed, the_plan, datetime.now(UTC))
+    document["faktory"] = server.as_json()
     if as_json:
         ui.data(json.dumps(envelope(document), indent=2))
     else:
-        ui.data(render_table(document))
+        ui.data(render_table(document) + "\n\n" + "\n".join(faktory_view.text_lines(server)))
     return ExitCode.FINDINGS if the_plan.changes else ExitCode.OK

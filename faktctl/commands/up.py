@@ -147,6 +147,10 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
 
     started = time.monotonic()
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.up(project, dry_run=dry_run, timeout_s=timeout_s, pull=pull)
     engine = connect()
     try:
         if dry_run:
@@ -160,10 +164,12 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
 
 
 def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
-    from faktctl.observe import take_snapshot
+    from faktctl.observe import refuse_compose_started, take_snapshot
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
-    the_plan = plan(resolved, take_snapshot(engine, resolved))
+    observed = take_snapshot(engine, resolved)
+    refuse_compose_started(observed)
+    the_plan = plan(resolved, observed)
     ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
     if the_plan.up_to_date and not image_actions:
         ui.info("up to date: nothing to do")
@@ -172,7 +178,7 @@ def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
 
 def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
     from faktctl.launch import Executor, Outcome, Settings, apply_images
-    from faktctl.observe import take_snapshot
+    from faktctl.observe import refuse_compose_started, take_snapshot
     from faktctl.secretfiles import write_web_conf
     from faktctl.upgrade.guard import check_version_change
 
@@ -182,6 +188,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
         observed = take_snapshot(engine, resolved)
+        refuse_compose_started(observed)
         the_plan = plan(resolved, observed)
         check_version_change(engine, resolved, observed, the_plan)
         executor = Executor(engine, resolved, settings, progress)

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from faktctl import safeyaml
 from faktctl.errors import SpecError
 from faktctl.spec.model import Spec
 
@@ -124,21 +125,21 @@ def find_spec(explicit: Path | None) -> Path:
 
 
 def load_spec(path: Path) -> LoadedSpec:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         find_spec(path)
-        raise
-    except (OSError, UnicodeDecodeError) as err:
-        raise SpecError([f"{path.name}: cannot read spec file: {err}"]) from None
+    try:
+        text = safeyaml.read_text(path, path.name, what="spec file")
+    except safeyaml.YamlLimitError as err:
+        raise SpecError([err.one_line()]) from None
     return parse_spec(text, path)
 
 
 def parse_spec(text: str, path: Path) -> LoadedSpec:
     display = path.name
     try:
-        node = yaml.compose(text, Loader=_PositionLoader)
-        data = yaml.load(text, Loader=_PositionLoader)
+        node, data = safeyaml.load(text, display, _PositionLoader)
+    except safeyaml.YamlLimitError as err:
+        raise SpecError([err.one_line()]) from None
     except _DuplicateKey as dup:
         line, col = dup.position
         raise SpecError(

@@ -3,6 +3,8 @@ the server is found by compose's project and service labels."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import time
 import uuid
@@ -89,3 +91,20 @@ def test_backup_and_restore_of_a_composed_deployment(composed: Composed) -> None
     assert restored.code == 0, restored.output
     assert composed.queue() == JOBS
     assert composed.password not in taken.output + restored.output
+
+
+def test_live_audit_logs_and_up_find_a_composed_deployment(composed: Composed) -> None:
+    """The one container lookup: `audit --live` and `logs` see the compose-started server,
+    and `up` refuses to start a second one beside it."""
+    audited = composed.faktctl("audit", "--live", "--format", "json")
+    assert audited.code in (0, 1), audited.output
+    document = json.loads(audited.stdout)
+    assert document["command"] == "audit"
+    server = re.compile(rf"{composed.name}[-_]faktory[-_]1")  # compose v2 or v1 naming
+    assert server.search(audited.stdout), audited.stdout
+    logs = composed.faktctl("logs", "--tail", "5")
+    assert logs.code == 0 and server.search(logs.stdout), logs.output
+    up = composed.faktctl("up")
+    assert up.code == 2, up.output
+    assert "started by docker compose" in up.stderr
+    assert composed.password not in audited.output + logs.output + up.output

@@ -9,6 +9,7 @@ first health check); every test leaves it as it found it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,8 +98,11 @@ def test_server_is_healthy_with_password_and_loopback_ports(deployment: Deployme
 def test_no_change_up_touches_nothing_and_is_fast(deployment: Deployment) -> None:
     before = deployment.containers()
     run = deployment.up()
-    assert "up to date" in run.stderr
-    assert run.seconds < 1.0, f"a no-change up took {run.seconds:.2f}s"
+    reported = re.search(r"up to date: .* \((\d+\.\d)s\)", run.stderr)
+    assert reported is not None, run.output
+    # the command's own time, without interpreter start-up; generous for a loaded machine,
+    # yet far below any recreate or health wait (those take 10 s and more)
+    assert float(reported.group(1)) < 5.0, f"a no-change up took {reported.group(1)}s"
     assert deployment.containers() == before
 
 

@@ -13,26 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from faktctl.backups import stream
+from tests.support.tarballs import chunked, tar_of
 
 RDB = b"REDIS0010" + os.urandom(300_000) + b"\xff" + os.urandom(8)
-
-
-def chunked(data: bytes, size: int) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
-def tar_of(name: str, data: bytes, fmt: int = tarfile.PAX_FORMAT, folder: bool = False) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
-        if folder:
-            info = tarfile.TarInfo("db")
-            info.type = tarfile.DIRTYPE
-            tar.addfile(info)
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 # --- reading a file out of a tar stream -------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Engine.read_file streams one file out of the tar the engine sends, whatever its chunking."""
+"""Engine.read_file streams one regular file out of the tar the engine sends, whatever its
+chunking, and refuses a folder."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_backup_stream import tar_of
 
-from faktctl.adapters.docker_engine import Engine
+from faktctl.adapters.docker_engine import Engine, ObjectNotFound
+from tests.support.tarballs import tar_of
 
 
 def engine_sending(data: bytes, chunk_sizes: list[int]) -> Engine:
@@ -21,7 +22,9 @@ def engine_sending(data: bytes, chunk_sizes: list[int]) -> Engine:
             yield data[offset : offset + size]
             offset, turn = offset + size, turn + 1
 
-    def get_archive(container_id: str, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
+    def get_archive(
+        container_id: str, path: str, chunk_size: int = 0
+    ) -> tuple[Iterator[bytes], dict[str, Any]]:
         return chunks(), {}
 
     client: Any = SimpleNamespace(api=SimpleNamespace(get_archive=get_archive))
@@ -39,6 +42,7 @@ def test_read_file_returns_the_file_exactly(chunk_sizes: list[int]) -> None:
     assert b"".join(engine.read_file("c0ffee", "/var/lib/faktory/db/faktory.rdb")) == content
 
 
-def test_read_file_passes_over_folder_entries_to_the_file() -> None:
+def test_read_file_refuses_a_folder_instead_of_returning_a_file_inside_it() -> None:
     engine = engine_sending(tar_of("db/faktory.rdb", b"REDIS0011", folder=True), [100])
-    assert b"".join(engine.read_file("c0ffee", "/var/lib/faktory/db")) == b"REDIS0011"
+    with pytest.raises(ObjectNotFound, match="not a regular file"):
+        b"".join(engine.read_file("c0ffee", "/var/lib/faktory/db"))

@@ -41,10 +41,53 @@ def test_a_remote_engine_is_dialled_on_its_host_never_on_a_container_address() -
     assert reach.protocol_address((), remote, network_ip="172.18.0.2") is None
 
 
-def test_engine_host() -> None:
-    assert reach.engine_host("tcp://build-box:2376") == "build-box"
-    assert reach.engine_host("ssh://deploy@build-box") == "deploy@build-box"
-    assert reach.engine_host("tcp://:2376") == ""
+@pytest.mark.parametrize(
+    ("address", "host"),
+    [
+        ("tcp://build-box:2376", "build-box"),
+        ("ssh://deploy@build-box", "build-box"),
+        ("ssh://deploy@box:2222", "box"),
+        ("ssh://deploy@[fd00::7]:2222", "fd00::7"),
+        ("tcp://[::1]:2375", "::1"),
+        ("tcp://10.0.0.5", "10.0.0.5"),
+        ("build-box:2376", "build-box"),
+        ("tcp://:2376", ""),
+        ("unix:///var/run/docker.sock", ""),
+        ("npipe:////./pipe/docker_engine", ""),
+        ("tcp://[fd00::7:2376", ""),
+    ],
+)
+def test_engine_host_parses_the_url(address: str, host: str) -> None:
+    assert reach.engine_host(address) == host
+
+
+def test_an_address_given_to_the_binding_is_dialled_as_it_is() -> None:
+    ports = (Publish(7419, "10.1.2.3", 7419),)
+    assert reach.dial_address(ports, 7419, is_local=True) == reach.Endpoint("10.1.2.3", 7419)
+    remote = reach.dial_address(ports, 7419, is_local=False, engine_address="ssh://u@box:22")
+    assert remote == reach.Endpoint("10.1.2.3", 7419)
+
+
+def test_a_remote_loopback_binding_is_out_of_reach_and_every_interface_wins() -> None:
+    loopback = (Publish(7419, "127.0.0.1", 7419),)
+    assert reach.dial_address(loopback, 7419, is_local=False, engine_address="tcp://box") is None
+    both = (Publish(7419, "::", 7419), Publish(7419, "0.0.0.0", 7419))
+    found = reach.dial_address(both, 7419, is_local=False, engine_address="ssh://u@box:2222")
+    assert found == reach.Endpoint("box", 7419)
+
+
+def test_host_networking_and_a_loopback_only_server() -> None:
+    found = reach.dial_address((), 7419, is_local=True, host_network=True)
+    assert found == reach.Endpoint("127.0.0.1", 7419)
+    inside_only = reach.dial_address(
+        (), 7419, is_local=True, network_ips=("172.18.0.2",), loopback_only=True
+    )
+    assert inside_only is None
+
+
+def test_an_ipv6_endpoint_is_shown_in_brackets() -> None:
+    assert str(reach.Endpoint("fd00::7", 7419)) == "[fd00::7]:7419"
+    assert str(reach.Endpoint("box", 7419)) == "box:7419"
 
 
 def test_log_tail_drops_blank_lines_and_hides_secrets() -> None:

@@ -1,0 +1,325 @@
+"""The Faktory view of a running server: what an operator looks at beside the containers.
+
+The server's version and uptime, queue sizes, the scheduled / retries / dead / working set
+sizes, processed and failed totals, connected workers, and how old the last snapshot
+(`faktory.rdb`) is. Used by `faktctl status`; any other command that has a server container
+and its password can call `gather`.
+
+- `from_info` and `last_save_from` are pure (unit-tested with real INFO documents);
+- `gather` does the I/O: one authenticated INFO over the protocol port and one exec into the
+  server container (`redis-cli INFO` on Faktory's Redis socket, plus the file's mtime).
+
+The view never raises for a server that cannot be reached: it says why in `unreachable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from faktctl import reach
+from faktctl.adapters import probe
+from faktctl.desired import Desired
+from faktctl.errors import FaktctlError
+from faktctl.observe import Observed, ObservedContainer
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine
+
+INFO_TIMEOUT_S = 3.0
+SET_NAMES = ("scheduled", "retries", "dead", "working")
+# Production keeps Redis under the data volume; development under the image user's home.
+DATA_DIRS = ("/var/lib/faktory/db", "/root/.faktory/db")
+_SAVE_SCRIPT = (
+    'for d in {dirs}; do if [ -S "$d/redis.sock" ]; then echo "DIR $d"; '
+    'echo "FILE $(stat -c %Y "$d/faktory.rdb" 2>/dev/null)"; '
+    'exec redis-cli -s "$d/redis.sock" INFO; fi; done; echo NOSOCKET'
+)
+
+
+@dataclass(frozen=True)
+class LastSave:
+    """How old the snapshot on disk is. `age_s` is None when it could not be told (`error`)."""
+
+    age_s: float | None = None
+    status: str | None = None  # Redis rdb_last_bgsave_status: ok | err
+    saves_since_start: int | None = None  # Redis rdb_saves (Redis 7+)
+    changes_since: int | None = None  # writes not in the snapshot yet
+    in_progress: bool = False
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "age_s": None if self.age_s is None else round(self.age_s),
+            "status": self.status,
+            "saves_since_start": self.saves_since_start,
+            "changes_since": self.changes_since,
+            "in_progress": self.in_progress,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class FaktoryView:
+    """What the server says about itself; `unreachable` says why nothing else is known."""
+
+    address: str | None = None
+    unreachable: str | None = None
+    version: str | None = None
+    description: str | None = None
+    uptime_s: int | None = None
+    queues: Mapping[str, int] = field(default_factory=dict)
+    sets: Mapping[str, int] = field(default_factory=dict)
+    processed: int | None = None  # Faktory counts failures among the processed jobs
+    failed: int | None = None
+    workers: int | None = None  # worker processes with a live heartbeat
+    connections: int | None = None
+    memory_mb: int | None = None
+    last_save: LastSave | None = None
+
+    @property
+    def reachable(self) -> bool:
+        return self.unreachable is None
+
+    @property
+    def enqueued(self) -> int:
+        return sum(self.queues.values())
+
+    def as_json(self) -> dict[str, Any]:
+        if not self.reachable:
+            return {"reachable": False, "address": self.address, "error": self.unreachable}
+        return {
+            "reachable": True,
+            "address": self.address,
+            "version": self.version,
+            "description": self.description,
+            "uptime_s": self.uptime_s,
+            "queues": dict(self.queues),
+            "enqueued": self.enqueued,
+            "sets": dict(self.sets),
+            "processed": self.processed,
+            "failed": self.failed,
+            "workers": self.workers,
+            "connections": self.connections,
+            "memory_mb": self.memory_mb,
+            "last_save": None if self.last_save is None else self.last_save.as_json(),
+        }
+
+
+def unreachable(reason: str, address: str | None = None) -> FaktoryView:
+    return FaktoryView(address=address, unreachable=reason)
+
+
+# --- pure parsing -----------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _set_sizes(faktory: Mapping[str, Any]) -> dict[str, int]:
+    """`faktory.sets` where the server reports it, else the task runner's sizes."""
+    sets = _mapping(faktory.get("sets"))
+    tasks = _mapping(faktory.get("tasks"))
+    from_tasks = {"scheduled": "Scheduled", "retries": "Retries", "dead": "Dead", "working": "Busy"}
+    sizes: dict[str, int] = {}
+    for name in SET_NAMES:
+        size = _int(sets.get(name))
+        if size is None:
+            size = _int(_mapping(tasks.get(from_tasks[name])).get("size"))
+        if size is not None:
+            sizes[name] = size
+    return sizes
+
+
+def from_info(info: Mapping[str, Any], address: str | None = None) -> FaktoryView:
+    """The view from Faktory's INFO document (the last save is added by `gather`)."""
+    faktory = _mapping(info.get("faktory"))
+    server = _mapping(info.get("server"))
+    queues = {
+        str(k): size
+        for k, v in _mapping(faktory.get("queues")).items()
+        if (size := _int(v)) is not None
+    }
+    workers = _int(_mapping(_mapping(faktory.get("tasks")).get("Workers")).get("size"))
+    return FaktoryView(
+        address=address,
+        version=str(server["faktory_version"]) if "faktory_version" in server else None,
+        description=str(server["description"]) if "description" in server else None,
+        uptime_s=_int(server.get("uptime")),
+        queues=dict(sorted(queues.items())),
+        sets=_set_sizes(faktory),
+        processed=_int(faktory.get("total_processed")),
+        failed=_int(faktory.get("total_failures")),
+        workers=workers,
+        connections=_int(server.get("connections")),
+        memory_mb=_int(server.get("used_memory_mb")),
+    )
+
+
+def parse_redis_info(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep and not key.startswith("#"):
+            fields[key] = value
+    return fields
+
+
+def last_save_from(output: str, fallback_now: float) -> LastSave:
+    """The age of the snapshot from the exec's output (`DIR`, `FILE <mtime>`, Redis INFO).
+
+    Redis's own clock (`server_time_usec`) measures the age when it reports it, so a skewed
+    host clock does not. Without a save since the server started, Redis's LASTSAVE is only the
+    start time: the file's modification time (the snapshot loaded at start) is used instead.
+    """
+    lines = output.splitlines()
+    if any(line.strip() == "NOSOCKET" for line in lines):
+        where = " or ".join(f"{d}/redis.sock" for d in DATA_DIRS)
+        return LastSave(error=f"no Redis socket at {where}")
+    fields = parse_redis_info(output)
+    file_line = next((line[5:].strip() for line in lines if line.startswith("FILE ")), "")
+    file_mtime = _int(file_line)
+    server_usec = _int(fields.get("server_time_usec"))
+    now = server_usec / 1e6 if server_usec is not None else fallback_now
+    saves = _int(fields.get("rdb_saves"))
+    last = _int(fields.get("rdb_last_save_time"))
+    if "rdb_last_save_time" not in fields:
+        return LastSave(error="Redis did not report its persistence state")
+    # No save since start: the file on disk is the one loaded at start.
+    moment = file_mtime if saves == 0 or last is None else last
+    return LastSave(
+        age_s=None if moment is None else max(0.0, now - moment),
+        status=fields.get("rdb_last_bgsave_status"),
+        saves_since_start=saves,
+        changes_since=_int(fields.get("rdb_changes_since_last_save")),
+        in_progress=fields.get("rdb_bgsave_in_progress") == "1",
+        error=None if moment is not None else "no save since the server started and no faktory.rdb",
+    )
+
+
+# --- I/O --------------------------------------------------------------------------------------
+
+
+def _why_not_running(container: ObservedContainer) -> str:
+    if container.state == "exited":
+        return f"the server container {container.name} has exited (code {container.exit_code})"
+    return f"the server container {container.name} is {container.state}"
+
+
+def read_last_save(engine: Engine, container_id: str, fallback_now: float) -> LastSave:
+    script = _SAVE_SCRIPT.format(dirs=" ".join(DATA_DIRS))
+    try:
+        _, output = engine.exec(container_id, ["sh", "-c", script])
+    except FaktctlError as err:
+        return LastSave(error=err.one_line())
+    return last_save_from(output.decode(errors="replace"), fallback_now)
+
+
+def gather(
+    engine: Engine,
+    container: ObservedContainer | None,
+    password: SecretStr,
+    network: str | None = None,
+    *,
+    fallback_now: float,
+    timeout: float = INFO_TIMEOUT_S,
+) -> FaktoryView:
+    """Ask the running server (container `container`) for its view; never raises."""
+    if container is None:
+        return unreachable("no server container exists (run `faktctl up`)")
+    if container.state != "running":
+        return unreachable(_why_not_running(container))
+    network_ip = container.ip_addresses.get(network) if network else None
+    address = reach.protocol_address(container.ports, engine, network_ip)
+    if address is None:
+        return unreachable(
+            "port 7419 is not published and the engine is remote: set server.ports.protocol"
+        )
+    try:
+        info = reach.read_info(address, password, timeout)
+    except probe.ProbeError as err:
+        return unreachable(str(err), str(address))
+    view = from_info(info, str(address))
+    return replace(view, last_save=read_last_save(engine, container.id, fallback_now))
+
+
+def for_deployment(
+    engine: Engine, desired: Desired, observed: Observed, password: SecretStr, *, now: float
+) -> FaktoryView:
+    """The view of a project's server: its running container (else the first one found)."""
+    containers = observed.of_service(desired.server.name)
+    running = [c for c in containers if c.state == "running"]
+    chosen = (running or list(containers))[:1]
+    server = chosen[0] if chosen else None
+    return gather(engine, server, password, desired.network, fallback_now=now)
+
+
+# --- text -------------------------------------------------------------------------------------
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    minutes, hours, days = whole // 60, whole // 3600, whole // 86400
+    if days:
+        return f"{days}d{hours % 24}h"
+    if hours:
+        return f"{hours}h{minutes % 60:02d}m"
+    if minutes:
+        return f"{minutes}m{whole % 60:02d}s"
+    return f"{whole}s"
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def last_save_text(save: LastSave | None) -> str:
+    if save is None:
+        return "unknown"
+    if save.age_s is None:
+        return f"unknown: {save.error}"
+    notes = []
+    if save.saves_since_start == 0:
+        notes.append("the file loaded at start; no save since")
+    if save.status not in (None, "ok"):
+        notes.append(f"the last background save FAILED ({save.status})")
+    if save.changes_since:
+        notes.append(f"{save.changes_since} change(s) not saved yet")
+    if save.in_progress:
+        notes.append("a save is in progress")
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    return f"{duration(save.age_s)} ago{suffix}"
+
+
+def text_lines(view: FaktoryView) -> list[str]:
+    """The view as the lines `faktctl status` prints under its container table."""
+    if not view.reachable:
+        return [f"Faktory: not reachable: {view.unreachable}"]
+    name = view.description or "Faktory"
+    queues = ", ".join(f"{q} {n}" for q, n in view.queues.items()) or "none"
+    sets = ", ".join(f"{s} {n}" for s, n in view.sets.items()) or "?"
+    return [
+        f"{name} {view.version or '?'} at {view.address}, up {duration(view.uptime_s)}",
+        f"  queues     {queues} ({view.enqueued} enqueued)",
+        f"  sets       {sets}",
+        f"  totals     processed {_count(view.processed)}, failed {_count(view.failed)}",
+        f"  workers    {_count(view.workers)} connected "
+        f"({_count(view.connections)} open connections)",
+        f"  last save  {last_save_text(view.last_save)}",
+    ]

@@ -1,0 +1,185 @@
+"""Hostile or broken input files: every one ends in one line and exit 2, quickly, and nothing
+secret leaks. Each case failed on the code before faktctl.safeyaml and the secret-file rules."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from faktctl import safeyaml
+from faktctl.errors import UsageError
+from faktctl.secretfiles import MAX_SECRET_BYTES, read_secret
+from tests.support.cli import run_faktctl
+
+GOOD_PASSWORD = "a-strong-password-of-some-length"
+
+
+def alias_bomb(levels: int = 9, top: str = "") -> str:
+    """The classic "billion laughs": each level lists the previous one nine times."""
+    lines = [top, 'x-l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels + 1):
+        refs = ",".join([f"*l{level - 1}"] * 9)
+        lines.append(f"x-l{level}: &l{level} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+def _project(tmp_path: Path, spec_tail: str = "") -> Path:
+    (tmp_path / "secrets").mkdir(mode=0o700)
+    password = tmp_path / "secrets" / "faktory_password"
+    password.write_text(GOOD_PASSWORD + "\n")
+    password.chmod(0o600)
+    (tmp_path / "faktory.yaml").write_text("project: demo\n" + spec_tail)
+    return tmp_path
+
+
+# --- YAML ---------------------------------------------------------------------------------------
+
+
+def test_an_alias_bomb_in_the_spec_is_refused_in_well_under_a_second(tmp_path: Path) -> None:
+    _project(tmp_path)
+    (tmp_path / "faktory.yaml").write_text(alias_bomb(top="project: demo"))
+    result = run_faktctl("render", "--check", cwd=tmp_path, timeout=30)
+    assert result.code == 2, result.output
+    assert "expands to more than" in result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
+
+
+def test_an_alias_bomb_in_a_compose_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        alias_bomb(top="services:\n  faktory:\n    image: contribsys/faktory:1.9.4")
+    )
+    started = time.monotonic()
+    result = run_faktctl("audit", "--compose", "compose.yaml", cwd=tmp_path, timeout=30)
+    assert result.code == 2, result.output
+    assert "compose.yaml:" in result.stderr and "aliases" in result.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_an_endless_compose_input_is_cut_off(tmp_path: Path) -> None:
+    result = run_faktctl("audit", "--compose", "/dev/zero", cwd=tmp_path, timeout=60)
+    assert result.code == 2, result.output
+    assert "larger than 4 MiB" in result.stderr
+
+
+def test_a_folder_given_as_a_yaml_input_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").mkdir()
+    with pytest.raises(safeyaml.YamlLimitError, match=r"compose\.yaml: is a folder, not a"):
+        safeyaml.read_text(tmp_path / "compose.yaml", "compose.yaml", what="compose file")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &x [*x]\n", "refers to a node that contains it"),
+        ("a: &x {b: *x}\n", "refers to a node that contains it"),
+        ("[" * 300 + "]" * 300, "nested too deeply"),
+        ("a:\n" + "".join("  " * n + f"k{n}:\n" for n in range(1, 260)), "nested too deeply"),
+        (alias_bomb(5), "expands to more than"),
+    ],
+)
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, yaml.CSafeLoader], ids=["py", "c"])
+def test_the_capped_loader_refuses(text: str, message: str, loader: type[yaml.SafeLoader]) -> None:
+    with pytest.raises(safeyaml.YamlLimitError, match=message) as caught:
+        safeyaml.load(text, "in.yaml", loader, max_nodes=10_000)
+    assert caught.value.one_line().startswith("in.yaml")
+
+
+def test_the_capped_loader_keeps_anchors_and_merges() -> None:
+    node, data = safeyaml.load("a: &x {k: 1}\nb: *x\nc:\n  <<: *x\n  j: 2\n", "ok.yaml")
+    assert node is not None
+    assert data == {"a": {"k": 1}, "b": {"k": 1}, "c": {"k": 1, "j": 2}}
+    assert safeyaml.load("", "empty.yaml") == (None, None)
+
+
+def test_load_all_shares_one_budget_between_documents() -> None:
+    one = "a: [" + ",".join(["1"] * 50) + "]\n"
+    documents = safeyaml.load_all(f"{one}---\n{one}", "m.yaml", max_nodes=200)
+    assert len(documents) == 2
+    with pytest.raises(safeyaml.YamlLimitError):
+        safeyaml.load_all(f"{one}---\n{one}---\n{one}---\n{one}", "m.yaml", max_nodes=200)
+
+
+def test_read_text_caps_and_names_the_file(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * 2000)
+    with pytest.raises(safeyaml.YamlLimitError, match=r"big\.yaml: larger than 1000 bytes"):
+        safeyaml.read_text(big, "big.yaml", limit=1000)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"a: \xe9\n")
+    with pytest.raises(safeyaml.YamlLimitError, match="not UTF-8"):
+        safeyaml.read_text(latin, "latin.yaml")
+
+
+# --- secret files -------------------------------------------------------------------------------
+
+
+def test_a_password_symlink_leaving_the_project_never_reaches_env(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "stolen").write_text("root-only-value-from-elsewhere\n")
+    password = project / "secrets" / "faktory_password"
+    password.unlink()
+    password.symlink_to(outside / "stolen")
+    result = run_faktctl("render", cwd=project)
+    assert result.code == 2, result.output
+    assert "symbolic link" in result.stderr and "outside the project folder" in result.stderr
+    assert not (project / ".env").exists()
+    assert "root-only-value" not in result.output
+    audit = run_faktctl("audit", cwd=project)
+    assert "root-only-value" not in audit.output
+    assert "symbolic link" in audit.output
+
+
+def test_a_password_symlink_inside_the_project_is_followed(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    real = project / "secrets" / "real"
+    real.write_text(GOOD_PASSWORD + "\n")
+    password = project / "secrets" / "faktory_password"
+    password.unlink()
+    password.symlink_to("real")
+    value = read_secret(password, "password", "server.password_file", inside=project)
+    assert value.get_secret_value() == GOOD_PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: os.mkfifo(p), "is a FIFO"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_text("one\ntwo\n"), "more than one line"),
+        (lambda p: p.write_bytes(b"pass\x00word\n"), "unprintable"),
+        (lambda p: p.write_bytes(b"\xff\xfe\n"), "not UTF-8"),
+        (lambda p: p.write_text("x" * (MAX_SECRET_BYTES + 1)), "bytes; a password file"),
+        (lambda p: p.write_text(" \n"), "is empty"),
+        (lambda p: p.write_text("/etc/passwd\n"), "starts with `/`"),
+        (lambda p: p.symlink_to("/dev/zero"), "outside the project folder"),
+    ],
+    ids=["fifo", "folder", "two-lines", "nul", "binary", "huge", "empty", "slash", "dev-zero"],
+)
+def test_secret_files_follow_one_set_of_rules(tmp_path: Path, make: object, message: str) -> None:
+    path = tmp_path / "secret"
+    make(path)  # type: ignore[operator]
+    started = time.monotonic()
+    with pytest.raises(UsageError, match=message) as caught:
+        read_secret(path, "password", "server.password_file", inside=tmp_path)
+    assert time.monotonic() - started < 5  # a FIFO is never opened for a blocking read
+    assert str(path) in caught.value.one_line()
+
+
+def test_without_a_project_folder_every_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "real").write_text(GOOD_PASSWORD)
+    (tmp_path / "link").symlink_to("real")
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        read_secret(tmp_path / "link", "repository password", "backup.password_file")
+
+
+def test_a_trailing_newline_and_surrounding_spaces_are_trimmed(tmp_path: Path) -> None:
+    path = tmp_path / "secret"
+    path.write_text(f"  {GOOD_PASSWORD} \r\n")
+    value = read_secret(path, "password", "server.password_file", inside=tmp_path)
+    assert value.get_secret_value() == GOOD_PASSWORD
