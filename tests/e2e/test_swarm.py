@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import docker.types
@@ -300,3 +301,58 @@ def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None
     run = deployment.faktctl("down", "--volumes", "--yes")
     assert run.code == 0, run.output
     assert not deployment.client.volumes.list(filters={"name": volume})
+
+
+def test_stack_file_deploys_the_same_services_and_passes_the_audit(
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+    test_session_id: str,
+    swarm_node: str,
+    go_worker_image: str,
+) -> None:
+    stacked = new_swarm_deployment(
+        tmp_path / "stacked",
+        test_session_id,
+        docker_client,
+        swarm_node,
+        ensure_faktory_image(docker_client, "1.10.0"),
+        go_worker_image,
+    )
+    try:
+        rendered = stacked.faktctl("render", "--target", "stack")
+        assert rendered.code == 0, rendered.output
+        assert stacked.password not in (stacked.folder / "stack.yaml").read_text()
+        commands = re.findall(r"docker secret create (\S+) (\S+)", rendered.stderr)
+        assert len(commands) == 2
+        project_labels = [
+            f"{labels.TEST}={test_session_id}",
+            f"{labels.MANAGED}=true",
+            f"{labels.PROJECT}={stacked.project}",
+        ]
+        for name, path in commands:
+            label_args = [arg for label in project_labels for arg in ("--label", label)]
+            subprocess.run(
+                ["docker", "secret", "create", *label_args, name, path],
+                cwd=stacked.folder, check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        deployed = subprocess.run(
+            ["docker", "stack", "deploy", "-c", "stack.yaml", "--resolve-image", "never",
+             "--detach=false", stacked.project],
+            cwd=stacked.folder, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert deployed.returncode == 0, deployed.stderr
+        before = stacked.versions()
+        assert len(before) == 2
+        again = stacked.up()
+        assert "up to date" in again.stderr
+        assert stacked.versions() == before
+
+        _produce(stacked, go_worker_image, 100)
+        wait_until(lambda: _processed(stacked) >= 100, 180, "jobs processed on the stack")
+
+        audit = stacked.faktctl("audit", "--compose", "stack.yaml", "--strict", "--format", "json")
+        findings = json.loads(audit.stdout)["result"]["findings"]
+        failed = {f["id"] for f in findings if f["status"] == "fail"}
+        assert failed == {"FKB001"}, audit.stdout
+    finally:
+        tear_down(stacked)
