@@ -42,6 +42,13 @@ def run(
     from faktctl.lock import project_lock
 
     chosen = choose_backup(file, reference, check_checksum)
+    if chosen.project.loaded.spec.platform == "swarm":
+        raise UsageError(
+            "restore does not support `platform: swarm` yet: the swarm would start a new server "
+            "task as soon as restore stops the old one",
+            "see README, Docker Swarm: move the data with `faktctl down`, restore on the "
+            "engine platform, then `faktctl up`",
+        )
     backup = chosen.backup
     with (
         project_lock(chosen.project.dir, chosen.target.project, "restore"),

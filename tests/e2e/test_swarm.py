@@ -291,6 +291,19 @@ def test_password_rotation_moves_every_service_to_the_new_secret(
     assert _parked(deployment) == PARKED
 
 
+def test_backup_on_a_single_node_swarm_and_restore_refused(deployment: SwarmDeployment) -> None:
+    spec = deployment.spec()
+    spec["backup"] = {"destination": "backups", "keep": 3, "max_age": "24h"}
+    deployment.write_spec(spec)
+    taken = deployment.faktctl("backup", "--json")
+    assert taken.code == 0, taken.output
+    assert json.loads(taken.stdout)["command"] == "backup"
+    assert re.search(rf'"parked":\s*{PARKED}\b', taken.stdout), taken.stdout
+    refused = deployment.faktctl("restore", "--yes")
+    assert refused.code == 2 and "platform: swarm" in refused.stderr
+    assert _parked(deployment) == PARKED
+
+
 def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None:
     volume = f"{deployment.project}_data"
     run = deployment.faktctl("down")
@@ -318,6 +331,15 @@ def test_stack_file_deploys_the_same_services_and_passes_the_audit(
         ensure_faktory_image(docker_client, "1.10.0"),
         go_worker_image,
     )
+    # placement by node label: the server may only run on a node carrying this label
+    node_label = f"io.faktctl.test-{stacked.project}"
+    subprocess.run(
+        ["docker", "node", "update", "--label-add", f"{node_label}=server", swarm_node],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    spec = stacked.spec()
+    spec["swarm"]["server_node"] = {"label": f"{node_label}=server"}
+    stacked.write_spec(spec)
     try:
         rendered = stacked.faktctl("render", "--target", "stack")
         assert rendered.code == 0, rendered.output
@@ -354,5 +376,11 @@ def test_stack_file_deploys_the_same_services_and_passes_the_audit(
         findings = json.loads(audit.stdout)["result"]["findings"]
         failed = {f["id"] for f in findings if f["status"] == "fail"}
         assert failed == {"FKB001"}, audit.stdout
+        placement = stacked.service("faktory")["Spec"]["TaskTemplate"]["Placement"]
+        assert placement["Constraints"] == [f"node.labels.{node_label}==server"]
     finally:
         tear_down(stacked)
+        subprocess.run(
+            ["docker", "node", "update", "--label-rm", node_label, swarm_node],
+            check=False, capture_output=True, timeout=60,
+        )  # fmt: skip
