@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
-from faktctl.errors import ExitCode
+from faktctl.errors import ExitCode, UsageError
 from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
 
@@ -182,6 +182,12 @@ def run_backup(
     from faktctl.backups.take import Options, check_destination, human_bytes, take_backup
 
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        raise UsageError(
+            "backup does not support `platform: swarm` yet: it reads the server through a "
+            "published port 7419, which a swarm deployment does not have",
+            "see README, Docker Swarm, for taking a copy of the volume on the server's node",
+        )
     target = target_of(project)
     check_destination(target.destination)
     with engine_session() as engine:
