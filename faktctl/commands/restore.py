@@ -40,15 +40,15 @@ def run(
 ) -> int:
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
+    from faktctl.project import load
 
-    chosen = choose_backup(file, reference, check_checksum)
-    if chosen.project.loaded.spec.platform == "swarm":
+    if load(file).spec.platform == "swarm":
         raise UsageError(
             "restore does not support `platform: swarm` yet: the swarm would start a new server "
             "task as soon as restore stops the old one",
-            "see README, Docker Swarm: move the data with `faktctl down`, restore on the "
-            "engine platform, then `faktctl up`",
+            "README, Docker Swarm, says how to restore by hand on the server's node",
         )
+    chosen = choose_backup(file, reference, check_checksum)
     backup = chosen.backup
     with (
         project_lock(chosen.project.dir, chosen.target.project, "restore"),
