@@ -23,9 +23,10 @@ from faktctl import labels, reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
-from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
+from faktctl.stopping import BulkStop
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
@@ -185,7 +186,7 @@ class Executor:
         ]
         self._create_infrastructure(infrastructure)  # nothing works without them: errors abort
         outcome.done += [action.text() for action in infrastructure]
-        self._parallel(outcome, [u for a in orphans for u in self._removals(a)])
+        outcome.failures += self._stop_and_remove(orphans)
         # new worker containers are created (not started) while the server gets healthy
         prepared = _Prepared(self, [a for a in worker_steps if a.kind in ("create", "scale up")])
         try:
@@ -199,13 +200,16 @@ class Executor:
             outcome.failures.append(
                 Failure(skipped.target, f"not started ({skipped.kind}): the server is not healthy")
             )
-        units = [u for a in runnable for u in self._units(a, prepared)]
+        shrinking = [a for a in runnable if a.kind == "scale down"]
+        units = [u for a in runnable if a not in shrinking for u in self._units(a, prepared)]
         # Counted beside the starts, not before them: a new worker would have to boot and say
         # HELLO within the few milliseconds of this INFO to be counted too, and then watching
-        # merely runs its full window.
-        with ThreadPoolExecutor(max_workers=1) as side:
+        # merely runs its full window. Scaling down runs beside the starts too.
+        with ThreadPoolExecutor(max_workers=2) as side:
             counting = side.submit(self._registered_workers) if server_ok and units else None
+            removing = side.submit(self._stop_and_remove, shrinking)
             started = self._parallel(outcome, units)
+            outcome.failures += removing.result()
         known = counting.result() if counting is not None else None
         expected = known + len(started) if known is not None else None
         self._settle(started, outcome, until_registered=expected)
@@ -233,8 +237,7 @@ class Executor:
         outcome = Outcome()
         server = self.desired.server.name
         containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
-        workers = [a for a in containers if a.service != server]
-        self._parallel(outcome, [u for a in workers for u in self._removals(a)])
+        outcome.failures += self._stop_and_remove([a for a in containers if a.service != server])
         self._parallel(
             outcome, [u for a in containers if a.service == server for u in self._removals(a)]
         )
@@ -248,6 +251,14 @@ class Executor:
                 outcome.failures.append(Failure(action.target, err.one_line()))
         outcome.done += [a.text() for a in plan.actions if a.kind == "remove"]
         return outcome
+
+    def _stop_and_remove(self, actions: list[Action]) -> list[Failure]:
+        """Every container of these actions, stopped side by side (each with its own grace
+        period) and removed; see faktctl.stopping."""
+        work = [(action.target, ref) for action in actions for ref in action.remove]
+        selector = {labels.PROJECT: self.desired.project}
+        problems = BulkStop(self.engine, self.progress, selector).run(work)
+        return [Failure(problem.target, problem.message) for problem in problems]
 
     def _remove_object(self, action: Action) -> None:
         kind, _, name = action.target.partition(" ")
@@ -295,6 +306,8 @@ class Executor:
                 for unit in self._units(action):
                     unit.run()
             except FaktctlError as err:
+                if err.exit_code == ExitCode.INTERRUPTED:
+                    raise  # Ctrl-C is no failure of this step: the command stops with 130
                 self.progress.finish(action.target, err.one_line(), ok=False)
                 outcome.failures.append(Failure(action.target, err.one_line()))
                 return False
@@ -303,7 +316,13 @@ class Executor:
         return True
 
     def _wait_healthy(self, service: str, fresh: bool) -> Failure | None:
-        """Until the engine says healthy AND Faktory accepts the password, or the timeout."""
+        """Until Faktory itself says it is ready, or the timeout.
+
+        Ready: the container runs, a HELLO with the password answers +OK and, where 7420 is
+        reachable, GET /health answers 200, whatever the engine's health status says yet (its
+        first check only comes after its interval). Without a route to the server (a remote
+        engine) the engine's health status decides. A start-up failure is reported at once,
+        with the end of the server's log."""
         deadline = time.monotonic() + self.settings.timeout_s
         name = container_name(self.desired.project, service, 1)
         baseline: int | None = 0 if fresh else None
@@ -316,23 +335,24 @@ class Executor:
             if failure is not None:
                 self.progress.finish(service, failure.message, ok=False)
                 return failure
-            # The handshake is tried while the engine's first health check is still pending,
-            # so the moment the engine says healthy, the server is ready.
             if not accepted and current.state == "running":
                 accepted, last_probe = self._handshake(current)
                 if last_probe.startswith("refused"):
                     return self._failed(service, current, f"Faktory {last_probe}")
-            if accepted and current.health in ("healthy", None):
-                self.progress.finish(service, f"healthy ({name})")
-                return None
+            if accepted:
+                web_ok, web_text = self._web_health(current)
+                if web_ok or current.health == "healthy":
+                    self.progress.finish(service, f"ready ({name}: {last_probe}{web_text})")
+                    return None
+                last_probe = f"+OK, {web_text.lstrip(', ')}"
             if time.monotonic() >= deadline:
                 return self._failed(
                     service,
                     current,
-                    f"{name} was not healthy after {self.settings.timeout_s:g}s "
+                    f"{name} was not ready after {self.settings.timeout_s:g}s "
                     f"(engine health: {current.health or 'none'}; handshake: {last_probe})",
                 )
-            self.progress.update(service, f"waiting until healthy ({current.health or 'up'})")
+            self.progress.update(service, f"waiting until ready ({current.health or 'up'})")
             time.sleep(HEALTH_POLL_S)
 
     def _startup_failure(
@@ -361,6 +381,21 @@ class Executor:
             return None
         network_ip = current.ip_addresses.get(self.desired.network)
         return reach.protocol_address(current.ports, self.engine, network_ip)
+
+    def _web_health(self, current: ObservedContainer) -> tuple[bool, str]:
+        """(ready, what was seen): GET /health must answer 200 where 7420 is reachable."""
+        protocol = self._probe_address(current)
+        if protocol is None:
+            return False, ""
+        network_ip = current.ip_addresses.get(self.desired.network)
+        web = reach.dashboard_address(current.ports, self.engine, protocol, network_ip)
+        if web is None:
+            return True, ""
+        try:
+            code = probe.health_code(web.host, web.port, timeout=2.0)
+        except probe.ProbeError as err:
+            return False, f", /health: {err}"
+        return code == 200, f", /health {code}"
 
     def _handshake(self, current: ObservedContainer) -> tuple[bool, str]:
         address = self._probe_address(current)

@@ -6,6 +6,7 @@ Docker SDK or httpx (and a compose audit not even pydantic).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from faktctl import ui
 from faktctl.audit.model import AuditFacts, AuditReport
-from faktctl.errors import UsageError
+from faktctl.errors import FaktctlError, UsageError
 from faktctl.fsutil import atomic_write
 
 FORMATS = ("table", "json", "sarif", "junit")
@@ -94,7 +95,14 @@ def run(
     from faktctl.audit.runner import audit
     from faktctl.report.policy import exit_code
 
-    report = audit(gather(file, compose, live, _labels(labels)))
+    try:
+        report = audit(gather(file, compose, live, _labels(labels)))
+    except FaktctlError as err:
+        if fmt == "json":  # a machine reads stdout: give it an envelope that says why
+            from faktctl.report.jsonreport import render_json_error
+
+            _emit(render_json_error(err), output)
+        raise
     text = format_report(report, fmt, strict, to_terminal=output is None and sys.stdout.isatty())
     if output is not None:
         try:
@@ -107,3 +115,12 @@ def run(
     else:
         ui.data(text)
     return int(exit_code(report.findings, strict))
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """The error envelope goes where the report would have gone (best effort for a file)."""
+    if output is None:
+        ui.data(text.rstrip("\n"))
+        return
+    with contextlib.suppress(OSError):
+        atomic_write(output, text)
