@@ -342,3 +342,26 @@ def suppression_known(facts: AuditFacts) -> Result:
         failed(f"the suppression names {item.id}, which is no check", item.location, item.service)
         for item in unknown
     ]
+
+
+@server_rule(
+    "FKH013",
+    "hygiene",
+    "warning",
+    "Every service taken for a Faktory server is confirmed to be one",
+    "Name the image contribsys/faktory (or a mirror of it), run the /faktory binary in "
+    "`command:`, or build FROM contribsys/faktory; otherwise suppress this check for the "
+    "service with a reason.",
+    inputs=frozenset({"compose"}),
+)
+def server_confirmed(ctx: ServerCtx) -> Result:
+    where = ctx.server.loc("image")
+    if ctx.server.unconfirmed is not None:
+        return failed(
+            f"`{ctx.server.service}` looks like a Faktory server and is audited as one, but "
+            f"that could not be confirmed: {ctx.server.unconfirmed}",
+            where,
+        )
+    if ctx.server.identified_by:
+        return passed(f"a Faktory server: {ctx.server.identified_by}", where)
+    return []
