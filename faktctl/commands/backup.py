@@ -180,6 +180,10 @@ def choose_backup(
     target = target_of(project, policy)
     reporter = ConsoleReporter()
     if repos.is_simple(policy):
+        if wanted is not None:
+            from faktctl.backups.destinations import choose
+
+            choose(repos.destinations_of(project, policy), wanted)
         backup = find_backup(target.destination, target.project, reference)
         check_checksum(backup, reporter)
         return ChosenBackup(project, target, backup, reporter)
@@ -316,7 +320,7 @@ def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> 
 
     project = open_project(file)
     policy = policy_of(project)
-    if not repos.is_simple(policy):
+    if not repos.is_simple(policy) or wanted is not None:
         return repos.run_list(project, policy, as_json=as_json, wanted=wanted)
     target = target_of(project, policy)
     listing = list_backups(target.destination, target.project)
