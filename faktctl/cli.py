@@ -89,6 +89,11 @@ def init(
     command.run(file, project=project, assume_yes=yes, force=force)
 
 
+class RenderTarget(StrEnum):
+    compose = "compose"
+    stack = "stack"
+
+
 @app.command()
 def render(
     file: SpecOption = None,
@@ -100,12 +105,23 @@ def render(
             "or .env differ from what the spec renders.",
         ),
     ] = False,
+    target: Annotated[
+        RenderTarget,
+        typer.Option(
+            help="compose: compose.yaml and .env; stack: stack.yaml for `docker stack deploy` "
+            "(platform: swarm; reads image ids from the engine)."
+        ),
+    ] = RenderTarget.compose,
 ) -> None:
     """Render compose.yaml and .env next to the spec (only files whose content changed).
 
     compose.yaml never contains the password: the server reads it from a compose secret and
     workers get FAKTORY_URL from .env (written 0600).
     """
+    if target == RenderTarget.stack:
+        from faktctl.commands import render_stack
+
+        raise typer.Exit(render_stack.run(file, check=check))
     from faktctl.commands import render as command
 
     raise typer.Exit(command.run(file, check=check))
