@@ -12,6 +12,7 @@ from faktctl.audit.rules import (
     password,
     persistence,
     production,
+    versions,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "password",
     "persistence",
     "production",
+    "versions",
 ]
