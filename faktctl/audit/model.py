@@ -139,6 +139,8 @@ class LiveData:
     last_bgsave_ok: bool | None = None
     uptime_s: float | None = None
     error: str | None = None
+    # per queue: (name, jobs under `<name>` (1.9 keys), jobs under `q:<name>` (1.10 keys))
+    queue_keys: tuple[tuple[str, int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
