@@ -341,18 +341,13 @@ class Engine:
         except ObjectNotFound:  # removed between list and inspect
             return None
 
-    def summaries(
-        self, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()
-    ) -> list[RawDict]:
+    def summaries(self, labels: Mapping[str, str] | None = None) -> list[RawDict]:
         """One list query: the engine's summary of every container (any state) carrying every
-        given label, or of the given ids. A summary has the id, names, image and image id,
-        labels, state, status text (with the health), published ports and networks."""
+        given label. A summary has the id, names, image and image id, labels, state, status
+        text (with the health), published ports and networks."""
         filters: dict[str, list[str]] = {}
         if labels:
             filters["label"] = [f"{key}={value}" for key, value in labels.items()]
-        wanted = list(ids)
-        if wanted:
-            filters["id"] = wanted
         with self.doing("listing containers"):
             return [dict(s) for s in self.api.containers(all=True, filters=filters)]
 
@@ -448,19 +443,6 @@ class Engine:
         """Stop gracefully: SIGTERM, then SIGKILL after `timeout` seconds."""
         with self.doing(f"stopping container {container_id[:12]}"):
             self.api.stop(container_id, timeout=timeout)
-
-    def kill(self, container_id: str, signal: str | None = None) -> bool:
-        """Send a signal (SIGKILL when None); False when the container was not running."""
-        import docker.errors
-
-        with self.doing(f"signalling container {container_id[:12]}"):
-            try:
-                self.api.kill(container_id, signal=signal)
-            except docker.errors.APIError as exc:
-                if exc.status_code == 409 and "not running" in _explanation(exc):
-                    return False
-                raise
-        return True
 
     def remove(self, container_id: str, force: bool = False) -> None:
         import docker.errors
