@@ -391,8 +391,32 @@ class Engine:
         return str(created["Id"])
 
     def remove_network(self, name_or_id: str) -> None:
-        with self.doing(f"removing network {name_or_id}"):
-            self.api.remove_network(name_or_id)
+        """Remove a network. When the engine says it still has endpoints, the error names the
+        containers attached, or says that none is (the engine then lost count of them)."""
+        try:
+            with self.doing(f"removing network {name_or_id}"):
+                self.api.remove_network(name_or_id)
+        except EngineError as err:
+            if "has active endpoints" not in err.message:
+                raise
+            raise self._still_attached(name_or_id) from err
+
+    def _still_attached(self, name_or_id: str) -> EngineError:
+        with self.doing(f"inspecting network {name_or_id}"):
+            attached = self.api.inspect_network(name_or_id).get("Containers") or {}
+        names = sorted(str(c.get("Name") or cid[:12]) for cid, c in attached.items())
+        if names:
+            return EngineError(
+                f"removing network {name_or_id}: still attached: {', '.join(names)}",
+                "disconnect or remove those containers, then run the command again",
+            )
+        return EngineError(
+            f"removing network {name_or_id}: the Docker engine still counts endpoints on it "
+            "though no container is attached (an engine fault seen after many containers "
+            "stopped at once)",
+            "restart the Docker engine, then run `faktctl down` again; the data volume is "
+            "untouched",
+        )
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         with self.doing(f"creating volume {name}"):
