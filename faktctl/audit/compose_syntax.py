@@ -235,6 +235,9 @@ def ports(svc: Service) -> list[PortFact]:
             ip = svc.c.compose_text(item.get("host_ip", ""), line)
             protocol = svc.c.compose_text(item.get("protocol", "tcp"), line) or "tcp"
             shown = f"{ip + ':' if ip else ''}{published}:{target}".lstrip(":")
+            if svc.c.compose_text(item.get("mode", ""), line) == "ingress":
+                # a swarm's routing mesh ignores host_ip: the port opens on every node
+                ip, shown = "", f"{shown} (swarm ingress mode: every interface of every node)"
             facts += _ports_from(ip, published, target, protocol, shown, where)
             continue
         text = svc.c.compose_text(item, line)
