@@ -58,6 +58,8 @@ class EnvVar:
     detail: str = ""  # e.g. "${FAKTORY_PASSWORD}" or "env_file prod.env"
     location: Location | None = None
     source_file: str | None = None  # host file holding the value (env_file, .env)
+    # compose refuses to start when the variable behind it is unset (`${VAR:?}`, `${VAR?}`)
+    required: bool = False
 
 
 MountKind = Literal["volume", "bind", "anonymous", "tmpfs", "secret", "config"]
