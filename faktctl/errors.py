@@ -49,3 +49,17 @@ class EngineUnavailable(FaktctlError):
 
 class OperationFailed(FaktctlError):
     exit_code = ExitCode.FAILED
+
+
+class Interrupted(BaseException):
+    """Ctrl-C: the command ends with exit 130 wherever it was.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way out (an
+    audit check turned into a `skip`, an engine call turned into an engine error) can swallow
+    it; cleanup written as `finally` or `except BaseException` still runs.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def one_line(self) -> str:
+        return "interrupted"

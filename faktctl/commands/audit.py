@@ -15,7 +15,7 @@ from pathlib import Path
 from faktctl import ui
 from faktctl.audit.model import AuditFacts, AuditReport
 from faktctl.errors import UsageError
-from faktctl.fsutil import atomic_write
+from faktctl.fsutil import standard_stream, write_output
 
 FORMATS = ("table", "json", "sarif", "junit")
 
@@ -94,16 +94,17 @@ def run(
     from faktctl.audit.runner import audit
     from faktctl.report.policy import exit_code
 
+    stream = standard_stream(output) if output is not None else 1
     report = audit(gather(file, compose, live, _labels(labels)))
-    text = format_report(report, fmt, strict, to_terminal=output is None and sys.stdout.isatty())
-    if output is not None:
-        try:
-            atomic_write(output, text)
-        except OSError as err:
-            raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
+    text = format_report(report, fmt, strict, to_terminal=stream == 1 and sys.stdout.isatty())
+    if stream == 1:
+        ui.data(text)
+    elif stream == 2:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    else:
+        assert output is not None
+        write_output(output, text)
         from faktctl.report.table import summary_line
 
         ui.info(f"{summary_line(report, strict)} (report written to {output})")
-    else:
-        ui.data(text)
     return int(exit_code(report.findings, strict))
