@@ -73,6 +73,8 @@ class Options:
     tag: str | None = None
     compression: stream.Compression = "auto"
     timeout: float = 300.0
+    # backups pruning must leave alone whatever else it finds (the one a restore reads)
+    protect: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -252,16 +254,30 @@ def _fsync_folder(folder: Path) -> None:
 # --- retention --------------------------------------------------------------------------------
 
 
-def select_pruned(backups: list[Backup], keep: int, tag: str | None) -> list[Backup]:
-    """Backups with `tag` beyond the newest `keep` (input newest first)."""
+def select_pruned(
+    backups: list[Backup], keep: int, tag: str | None, protect: frozenset[str] = frozenset()
+) -> list[Backup]:
+    """Backups with `tag` beyond the newest `keep` (input newest first), except those named
+    in `protect`."""
     same_tag = [b for b in backups if b.tag == tag]
-    return same_tag[keep:]
+    return [b for b in same_tag[keep:] if b.name not in protect]
 
 
-def prune(destination: Path, project: str, keep: int, tag: str | None) -> list[str]:
-    """Delete old backups (manifest first, so a half-deleted backup never looks complete)."""
+def prune(
+    destination: Path,
+    project: str,
+    keep: int,
+    tag: str | None,
+    protect: frozenset[str] = frozenset(),
+) -> list[str]:
+    """Delete old backups (manifest first, so a half-deleted backup never looks complete).
+
+    Only ever called under the project's lock (faktctl.lock), which `backup` and `restore`
+    both hold: a backup a restore reads is named in `protect` by the restore itself, and no
+    other run can prune meanwhile."""
     removed = []
-    for backup in select_pruned(list(list_backups(destination, project).backups), keep, tag):
+    listed = list(list_backups(destination, project).backups)
+    for backup in select_pruned(listed, keep, tag, protect):
         with contextlib.suppress(FileNotFoundError):
             backup.manifest_path.unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -380,7 +396,7 @@ def take_backup(
     backup = Backup(manifest, destination / manifest_name(stem), options.tag)
     write_manifest(backup)
     _fsync_folder(destination)
-    pruned = prune(destination, target.project, target.keep, options.tag)
+    pruned = prune(destination, target.project, target.keep, options.tag, options.protect)
     warnings = _changed_warning(sizes)
     for warning in warnings:
         reporter.warn(warning)

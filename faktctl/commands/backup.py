@@ -180,11 +180,13 @@ def run_backup(
     file: Path | None, *, as_json: bool, compression: Compression, timeout: float
 ) -> int:
     from faktctl.backups.take import Options, check_destination, human_bytes, take_backup
+    from faktctl.lock import project_lock
 
     project = open_project(file)
     target = target_of(project)
     check_destination(target.destination)
-    with engine_session() as engine:
+    # one lock with restore, up and down: a backup (and its pruning) never runs during a restore
+    with project_lock(project.dir, target.project, "backup"), engine_session() as engine:
         result = take_backup(
             engine, target, Options(compression=compression, timeout=timeout), ConsoleReporter()
         )

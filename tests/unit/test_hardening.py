@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,3 +267,30 @@ def test_an_over_long_project_name_is_reported_without_a_file(tmp_path: Path) ->
     line = _one_error_line(result.stderr)
     assert "300 characters" in line and "faktory.yaml" not in line
     assert list(tmp_path.iterdir()) == []
+
+
+# --- one project lock for backup, restore, up and down ----------------------------------------
+
+
+def test_backup_refuses_while_a_restore_holds_the_project_lock(
+    project: Path,
+) -> None:
+    from faktctl.lock import project_lock
+
+    with project_lock(project, "demo", "restore"):
+        result = run_faktctl("backup", cwd=project)
+    assert result.code == 4, result.output
+    line = _one_error_line(result.stderr)
+    assert "locked by `faktctl restore`" in line
+    assert not (project / "backups").exists() or not any((project / "backups").iterdir())
+
+
+def test_pruning_never_selects_a_protected_backup() -> None:
+    from types import SimpleNamespace
+
+    from faktctl.backups.take import select_pruned
+
+    backups: list[Any] = [SimpleNamespace(name=f"b{n}", tag="pre-restore") for n in range(5)]
+    assert [b.name for b in select_pruned(backups, 2, "pre-restore")] == ["b2", "b3", "b4"]
+    kept = select_pruned(backups, 2, "pre-restore", frozenset({"b4"}))
+    assert [b.name for b in kept] == ["b2", "b3"]

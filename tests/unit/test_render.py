@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.paths import COMPOSE_SPEC_SCHEMA
 from tests.support.cli import run_faktctl
 
 SPEC_WITH_WORKERS = """\
@@ -168,16 +166,6 @@ def test_check_diff_of_a_changed_password_is_redacted(project: Path) -> None:
     assert ".env: differs only in secret values (shown as <redacted>)" in drift.stderr
 
 
-@pytest.mark.skipif(not COMPOSE_SPEC_SCHEMA.exists(), reason="../shared/compose-spec.json absent")
-def test_rendered_compose_validates_against_the_compose_spec_schema(project: Path) -> None:
-    import jsonschema
-
-    assert run_faktctl("render", cwd=project).code == 0
-    schema = json.loads(COMPOSE_SPEC_SCHEMA.read_text())
-    jsonschema.Draft7Validator(schema).validate(_compose(project))
-
-
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_docker_compose_accepts_the_rendered_files(project: Path) -> None:
     from tests.support.compose import config_problems
 
