@@ -76,7 +76,7 @@ class Deployment:
         if service is not None:
             selector.append(f"{labels.SERVICE}={service}")
         found = self.client.containers.list(all=True, filters={"label": selector})
-        return {c.name: c.id for c in found}
+        return {str(c.name): str(c.id) for c in found}
 
     def inspect(self, name: str) -> dict[str, Any]:
         attrs = self.client.api.inspect_container(name)
@@ -128,7 +128,9 @@ def tear_down(deployment: Deployment) -> None:
     """`faktctl down --volumes --yes`, then force-remove anything left with the project label."""
     deployment.faktctl("down", "--volumes", "--yes")
     client = deployment.client
-    selector = {"label": [f"{labels.PROJECT}={deployment.project}"]}
+    selector: dict[str, str | list[str] | bool] = {
+        "label": [f"{labels.PROJECT}={deployment.project}"]
+    }
     for container in client.containers.list(all=True, filters=selector):
         container.remove(force=True, v=True)
     for network in client.networks.list(filters=selector):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_backup_manifest import CREATED, write_backup
 
 from faktctl.backups.manifest import read_manifest
+from tests.support.backups import CREATED, write_backup
 from tests.support.cli import run_faktctl
 
 NO_ENGINE = {"DOCKER_HOST": "tcp://127.0.0.1:9"}  # nothing listens: any engine use fails (exit 3)

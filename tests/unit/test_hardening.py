@@ -16,7 +16,7 @@ import pytest
 
 from faktctl import cli
 from faktctl.audit.model import RuleMeta
-from faktctl.audit.registry import Rule
+from faktctl.audit.registry import Outcome, Rule
 from faktctl.audit.runner import _run
 from faktctl.errors import Interrupted
 from faktctl.fsutil import all_or_nothing, write_output
@@ -189,7 +189,7 @@ def test_write_output_refuses_a_folder(tmp_path: Path) -> None:
 
 
 def test_an_interrupt_inside_an_audit_check_is_not_a_skip() -> None:
-    def interrupted(subject: object) -> None:
+    def interrupted(subject: object) -> Outcome:
         raise Interrupted("interrupted")
 
     meta = RuleMeta("FKH999", "t", "hygiene", "info", "t", "r")
