@@ -205,6 +205,27 @@ def logs(
     raise typer.Exit(command.run(file, service=service, follow=follow, tail=tail))
 
 
+@app.command()
+def dashboard(
+    file: SpecOption = None,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Local port (0: any free port).")
+    ] = 7420,
+    address: Annotated[
+        str, typer.Option(help="Local address to listen on; keep it on loopback.")
+    ] = "127.0.0.1",
+) -> None:
+    """Open the Faktory dashboard on http://127.0.0.1:7420 through the Docker engine API.
+
+    Every connection runs `nc 127.0.0.1 7420` inside the server's container (like kubectl
+    port-forward), so the dashboard needs no published port (on a swarm it is never published).
+    Works for both platforms; the server's container must be on the engine faktctl reaches.
+    Ctrl-C closes the tunnel."""
+    from faktctl.commands import dashboard as command
+
+    raise typer.Exit(command.run(file, port=port, address=address))
+
+
 class AuditFormat(StrEnum):
     table = "table"
     json = "json"

@@ -4,4 +4,4 @@ go 1.22
 
 require github.com/contribsys/faktory_worker_go v1.7.0
 
-require github.com/contribsys/faktory v1.8.0 // indirect
+require github.com/contribsys/faktory v1.8.0

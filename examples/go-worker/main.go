@@ -1,8 +1,12 @@
 // Command go-worker is a small Faktory worker used by faktctl's examples and end-to-end tests.
 //
-// It connects with FAKTORY_URL (read by the Faktory client library), listens on the
-// comma-separated queues in FAKTORY_QUEUES (default "default") with WORKER_CONCURRENCY
-// goroutines (default 5), and stops cleanly on SIGTERM or SIGINT.
+// It connects with FAKTORY_URL (read by the Faktory client library; when it is unset and
+// FAKTORY_URL_FILE names a file, such as a Docker Swarm secret, the URL is read from that file),
+// listens on the comma-separated queues in FAKTORY_QUEUES (default "default") with
+// WORKER_CONCURRENCY goroutines (default 5), and stops cleanly on SIGTERM or SIGINT.
+//
+// `go-worker push N` is a producer instead: it pushes N demo.echo jobs to the first queue of
+// FAKTORY_QUEUES and exits.
 package main
 
 import (
@@ -16,6 +20,7 @@ import (
 	"strings"
 	"syscall"
 
+	faktory "github.com/contribsys/faktory/client"
 	worker "github.com/contribsys/faktory_worker_go"
 )
 
@@ -64,6 +69,38 @@ func concurrencyFromEnv() (int, error) {
 	return value, nil
 }
 
+// urlFromFile sets FAKTORY_URL from the file FAKTORY_URL_FILE names, unless it is already set.
+func urlFromFile() error {
+	path := os.Getenv("FAKTORY_URL_FILE")
+	if path == "" || os.Getenv("FAKTORY_URL") != "" {
+		return nil
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("FAKTORY_URL_FILE: %w", err)
+	}
+	return os.Setenv("FAKTORY_URL", strings.TrimSpace(string(content)))
+}
+
+// push enqueues count demo.echo jobs on the first queue of FAKTORY_QUEUES.
+func push(count int) error {
+	client, err := faktory.Open()
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	queue := queuesFromEnv()[0]
+	for i := 0; i < count; i++ {
+		job := faktory.NewJob("demo.echo", i)
+		job.Queue = queue
+		if err := client.Push(job); err != nil {
+			return fmt.Errorf("push %d: %w", i, err)
+		}
+	}
+	log.Printf("go-worker: pushed %d jobs to %s", count, queue)
+	return nil
+}
+
 func run() error {
 	concurrency, err := concurrencyFromEnv()
 	if err != nil {
@@ -86,6 +123,21 @@ func run() error {
 }
 
 func main() {
+	if err := urlFromFile(); err != nil {
+		log.Printf("go-worker: %v", err)
+		os.Exit(1)
+	}
+	if len(os.Args) == 3 && os.Args[1] == "push" {
+		count, err := strconv.Atoi(os.Args[2])
+		if err == nil && count >= 0 {
+			err = push(count)
+		}
+		if err != nil {
+			log.Printf("go-worker: push: %v", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		log.Printf("go-worker: %v", err)
 		os.Exit(1)

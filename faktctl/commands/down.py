@@ -25,6 +25,10 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
 
     started = time.monotonic()
     loaded = load(file)
+    if loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
     # down needs names only, never the password: it works even when the secret is gone
     desired: Desired = build_desired(loaded, Secrets(SecretStr("")))
     engine = connect()

@@ -63,6 +63,10 @@ def run(file: Path | None, *, service: str | None, follow: bool, tail: int | Non
     from faktctl.project import load
 
     loaded = load(file)
+    if loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.logs(loaded, _secrets(loaded), service=service, follow=follow, tail=tail)
     known = ["faktory", *(w.name for w in loaded.spec.workers)]
     engine = connect()
     try:

@@ -139,6 +139,10 @@ def run(file: Path | None, *, as_json: bool) -> int:
     from faktctl.project import open_project
 
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.status(project, as_json=as_json)
     desired = with_build_tags(project.desired, build_digests(project.desired))
     engine = connect()
     try:

@@ -147,6 +147,10 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
 
     started = time.monotonic()
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        from faktctl.commands import swarm
+
+        return swarm.up(project, dry_run=dry_run, timeout_s=timeout_s, pull=pull)
     engine = connect()
     try:
         if dry_run:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from faktctl.spec.swarm import Swarm
 from faktctl.spec.types import (
     ENV_NAME_PATTERN,
     ByteSize,
@@ -33,6 +34,7 @@ NAME_MAX_LENGTH = 63  # engine object names are built from it (a DNS label's len
 
 FaktoryEnvironment = Literal["production", "staging", "development"]
 DashboardExposure = Literal["internal", "proxy", "public"]
+Platform = Literal["engine", "swarm"]
 RestartPolicy = Literal["unless-stopped", "always", "on-failure", "no"]
 LogLevel = Literal["info", "debug", "warn", "error"]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
@@ -296,6 +298,10 @@ class Spec(_Model):
 
     version: Literal[1] = Field(default=1, description="Spec format version.")
     project: Name = Field(description="Project name; prefixes every container and volume.")
+    platform: Platform = Field(
+        default="engine", description="engine: one Docker host; swarm: a Docker Swarm."
+    )
+    swarm: Swarm | None = Field(default=None, description="Settings for platform: swarm.")
     server: Server = Field(default_factory=Server)
     workers: list[Worker] = Field(default_factory=list)
     backup: BackupPolicy | None = Field(default=None, description="Backup policy (audited).")
@@ -327,6 +333,13 @@ class Spec(_Model):
                 "server.stop_grace_period",
                 "Faktory needs time for its final save; use 30s or more",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _platform_settings(self) -> Spec:
+        from faktctl.spec.swarm_rules import check_platform
+
+        check_platform(self)
         return self
 
     def worker(self, name: str) -> Worker:

@@ -125,5 +125,5 @@ def test_debug_flag_shows_the_traceback(project_dir: Path) -> None:
     assert "Traceback" in result.stderr
     assert result.stderr.rstrip().endswith(
         "faktory.yaml:2:1: bogus: unknown key (allowed keys: "
-        "audit, backup, project, server, version, workers)"
+        "audit, backup, platform, project, server, swarm, version, workers)"
     )

@@ -1,0 +1,64 @@
+"""faktctl dashboard: the Faktory dashboard on 127.0.0.1 through the engine API.
+
+Works for both platforms: the server's container (a swarm task's container on a swarm) is
+found by its labels on the engine the SDK reaches, and every browser connection becomes one
+`nc 127.0.0.1 7420` exec inside it (faktctl.tunnel). Nothing needs to be published.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from faktctl import ui
+from faktctl.desired import DASHBOARD_PORT
+from faktctl.errors import ExitCode, FaktctlError, UsageError
+
+if TYPE_CHECKING:
+    from faktctl.tunnel import Relay
+
+
+def run(file: Path | None, *, port: int, address: str) -> int:
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.backups.deployment import running_server
+    from faktctl.project import load
+    from faktctl.tunnel import Relay
+
+    loaded = load(file)
+    engine = connect()
+    try:
+        server = running_server(engine, loaded.spec.project)
+        try:
+            relay = Relay(engine, str(server["Id"]), DASHBOARD_PORT, address, port)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {address}:{port}: {exc.strerror or exc}",
+                "pick another port with --port",
+            ) from exc
+        ui.info(
+            f"dashboard of `{loaded.spec.project}`: http://{address}:{relay.port}/ "
+            "(sign in with the dashboard password; Ctrl-C stops the tunnel)"
+        )
+        _serve_until_interrupted(relay)
+    finally:
+        engine.close()
+    return 0
+
+
+def _serve_until_interrupted(relay: Relay) -> None:
+    """Serve until Ctrl-C (or SIGTERM), which is how a tunnel is meant to end: exit 0."""
+    relay.serve_in_background()
+    reported = 0
+    try:
+        while True:
+            time.sleep(0.5)
+            for error in relay.errors[reported:]:
+                ui.info(f"relay: {error}")
+            reported = len(relay.errors)
+    except FaktctlError as err:
+        if err.exit_code != ExitCode.INTERRUPTED:
+            raise
+        ui.info("dashboard tunnel closed")
+    finally:
+        relay.close()

@@ -1,0 +1,387 @@
+"""up, down, status and logs for `platform: swarm` (the commands dispatch here).
+
+The engine the SDK reaches (DOCKER_HOST, the docker context, the local socket) must be a
+manager of an active swarm; every object carries the project's labels like on one engine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from faktctl import labels, ui
+from faktctl.errors import FaktctlError, OperationFailed, UsageError
+from faktctl.render import redact
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.planner import PullPolicy
+    from faktctl.project import Project
+    from faktctl.spec.load import LoadedSpec
+    from faktctl.swarm.plan import SwarmDesired
+
+DOWN_POLL_S = 0.25
+DOWN_EXTRA_WAIT_S = 30.0
+
+
+# --- up -----------------------------------------------------------------------------------------
+
+
+def _web_conf(project: Project) -> SecretStr | None:
+    from faktctl.secretfiles import web_conf_text
+
+    if project.desired.dashboard_password is None:
+        return None
+    return SecretStr(web_conf_text(project.desired.dashboard_password))
+
+
+def up(project: Project, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
+    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.lock import project_lock
+
+    started = time.monotonic()
+    engine = connect()
+    try:
+        docker_swarm.require_manager(engine)
+        if dry_run:
+            return _dry_run(engine, project, pull)
+        with project_lock(project.dir, project.desired.project, "up") as stale:
+            if stale is not None:
+                ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
+            return _up(engine, project, pull, timeout_s, started)
+    finally:
+        engine.close()
+
+
+def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
+    from faktctl.commands.up import resolve_images
+    from faktctl.swarm.apply import observe_and_plan, print_plan, swarm_desired
+
+    resolved, image_actions = resolve_images(engine, project.desired, pull)
+    if image_actions:
+        ui.data("\n".join(a.text() for a in image_actions))
+        ui.info("the images above are needed before the services can be planned")
+        return 0
+    desired = swarm_desired(
+        engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+    )
+    print_plan(observe_and_plan(engine, desired).the_plan)
+    return 0
+
+
+def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
+    from faktctl.commands.up import progress_display, resolve_images
+    from faktctl.launch import apply_images
+    from faktctl.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
+
+    resolved, image_actions = resolve_images(engine, project.desired, pull)
+    with progress_display() as progress:
+        apply_images(engine, resolved, image_actions, progress)
+        desired = swarm_desired(
+            engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+        )
+        prepared = observe_and_plan(engine, desired)
+        executor = SwarmExecutor(
+            engine, prepared, project.password, project.secrets, progress, timeout_s
+        )
+        if prepared.the_plan.up_to_date:
+            failures = executor.check_running()
+        else:
+            for action in prepared.the_plan.changes:
+                ui.info(f"plan: {action.text()}")
+            failures = executor.apply()
+    elapsed = time.monotonic() - t0
+    if failures:
+        ui.info(f"up: {len(failures)} failure(s) after {elapsed:.1f}s:")
+        for failure in failures:
+            for line in failure.lines():
+                ui.info(f"  {line}")
+        first = failures[0]
+        raise OperationFailed(f"up failed: {first.target}: {first.message}")
+    if prepared.the_plan.up_to_date:
+        count = sum(s.replicas for s in desired.services)
+        ui.info(f"up to date: {count} swarm tasks match the spec ({elapsed:.1f}s)")
+    else:
+        ui.info(f"up: done in {elapsed:.1f}s")
+    return 0
+
+
+# --- down ---------------------------------------------------------------------------------------
+
+
+def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
+    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker_engine import connect
+    from faktctl.lock import project_lock
+
+    project = loaded.spec.project
+    network = f"{project}_default"
+    volume = None if loaded.spec.server.storage.host_path else _volume_name(loaded)
+    engine = connect()
+    try:
+        docker_swarm.require_manager(engine)
+        with project_lock(loaded.base_dir, project, "down"):
+            if volumes and volume is not None:
+                _confirm_volume(volume, assume_yes)
+            removed = _remove_services(engine, project, loaded)
+            removed += _remove_rest(engine, project, network, volume if volumes else None)
+    finally:
+        engine.close()
+    if not removed:
+        ui.info(f"nothing to remove for project `{project}`")
+    elif volume is not None and not volumes:
+        ui.info(f"kept volume {volume} (on the server's node); `down --volumes` deletes it")
+    return 0
+
+
+def _volume_name(loaded: LoadedSpec) -> str:
+    return f"{loaded.spec.project}_{loaded.spec.server.storage.volume_key}"
+
+
+def _confirm_volume(volume: str, assume_yes: bool) -> None:
+    if assume_yes:
+        return
+    if not ui.stderr_is_terminal():
+        raise UsageError(f"`down --volumes` deletes volume {volume}: add --yes to confirm")
+    import typer
+
+    if not typer.confirm(f"Delete volume {volume} and every job in it?", err=True):
+        raise UsageError("nothing removed")
+
+
+def _remove_services(engine: Engine, project: str, loaded: LoadedSpec) -> int:
+    """Workers first, then the server; waits until their containers here have stopped, within
+    the server's stop grace period, so Faktory can save its data before the network goes."""
+    from faktctl.adapters import docker_swarm
+
+    found = docker_swarm.services(engine, project)
+    ordered = sorted(
+        found, key=lambda s: (s["Spec"].get("Labels") or {}).get(labels.ROLE) == "server"
+    )
+    for raw in ordered:
+        ui.info(f"removing service {raw['Spec']['Name']}")
+        docker_swarm.remove_service(engine, str(raw["ID"]))
+    if found:
+        grace = loaded.spec.server.stop_grace_period.total_seconds()
+        _wait_containers_gone(engine, project, grace + DOWN_EXTRA_WAIT_S)
+    return len(found)
+
+
+def _wait_containers_gone(engine: Engine, project: str, timeout_s: float) -> None:
+    selector = {labels.MANAGED: "true", labels.PROJECT: project}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not engine.containers(selector):
+            return
+        time.sleep(DOWN_POLL_S)
+    ui.info("note: some task containers are still stopping; the network is removed once free")
+
+
+def _remove_rest(engine: Engine, project: str, network: str, volume: str | None) -> int:
+    from faktctl.adapters import docker_swarm
+
+    removed = 0
+    if engine.network(network) is not None:
+        _retry(lambda: engine.remove_network(network), f"removing network {network}")
+        ui.info(f"removed network {network}")
+        removed += 1
+    for raw in docker_swarm.secrets(engine, project):
+        docker_swarm.remove_secret(engine, str(raw["ID"]))
+        ui.info(f"removed secret {raw['Spec']['Name']}")
+        removed += 1
+    if volume is not None:
+        if engine.volume(volume) is None:
+            ui.info(f"volume {volume} is not on this engine: remove it on the server's node")
+        else:
+            _retry(lambda: engine.remove_volume(volume), f"removing volume {volume}")
+            ui.info(f"removed volume {volume}")
+            removed += 1
+    return removed
+
+
+def _retry(action: Any, doing: str, timeout_s: float = 30.0) -> None:
+    """Objects stay in use for a moment after their tasks stop; try again until free."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            action()
+            return
+        except FaktctlError as err:
+            if time.monotonic() >= deadline:
+                raise OperationFailed(f"{doing}: {err.one_line()}") from err
+            time.sleep(DOWN_POLL_S * 2)
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+def status(project: Project, *, as_json: bool) -> int:
+    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker_engine import connect
+
+    engine = connect()
+    try:
+        docker_swarm.require_manager(engine)
+        desired = _status_desired(engine, project)
+        rows = _status_rows(engine, project.desired.project, desired)
+    finally:
+        engine.close()
+    drift = [r for r in rows if r["drift"] != "up to date"]
+    if as_json:
+        document = {"platform": "swarm", "services": rows, "up_to_date": not drift}
+        ui.data(json.dumps({"faktctl": 1, "command": "status", "result": document}, indent=2))
+    else:
+        ui.data("\n".join(_status_lines(rows)))
+    return 1 if drift else 0
+
+
+def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
+    from faktctl.commands.up import build_digests
+    from faktctl.planner import with_build_tags
+    from faktctl.swarm.apply import swarm_desired
+
+    resolved = with_build_tags(project.desired, build_digests(project.desired))
+    try:
+        return swarm_desired(
+            engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+        )
+    except OperationFailed:  # an image is missing: every service counts as drifting
+        return None
+
+
+def _status_rows(
+    engine: Engine, project: str, desired: SwarmDesired | None
+) -> list[dict[str, Any]]:
+    from faktctl.adapters import docker_swarm
+
+    hosts = docker_swarm.nodes(engine)
+    found = {str(s["Spec"]["Name"]): s for s in docker_swarm.services(engine, project)}
+    wanted = desired.services if desired is not None else ()
+    names = [s.name for s in wanted] + sorted(set(found) - {s.name for s in wanted})
+    rows = []
+    for name in names:
+        raw = found.get(name)
+        want = next((s for s in wanted if s.name == name), None)
+        rows.append(_row(engine, name, raw, want, hosts))
+    return rows
+
+
+def _row(
+    engine: Engine, name: str, raw: RawDict | None, want: Any, hosts: dict[str, str]
+) -> dict[str, Any]:
+    from faktctl.adapters import docker_swarm
+
+    if raw is None:
+        return {"service": name, "drift": "missing", "desired": want.replicas, "running": 0}
+    spec = raw["Spec"]
+    service_labels = spec.get("Labels") or {}
+    tasks = [
+        t for t in docker_swarm.tasks(engine, str(raw["ID"])) if t.get("DesiredState") == "running"
+    ]
+    per_node: dict[str, list[str]] = {}
+    for task in tasks:
+        node = hosts.get(str(task.get("NodeID", "")), "unassigned")
+        per_node.setdefault(node, []).append(str((task.get("Status") or {}).get("State", "?")))
+    if want is None:
+        drift = "not in the spec"
+    elif service_labels.get(labels.CONFIG_HASH) != want.config_hash():
+        drift = "differs from the spec"
+    else:
+        drift = "up to date"
+    replicas = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas", 0))
+    update = (raw.get("UpdateStatus") or {}).get("State", "")
+    return {
+        "service": name,
+        "role": service_labels.get(labels.ROLE, ""),
+        "desired": replicas,
+        "running": sum(states.count("running") for states in per_node.values()),
+        "tasks_per_node": per_node,
+        "update": update,
+        "version": int((raw.get("Version") or {}).get("Index", 0)),
+        "drift": drift,
+    }
+
+
+def _status_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in rows:
+        nodes = ", ".join(
+            f"{node}: {'/'.join(states)}" for node, states in row.get("tasks_per_node", {}).items()
+        )
+        update = f", update {row['update']}" if row.get("update") else ""
+        lines.append(
+            f"{row['service']}: {row['running']}/{row['desired']} running"
+            f"{update} ({row['drift']})" + (f"\n    {nodes}" if nodes else "")
+        )
+    return lines or ["no services"]
+
+
+# --- logs ---------------------------------------------------------------------------------------
+
+
+def logs(
+    loaded: LoadedSpec,
+    secrets: tuple[SecretStr, ...],
+    *,
+    service: str | None,
+    follow: bool,
+    tail: int | None,
+) -> int:
+    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker_engine import connect
+
+    engine = connect()
+    try:
+        docker_swarm.require_manager(engine)
+        found = docker_swarm.services(engine, loaded.spec.project)
+        chosen = [
+            s
+            for s in found
+            if service is None or (s["Spec"].get("Labels") or {}).get(labels.SERVICE) == service
+        ]
+        if not chosen:
+            what = f"service `{service}`" if service else "no services"
+            raise UsageError(f"project `{loaded.spec.project}` has {what} running on this swarm")
+        lock = threading.Lock()
+        threads = [
+            threading.Thread(
+                target=_pump, args=(engine, raw, secrets, follow, tail, lock), daemon=True
+            )
+            for raw in chosen
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        engine.close()
+    return 0
+
+
+def _pump(
+    engine: Engine,
+    raw: RawDict,
+    secrets: tuple[SecretStr, ...],
+    follow: bool,
+    tail: int | None,
+    lock: threading.Lock,
+) -> None:
+    from faktctl.adapters import docker_swarm
+
+    prefix = str((raw["Spec"].get("Labels") or {}).get(labels.SERVICE, raw["Spec"]["Name"]))
+    pending = ""
+    for chunk in docker_swarm.service_logs(engine, str(raw["ID"]), tail, follow):
+        pending += chunk.decode("utf-8", "replace")
+        *complete, pending = pending.split("\n")
+        if complete:
+            with lock:
+                ui.data("\n".join(f"{prefix} | {redact(line, secrets)}" for line in complete))
+    if pending:
+        with lock:
+            ui.data(f"{prefix} | {redact(pending, secrets)}")

@@ -1,0 +1,1 @@
+"""Docker Swarm: the desired state translated into swarm services, secrets and a network."""

@@ -1,0 +1,185 @@
+"""A single-node swarm for the swarm end-to-end tests, and a deployment on it.
+
+The swarm is created (`docker swarm init --advertise-addr 127.0.0.1`) only when the engine is
+not already in one, and left at the end only when these tests created it. Every object faktctl
+creates carries `io.faktctl.test=<session>` (FAKTCTL_EXTRA_LABELS); services and secrets the
+tests create carry it too, and whatever is left with it is removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import yaml
+
+from faktctl import labels
+from faktctl.adapters import probe
+from faktctl.adapters.docker_engine import connect
+from faktctl.backups.deployment import running_server
+from faktctl.tunnel import relay
+from tests.support.cli import CliResult, run_faktctl
+
+RUN_TIMEOUT = 300.0
+
+
+@contextlib.contextmanager
+def single_node_swarm(client: docker.DockerClient, session_id: str) -> Iterator[str]:
+    """The node's hostname; the swarm exists for the duration of the block."""
+    state = client.info()["Swarm"]["LocalNodeState"]
+    created = state == "inactive"
+    if created:
+        subprocess.run(
+            ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    try:
+        yield str(client.info()["Name"])
+    finally:
+        remove_swarm_objects(client, session_id)
+        if created:
+            subprocess.run(
+                ["docker", "swarm", "leave", "--force"], check=False, capture_output=True
+            )
+
+
+def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
+    selector = {"label": f"{labels.TEST}={session_id}"}
+    for service in client.services.list(filters=selector):
+        with contextlib.suppress(docker.errors.NotFound):
+            service.remove()
+    deadline = time.monotonic() + 90
+    while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for secret in client.secrets.list(filters=selector):
+        with contextlib.suppress(docker.errors.APIError):
+            secret.remove()
+
+
+@dataclass
+class SwarmDeployment:
+    folder: Path
+    project: str
+    session_id: str
+    client: docker.DockerClient
+    runs: list[CliResult] = field(default_factory=list)
+
+    @property
+    def spec_path(self) -> Path:
+        return self.folder / "faktory.yaml"
+
+    @property
+    def password(self) -> str:
+        return (self.folder / "secrets" / "faktory_password").read_text().strip()
+
+    def spec(self) -> dict[str, Any]:
+        loaded = yaml.safe_load(self.spec_path.read_text())
+        assert isinstance(loaded, dict)
+        return loaded
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        self.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+    def faktctl(self, *args: str, timeout: float = RUN_TIMEOUT) -> CliResult:
+        env = {"FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}"}
+        run = run_faktctl(*args, cwd=self.folder, env=env, timeout=timeout)
+        self.runs.append(run)
+        return run
+
+    def up(self, *args: str) -> CliResult:
+        run = self.faktctl("up", "--timeout", "180", *args)
+        assert run.code == 0, f"faktctl up failed ({run.code}):\n{run.output}"
+        return run
+
+    def service(self, name: str) -> dict[str, Any]:
+        attrs = self.client.api.inspect_service(f"{self.project}_{name}")
+        assert isinstance(attrs, dict)
+        return attrs
+
+    def versions(self) -> dict[str, int]:
+        selector = {"label": f"{labels.PROJECT}={self.project}"}
+        return {
+            s.name: int(s.attrs["Version"]["Index"])
+            for s in self.client.services.list(filters=selector)
+        }
+
+    def secret_names(self) -> set[str]:
+        selector = {"label": f"{labels.PROJECT}={self.project}"}
+        return {s.name for s in self.client.secrets.list(filters=selector)}
+
+    @contextlib.contextmanager
+    def connect(self, password: str | None = None) -> Iterator[probe.FaktoryConnection]:
+        """A Faktory connection to the server's task through the engine API relay."""
+        engine = connect()
+        try:
+            server = running_server(engine, self.project)
+            with (
+                relay(engine, str(server["Id"]), 7419) as opened,
+                probe.FaktoryConnection(
+                    "127.0.0.1", opened.port, password or self.password, timeout=10.0
+                ) as conn,
+            ):
+                yield conn
+        finally:
+            engine.close()
+
+    def info(self) -> dict[str, Any]:
+        with self.connect() as conn:
+            return conn.info()
+
+
+def new_swarm_deployment(
+    folder: Path,
+    session_id: str,
+    client: docker.DockerClient,
+    node: str,
+    server_image: str,
+    worker_image: str,
+) -> SwarmDeployment:
+    project = f"w{uuid.uuid4().hex[:10]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    deployment = SwarmDeployment(folder, project, session_id, client)
+    init = deployment.faktctl("init", "--yes", "--project", project)
+    assert init.code == 0, init.output
+    deployment.write_spec(
+        {
+            "version": 1,
+            "project": project,
+            "platform": "swarm",
+            "server": {
+                "image": server_image,
+                "stop_grace_period": "30s",
+                "resources": {"memory": "512m"},
+            },
+            "workers": [
+                {
+                    "name": "go-worker",
+                    "image": worker_image,
+                    "replicas": 3,
+                    "env": {"FAKTORY_QUEUES": "default", "WORKER_CONCURRENCY": 10},
+                    "resources": {"memory": "128m"},
+                }
+            ],
+            "swarm": {
+                "server_node": {"hostname": node},
+                "update_parallelism": 1,
+                "workers": {"go-worker": {"faktory_url": "file"}},
+            },
+        }
+    )
+    return deployment
+
+
+def tear_down(deployment: SwarmDeployment) -> None:
+    deployment.faktctl("down", "--volumes", "--yes")
+    remove_swarm_objects(deployment.client, deployment.session_id)
