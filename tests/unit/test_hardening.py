@@ -282,7 +282,7 @@ def test_backup_refuses_while_a_restore_holds_the_project_lock(
     assert result.code == 4, result.output
     line = _one_error_line(result.stderr)
     assert "locked by `faktctl restore`" in line
-    assert not (project / "backups").exists() or not any((project / "backups").iterdir())
+    assert list(project.glob("backups/*")) == []
 
 
 def test_pruning_never_selects_a_protected_backup() -> None:
@@ -294,3 +294,24 @@ def test_pruning_never_selects_a_protected_backup() -> None:
     assert [b.name for b in select_pruned(backups, 2, "pre-restore")] == ["b2", "b3", "b4"]
     kept = select_pruned(backups, 2, "pre-restore", frozenset({"b4"}))
     assert [b.name for b in kept] == ["b2", "b3"]
+
+
+# --- plain strings that hold a password ---------------------------------------------------------
+
+
+def test_audit_facts_holding_a_password_never_show_it_in_a_repr() -> None:
+    from faktctl.audit.model import EnvVar, MountFact, ServerFacts
+
+    secret = "a-password-in-plain-text-0123"
+    env = EnvVar("FAKTORY_PASSWORD", secret, "engine", "the container's environment")
+    mount = MountFact("secret", "/run/secrets/p", "p", content=secret, entries={"a.toml": secret})
+    server = ServerFacts(
+        service="faktory",
+        image="contribsys/faktory:1.9.4",
+        argv=("/faktory",),
+        env={"FAKTORY_PASSWORD": env},
+        mounts=(mount,),
+        container_files={"/run/secrets/p": secret},
+    )
+    for fact in (env, mount, server):
+        assert secret not in repr(fact)
