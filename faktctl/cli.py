@@ -316,6 +316,16 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help='JSON envelope {"faktctl": 1, ...} on stdout.')
 ]
 
+FromOption = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="DESTINATION",
+        help="Which backup destination: its text in the spec (e.g. `restic:/srv/restic`) or "
+        "its position in backup.destinations (default: the first).",
+    ),
+]
+
 backup_app = typer.Typer(
     help="Back up the server's data (run without a subcommand), list or verify backups.",
     no_args_is_help=False,
@@ -357,11 +367,14 @@ def backup(
 
 
 @backup_app.command("list")
-def backup_list(file: SpecOption = None, as_json: JsonOption = False) -> None:
-    """List the backups: age, size, jobs, whether the snapshot is there and was verified."""
+def backup_list(
+    file: SpecOption = None, as_json: JsonOption = False, wanted: FromOption = None
+) -> None:
+    """List the backups: age, size, jobs, whether the snapshot is there and was verified.
+    With several destinations, each is listed (or only the one --from names)."""
     from faktctl.commands import backup as command
 
-    raise typer.Exit(command.run_list(file, as_json=as_json))
+    raise typer.Exit(command.run_list(file, as_json=as_json, wanted=wanted))
 
 
 @backup_app.command("verify")
@@ -381,14 +394,44 @@ def backup_verify(
     timeout: Annotated[
         int, typer.Option(min=1, help="Seconds the throwaway server may take to load it.")
     ] = 120,
+    wanted: FromOption = None,
 ) -> None:
     """Check a backup's sha256, load it into a throwaway server, and compare its queue and set
-    sizes with the manifest. The outcome is recorded in the manifest."""
+    sizes with the manifest. The outcome is recorded in the manifest. In a restic repository
+    `restic check --read-data` runs first, and the outcome is recorded as a tag."""
     from faktctl.commands import backup as command
 
     raise typer.Exit(
-        command.run_verify(file, reference, as_json=as_json, image=image, timeout=float(timeout))
+        command.run_verify(
+            file, reference, as_json=as_json, image=image, timeout=float(timeout), wanted=wanted
+        )
     )
+
+
+@backup_app.command("schedule")
+def backup_schedule(
+    file: SpecOption = None,
+    cron: Annotated[
+        bool, typer.Option("--cron", help="Print a crontab line instead of systemd units.")
+    ] = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Write the units to /etc/systemd/system and enable the timer (root, systemd).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the unit files (default: the spec's folder)."),
+    ] = None,
+) -> None:
+    """Run `faktctl backup` on backup.schedule (a systemd OnCalendar expression, default
+    hourly): writes faktctl-backup-PROJECT.service and .timer (Persistent=true, randomized
+    delay) and prints where to put them and the systemctl commands; or a crontab line."""
+    from faktctl.commands import backup_schedule as command
+
+    raise typer.Exit(command.run(file, cron=cron, install=install, out=out))
 
 
 @app.command()
@@ -402,6 +445,7 @@ def restore(
     timeout: Annotated[
         int, typer.Option(min=1, help="Seconds to wait for the server to become healthy.")
     ] = 120,
+    wanted: FromOption = None,
 ) -> None:
     """Replace the server's data with a backup.
 
@@ -413,7 +457,14 @@ def restore(
     from faktctl.commands import restore as command
 
     raise typer.Exit(
-        command.run(file, reference, assume_yes=yes, as_json=as_json, timeout=float(timeout))
+        command.run(
+            file,
+            reference,
+            assume_yes=yes,
+            as_json=as_json,
+            timeout=float(timeout),
+            wanted=wanted,
+        )
     )
 
 

@@ -23,7 +23,7 @@ from faktctl import labels, reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
-from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 
@@ -295,6 +295,8 @@ class Executor:
                 for unit in self._units(action):
                     unit.run()
             except FaktctlError as err:
+                if err.exit_code == ExitCode.INTERRUPTED:
+                    raise  # Ctrl-C is no failure of this step: the command stops with 130
                 self.progress.finish(action.target, err.one_line(), ok=False)
                 outcome.failures.append(Failure(action.target, err.one_line()))
                 return False
@@ -303,7 +305,13 @@ class Executor:
         return True
 
     def _wait_healthy(self, service: str, fresh: bool) -> Failure | None:
-        """Until the engine says healthy AND Faktory accepts the password, or the timeout."""
+        """Until Faktory itself says it is ready, or the timeout.
+
+        Ready: the container runs, a HELLO with the password answers +OK and, where 7420 is
+        reachable, GET /health answers 200, whatever the engine's health status says yet (its
+        first check only comes after its interval). Without a route to the server (a remote
+        engine) the engine's health status decides. A start-up failure is reported at once,
+        with the end of the server's log."""
         deadline = time.monotonic() + self.settings.timeout_s
         name = container_name(self.desired.project, service, 1)
         baseline: int | None = 0 if fresh else None
@@ -316,23 +324,24 @@ class Executor:
             if failure is not None:
                 self.progress.finish(service, failure.message, ok=False)
                 return failure
-            # The handshake is tried while the engine's first health check is still pending,
-            # so the moment the engine says healthy, the server is ready.
             if not accepted and current.state == "running":
                 accepted, last_probe = self._handshake(current)
                 if last_probe.startswith("refused"):
                     return self._failed(service, current, f"Faktory {last_probe}")
-            if accepted and current.health in ("healthy", None):
-                self.progress.finish(service, f"healthy ({name})")
-                return None
+            if accepted:
+                web_ok, web_text = self._web_health(current)
+                if web_ok or current.health == "healthy":
+                    self.progress.finish(service, f"ready ({name}: {last_probe}{web_text})")
+                    return None
+                last_probe = f"+OK, {web_text.lstrip(', ')}"
             if time.monotonic() >= deadline:
                 return self._failed(
                     service,
                     current,
-                    f"{name} was not healthy after {self.settings.timeout_s:g}s "
+                    f"{name} was not ready after {self.settings.timeout_s:g}s "
                     f"(engine health: {current.health or 'none'}; handshake: {last_probe})",
                 )
-            self.progress.update(service, f"waiting until healthy ({current.health or 'up'})")
+            self.progress.update(service, f"waiting until ready ({current.health or 'up'})")
             time.sleep(HEALTH_POLL_S)
 
     def _startup_failure(
@@ -361,6 +370,21 @@ class Executor:
             return None
         network_ip = current.ip_addresses.get(self.desired.network)
         return reach.protocol_address(current.ports, self.engine, network_ip)
+
+    def _web_health(self, current: ObservedContainer) -> tuple[bool, str]:
+        """(ready, what was seen): GET /health must answer 200 where 7420 is reachable."""
+        protocol = self._probe_address(current)
+        if protocol is None:
+            return False, ""
+        network_ip = current.ip_addresses.get(self.desired.network)
+        web = reach.dashboard_address(current.ports, self.engine, protocol, network_ip)
+        if web is None:
+            return True, ""
+        try:
+            code = probe.health_code(web.host, web.port, timeout=2.0)
+        except probe.ProbeError as err:
+            return False, f", /health: {err}"
+        return code == 200, f", /health {code}"
 
     def _handshake(self, current: ObservedContainer) -> tuple[bool, str]:
         address = self._probe_address(current)

@@ -465,7 +465,7 @@ def plan(desired: Desired, observed: Observed) -> Plan:
     server_starts = any(a.starts_containers for a in server_actions)
     still_starting = _starting_health(server, observed) if not server_starts else None
     if workers_start or server_starts or still_starting:
-        reason = "healthy (engine health and a Faktory handshake)"
+        reason = "ready (HELLO +OK with the password, /health 200)"
         if still_starting:
             reason += f"; {still_starting}"
         if workers_start:

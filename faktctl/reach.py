@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from faktctl.adapters import probe
-from faktctl.desired import PROTOCOL_PORT, Publish
+from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
 from faktctl.errors import FaktctlError
 from faktctl.render import redact
 
@@ -129,6 +129,21 @@ def protocol_address(
         is_local=engine.is_local,
         engine_address=engine.address,
         network_ips=(network_ip,) if network_ip else (),
+    )
+
+
+def dashboard_address(
+    ports: Iterable[Publish], engine: Engine, protocol: Endpoint, network_ip: str | None = None
+) -> Endpoint | None:
+    """Where this machine reaches the server's port 7420 the way it reaches 7419 (`protocol`):
+    its published binding, or the container's network address when 7419 is dialled there too.
+    None when the dashboard is neither published nor reachable that way."""
+    return dial_address(
+        ports,
+        DASHBOARD_PORT,
+        is_local=engine.is_local,
+        engine_address=engine.address,
+        network_ips=(network_ip,) if network_ip and protocol.host == network_ip else (),
     )
 
 

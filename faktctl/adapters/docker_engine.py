@@ -539,6 +539,29 @@ class Engine:
         except docker.errors.APIError as exc:
             raise kind(f"{what}: {_explanation(exc)}") from exc
 
+    def images(self, labels: Mapping[str, str]) -> list[RawDict]:
+        """Summaries (Id, RepoTags, Created) of the local images carrying every given label."""
+        selector = [f"{key}={value}" for key, value in labels.items()]
+        with self.doing("listing images"):
+            return [dict(found) for found in self.api.images(filters={"label": selector})]
+
+    def untag(self, reference: str) -> bool:
+        """Remove one tag (the image too when it was its last tag and nothing uses it).
+
+        False when the engine refuses because a container still uses the image."""
+        import docker.errors
+
+        with self.doing(f"removing image tag {reference}"):
+            try:
+                self.api.remove_image(reference, force=False, noprune=False)
+            except docker.errors.NotFound:
+                return True
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:
+                    return False
+                raise
+        return True
+
     def tag(self, source: str, reference: str) -> None:
         repository, tag = split_reference(reference)
         with self.doing(f"tagging {source} as {reference}"):

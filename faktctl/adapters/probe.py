@@ -361,6 +361,25 @@ def http_status(
     return response.status_code
 
 
+def health_code(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 2.0) -> int:
+    """The HTTP status of an unauthenticated ``GET /health``, read from the status line.
+
+    Plain socket, no httpx: `faktctl up` asks it many times a second while the server starts,
+    and importing httpx would cost more than the whole wait.
+    """
+    wire = _connect(host, port, timeout)
+    try:
+        request = f"GET /health HTTP/1.0\r\nHost: {_endpoint(host, port)}\r\nConnection: close\r\n"
+        wire.send_line(request)
+        status_line = wire.read_line(time.monotonic() + timeout).decode("latin-1")
+    finally:
+        wire.close()
+    parts = status_line.split()
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        raise ProbeError(f"{wire.endpoint}: GET /health: not an HTTP answer: {status_line[:80]!r}")
+    return int(parts[1])
+
+
 def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -> dict[str, Any]:
     """The unauthenticated ``GET /health`` JSON document (``now`` and ``server`` keys)."""
     import httpx
@@ -373,3 +392,35 @@ def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -
     if response.status_code != 200:
         raise ProbeError(f"{endpoint}: GET /health answered HTTP {response.status_code}")
     return _json_object(response.text, endpoint, "GET /health")
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    attempts: int = 3,
+    pause: float = 1.0,
+) -> int:
+    """POST a JSON document (webhooks); retried on connection errors and 5xx answers.
+
+    Returns the final status code; raises ProbeError when no attempt got an answer. Redirects
+    are not followed (a webhook that redirects is misconfigured). Errors name the URL's host
+    only, since webhook URLs often hold a token in their path.
+    """
+    import httpx
+
+    host = httpx.URL(url).host or "?"
+    last = "no attempt"
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            response = httpx.post(url, json=payload, timeout=timeout, follow_redirects=False)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}"
+        else:
+            if response.status_code < 500:
+                return response.status_code
+            last = f"HTTP {response.status_code}"
+        if attempt < attempts:
+            time.sleep(pause * attempt)
+    raise ProbeError(f"webhook at {host}: {last} after {attempts} attempts")

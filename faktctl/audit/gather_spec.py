@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from faktctl.audit.backups import gather_backup
+from faktctl.audit.backups import gather_backup, gather_policy
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -48,6 +48,7 @@ from faktctl.project import Project, load
 from faktctl.render import ENV_FILENAME
 from faktctl.secretfiles import read_server_password
 from faktctl.spec.load import LoadedSpec
+from faktctl.spec.model import RESTIC_PREFIX
 
 FileState = Literal["match", "differs", "missing"]
 
@@ -198,6 +199,8 @@ class SpecFacts:
         policy = self.loaded.spec.backup
         if policy is None:
             return BackupFacts(False)
+        if policy.destinations is not None or policy.destination.startswith(RESTIC_PREFIX):
+            return gather_policy(self.loaded, self.loc("backup"))
         return gather_backup(
             policy.destination,
             self.loaded.base_dir,

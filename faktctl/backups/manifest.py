@@ -42,7 +42,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -299,6 +300,12 @@ class Backup:
     manifest: Manifest
     manifest_path: Path
     tag: str | None = None
+    # Set for a backup in a restic repository (faktctl.backups.repository): its snapshot id,
+    # and where the RDB's bytes come from instead of the .rdb.gz beside a manifest.
+    snapshot_id: str | None = field(default=None, compare=False)
+    read_rdb: Callable[[], AbstractContextManager[Iterator[bytes]]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def name(self) -> str:

@@ -144,6 +144,10 @@ def rdb_version(header: bytes) -> int | None:
 
 
 def backup_rdb_version(backup: Backup) -> int | None:
+    if backup.read_rdb is not None:
+        with backup.read_rdb() as chunks, contextlib.suppress(OperationFailed):
+            return rdb_version(next(iter(chunks), b"")[:9])
+        return None
     with backup.snapshot_path.open("rb") as handle:
         head = b""
         with contextlib.suppress(stream.StreamError):

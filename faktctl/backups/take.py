@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +66,8 @@ class Target:
     destination: Path
     keep: int
     password: SecretStr = field(repr=False)
+    keep_daily: int | None = None
+    keep_weekly: int | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,9 @@ def unique_stem(
 # --- copying the snapshot out -----------------------------------------------------------------
 
 
+Tee = Callable[[Iterator[memoryview]], Iterator[memoryview]]
+
+
 @dataclass(frozen=True)
 class Copied:
     temp: Path
@@ -194,8 +199,10 @@ def copy_snapshot(
     stem: str,
     compression: stream.Compression,
     reporter: Reporter,
+    tee: Tee | None = None,
 ) -> Copied:
-    """Stream faktory.rdb out of the container into a hidden temp file (fsynced)."""
+    """Stream faktory.rdb out of the container into a hidden temp file (fsynced); `tee`, when
+    given, sees the RDB's bytes on the way (to send them elsewhere too)."""
     stat_info, chunks = engine.archive_out(container_id, savepoint.RDB_PATH)
     with stream.closing_iter(chunks):
         announced = int(stat_info.get("size") or 0)
@@ -211,8 +218,9 @@ def copy_snapshot(
                 os.fdopen(fd, "wb") as handle,
                 reporter.transfer("faktory.rdb", member.size) as update,
             ):
+                checked = stream.checked_rdb(pieces)
                 written = stream.gzip_to(
-                    stream.checked_rdb(pieces),
+                    tee(checked) if tee is not None else checked,
                     handle,
                     compression=compression,
                     on_progress=update,
@@ -255,12 +263,39 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def select_pruned(
-    backups: list[Backup], keep: int, tag: str | None, protect: frozenset[str] = frozenset()
+    backups: list[Backup],
+    keep: int,
+    tag: str | None,
+    keep_daily: int | None = None,
+    keep_weekly: int | None = None,
+    protect: frozenset[str] = frozenset(),
 ) -> list[Backup]:
-    """Backups with `tag` beyond the newest `keep` (input newest first), except those named
-    in `protect`."""
+    """Backups with `tag` that the policy does not keep (input newest first); never one
+    named in `protect`.
+
+    Kept, as restic's `forget` keeps them: the newest `keep`; with keep_daily, the newest of
+    each of the last `keep_daily` days that have backups; with keep_weekly, the same per ISO
+    week (UTC).
+    """
     same_tag = [b for b in backups if b.tag == tag]
-    return [b for b in same_tag[keep:] if b.name not in protect]
+    kept = {id(b) for b in same_tag[:keep]}
+    for count, period in ((keep_daily, _day), (keep_weekly, _week)):
+        seen: list[tuple[int, int]] = []
+        for backup in same_tag:
+            key = period(backup.manifest.created_at)
+            if count and key not in seen and len(seen) < count:
+                seen.append(key)
+                kept.add(id(backup))
+    return [b for b in same_tag if id(b) not in kept and b.name not in protect]
+
+
+def _day(moment: datetime) -> tuple[int, int]:
+    return (moment.year, moment.timetuple().tm_yday)
+
+
+def _week(moment: datetime) -> tuple[int, int]:
+    year, week, _ = moment.isocalendar()
+    return (year, week)
 
 
 def prune(
@@ -268,6 +303,8 @@ def prune(
     project: str,
     keep: int,
     tag: str | None,
+    keep_daily: int | None = None,
+    keep_weekly: int | None = None,
     protect: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Delete old backups (manifest first, so a half-deleted backup never looks complete).
@@ -276,8 +313,8 @@ def prune(
     both hold: a backup a restore reads is named in `protect` by the restore itself, and no
     other run can prune meanwhile."""
     removed = []
-    listed = list(list_backups(destination, project).backups)
-    for backup in select_pruned(listed, keep, tag, protect):
+    backups = list(list_backups(destination, project).backups)
+    for backup in select_pruned(backups, keep, tag, keep_daily, keep_weekly, protect):
         with contextlib.suppress(FileNotFoundError):
             backup.manifest_path.unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -396,7 +433,15 @@ def take_backup(
     backup = Backup(manifest, destination / manifest_name(stem), options.tag)
     write_manifest(backup)
     _fsync_folder(destination)
-    pruned = prune(destination, target.project, target.keep, options.tag, options.protect)
+    pruned = prune(
+        destination,
+        target.project,
+        target.keep,
+        options.tag,
+        target.keep_daily,
+        target.keep_weekly,
+        options.protect,
+    )
     warnings = _changed_warning(sizes)
     for warning in warnings:
         reporter.warn(warning)

@@ -151,6 +151,13 @@ def snapshot_tar(
     on_progress: stream.Progress | None = None,
 ) -> Iterator[bytes]:
     """The decompressed snapshot as a tar stream holding one file called `name`."""
+    if backup.read_rdb is not None:
+        with backup.read_rdb() as chunks:
+            content = stream.counted(chunks, on_progress)
+            yield from stream.tar_single_file(
+                name, backup.manifest.rdb_size, content, mode=0o644, folders=folders
+            )
+        return
     with backup.snapshot_path.open("rb") as handle:
         content = stream.counted(stream.gunzip(stream.read_blocks(handle)), on_progress)
         yield from stream.tar_single_file(

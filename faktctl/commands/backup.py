@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
-from faktctl.errors import ExitCode
+from faktctl.errors import ExitCode, FaktctlError
 from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
 
@@ -127,15 +127,21 @@ def policy_of(project: Project) -> BackupPolicy:
     return policy
 
 
-def target_of(project: Project) -> Target:
+def target_of(project: Project, policy: BackupPolicy | None = None) -> Target:
+    """The folder target: the spec's first backup folder (with only restic repositories,
+    `backups/` beside the spec, where restore keeps its safety snapshot)."""
+    from faktctl.backups.destinations import first_folder, of_policy
     from faktctl.backups.take import Target
 
-    policy = policy_of(project)
+    policy = policy or policy_of(project)
+    base = project.loaded.base_dir
     return Target(
         project=project.loaded.spec.project,
-        destination=project.loaded.resolve(policy.destination).absolute(),
+        destination=first_folder(of_policy(policy, base), base),
         keep=policy.keep,
         password=project.password,
+        keep_daily=policy.keep_daily,
+        keep_weekly=policy.keep_weekly,
     )
 
 
@@ -162,14 +168,26 @@ def choose_backup(
     file: Path | None,
     reference: str | None,
     check_checksum: Callable[[Backup, ConsoleReporter], None],
+    wanted: str | None = None,
 ) -> ChosenBackup:
     """The backup that `verify` and `restore` act on (the newest when `reference` is None),
-    its checksum checked by `check_checksum` before the engine is touched."""
+    in the destination `wanted` (--from; the first by default), its checksum checked before
+    the engine is touched (for a restic repository: read back and hashed)."""
+    from faktctl.commands import backup_repos as repos
+
     project = open_project(file)
-    target = target_of(project)
-    backup = find_backup(target.destination, target.project, reference)
+    policy = policy_of(project)
+    target = target_of(project, policy)
     reporter = ConsoleReporter()
-    check_checksum(backup, reporter)
+    if repos.is_simple(policy):
+        backup = find_backup(target.destination, target.project, reference)
+        check_checksum(backup, reporter)
+        return ChosenBackup(project, target, backup, reporter)
+    _, backup, restic = repos.find_at(project, policy, wanted, reference)
+    if restic is not None:
+        repos.repository_checksum(restic)(backup, reporter)
+    else:
+        check_checksum(backup, reporter)
     return ChosenBackup(project, target, backup, reporter)
 
 
@@ -179,23 +197,61 @@ def choose_backup(
 def run_backup(
     file: Path | None, *, as_json: bool, compression: Compression, timeout: float
 ) -> int:
-    from faktctl.backups.take import Options, check_destination, human_bytes, take_backup
+    """Back up to every destination under the project's lock; tell the webhooks."""
+    from faktctl.commands import backup_repos as repos
     from faktctl.lock import project_lock
 
     project = open_project(file)
-    target = target_of(project)
+    policy = policy_of(project)
+    name = project.loaded.spec.project
+    started = time.monotonic()
+    fanout = None
+    try:
+        with project_lock(project.dir, name, "backup"):
+            if repos.is_simple(policy):
+                code, single = _run_single_backup(
+                    project, policy, as_json=as_json, compression=compression, timeout=timeout
+                )
+                repos.notify_after(policy, name, started, None, None, single)
+                return code
+            fanout = repos.take(
+                project, policy, ConsoleReporter(), compression=compression, timeout=timeout
+            )
+            code = repos.report_fanout(fanout, as_json)
+    except FaktctlError as err:
+        repos.notify_after(policy, name, started, fanout, err)
+        raise
+    repos.notify_after(policy, name, started, fanout, None)
+    return code
+
+
+def _run_single_backup(
+    project: Project,
+    policy: BackupPolicy,
+    *,
+    as_json: bool,
+    compression: Compression,
+    timeout: float,
+) -> tuple[int, dict[str, Any]]:
+    from faktctl.backups.take import Options, check_destination, human_bytes, take_backup
+
+    target = target_of(project, policy)
     check_destination(target.destination)
-    # one lock with restore, up and down: a backup (and its pruning) never runs during a restore
-    with project_lock(project.dir, target.project, "backup"), engine_session() as engine:
+    with engine_session() as engine:  # run_backup holds the project's lock
         result = take_backup(
             engine, target, Options(compression=compression, timeout=timeout), ConsoleReporter()
         )
     manifest = result.backup.manifest
+    single = {
+        "name": result.backup.name,
+        "size": manifest.size,
+        "destinations": [{"destination": str(target.destination), "ok": True}],
+    }
     for name in result.pruned:
         ui.info(f"removed old backup {name} (keep {target.keep})")
     if as_json:
         ui.data(envelope("backup", result.to_json()))
-        return ExitCode.OK
+        return ExitCode.OK, single
     ratio = manifest.size / manifest.rdb_size if manifest.rdb_size else 1.0
     ui.info(
         f"backup {result.backup.name}: {manifest.jobs} jobs "
@@ -203,7 +259,7 @@ def run_backup(
         f"({ratio:.0%} of {human_bytes(manifest.rdb_size)}) in {result.total_seconds:.1f}s"
     )
     ui.data(str(result.backup.manifest_path))
-    return ExitCode.OK
+    return ExitCode.OK, single
 
 
 # --- faktctl backup list ----------------------------------------------------------------------
@@ -248,12 +304,15 @@ def _listing_json(listing: Listing, policy: BackupPolicy, now: datetime) -> dict
     }
 
 
-def run_list(file: Path | None, *, as_json: bool) -> int:
+def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> int:
     from faktctl.backups.take import human_bytes
+    from faktctl.commands import backup_repos as repos
 
     project = open_project(file)
-    target = target_of(project)
-    policy = project.loaded.spec.backup or BackupPolicy()
+    policy = policy_of(project)
+    if not repos.is_simple(policy):
+        return repos.run_list(project, policy, as_json=as_json, wanted=wanted)
+    target = target_of(project, policy)
     listing = list_backups(target.destination, target.project)
     now = datetime.now(UTC)
     if as_json:
@@ -299,10 +358,26 @@ def run_verify(
     as_json: bool,
     image: str | None,
     timeout: float,
+    wanted: str | None = None,
 ) -> int:
     from faktctl.backups.verify import check_checksum, default_image, verify_backup
+    from faktctl.commands import backup_repos as repos
 
-    chosen = choose_backup(file, reference, check_checksum)
+    project = open_project(file)
+    policy = policy_of(project)
+    if not repos.is_simple(policy):
+        _, found, restic = repos.find_at(project, policy, wanted, reference)
+        if restic is not None:
+            return repos.run_verify_repository(
+                project,
+                restic,
+                found,
+                ConsoleReporter(),
+                as_json=as_json,
+                image=image,
+                timeout=timeout,
+            )
+    chosen = choose_backup(file, reference, check_checksum, wanted)
     backup = chosen.backup
     with engine_session() as engine:
         spec_image = chosen.project.loaded.spec.server.image

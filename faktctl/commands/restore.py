@@ -37,11 +37,12 @@ def run(
     assume_yes: bool,
     as_json: bool,
     timeout: float,
+    wanted: str | None = None,
 ) -> int:
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
 
-    chosen = choose_backup(file, reference, check_checksum)
+    chosen = choose_backup(file, reference, check_checksum, wanted)
     backup = chosen.backup
     with (
         project_lock(chosen.project.dir, chosen.target.project, "restore"),

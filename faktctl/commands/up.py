@@ -193,6 +193,8 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
         if the_plan.up_to_date:
             outcome = Outcome()
         else:
+            # Without changes the plan only waits for a server whose engine health check has
+            # not run yet: Faktory's own readiness answers that at once, and nothing changes.
             for action in the_plan.changes:
                 ui.info(f"plan: {action.text()}")
             outcome = executor.apply(the_plan)
@@ -200,11 +202,26 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
         outcome.failures += executor.troubled(
             c for c in observed.containers if c.service in untouched
         )
-    if the_plan.up_to_date and not outcome.failures:
+    if not outcome.failures:
+        _prune_old_builds(engine, resolved)
+    if not the_plan.changes and not outcome.failures:
         count = sum(s.replicas for s in resolved.services)
         ui.info(f"up to date: {count} containers match the spec ({time.monotonic() - t0:.1f}s)")
         return 0
     return _report(outcome, time.monotonic() - t0)
+
+
+def _prune_old_builds(engine: Engine, resolved: Desired) -> None:
+    """Old `build-*` tags of worker images go; the current and the one before it stay."""
+    if not any(s.build is not None for s in resolved.services):
+        return
+    from faktctl.prune import prune_build_tags
+
+    removed, busy = prune_build_tags(engine, resolved)
+    if removed:
+        ui.info(f"pruned {len(removed)} old worker image tag(s): {', '.join(removed)}")
+    if busy:
+        ui.info(f"kept {len(busy)} old worker image tag(s) still in use: {', '.join(busy)}")
 
 
 def _report(outcome: Outcome, elapsed_s: float) -> int:

@@ -271,14 +271,77 @@ class Worker(_Model):
         return self
 
 
+RESTIC_PREFIX = "restic:"
+
+
+class BackupNotify(_Model):
+    """Webhooks told about scheduled (and manual) backups."""
+
+    urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
+        min_length=1, description="Webhook URLs; each gets a JSON POST."
+    )
+    on_success: bool = Field(default=False, description="Also notify when a backup succeeds.")
+    timeout: Duration = Field(
+        default="10s", validate_default=True, description="Time each attempt may take."
+    )
+
+
 class BackupPolicy(_Model):
-    destination: str = Field(default="backups", description="Folder for backups, relative to spec.")
+    destination: str = Field(
+        default="backups",
+        min_length=1,
+        description="Folder for backups, relative to spec, or `restic:<repository>`.",
+    )
+    destinations: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several destinations (folders or `restic:<repository>`); each gets every "
+        "backup. Replaces `destination`.",
+    )
+    password_file: str | None = Field(
+        default=None, description="File holding the restic repository password (0600)."
+    )
+    restic: str = Field(default="restic", min_length=1, description="The restic executable.")
     keep: int = Field(default=7, ge=1, description="How many backups to keep.")
+    keep_daily: int | None = Field(
+        default=None, ge=1, description="Also keep the newest backup of this many days."
+    )
+    keep_weekly: int | None = Field(
+        default=None, ge=1, description="Also keep the newest backup of this many weeks."
+    )
     max_age: Duration = Field(
         default="24h",
         validate_default=True,
         description="The newest backup must be younger than this.",
     )
+    schedule: str = Field(
+        default="hourly",
+        min_length=1,
+        pattern=r"^[^\n\r]+$",
+        description="When `faktctl backup schedule` runs backups (systemd OnCalendar).",
+    )
+    notify: BackupNotify | None = Field(default=None, description="Webhooks to alert.")
+
+    @model_validator(mode="after")
+    def _destinations_and_password(self) -> BackupPolicy:
+        if self.destinations is not None and "destination" in self.model_fields_set:
+            raise rule_error("set either `destination` or `destinations`, not both", "destinations")
+        if len(set(self.all_destinations)) != len(self.all_destinations):
+            raise rule_error("a destination is listed twice", "destinations")
+        uses_restic = any(d.startswith(RESTIC_PREFIX) for d in self.all_destinations)
+        if uses_restic and self.password_file is None:
+            raise rule_error(
+                "a restic destination needs `password_file` (the repository password)",
+                "password_file",
+            )
+        for destination in self.all_destinations:
+            if destination.startswith(RESTIC_PREFIX) and not destination[len(RESTIC_PREFIX) :]:
+                raise rule_error("`restic:` needs a repository after it", "destinations")
+        return self
+
+    @property
+    def all_destinations(self) -> list[str]:
+        return list(self.destinations) if self.destinations is not None else [self.destination]
 
 
 class Suppression(_Model):

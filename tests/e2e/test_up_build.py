@@ -59,3 +59,29 @@ def test_built_worker_is_tagged_by_content_and_rebuilt_only_on_change(
         n: c for n, c in before.items() if n != name
     }
     assert deployment.inspect(name)["Config"]["Image"] != image
+
+
+def test_old_build_tags_are_pruned_keeping_the_current_and_the_previous(
+    make_deployment: Callable[..., Deployment],
+    go_worker_image: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    deployment = make_deployment([{"name": "built", "build": {"context": "worker"}}])
+    context = _context(deployment.folder, go_worker_image, "v1")
+    name = f"{deployment.project}-built-1"
+    tags = []
+    for version in ("v1", "v2", "v3"):
+        (context / "note.txt").write_text(version)
+        run = deployment.up()
+        tags.append(deployment.inspect(name)["Config"]["Image"])
+    assert len(set(tags)) == 3
+    assert f"pruned 1 old worker image tag(s): {tags[0]}" in run.stderr
+    present = {
+        tag
+        for image in docker_client.images.list(name=f"{deployment.project}-built")
+        for tag in image.tags
+    }
+    assert tags[0] not in present
+    assert {tags[1], tags[2]} <= present  # the current one and the one before it
+    again = deployment.up()
+    assert "up to date" in again.stderr and "pruned" not in again.stderr

@@ -75,8 +75,9 @@ class Deployment:
         selector = [f"{labels.PROJECT}={self.project}"]
         if service is not None:
             selector.append(f"{labels.SERVICE}={service}")
-        found = self.client.containers.list(all=True, filters={"label": selector})
-        return {str(c.name): str(c.id) for c in found}
+        # the list alone (no inspect per container): one removed meanwhile is not an error
+        found = self.client.api.containers(all=True, filters={"label": selector})
+        return {str(c["Names"][0]).lstrip("/"): str(c["Id"]) for c in found}
 
     def inspect(self, name: str) -> dict[str, Any]:
         attrs = self.client.api.inspect_container(name)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -290,9 +291,12 @@ def test_pruning_never_selects_a_protected_backup() -> None:
 
     from faktctl.backups.take import select_pruned
 
-    backups: list[Any] = [SimpleNamespace(name=f"b{n}", tag="pre-restore") for n in range(5)]
+    created = SimpleNamespace(created_at=datetime(2026, 1, 31, tzinfo=UTC))
+    backups: list[Any] = [
+        SimpleNamespace(name=f"b{n}", tag="pre-restore", manifest=created) for n in range(5)
+    ]
     assert [b.name for b in select_pruned(backups, 2, "pre-restore")] == ["b2", "b3", "b4"]
-    kept = select_pruned(backups, 2, "pre-restore", frozenset({"b4"}))
+    kept = select_pruned(backups, 2, "pre-restore", protect=frozenset({"b4"}))
     assert [b.name for b in kept] == ["b2", "b3"]
 
 

@@ -32,7 +32,7 @@ def test_empty_engine_plans_everything_in_order() -> None:
         "create network shop_default: missing",
         "create volume shop_data: missing",
         "create faktory: no container (create shop-faktory-1)",
-        "wait faktory: healthy (engine health and a Faktory handshake) before starting workers",
+        "wait faktory: ready (HELLO +OK with the password, /health 200) before starting workers",
         "create emails: no container (create shop-emails-1, shop-emails-2)",
         "create reports: no container (create shop-reports-1)",
     ]
@@ -55,7 +55,7 @@ def test_replicas_scale_without_recreating() -> None:
     result = plan(after, observed_with(after, everything(before)))
     assert result.lines() == [
         "noop faktory: 1 running, up to date",
-        "wait faktory: healthy (engine health and a Faktory handshake) before starting workers",
+        "wait faktory: ready (HELLO +OK with the password, /health 200) before starting workers",
         "scale up emails: 2 → 4 (create shop-emails-3, shop-emails-4)",
         "noop reports: 1 running, up to date",
     ]
@@ -83,7 +83,7 @@ def test_a_new_server_image_recreates_only_the_server() -> None:
     ]
     recreate = result.changes[0]
     assert recreate.remove[0].stop_timeout_s == 60, "the server stops with its grace period"
-    assert "wait faktory: healthy (engine health and a Faktory handshake)" in result.lines()
+    assert "wait faktory: ready (HELLO +OK with the password, /health 200)" in result.lines()
 
 
 def test_environment_changes_are_named() -> None:

@@ -340,3 +340,26 @@ def test_http_connection_refused_is_a_probe_error() -> None:
         port = holder.getsockname()[1]
     with pytest.raises(probe.ProbeError, match=rf"127\.0\.0\.1:{port}"):
         probe.http_health("127.0.0.1", port, timeout=1)
+
+
+def test_health_code_reads_the_status_line_without_httpx(fake_web: int) -> None:
+    assert probe.health_code("127.0.0.1", fake_web, timeout=2) == 200
+
+
+def test_health_code_of_something_that_is_not_http() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"+HI {}\r\n")
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with pytest.raises(probe.ProbeError, match="not an HTTP answer"):
+            probe.health_code("127.0.0.1", port, timeout=2)
+        thread.join(timeout=5)

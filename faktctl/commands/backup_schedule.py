@@ -1,0 +1,95 @@
+"""faktctl backup schedule: write (or install) the systemd timer, or print a crontab line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from faktctl import ui
+from faktctl.backups import schedule
+from faktctl.errors import ExitCode, OperationFailed, UsageError
+from faktctl.fsutil import atomic_write
+from faktctl.project import open_project
+
+
+def _job(file: Path | None) -> schedule.Job:
+    from faktctl.commands.backup import policy_of
+
+    project = open_project(file)
+    policy = policy_of(project)
+    return schedule.Job(
+        project=project.loaded.spec.project,
+        spec_path=project.loaded.path.absolute(),
+        command=(sys.executable, "-m", "faktctl"),
+        schedule=policy.schedule,
+    )
+
+
+def _systemd_host() -> bool:
+    return Path("/run/systemd/system").is_dir()
+
+
+def _check_calendar(expression: str) -> None:
+    """With systemd-analyze at hand, refuse a schedule systemd would not accept."""
+    import shutil
+
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        return
+    try:
+        done = subprocess.run(
+            [tool, "calendar", expression], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["not a calendar expression"])[-1]
+        raise UsageError(
+            f"backup.schedule `{expression}` is not a systemd calendar expression: {reason}",
+            "see `man systemd.time`, e.g. hourly, daily, `*-*-* 02:30:00`",
+        )
+
+
+def run(file: Path | None, *, cron: bool, install: bool, out: Path | None) -> int:
+    job = _job(file)
+    if cron:
+        if install:
+            raise UsageError("--install works with the systemd timer, not --cron")
+        line = schedule.cron_line(job).rstrip("\n")
+        ui.info(f"add this line to a crontab (`crontab -e`) to back up {job.project}:")
+        ui.data(line)
+        return ExitCode.OK
+    _check_calendar(job.schedule)
+    if install:
+        if os.geteuid() != 0:
+            raise UsageError("--install needs root (it writes /etc/systemd/system)")
+        if not _systemd_host():
+            raise UsageError("--install needs a host running systemd", "use --cron instead")
+        folder = schedule.SYSTEM_UNIT_DIR
+    else:
+        folder = (out or job.spec_path.parent).absolute()
+    service = folder / f"{job.unit}.service"
+    timer = folder / f"{job.unit}.timer"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(service, schedule.service_text(job), mode=0o644)
+        atomic_write(timer, schedule.timer_text(job), mode=0o644)
+    except OSError as err:
+        reason = err.strerror or err
+        raise OperationFailed(f"cannot write the units to {folder}: {reason}") from None
+    if install:
+        for command in schedule.enable_commands(job)[:2]:
+            done = subprocess.run(command.split(), capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise OperationFailed(f"`{command}` failed: {done.stderr.strip()[:300]}")
+        ui.info(f"installed {service} and {timer}; the timer runs `{job.schedule}`")
+        return ExitCode.OK
+    ui.info(f"wrote {service.name} and {timer.name} (OnCalendar={job.schedule}) to {folder}")
+    ui.info(f"as root, copy them to {schedule.SYSTEM_UNIT_DIR}/ and run:")
+    for command in schedule.enable_commands(job):
+        ui.info(f"  {command}")
+    ui.data(str(service))
+    ui.data(str(timer))
+    return ExitCode.OK
