@@ -174,12 +174,21 @@ def status(
     as_json: Annotated[
         bool, typer.Option("--json", help='JSON envelope {"faktctl": 1, ...} on stdout.')
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Inspect every container too: restart counts and exact start times.",
+        ),
+    ] = False,
 ) -> None:
-    """Show each service's containers: state, health, restarts, published ports, image,
-    uptime, and the drift against the spec. Exit 0 when up to date, 1 when it drifts."""
+    """Show each service's containers: state, health, published ports, image, uptime, and the
+    drift against the spec, then what the Faktory server reports. One engine query for all
+    containers; --verbose adds restart counts. Exit 0 when up to date, 1 when it drifts."""
     from faktctl.commands import status as command
 
-    raise typer.Exit(command.run(file, as_json=as_json))
+    raise typer.Exit(command.run(file, as_json=as_json, verbose=verbose))
 
 
 @app.command()

@@ -101,5 +101,24 @@ def find(
     return ProjectContainers(project, "compose" if composed else None, _sorted(composed))
 
 
+class SummarySource(Protocol):
+    def summaries(self, labels: Mapping[str, str] | None = None) -> list[RawDict]: ...
+
+
+def find_summaries(engine: SummarySource, project: str) -> tuple[Launcher | None, list[RawDict]]:
+    """`find` from the engine's list summaries (no inspect per container): who started the
+    project's containers, and their summaries."""
+    found = engine.summaries({labels.PROJECT: project})
+    if found:
+        return "faktctl", found
+    composed = engine.summaries({COMPOSE_PROJECT: project})
+    return ("compose" if composed else None), composed
+
+
+def summary_name(raw: Mapping[str, Any]) -> str:
+    names = raw.get("Names") or []
+    return str(names[0]).lstrip("/") if names else str(raw.get("Id", ""))[:12]
+
+
 def _sorted(found: list[RawDict]) -> tuple[RawDict, ...]:
     return tuple(sorted(found, key=lambda c: str(c.get("Name", ""))))

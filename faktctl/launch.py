@@ -26,6 +26,7 @@ from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
+from faktctl.stopping import BulkStop
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
@@ -185,7 +186,7 @@ class Executor:
         ]
         self._create_infrastructure(infrastructure)  # nothing works without them: errors abort
         outcome.done += [action.text() for action in infrastructure]
-        self._parallel(outcome, [u for a in orphans for u in self._removals(a)])
+        outcome.failures += self._stop_and_remove(orphans)
         # new worker containers are created (not started) while the server gets healthy
         prepared = _Prepared(self, [a for a in worker_steps if a.kind in ("create", "scale up")])
         try:
@@ -199,13 +200,16 @@ class Executor:
             outcome.failures.append(
                 Failure(skipped.target, f"not started ({skipped.kind}): the server is not healthy")
             )
-        units = [u for a in runnable for u in self._units(a, prepared)]
+        shrinking = [a for a in runnable if a.kind == "scale down"]
+        units = [u for a in runnable if a not in shrinking for u in self._units(a, prepared)]
         # Counted beside the starts, not before them: a new worker would have to boot and say
         # HELLO within the few milliseconds of this INFO to be counted too, and then watching
-        # merely runs its full window.
-        with ThreadPoolExecutor(max_workers=1) as side:
+        # merely runs its full window. Scaling down runs beside the starts too.
+        with ThreadPoolExecutor(max_workers=2) as side:
             counting = side.submit(self._registered_workers) if server_ok and units else None
+            removing = side.submit(self._stop_and_remove, shrinking)
             started = self._parallel(outcome, units)
+            outcome.failures += removing.result()
         known = counting.result() if counting is not None else None
         expected = known + len(started) if known is not None else None
         self._settle(started, outcome, until_registered=expected)
@@ -233,8 +237,7 @@ class Executor:
         outcome = Outcome()
         server = self.desired.server.name
         containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
-        workers = [a for a in containers if a.service != server]
-        self._parallel(outcome, [u for a in workers for u in self._removals(a)])
+        outcome.failures += self._stop_and_remove([a for a in containers if a.service != server])
         self._parallel(
             outcome, [u for a in containers if a.service == server for u in self._removals(a)]
         )
@@ -248,6 +251,14 @@ class Executor:
                 outcome.failures.append(Failure(action.target, err.one_line()))
         outcome.done += [a.text() for a in plan.actions if a.kind == "remove"]
         return outcome
+
+    def _stop_and_remove(self, actions: list[Action]) -> list[Failure]:
+        """Every container of these actions, stopped side by side (each with its own grace
+        period) and removed; see faktctl.stopping."""
+        work = [(action.target, ref) for action in actions for ref in action.remove]
+        selector = {labels.PROJECT: self.desired.project}
+        problems = BulkStop(self.engine, self.progress, selector).run(work)
+        return [Failure(problem.target, problem.message) for problem in problems]
 
     def _remove_object(self, action: Action) -> None:
         kind, _, name = action.target.partition(" ")

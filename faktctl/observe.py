@@ -1,16 +1,23 @@
 """Observed state: one snapshot of the engine, taken before planning.
 
-`parse_container` turns a raw inspect dict into an `ObservedContainer` (pure, unit-tested);
-`take_snapshot` is the only function here that talks to the engine.
+`parse_container` turns a raw inspect dict into an `ObservedContainer`, `parse_summary` does the
+same for one entry of the engine's container list (pure, unit-tested); `take_snapshot` and
+`summary_snapshot` are the only functions here that talk to the engine.
+
+A summary snapshot is one list query for every container of the project: enough for the plan,
+`down` and `status`, without the restart count or the exact start time (`detailed` is False).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from faktctl import containers, labels
 from faktctl.desired import Desired, Publish
@@ -20,6 +27,8 @@ if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
 
 RUNNING_STATES = ("running", "restarting")
+_T = TypeVar("_T")
+SNAPSHOT_PARALLEL = 8  # engine look-ups side by side (the adapter's connection pool is larger)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class ObservedContainer:
     ports: tuple[Publish, ...]
     ip_addresses: Mapping[str, str]  # network name -> address
     stop_timeout_s: int | None
+    detailed: bool = True  # False: from the list summary (restart count, start time unknown)
+    status_text: str = ""  # the engine's own words, e.g. "Up 5 minutes (healthy)" (summaries)
 
     @property
     def is_running(self) -> bool:
@@ -147,30 +158,159 @@ def parse_container(raw: Mapping[str, Any]) -> ObservedContainer:
     )
 
 
-def take_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
-    """Containers by project label; network, volumes and images by the names the spec uses."""
-    found = containers.find(engine, desired.project)
-    mine = found.containers if found.launched_by == "faktctl" else ()
-    compose_started = found.names if found.launched_by == "compose" else ()
-    parsed = tuple(
-        sorted(
-            (parse_container(raw) for raw in mine),
-            key=lambda c: (c.service, c.replica or 0, c.name),
-        )
+_HEALTH_IN_STATUS = {"(healthy)": "healthy", "(unhealthy)": "unhealthy"}
+_EXIT_IN_STATUS = re.compile(r"^Exited \((-?\d+)\)")
+
+
+def health_from_status(status: str) -> str | None:
+    """The health the engine folds into a summary's Status text, None without a healthcheck."""
+    if "(health: starting)" in status:
+        return "starting"
+    return next((health for word, health in _HEALTH_IN_STATUS.items() if word in status), None)
+
+
+def _summary_ports(raw: Mapping[str, Any]) -> tuple[Publish, ...]:
+    found = {
+        Publish(int(port["PrivatePort"]), str(port.get("IP") or "0.0.0.0"), int(port["PublicPort"]))
+        for port in raw.get("Ports") or []
+        if port.get("PublicPort") and port.get("Type", "tcp") == "tcp"
+    }
+    return tuple(sorted(found, key=lambda p: (p.container_port, p.host_ip)))
+
+
+def _stop_grace(parts: Mapping[str, Any]) -> int | None:
+    value = parts.get("stop_grace")
+    return int(value) if isinstance(value, int) else None
+
+
+def parse_summary(raw: Mapping[str, Any]) -> ObservedContainer:
+    """An entry of the engine's container list -> ObservedContainer (restart count and start
+    time are unknown; the stop grace comes from the config-parts label faktctl wrote)."""
+    tags = raw.get("Labels") or {}
+    names = raw.get("Names") or [""]
+    status = str(raw.get("Status") or "")
+    exited = _EXIT_IN_STATUS.match(status)
+    networks = (raw.get("NetworkSettings") or {}).get("Networks") or {}
+    parts = _parts(tags.get(labels.CONFIG_PARTS))
+    return ObservedContainer(
+        id=str(raw["Id"]),
+        name=str(names[0]).lstrip("/"),
+        service=str(tags.get(labels.SERVICE, "")),
+        replica=_replica(tags.get(labels.REPLICA)),
+        config_hash=tags.get(labels.CONFIG_HASH),
+        config_parts=parts,
+        image_ref=str(raw.get("Image", "")),
+        image_id=str(raw.get("ImageID", "")),
+        state=str(raw.get("State") or "unknown"),
+        health=health_from_status(status),
+        restart_count=0,
+        exit_code=int(exited.group(1)) if exited else None,
+        started_at=None,
+        ports=_summary_ports(raw),
+        ip_addresses={
+            name: str(net.get("IPAddress"))
+            for name, net in networks.items()
+            if net and net.get("IPAddress")
+        },
+        stop_timeout_s=_stop_grace(parts),
+        detailed=False,
+        status_text=status,
     )
-    network_raw = engine.network(desired.network)
-    network = None
-    if network_raw is not None:
-        network_labels = network_raw.get("Labels") or {}
-        network = ObservedNetwork(
-            name=desired.network,
-            id=str(network_raw["Id"]),
-            managed=network_labels.get(labels.PROJECT) == desired.project,
-        )
-    volumes = frozenset(v.name for v in desired.volumes if engine.volume(v.name) is not None)
+
+
+def stop_grace_known(container: ObservedContainer) -> bool:
+    """Whether a summary's stop grace can be trusted: faktctl's label records it (None there
+    means the engine's default)."""
+    return container.detailed or "stop_grace" in container.config_parts
+
+
+def with_exact_stop_grace(engine: Engine, observed: Observed, server_service: str) -> Observed:
+    """A summary snapshot with the server's containers, and any whose stop grace no label
+    records, inspected: their grace period comes from the engine itself."""
+    unsure = [
+        c.id for c in observed.containers if c.service == server_service or not stop_grace_known(c)
+    ]
+    exact = {c.id: c for c in in_parallel(partial(inspected, engine), unsure) if c is not None}
+    containers = tuple(
+        exact.get(c.id, c) for c in observed.containers if c.id not in unsure or c.id in exact
+    )
+    return replace(observed, containers=containers)
+
+
+def project_selector(project: str) -> dict[str, str]:
+    return {labels.MANAGED: "true", labels.PROJECT: project}
+
+
+def _sorted(containers: Iterable[ObservedContainer]) -> tuple[ObservedContainer, ...]:
+    return tuple(sorted(containers, key=lambda c: (c.service, c.replica or 0, c.name)))
+
+
+def take_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
+    """Containers by project label (each inspected); network, volumes and images by the names
+    the spec uses."""
+    return _snapshot(engine, desired, images, detailed=True)
+
+
+def summary_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
+    """Like take_snapshot, from one list query for the containers (no inspect per container),
+    with the network, volume and image look-ups side by side with it."""
+    return _snapshot(engine, desired, images, detailed=False)
+
+
+def _snapshot(engine: Engine, desired: Desired, images: bool, detailed: bool) -> Observed:
     references = sorted({s.image for s in desired.services}) if images else []
-    image_ids = {ref: _image_id(engine, ref) for ref in references}
-    return Observed(desired.project, parsed, network, volumes, image_ids, compose_started)
+    with ThreadPoolExecutor(max_workers=SNAPSHOT_PARALLEL) as pool:
+        found = pool.submit(_containers, engine, desired.project, detailed)
+        network = pool.submit(_network, engine, desired)
+        volumes = {v.name: pool.submit(engine.volume, v.name) for v in desired.volumes}
+        image_ids = {ref: pool.submit(_image_id, engine, ref) for ref in references}
+        mine, compose_started = found.result()
+        return Observed(
+            desired.project,
+            mine,
+            network.result(),
+            frozenset(name for name, found in volumes.items() if found.result() is not None),
+            {ref: found.result() for ref, found in image_ids.items()},
+            compose_started,
+        )
+
+
+def _containers(
+    engine: Engine, project: str, detailed: bool
+) -> tuple[tuple[ObservedContainer, ...], tuple[str, ...]]:
+    """faktctl's containers of the project, and the names of those compose started (when
+    faktctl has none), as `containers.find` decides."""
+    if detailed:
+        found = containers.find(engine, project)
+        if found.launched_by == "compose":
+            return (), found.names
+        return _sorted(parse_container(raw) for raw in found.containers), ()
+    launcher, summaries = containers.find_summaries(engine, project)
+    if launcher == "compose":
+        return (), tuple(sorted(containers.summary_name(raw) for raw in summaries))
+    return _sorted(parse_summary(raw) for raw in summaries), ()
+
+
+def inspected(engine: Engine, container_id: str) -> ObservedContainer | None:
+    """One container, inspected; None when it was removed meanwhile."""
+    from faktctl.adapters.docker_engine import ObjectNotFound
+
+    try:
+        return parse_container(engine.inspect(container_id))
+    except ObjectNotFound:
+        return None
+
+
+def _network(engine: Engine, desired: Desired) -> ObservedNetwork | None:
+    network_raw = engine.network(desired.network)
+    if network_raw is None:
+        return None
+    network_labels = network_raw.get("Labels") or {}
+    return ObservedNetwork(
+        name=desired.network,
+        id=str(network_raw["Id"]),
+        managed=network_labels.get(labels.PROJECT) == desired.project,
+    )
 
 
 def refuse_compose_started(observed: Observed) -> None:
@@ -188,3 +328,12 @@ def refuse_compose_started(observed: Observed) -> None:
 def _image_id(engine: Engine, reference: str) -> str | None:
     found = engine.image(reference)
     return str(found["Id"]) if found is not None else None
+
+
+def in_parallel(work: Callable[[str], _T], keys: Iterable[str]) -> list[_T]:
+    """Run a per-container engine look-up over keys, a few at a time; results in key order."""
+    keys = list(keys)
+    if len(keys) <= 1:
+        return [work(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=min(SNAPSHOT_PARALLEL, len(keys))) as pool:
+        return list(pool.map(work, keys))

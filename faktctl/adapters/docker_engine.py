@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +39,9 @@ if TYPE_CHECKING:
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 EXTRA_LABELS_VAR = "FAKTCTL_EXTRA_LABELS"
 API_TIMEOUT_S = 60
+CONNECTIONS = 32  # kept open for reuse: more than faktctl ever has in flight at once
 DEFAULT_STOP_TIMEOUT_S = 10
+INSPECT_PARALLEL = 8
 _NS = 1_000_000_000
 _ADDRESS_IN_MESSAGE = re.compile(r"(?:listen tcp[46]? |Bind for )(\[[0-9a-fA-F:]+\]|[0-9.]+):(\d+)")
 
@@ -318,15 +322,39 @@ class Engine:
     # listing and inspection
 
     def containers(self, labels: Mapping[str, str], all: bool = True) -> list[RawDict]:
-        """Full inspect dicts of the containers carrying every given label."""
+        """Full inspect dicts of the containers carrying every given label (inspected a few
+        at a time)."""
         selector = [f"{key}={value}" for key, value in labels.items()]
         with self.doing("listing containers"):
             summaries = self.api.containers(all=all, filters={"label": selector})
-        found = []
-        for summary in summaries:
-            with contextlib.suppress(ObjectNotFound):  # removed between list and inspect
-                found.append(self.inspect(summary["Id"]))
-        return found
+        ids = [str(summary["Id"]) for summary in summaries]
+        if len(ids) <= 1:
+            found = [self._inspect_if_there(i) for i in ids]
+        else:
+            with ThreadPoolExecutor(max_workers=min(INSPECT_PARALLEL, len(ids))) as pool:
+                found = list(pool.map(self._inspect_if_there, ids))
+        return [raw for raw in found if raw is not None]
+
+    def _inspect_if_there(self, container_id: str) -> RawDict | None:
+        try:
+            return self.inspect(container_id)
+        except ObjectNotFound:  # removed between list and inspect
+            return None
+
+    def summaries(
+        self, labels: Mapping[str, str] | None = None, ids: Iterable[str] = ()
+    ) -> list[RawDict]:
+        """One list query: the engine's summary of every container (any state) carrying every
+        given label, or of the given ids. A summary has the id, names, image and image id,
+        labels, state, status text (with the health), published ports and networks."""
+        filters: dict[str, list[str]] = {}
+        if labels:
+            filters["label"] = [f"{key}={value}" for key, value in labels.items()]
+        wanted = list(ids)
+        if wanted:
+            filters["id"] = wanted
+        with self.doing("listing containers"):
+            return [dict(s) for s in self.api.containers(all=True, filters=filters)]
 
     def inspect(self, container_id: str) -> RawDict:
         with self.doing(f"inspecting container {container_id[:12]}"):
@@ -420,6 +448,19 @@ class Engine:
         """Stop gracefully: SIGTERM, then SIGKILL after `timeout` seconds."""
         with self.doing(f"stopping container {container_id[:12]}"):
             self.api.stop(container_id, timeout=timeout)
+
+    def kill(self, container_id: str, signal: str | None = None) -> bool:
+        """Send a signal (SIGKILL when None); False when the container was not running."""
+        import docker.errors
+
+        with self.doing(f"signalling container {container_id[:12]}"):
+            try:
+                self.api.kill(container_id, signal=signal)
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409 and "not running" in _explanation(exc):
+                    return False
+                raise
+        return True
 
     def remove(self, container_id: str, force: bool = False) -> None:
         import docker.errors
@@ -635,8 +676,11 @@ def connect(timeout: int = API_TIMEOUT_S) -> Engine:
     import docker
 
     address = engine_address()
+    # `logs -f` on many replicas holds more streams than the pool keeps; the extra connections
+    # are closed when done, which urllib3 would report as a warning on stderr
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
-        client = docker.from_env(timeout=timeout, max_pool_size=16)
+        client = docker.from_env(timeout=timeout, max_pool_size=CONNECTIONS)
     except Exception as exc:  # DockerException, requests and socket errors alike
         raise unavailable(address, exc) from exc
     return Engine(client=client, address=address, labels_to_add=extra_labels())

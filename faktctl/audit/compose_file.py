@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from faktctl import safeyaml
-from faktctl.audit import yamlsrc
+from faktctl.audit import foreign, yamlsrc
 from faktctl.audit.effective import IMAGE_CMD
 from faktctl.audit.images import parse_image
 from faktctl.audit.interpolate import InterpolationError, Interpolator, Resolved, parse_env_file
@@ -59,12 +59,24 @@ class ComposeFile:
         self.base = path.parent
         self.environ = environ
         text = safeyaml.read_text(path, self.display, what="compose file")
-        self.doc = yamlsrc.load(text, self.display)
+        try:
+            self.doc = yamlsrc.load(text, self.display)
+        except UsageError:
+            named = foreign.describe(text, self.display)
+            if named is None:
+                raise
+            raise UsageError(named) from None
         if not isinstance(self.doc, LineDict):
-            raise UsageError(f"{self.display}: not a compose file (expected a mapping)")
+            raise UsageError(
+                foreign.describe(text, self.display, self.doc)
+                or f"{self.display}: not a compose file (expected a mapping)"
+            )
         services = self.doc.get("services")
         if not isinstance(services, LineDict) or not services:
-            raise UsageError(f"{self.display}: no `services:` mapping in this compose file")
+            raise UsageError(
+                foreign.describe(text, self.display, self.doc)
+                or f"{self.display}: no `services:` mapping in this compose file"
+            )
         self.services: LineDict = services
         self.dotenv_path = self.base / ".env"
         self.dotenv = self._dotenv()

@@ -259,6 +259,21 @@ def restart(svc: Service) -> str | None:
     return None
 
 
+def restart_text(svc: Service) -> str | None:
+    """The restart policy as the file spells it, key included."""
+    restart = svc.text("restart")
+    if restart is not None:
+        return f"restart: {restart}"
+    deploy = svc.data.get("deploy")
+    policy = deploy.get("restart_policy") if isinstance(deploy, LineDict) else None
+    if isinstance(policy, LineDict):
+        condition = policy.get("condition")
+        if condition is None:
+            return "deploy.restart_policy (condition: any, the default)"
+        return f"deploy.restart_policy.condition: {condition}"
+    return None
+
+
 def healthcheck(svc: Service) -> HealthcheckFact | None:
     raw = svc.data.get("healthcheck")
     if not isinstance(raw, LineDict):

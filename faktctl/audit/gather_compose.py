@@ -105,6 +105,7 @@ def _server(
         ports=tuple(syntax.ports(svc)),
         network_mode=svc.text("network_mode"),
         restart=syntax.restart(svc),
+        restart_text=syntax.restart_text(svc),
         healthcheck=syntax.healthcheck(svc),
         stop_grace_s=parse_duration(grace) if grace is not None else None,
         memory_bytes=syntax.memory(svc),

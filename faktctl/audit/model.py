@@ -168,6 +168,8 @@ class ServerFacts:
     ports: tuple[PortFact, ...] = ()
     network_mode: str | None = None
     restart: str | None = None
+    # how the input spells the restart policy (`deploy.restart_policy.condition: on-failure`)
+    restart_text: str | None = None
     healthcheck: HealthcheckFact | None = None
     stop_grace_s: float | None = None
     memory_bytes: int | None = None

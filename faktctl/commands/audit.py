@@ -6,6 +6,7 @@ Docker SDK or httpx (and a compose audit not even pydantic).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from faktctl import ui
 from faktctl.audit.model import AuditFacts, AuditReport
-from faktctl.errors import UsageError
+from faktctl.errors import FaktctlError, UsageError
 from faktctl.fsutil import standard_stream, write_output
 
 FORMATS = ("table", "json", "sarif", "junit")
@@ -95,7 +96,14 @@ def run(
     from faktctl.report.policy import exit_code
 
     stream = standard_stream(output) if output is not None else 1
-    report = audit(gather(file, compose, live, _labels(labels)))
+    try:
+        report = audit(gather(file, compose, live, _labels(labels)))
+    except FaktctlError as err:
+        if fmt == "json":  # a machine reads stdout: give it an envelope that says why
+            from faktctl.report.jsonreport import render_json_error
+
+            _emit(render_json_error(err), output, stream)
+        raise
     text = format_report(report, fmt, strict, to_terminal=stream == 1 and sys.stdout.isatty())
     if stream == 1:
         ui.data(text)
@@ -108,3 +116,16 @@ def run(
 
         ui.info(f"{summary_line(report, strict)} (report written to {output})")
     return int(exit_code(report.findings, strict))
+
+
+def _emit(text: str, output: Path | None, stream: int | None) -> None:
+    """The error envelope goes where the report would have gone (best effort for a file)."""
+    if stream == 1:
+        ui.data(text.rstrip("\n"))
+        return
+    if stream == 2:
+        sys.stderr.write(text)
+        return
+    assert output is not None
+    with contextlib.suppress(FaktctlError):
+        write_output(output, text)

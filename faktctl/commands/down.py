@@ -19,7 +19,7 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.desired import Desired, Secrets, build_desired
     from faktctl.launch import Executor, Settings
     from faktctl.lock import project_lock
-    from faktctl.observe import take_snapshot
+    from faktctl.observe import summary_snapshot, with_exact_stop_grace
     from faktctl.planner import plan_down
     from faktctl.project import load
 
@@ -34,7 +34,8 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     engine = connect()
     try:
         with project_lock(loaded.base_dir, desired.project, "down"):
-            observed = take_snapshot(engine, desired, images=False)
+            observed = summary_snapshot(engine, desired, images=False)
+            observed = with_exact_stop_grace(engine, observed, desired.server.name)
             volume_names = [v.name for v in desired.volumes]
             plan = plan_down(observed, desired.server.name, volume_names, volumes)
             _confirm(

@@ -1,7 +1,8 @@
 """faktctl logs [SERVICE] [-f] [--tail N]: container logs on stdout, one prefix per container.
 
-Without -f the lines of all containers are merged in time order. The password (and
-FAKTORY_URL) are replaced by <redacted> whenever the password file can be read.
+Without -f the lines of all containers are merged in time order; the logs of many containers
+are read a few at a time. The password (and FAKTORY_URL) are
+replaced by <redacted> whenever the password file can be read.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,7 +61,7 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
     from faktctl.adapters.docker_engine import connect
     from faktctl.containers import find
-    from faktctl.observe import parse_container
+    from faktctl.observe import in_parallel, parse_container
     from faktctl.project import load
 
     loaded = load(file)
@@ -92,18 +94,19 @@ def run(file: Path | None, *, service: str | None, follow: bool, tail: int | Non
         if follow:
             _follow(engine, containers, tail, width, secrets)
         else:
+            texts = in_parallel(partial(_log_text, engine, tail), [c.id for c in containers])
             streams = [
-                (
-                    c.name.ljust(width),
-                    engine.logs(c.id, tail, timestamps=True).decode("utf-8", "replace"),
-                )
-                for c in containers
+                (c.name.ljust(width), text) for c, text in zip(containers, texts, strict=True)
             ]
             for line in merge_by_time(streams):
                 ui.data(redact(line, secrets))
     finally:
         engine.close()
     return 0
+
+
+def _log_text(engine: Engine, tail: int | None, container_id: str) -> str:
+    return engine.logs(container_id, tail, timestamps=True).decode("utf-8", "replace")
 
 
 def _follow(

@@ -1,21 +1,31 @@
-"""faktctl status: per service its containers, state, health, restarts, ports, image, uptime,
-and the drift against the spec (the plan `up` would carry out); then the Faktory view of the
-server (faktctl.faktory_view: version, queues, sets, totals, workers, last save). Exit 0 when
-the deployment matches the spec, 1 when it drifts (including not deployed at all)."""
+"""faktctl status: per service its containers, state, health, ports, image, uptime, and the
+drift against the spec (the plan `up` would carry out); then the Faktory view of the server
+(faktctl.faktory_view: version, queues, sets, totals, workers, last save). Exit 0 when the
+deployment matches the spec, 1 when it drifts (including not deployed at all).
+
+The containers come from one engine list query (the engine's summary: state, health, ports,
+uptime in its words); the Faktory view is asked for at the same time. `--verbose` inspects
+every container as well, for the restart count and the exact start time."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faktctl import faktory_view, ui
 from faktctl.desired import Desired, ServiceRequest
 from faktctl.errors import ExitCode
 from faktctl.observe import Observed, ObservedContainer
 from faktctl.planner import Plan, plan
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from faktctl.adapters.docker_engine import Engine
 
 ENVELOPE_VERSION = 1
 
@@ -25,17 +35,20 @@ def _port_text(container: ObservedContainer) -> list[str]:
 
 
 def _container_doc(container: ObservedContainer, now: datetime) -> dict[str, Any]:
+    """restart_count, started_at and uptime_s are null unless the container was inspected
+    (`--verbose`); `status` is the engine's own summary ("Up 5 minutes (healthy)")."""
     uptime = container.uptime_s(now)
     return {
         "name": container.name,
         "id": container.id[:12],
         "state": container.state,
         "health": container.health,
-        "restart_count": container.restart_count,
+        "restart_count": container.restart_count if container.detailed else None,
         "ports": _port_text(container),
         "image": container.image_ref,
         "started_at": container.started_at.isoformat() if container.started_at else None,
         "uptime_s": round(uptime) if uptime is not None else None,
+        "status": container.status_text or None,
     }
 
 
@@ -68,6 +81,7 @@ def status_document(
     orphans = [c for c in observed.containers if c.service not in known]
     return {
         "project": desired.project,
+        "verbose": all(c.detailed for c in observed.containers),
         "up_to_date": not the_plan.changes,
         "network": {"name": desired.network, "exists": observed.network is not None},
         "volumes": [
@@ -96,27 +110,41 @@ def _duration(seconds: int | None) -> str:
     return f"{seconds}s"
 
 
-def _row(service: str, c: dict[str, Any]) -> tuple[str, ...]:
+def _uptime(c: dict[str, Any]) -> str:
+    """Exact when inspected; else the engine's words ("Up 5 minutes (healthy)" -> "5 minutes")."""
+    if c["uptime_s"] is not None or not c.get("status"):
+        return _duration(c["uptime_s"])
+    text = str(c["status"])
+    if not text.startswith("Up "):
+        return "-"
+    return text.removeprefix("Up ").split(" (", 1)[0]
+
+
+def _row(service: str, c: dict[str, Any], verbose: bool) -> tuple[str, ...]:
+    restarts = (str(c["restart_count"]),) if verbose else ()
     return (
         service,
         c["name"],
         c["state"],
         c["health"] or "-",
-        str(c["restart_count"]),
+        *restarts,
         ",".join(c["ports"]) or "-",
         c["image"],
-        _duration(c["uptime_s"]),
+        _uptime(c),
     )
 
 
 def render_table(document: dict[str, Any]) -> str:
-    headers = ("SERVICE", "CONTAINER", "STATE", "HEALTH", "RESTARTS", "PORTS", "IMAGE", "UPTIME")
+    verbose = bool(document.get("verbose", True))
+    restarts = ("RESTARTS",) if verbose else ()
+    headers = ("SERVICE", "CONTAINER", "STATE", "HEALTH", *restarts, "PORTS", "IMAGE", "UPTIME")
     rows: list[tuple[str, ...]] = []
     for service in document["services"]:
         if not service["containers"]:
-            rows.append((service["name"], "-", "missing", "-", "-", "-", service["image"], "-"))
-        rows += [_row(service["name"], c) for c in service["containers"]]
-    rows += [_row(f"{c['service']} (orphan)", c) for c in document["orphans"]]
+            missing = (service["name"], "-", "missing", "-", *("-" for _ in restarts), "-")
+            rows.append((*missing, service["image"], "-"))
+        rows += [_row(service["name"], c, verbose) for c in service["containers"]]
+    rows += [_row(f"{c['service']} (orphan)", c, verbose) for c in document["orphans"]]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -131,10 +159,12 @@ def render_table(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(file: Path | None, *, as_json: bool) -> int:
+def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from faktctl.adapters.docker_engine import connect
     from faktctl.commands.up import build_digests
-    from faktctl.observe import take_snapshot
+    from faktctl.observe import summary_snapshot, take_snapshot
     from faktctl.planner import with_build_tags
     from faktctl.project import open_project
 
@@ -144,19 +174,46 @@ def run(file: Path | None, *, as_json: bool) -> int:
 
         return swarm.status(project, as_json=as_json)
     desired = with_build_tags(project.desired, build_digests(project.desired))
+    snapshot = take_snapshot if verbose else summary_snapshot
     engine = connect()
     try:
-        observed = take_snapshot(engine, desired)
-        server = faktory_view.for_deployment(
-            engine, desired, observed, project.password, now=time.time()
-        )
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            looking = pool.submit(snapshot, engine, desired)
+            asking = pool.submit(_server_view, engine, desired, project.password)
+            observed = looking.result()
+            server = asking.result()
+        if server is None or server.container_id not in {c.id for c in observed.containers}:
+            server_view = faktory_view.for_deployment(
+                engine, desired, observed, project.password, now=time.time()
+            )
+        else:
+            server_view = server.view
     finally:
         engine.close()
     the_plan = plan(desired, observed)
     document = status_document(desired, observed, the_plan, datetime.now(UTC))
-    document["faktory"] = server.as_json()
+    document["faktory"] = server_view.as_json()
     if as_json:
         ui.data(json.dumps(envelope(document), indent=2))
     else:
-        ui.data(render_table(document) + "\n\n" + "\n".join(faktory_view.text_lines(server)))
+        ui.data(render_table(document) + "\n\n" + "\n".join(faktory_view.text_lines(server_view)))
     return ExitCode.FINDINGS if the_plan.changes else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class _ServerView:
+    container_id: str
+    view: faktory_view.FaktoryView
+
+
+def _server_view(engine: Engine, desired: Desired, password: SecretStr) -> _ServerView | None:
+    """The Faktory view of the server container found by its name, asked for beside the list
+    query (the caller checks that the container is the project's; else it asks again)."""
+    from faktctl.observe import inspected
+    from faktctl.planner import container_name
+
+    server = inspected(engine, container_name(desired.project, desired.server.name, 1))
+    if server is None or server.service != desired.server.name or server.state != "running":
+        return None
+    view = faktory_view.gather(engine, server, password, desired.network, fallback_now=time.time())
+    return _ServerView(server.id, view)

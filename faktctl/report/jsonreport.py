@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from faktctl.audit.model import AuditReport, Finding
+from faktctl.errors import FaktctlError
 from faktctl.report.policy import exit_code, summarize
 
 ENVELOPE_VERSION = 1
@@ -63,3 +64,19 @@ def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:
 
 def render_json(report: AuditReport, strict: bool) -> str:
     return json.dumps(report_dict(report, strict), indent=2) + "\n"
+
+
+def render_json_error(error: FaktctlError) -> str:
+    """The envelope `--format json` still writes when the audit cannot run (exit 2, 3, 4):
+    no result, and an `error` object, so a CI step that parses stdout never gets nothing."""
+    document = {
+        "faktctl": ENVELOPE_VERSION,
+        "command": "audit",
+        "result": None,
+        "error": {
+            "exit_code": int(error.exit_code),
+            "message": error.one_line(),
+            "hint": error.hint,
+        },
+    }
+    return json.dumps(document, indent=2) + "\n"

@@ -69,9 +69,10 @@ def restart_policy(ctx: ServerCtx) -> Result:
         return failed(
             "no restart policy: after a crash or a host reboot the job server stays down", where
         )
+    shown = ctx.server.restart_text or f"restart: {restart}"
     if restart.startswith("on-failure"):
-        return skipped("restart: on-failure is wrong for another reason (FKH003)", where)
-    return passed(f"restart: {restart}", where)
+        return skipped(f"{shown} is wrong for another reason (FKH003)", where)
+    return passed(shown, where)
 
 
 @server_rule(
@@ -79,20 +80,22 @@ def restart_policy(ctx: ServerCtx) -> Result:
     "hygiene",
     "error",
     "The restart policy is not on-failure",
-    "Use restart: unless-stopped: Faktory exits with status 0 when it fails to start, so "
-    "on-failure never restarts it.",
+    "Use restart: unless-stopped (swarm: deploy.restart_policy.condition: any): Faktory exits "
+    "with status 0 when it fails to start, so on-failure never restarts a failed start.",
 )
 def restart_not_on_failure(ctx: ServerCtx) -> Result:
     restart = ctx.server.restart
     where = ctx.server.loc("restart")
     if restart is None:
         return passed("no restart policy (FKH002), so not on-failure", where)
+    shown = ctx.server.restart_text or f"restart: {restart}"
     if restart.startswith("on-failure"):
         return failed(
-            f"restart: {restart} never restarts Faktory: its start-up failures exit with status 0",
+            f"{shown} restarts crashes and OOM kills (non-zero exits) but never a failed "
+            "start: Faktory exits with status 0 when it cannot start, so it stays down",
             where,
         )
-    return passed(f"restart: {restart}", where)
+    return passed(shown, where)
 
 
 @server_rule(

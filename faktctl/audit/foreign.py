@@ -1,0 +1,52 @@
+"""Files given to `faktctl audit --compose` that are not compose files, named in one line.
+
+Real repositories keep Faktory in Kubernetes manifests, Helm charts, CloudFormation templates
+and ECS task definitions too. Parsed as compose they fail with a YAML parser's complaint
+("but found another document", "could not determine a constructor for the tag '!Ref'"); this
+module says what the file is and what to do instead. Pure text inspection: it is asked only
+after the file failed to parse or turned out to have no `services:`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_HELM = re.compile(r"\{\{-?\s*(?:\.Values|\.Release|\.Chart|\.Capabilities|include\b|template\b|"
+                   r"if\b|range\b|with\b|end\b|toYaml\b|define\b|\$)")  # fmt: skip
+_CFN_TAG = re.compile(
+    r"!(?:Ref|GetAtt|Sub|Join|If|Select|FindInMap|ImportValue|Base64|Split|GetAZs|Equals|"
+    r"And|Or|Not|Condition|Cidr|Transform)\b"
+)
+_CFN_TEXT = re.compile(r"AWSTemplateFormatVersion|^\s*Type:\s*['\"]?AWS::", re.MULTILINE)
+_K8S_KIND = re.compile(r"^kind:\s*['\"]?(\w+)", re.MULTILINE)
+_K8S_API = re.compile(r"^apiVersion:\s*\S+", re.MULTILINE)
+_ECS = re.compile(r"[\"']?containerDefinitions[\"']?\s*:")
+
+NOT_AUDITED = (
+    "faktctl audits compose files (--compose), Kubernetes manifests (--k8s) and its own "
+    "faktory.yaml; check the Faktory container of this one by hand against the go-live "
+    "checklist in the README, or describe the server in faktory.yaml and audit that"
+)
+
+
+def describe(text: str, display: str, doc: Any = None) -> str | None:
+    """One line naming what `text` is when it is a known non-compose format, else None."""
+    if _HELM.search(text):
+        return (
+            f"{display} is a Helm chart template ({{{{ … }}}} directives), not a compose file: "
+            "render it first (`helm template RELEASE CHART > manifests.yaml`), then run "
+            "`faktctl audit --k8s manifests.yaml`"
+        )
+    if _CFN_TAG.search(text) or _CFN_TEXT.search(text):
+        return f"{display} is an AWS CloudFormation template, not a compose file: {NOT_AUDITED}"
+    if _ECS.search(text) or (isinstance(doc, dict) and "containerDefinitions" in doc):
+        return f"{display} is an Amazon ECS task definition, not a compose file: {NOT_AUDITED}"
+    kinds = _K8S_KIND.findall(text)
+    if kinds and _K8S_API.search(text):
+        shown = ", ".join(dict.fromkeys(kinds))
+        return (
+            f"{display} is a Kubernetes manifest (kind: {shown}), not a compose file: "
+            f"audit it with `faktctl audit --k8s {display}`"
+        )
+    return None
