@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from faktctl.errors import UsageError
-from faktctl.fsutil import ensure_private_dir, write_if_changed
+from faktctl.fsutil import atomic_write, ensure_private_dir, write_if_changed
 from faktctl.spec.load import LoadedSpec
 
 PASSWORD_BYTES = 32  # token_urlsafe(32) gives 43 characters
@@ -21,6 +21,12 @@ MAX_SECRET_BYTES = 4096  # a password file is one line; anything bigger is the w
 
 def generate_password() -> SecretStr:
     return SecretStr(secrets.token_urlsafe(PASSWORD_BYTES))
+
+
+def write_secret(path: Path, value: SecretStr) -> None:
+    """Write a secret 0600 inside a 0700 folder."""
+    ensure_private_dir(path.parent)
+    atomic_write(path, value.get_secret_value() + "\n", mode=0o600)
 
 
 def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None = None) -> SecretStr:

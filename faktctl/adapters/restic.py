@@ -14,6 +14,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
@@ -159,25 +160,28 @@ class Restic:
 
     # --- the repository -----------------------------------------------------------------------
 
-    def exists(self) -> bool:
+    def count(self, tags: Sequence[str]) -> int | None:
+        """How many snapshots carry `tags`; None when there is no repository (yet)."""
         try:
-            self.run("cat", "config", timeout=300)
+            return len(self.snapshots(tags))
         except ResticError as err:
             reason = err.message.lower()
             if "config file" in reason and any(marker in reason for marker in _NO_REPOSITORY):
-                return False
+                return None
             raise
-        return True
 
-    def ensure(self) -> bool:
-        """Create the repository when there is none; True when it was created."""
-        if self.exists():
-            return False
+    def ensure(self, tags: Sequence[str] = ()) -> tuple[bool, int]:
+        """Create the repository when there is none. Returns whether it was created, and how
+        many snapshots carry `tags`."""
+        found = self.count(tags)
+        if found is not None:
+            return False, found
         self.run("init", "--repository-version", "2", timeout=300)
-        return True
+        return True, 0
 
     def snapshots(self, tags: Sequence[str]) -> list[dict[str, Any]]:
-        out = self.run("snapshots", "--json", "--no-lock", "--tag", snapshot_tags(tags))
+        selection = ["--tag", snapshot_tags(tags)] if tags else []
+        out = self.run("snapshots", "--json", "--no-lock", *selection)
         try:
             found = json.loads(out or b"[]")
         except json.JSONDecodeError:
@@ -314,12 +318,17 @@ class BackupStdin:
         self._queue.put(piece)
 
     def abort(self) -> None:
+        """Stop restic without a snapshot: SIGINT lets it remove its lock; SIGKILL after 10 s."""
         self.broken = self.broken or "aborted"
         with contextlib.suppress(OSError):
+            self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
         self._queue.put(None)
         self._writer.join(timeout=30)
-        self.process.wait()
 
     def finish(self, timeout: float = COMMAND_TIMEOUT_S) -> str:
         """Close restic's stdin, wait for it, and return the new snapshot's id."""

@@ -235,13 +235,27 @@ def ports(svc: Service) -> list[PortFact]:
             ip = svc.c.compose_text(item.get("host_ip", ""), line)
             protocol = svc.c.compose_text(item.get("protocol", "tcp"), line) or "tcp"
             shown = f"{ip + ':' if ip else ''}{published}:{target}".lstrip(":")
+            if svc.c.compose_text(item.get("mode", ""), line) == "ingress":
+                # a swarm's routing mesh ignores host_ip: the port opens on every node
+                ip, shown = "", f"{shown} (swarm ingress mode: every interface of every node)"
             facts += _ports_from(ip, published, target, protocol, shown, where)
             continue
         text = svc.c.compose_text(item, line)
         if text:
-            shown = text if text == str(item) else f"{item} -> {text}"
+            shown = text if text == str(item) else f"{item} -> {text}{_unset_note(svc, item)}"
             facts += _ports_from(*split_short_port(text), shown, where)
     return facts
+
+
+def _unset_note(svc: Service, raw: object) -> str:
+    """Which variables of a port were not set here, and what compose makes of them."""
+    if not isinstance(raw, str):
+        return ""
+    names = sorted({u.name for u in svc.c.resolve(raw, 0).uses if u.source == "unset"})
+    if not names:
+        return ""
+    shown = ", ".join(f"${{{n}}}" for n in names)
+    return f", assuming {shown} unset as here: compose leaves it empty"
 
 
 # --- the rest of a server --------------------------------------------------------------------

@@ -19,8 +19,7 @@ from typing import Any
 from faktctl.audit import compose_syntax as syntax
 from faktctl.audit.backups import gather_backup
 from faktctl.audit.compose_file import ComposeFile, Service, parse_duration
-from faktctl.audit.effective import faktory_args
-from faktctl.audit.images import parse_image
+from faktctl.audit.identify import Dockerfile, Identity, identify, parse_dockerfile, read_dockerfile
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -87,9 +86,13 @@ def suppressions_from(
 
 
 def _server(
-    svc: Service, image: str | None, env: dict[str, EnvVar], unreadable: tuple[str, ...]
+    svc: Service, who: Identity, env: dict[str, EnvVar], unreadable: tuple[str, ...]
 ) -> ServerFacts:
-    argv, note = svc.argv(image)
+    image = who.image
+    argv: tuple[str, ...] | None = who.argv
+    note = "the Dockerfile's ENTRYPOINT/CMD"
+    if argv is None:
+        argv, note = svc.argv(image)
     mounts = syntax.volumes(svc) + syntax.references(svc, "secrets", "/run/secrets")
     mounts += syntax.references(svc, "configs", "")
     grace = svc.data.get("stop_grace_period")
@@ -106,6 +109,8 @@ def _server(
         network_mode=svc.text("network_mode"),
         restart=syntax.restart(svc),
         restart_text=syntax.restart_text(svc),
+        identified_by=who.found_by,
+        unconfirmed=who.unconfirmed,
         healthcheck=syntax.healthcheck(svc),
         stop_grace_s=parse_duration(grace) if grace is not None else None,
         memory_bytes=syntax.memory(svc),
@@ -124,11 +129,28 @@ def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
     return WorkerFacts(svc.name, env.get("FAKTORY_URL"), None, where)
 
 
-def _is_server(image: str | None, svc: Service) -> bool:
-    if image is not None and parse_image(image).is_faktory:
-        return True
-    argv, _ = svc.argv(image)
-    return argv is not None and faktory_args(argv) is not None
+def _build_dockerfile(svc: Service) -> Dockerfile | None:
+    """The Dockerfile a `build:` service is built from (None without `build:`)."""
+    raw = svc.data.get("build")
+    if raw is None:
+        return None
+    line = svc.line("build")
+    if isinstance(raw, LineDict):
+        if raw.get("dockerfile_inline") is not None:
+            return parse_dockerfile(svc.c.text(raw["dockerfile_inline"], line) or "")
+        context = svc.c.text(raw.get("context", "."), line) or "."
+        dockerfile = svc.c.text(raw.get("dockerfile", "Dockerfile"), line) or "Dockerfile"
+    else:
+        context, dockerfile = svc.c.text(raw, line) or ".", "Dockerfile"
+    if "://" in context or context.startswith("git@"):
+        return Dockerfile(None, problem=f"its build context {context} is remote")
+    return read_dockerfile(svc.c.host_path(context), dockerfile, svc.c.shown)
+
+
+def _identity(svc: Service, image: str | None) -> Identity:
+    own = "command" in svc.data or "entrypoint" in svc.data
+    argv, _ = svc.argv(None) if own else (None, "")
+    return identify(svc.name, image, argv, _build_dockerfile(svc), has_command=own)
 
 
 # --- files on this host that hold secrets ----------------------------------------------------
@@ -209,11 +231,12 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
         svc = Service(compose, str(name), data)
         if "extends" in data:
             notes.append(f"service `{name}` uses extends, which the audit does not follow")
-        image = svc.text("image")
         env, unreadable = svc.environment()
-        if _is_server(image, svc):
-            servers.append(_server(svc, image, env, unreadable))
-        elif any(var in env for var in WORKER_VARS):
+        who = _identity(svc, svc.text("image"))
+        is_worker = any(var in env for var in WORKER_VARS)
+        if who.role == "server" or (who.role == "candidate" and not is_worker):
+            servers.append(_server(svc, who, env, unreadable))
+        elif is_worker:
             workers.append(_worker(svc, env))
         else:
             continue

@@ -59,6 +59,8 @@ class EnvVar:
     detail: str = ""  # e.g. "${FAKTORY_PASSWORD}" or "env_file prod.env"
     location: Location | None = None
     source_file: str | None = None  # host file holding the value (env_file, .env)
+    # compose refuses to start when the variable behind it is unset (`${VAR:?}`, `${VAR?}`)
+    required: bool = False
 
 
 MountKind = Literal["volume", "bind", "anonymous", "tmpfs", "secret", "config"]
@@ -142,6 +144,8 @@ class LiveData:
     last_bgsave_ok: bool | None = None
     uptime_s: float | None = None
     error: str | None = None
+    # per queue: (name, jobs under `<name>` (1.9 keys), jobs under `q:<name>` (1.10 keys))
+    queue_keys: tuple[tuple[str, int, int], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,10 @@ class ServerFacts:
     restart: str | None = None
     # how the input spells the restart policy (`deploy.restart_policy.condition: on-failure`)
     restart_text: str | None = None
+    # compose: how a server that is not a plain Faktory image was found, or why it could not
+    # be confirmed to be one (it is audited as a server either way)
+    identified_by: str = ""
+    unconfirmed: str | None = None
     healthcheck: HealthcheckFact | None = None
     stop_grace_s: float | None = None
     memory_bytes: int | None = None

@@ -18,6 +18,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -115,30 +116,36 @@ class _Prepared:
     outcome: Outcome
     restic: restic_cli.Restic | None = None
     upload: restic_cli.BackupStdin | None = None
+    existing: int = 0  # snapshots of this kind before this backup
+
+    def abort(self) -> None:
+        if self.upload is not None and self.upload.process.poll() is None:
+            self.upload.abort()
 
 
-def _prepare(
-    destinations: list[Destination],
-    restic_for: RepositoryOpener,
-    reporter: Reporter,
-) -> list[_Prepared]:
-    prepared = []
-    for destination in destinations:
-        item = _Prepared(Outcome(destination))
-        try:
-            if isinstance(destination, Folder):
+def _prepare_folders(prepared: list[_Prepared], reporter: Reporter) -> None:
+    for item in prepared:
+        destination = item.outcome.destination
+        if isinstance(destination, Folder):
+            try:
                 take.check_destination(destination.path)
-            else:
-                item.restic = restic_for(destination)
-                reporter.step(f"opening {destination.label}")
-                item.outcome.created_repository = item.restic.ensure()
-                if item.outcome.created_repository:
-                    reporter.step(f"created the restic repository {destination.label}")
-        except OperationFailed as err:
-            item.outcome.error = err.one_line()
-            reporter.warn(f"{destination.label}: {item.outcome.error}")
-        prepared.append(item)
-    return prepared
+            except OperationFailed as err:
+                item.outcome.error = err.one_line()
+                reporter.warn(f"{destination.label}: {item.outcome.error}")
+
+
+def _open_and_start(item: _Prepared, tags: list[str], policy: Policy, reporter: Reporter) -> None:
+    """Open (or create) the repository and start `restic backup --stdin`; runs on a thread
+    while Redis saves, so restic's start-up (index, lock) costs no time of its own."""
+    assert item.restic is not None
+    label = item.outcome.destination.label
+    reporter.step(f"opening {label}")
+    created, existing = item.restic.ensure(repository.retention_tags(policy.project, None))
+    item.outcome.created_repository = created
+    item.existing = existing
+    if created:
+        reporter.step(f"created the restic repository {label}")
+    item.upload = item.restic.backup_stdin(tags, host=policy.project)
 
 
 RepositoryOpener = Any  # Callable[[Repository], restic_cli.Restic]
@@ -154,6 +161,7 @@ class _RawTee:
         self.uploads = uploads
         self.digest = hashlib.sha256()
         self.size = 0
+        self.completed = False  # the whole RDB went through (checked) and to every upload
 
     def __call__(self, pieces: Iterator[memoryview]) -> Iterator[memoryview]:
         try:
@@ -166,9 +174,9 @@ class _RawTee:
                 yield piece
         except BaseException:
             for item in self.uploads:
-                assert item.upload is not None
-                item.upload.abort()
+                item.abort()
             raise
+        self.completed = True
 
 
 def _stream_without_folder(
@@ -190,12 +198,14 @@ def _stream_without_folder(
 def _finish_upload(item: _Prepared, manifest: Manifest, policy: Policy, tag: str | None) -> None:
     assert item.upload is not None and item.restic is not None
     snapshot_id = item.upload.finish()
-    item.restic.add_tags(
-        snapshot_id,
-        repository.finish_tags(manifest.sha256, manifest.rdb_size, manifest.queues, manifest.sets),
+    finished = repository.finish_tags(
+        manifest.sha256, manifest.rdb_size, manifest.queues, manifest.sets, manifest.faktory_version
     )
+    item.restic.add_tags(snapshot_id, finished)
     item.outcome.where = snapshot_id
     item.outcome.ok = True
+    if tag is None and item.existing + 1 <= policy.keep:
+        return  # keep-last alone keeps them all; daily and weekly only keep more
     item.outcome.pruned = item.restic.forget(
         repository.retention_tags(policy.project, tag),
         policy.keep,
@@ -243,77 +253,88 @@ def take_everywhere(
     reporter: Reporter,
 ) -> FanoutResult:
     started = time.monotonic()
-    prepared = _prepare(destinations, restic_for, reporter)
-    usable = [p for p in prepared if p.outcome.error is None]
-    if not usable:
-        raise OperationFailed(
-            "no backup destination can take the backup: "
-            + "; ".join(f"{p.outcome.destination.label}: {p.outcome.error}" for p in prepared)
-        )
+    prepared = [_Prepared(Outcome(destination)) for destination in destinations]
+    _prepare_folders(prepared, reporter)
+    for item in prepared:
+        if isinstance(item.outcome.destination, Repository):
+            item.restic = restic_for(item.outcome.destination)  # restic found, password read
+    folders = [
+        p for p in prepared if isinstance(p.outcome.destination, Folder) and not p.outcome.error
+    ]
+    repositories = [p for p in prepared if isinstance(p.outcome.destination, Repository)]
+    if not folders and not repositories:
+        raise _nowhere(prepared)
     server = deployment.running_server(engine, policy.project)
     server_id = str(server["Id"])
     endpoint = deployment.protocol_endpoint(server, engine)
-    folders = [p for p in usable if isinstance(p.outcome.destination, Folder)]
-    repositories = [p for p in usable if isinstance(p.outcome.destination, Repository)]
     if folders:
         first_path = folders[0].outcome.destination.path  # type: ignore[union-attr]
         stem, created = take.unique_stem(first_path, policy.project, options.tag)
     else:
         created = datetime.now(UTC).replace(microsecond=0)
         stem = stem_for(policy.project, created, options.tag)
+    try:
+        return _take(
+            engine, server, server_id, endpoint, policy, prepared, folders, repositories,
+            stem, created, options, reporter, started,
+        )  # fmt: skip
+    finally:
+        for item in repositories:
+            item.abort()  # only those still running: a failure left them waiting
 
-    reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
-    redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
-    sizes, _ = take._read_sizes_around_save(redis, endpoint, policy.password, options.timeout)
-    counts = sizes.after or sizes.before
 
-    for item in repositories:
-        assert item.restic is not None
-        tags = repository.start_tags(policy.project, stem, options.tag, __version__, counts.version)
-        item.upload = item.restic.backup_stdin(tags, host=policy.project)
-    tee = _RawTee(repositories)
-    first_backup: Backup | None = None
-    if folders:
-        first = folders[0]
+def _nowhere(prepared: list[_Prepared]) -> OperationFailed:
+    return OperationFailed(
+        "no backup destination can take the backup: "
+        + "; ".join(f"{p.outcome.destination.label}: {p.outcome.error}" for p in prepared)
+    )
+
+
+def _take(
+    engine: Engine,
+    server: Any,
+    server_id: str,
+    endpoint: Any,
+    policy: Policy,
+    prepared: list[_Prepared],
+    folders: list[_Prepared],
+    repositories: list[_Prepared],
+    stem: str,
+    created: datetime,
+    options: take.Options,
+    reporter: Reporter,
+    started: float,
+) -> FanoutResult:
+    tags = repository.start_tags(policy.project, stem, options.tag, __version__)
+    with ThreadPoolExecutor(max(len(repositories), 1), thread_name_prefix="faktctl-restic") as pool:
+        opening = [
+            (pool.submit(_open_and_start, item, tags, policy, reporter), item)
+            for item in repositories
+        ]
+        reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
+        redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
         try:
-            first_path = first.outcome.destination.path  # type: ignore[union-attr]
-            copied = take.copy_snapshot(
-                engine, server_id, first_path, stem, options.compression, reporter, tee
+            sizes, _ = take._read_sizes_around_save(
+                redis, endpoint, policy.password, options.timeout
             )
-            snapshot = take._keep(copied, first_path, stem)
-            first_backup = Backup(
-                Manifest(
-                    project=policy.project,
-                    created_at=created,
-                    file=snapshot.name,
-                    sha256=copied.written.sha256,
-                    size=copied.written.size,
-                    rdb_size=copied.written.raw_size,
-                    faktory_version=counts.version,
-                    queues=dict(counts.queues),
-                    sets=dict(counts.sets),
-                    faktctl_version=__version__,
-                ),
-                first_path / manifest_name(stem),
-                options.tag,
-            )
-            write_manifest(first_backup)
-            first.outcome.where = str(first_backup.manifest_path)
-            first.outcome.ok = True
-            first.outcome.pruned = take.prune(
-                first_path,
-                policy.project,
-                policy.keep,
-                options.tag,
-                policy.keep_daily,
-                policy.keep_weekly,
-            )
-        except take.DestinationError as err:
-            # the engine stream was fine, the folder was not: the repositories still got it all
-            first.outcome.error = err.one_line()
-    else:
-        _stream_without_folder(engine, server_id, tee, reporter)
+        finally:
+            for future, item in opening:
+                try:
+                    future.result()
+                except OperationFailed as err:
+                    item.outcome.error = err.one_line()
+                    reporter.warn(f"{item.outcome.destination.label}: {item.outcome.error}")
+    counts = sizes.after or sizes.before
+    uploading = [item for item in repositories if item.upload is not None]
+    if not folders and not uploading:
+        raise _nowhere(prepared)
 
+    tee = _RawTee(uploading)
+    first_backup = _write_first_folder(
+        engine, server_id, folders, stem, created, counts, policy, options, reporter, tee
+    )
+    if uploading and not tee.completed:
+        _stream_without_folder(engine, server_id, tee, reporter)
     raw_manifest = Manifest(
         project=policy.project,
         created_at=created,
@@ -326,7 +347,7 @@ def take_everywhere(
         sets=dict(counts.sets),
         faktctl_version=__version__,
     )
-    for item in repositories:
+    for item in uploading:
         reporter.step(f"finishing the upload to {item.outcome.destination.label}")
         try:
             _finish_upload(item, raw_manifest, policy, options.tag)
@@ -350,3 +371,54 @@ def take_everywhere(
         seconds=time.monotonic() - started,
         warnings=tuple(take._changed_warning(sizes)),
     )
+
+
+def _write_first_folder(
+    engine: Engine,
+    server_id: str,
+    folders: list[_Prepared],
+    stem: str,
+    created: datetime,
+    counts: deployment.Counts,
+    policy: Policy,
+    options: take.Options,
+    reporter: Reporter,
+    tee: _RawTee,
+) -> Backup | None:
+    """The .rdb.gz and manifest in the first folder, exactly as a one-folder backup writes
+    them, with the RDB's bytes going through `tee` on the way."""
+    if not folders:
+        return None
+    first = folders[0]
+    first_path = first.outcome.destination.path  # type: ignore[union-attr]
+    try:
+        copied = take.copy_snapshot(
+            engine, server_id, first_path, stem, options.compression, reporter, tee
+        )
+        snapshot = take._keep(copied, first_path, stem)
+    except take.DestinationError as err:
+        first.outcome.error = err.one_line()  # the repositories are streamed to on their own
+        return None
+    backup = Backup(
+        Manifest(
+            project=policy.project,
+            created_at=created,
+            file=snapshot.name,
+            sha256=copied.written.sha256,
+            size=copied.written.size,
+            rdb_size=copied.written.raw_size,
+            faktory_version=counts.version,
+            queues=dict(counts.queues),
+            sets=dict(counts.sets),
+            faktctl_version=__version__,
+        ),
+        first_path / manifest_name(stem),
+        options.tag,
+    )
+    write_manifest(backup)
+    first.outcome.where = str(backup.manifest_path)
+    first.outcome.ok = True
+    first.outcome.pruned = take.prune(
+        first_path, policy.project, policy.keep, options.tag, policy.keep_daily, policy.keep_weekly
+    )
+    return backup

@@ -13,10 +13,10 @@ deduplicates, compresses and encrypts it). Its tags carry the manifest:
     counts=<base64url JSON>      {"queues": {...}, "sets": {...}} read at snapshot time
     verified=<stamp>             the last successful `faktctl backup verify`
 
-restic takes the snapshot's tags before it has read the data, so sha256, rdb-size and counts
-are added when the upload has finished (`restic tag --add`). A snapshot without them is an
-unfinished backup: it is listed as invalid and never restored, like a folder snapshot without
-its manifest.
+restic takes the snapshot's tags before it has read the data (the upload starts while Redis is
+still saving), so sha256, rdb-size, counts and the Faktory version are added when the upload
+has finished (`restic tag --add`). A snapshot without them is an unfinished backup: it is
+listed as invalid and never restored, like a folder snapshot without its manifest.
 """
 
 from __future__ import annotations
@@ -57,12 +57,10 @@ def kind_of(tag: str | None) -> str:
     return tag or KIND_BACKUP
 
 
-def start_tags(
-    project: str, name: str, tag: str | None, faktctl_version: str, faktory_version: str
-) -> list[str]:
+def start_tags(project: str, name: str, tag: str | None, faktctl_version: str) -> list[str]:
+    """The tags known before the upload starts (it starts while Redis is still saving)."""
     tags = [*base_tags(project), f"kind={kind_of(tag)}", f"name={name}"]
     tags.append(f"faktctl-version={faktctl_version or 'unknown'}")
-    tags.append(f"faktory={faktory_version or 'unknown'}")
     return tags
 
 
@@ -80,9 +78,18 @@ def decode_counts(text: str) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def finish_tags(
-    sha256: str, rdb_size: int, queues: Mapping[str, int], sets: Mapping[str, int]
+    sha256: str,
+    rdb_size: int,
+    queues: Mapping[str, int],
+    sets: Mapping[str, int],
+    faktory_version: str,
 ) -> list[str]:
-    return [f"sha256={sha256}", f"rdb-size={rdb_size}", f"counts={encode_counts(queues, sets)}"]
+    return [
+        f"sha256={sha256}",
+        f"rdb-size={rdb_size}",
+        f"counts={encode_counts(queues, sets)}",
+        f"faktory={faktory_version or 'unknown'}",
+    ]
 
 
 def _tag_values(tags: list[str]) -> dict[str, str]:

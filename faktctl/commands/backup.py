@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
-from faktctl.errors import ExitCode, FaktctlError
+from faktctl.errors import ExitCode, FaktctlError, UsageError
 from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
 
@@ -180,6 +180,10 @@ def choose_backup(
     target = target_of(project, policy)
     reporter = ConsoleReporter()
     if repos.is_simple(policy):
+        if wanted is not None:
+            from faktctl.backups.destinations import choose
+
+            choose(repos.destinations_of(project, policy), wanted)
         backup = find_backup(target.destination, target.project, reference)
         check_checksum(backup, reporter)
         return ChosenBackup(project, target, backup, reporter)
@@ -202,6 +206,12 @@ def run_backup(
     from faktctl.lock import project_lock
 
     project = open_project(file)
+    if project.loaded.spec.platform == "swarm":
+        raise UsageError(
+            "backup does not support `platform: swarm` yet: it reads the server through a "
+            "published port 7419, which a swarm deployment does not have",
+            "see README, Docker Swarm, for taking a copy of the volume on the server's node",
+        )
     policy = policy_of(project)
     name = project.loaded.spec.project
     started = time.monotonic()
@@ -310,7 +320,7 @@ def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> 
 
     project = open_project(file)
     policy = policy_of(project)
-    if not repos.is_simple(policy):
+    if not repos.is_simple(policy) or wanted is not None:
         return repos.run_list(project, policy, as_json=as_json, wanted=wanted)
     target = target_of(project, policy)
     listing = list_backups(target.destination, target.project)
@@ -381,7 +391,9 @@ def run_verify(
     backup = chosen.backup
     with engine_session() as engine:
         spec_image = chosen.project.loaded.spec.server.image
-        server_image = image or default_image(engine, chosen.target.project, spec_image)
+        server_image = image or default_image(
+            engine, chosen.target.project, spec_image, backup.manifest.faktory_version
+        )
         result = verify_backup(
             engine, backup, server_image, chosen.reporter, timeout, checksum_checked=True
         )

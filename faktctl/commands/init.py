@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 from faktctl import ui
@@ -22,9 +21,6 @@ from faktctl.spec.model import (
 )
 
 SCHEMA_FILENAME = "faktory.schema.json"
-# The default image predates Faktory 1.10.0; init records that decision as an expiring audit
-# suppression so it is reviewed instead of forgotten.
-UPGRADE_REVIEW_AFTER = timedelta(days=90)
 GITIGNORE_ENTRIES = ("secrets/", ".env", "backups/")
 
 
@@ -142,7 +138,6 @@ def _spec_text(name: str, workers: list[WorkerAnswer]) -> str:
         image=DEFAULT_IMAGE,
         password_file=DEFAULT_PASSWORD_FILE,
         workers=workers,
-        review_by=(date.today() + UPGRADE_REVIEW_AFTER).isoformat(),
     )
 
 

@@ -31,7 +31,7 @@ DOWN_EXTRA_WAIT_S = 30.0
 # --- up -----------------------------------------------------------------------------------------
 
 
-def _web_conf(project: Project) -> SecretStr | None:
+def web_conf(project: Project) -> SecretStr | None:
     from faktctl.secretfiles import web_conf_text
 
     if project.desired.dashboard_password is None:
@@ -68,7 +68,7 @@ def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
         ui.info("the images above are needed before the services can be planned")
         return 0
     desired = swarm_desired(
-        engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+        engine, resolved, project.loaded.spec, project.password, web_conf(project)
     )
     print_plan(observe_and_plan(engine, desired).the_plan)
     return 0
@@ -83,7 +83,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
         desired = swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+            engine, resolved, project.loaded.spec, project.password, web_conf(project)
         )
         prepared = observe_and_plan(engine, desired)
         executor = SwarmExecutor(
@@ -248,7 +248,7 @@ def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
     resolved = with_build_tags(project.desired, build_digests(project.desired))
     try:
         return swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, _web_conf(project)
+            engine, resolved, project.loaded.spec, project.password, web_conf(project)
         )
     except OperationFailed:  # an image is missing: every service counts as drifting
         return None

@@ -29,6 +29,10 @@ from faktctl.tunnel import relay
 from tests.support.cli import CliResult, run_faktctl
 
 RUN_TIMEOUT = 300.0
+SHELL_CHECK = (
+    'case "$FAKTORY_URL" in tcp://:?*@faktory:7419) echo url-ok;; *) echo url-missing;; esac; '
+    "exec sleep 3600"
+)
 
 
 @contextlib.contextmanager
@@ -168,7 +172,14 @@ def new_swarm_deployment(
                     "replicas": 3,
                     "env": {"FAKTORY_QUEUES": "default", "WORKER_CONCURRENCY": 10},
                     "resources": {"memory": "128m"},
-                }
+                },
+                {
+                    # `shell` delivery (the default): the image's command runs under /bin/sh,
+                    # which exports FAKTORY_URL from the secret file; this one only checks it
+                    "name": "shell-check",
+                    "image": server_image,
+                    "command": ["sh", "-c", SHELL_CHECK],
+                },
             ],
             "swarm": {
                 "server_node": {"hostname": node},

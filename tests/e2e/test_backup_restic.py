@@ -238,5 +238,8 @@ def test_schedule_writes_units_that_systemd_accepts(
     verify = analyze.run("verify", str(service), str(timer))
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "ignoring" not in verify.stderr and "Unknown" not in verify.stderr, verify.stderr
+    if not Path("/run/systemd/system").is_dir():  # a container: --install must refuse
+        install = deployment.faktctl("backup", "schedule", "--install")
+        assert install.code == 2 and "systemd" in install.stderr, install.output
     cron = deployment.faktctl("backup", "schedule", "--cron")
     assert cron.code == 2 and "no crontab equivalent" in cron.stderr

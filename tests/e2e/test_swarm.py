@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import docker.types
@@ -146,7 +147,7 @@ def test_no_password_in_service_or_task_inspect(deployment: SwarmDeployment) -> 
         "label": f"{labels.PROJECT}={deployment.project}"
     }
     containers = client.containers.list(filters=selector)
-    assert len(containers) == 4
+    assert len(containers) == 5
     for container in containers:
         assert password not in json.dumps(client.api.inspect_container(str(container.id)))
     for run in deployment.runs:
@@ -172,6 +173,12 @@ def test_status_and_logs(deployment: SwarmDeployment) -> None:
     logs = deployment.faktctl("logs", "faktory", "--tail", "20")
     assert logs.code == 0, logs.output
     assert "faktory | " in logs.stdout and deployment.password not in logs.stdout
+    # `shell` delivery: the worker's own command saw FAKTORY_URL, read from the secret file
+    checked = deployment.faktctl("logs", "shell-check")
+    assert "shell-check | url-ok" in checked.stdout, checked.output
+    spec = deployment.service("shell-check")["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert spec["Command"][:2] == ["/bin/sh", "-c"] and spec["Args"][:2] == ["sh", "-c"]
+    assert not any(e.startswith("FAKTORY_URL") for e in spec.get("Env", []))
 
 
 def test_dashboard_tunnel_serves_the_dashboard_with_nothing_published(
@@ -293,6 +300,19 @@ def test_password_rotation_moves_every_service_to_the_new_secret(
     assert _parked(deployment) == PARKED
 
 
+def test_backup_and_restore_refuse_a_swarm_and_touch_nothing(
+    deployment: SwarmDeployment,
+) -> None:
+    spec = deployment.spec()
+    spec["backup"] = {"destination": "backups", "keep": 3, "max_age": "24h"}
+    deployment.write_spec(spec)
+    refused = deployment.faktctl("backup")
+    assert refused.code == 2 and "platform: swarm" in refused.stderr
+    refused = deployment.faktctl("restore", "any-backup", "--yes")
+    assert refused.code == 2 and "platform: swarm" in refused.stderr
+    assert _parked(deployment) == PARKED
+
+
 def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None:
     volume = f"{deployment.project}_data"
     run = deployment.faktctl("down")
@@ -303,3 +323,74 @@ def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None
     run = deployment.faktctl("down", "--volumes", "--yes")
     assert run.code == 0, run.output
     assert not deployment.client.volumes.list(filters={"name": volume})
+
+
+def test_stack_file_deploys_the_same_services_and_passes_the_audit(
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+    test_session_id: str,
+    swarm_node: str,
+    go_worker_image: str,
+) -> None:
+    stacked = new_swarm_deployment(
+        tmp_path / "stacked",
+        test_session_id,
+        docker_client,
+        swarm_node,
+        ensure_faktory_image(docker_client, "1.10.0"),
+        go_worker_image,
+    )
+    # placement by node label: the server may only run on a node carrying this label
+    node_label = f"io.faktctl.test-{stacked.project}"
+    subprocess.run(
+        ["docker", "node", "update", "--label-add", f"{node_label}=server", swarm_node],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    spec = stacked.spec()
+    spec["swarm"]["server_node"] = {"label": f"{node_label}=server"}
+    spec["workers"] = spec["workers"][:1]  # the Go worker only: the audit reads every service
+    stacked.write_spec(spec)
+    try:
+        rendered = stacked.faktctl("render", "--target", "stack")
+        assert rendered.code == 0, rendered.output
+        assert stacked.password not in (stacked.folder / "stack.yaml").read_text()
+        commands = re.findall(r"docker secret create (\S+) (\S+)", rendered.stderr)
+        assert len(commands) == 2
+        project_labels = [
+            f"{labels.TEST}={test_session_id}",
+            f"{labels.MANAGED}=true",
+            f"{labels.PROJECT}={stacked.project}",
+        ]
+        for name, path in commands:
+            label_args = [arg for label in project_labels for arg in ("--label", label)]
+            subprocess.run(
+                ["docker", "secret", "create", *label_args, name, path],
+                cwd=stacked.folder, check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+        deployed = subprocess.run(
+            ["docker", "stack", "deploy", "-c", "stack.yaml", "--resolve-image", "never",
+             "--detach=false", stacked.project],
+            cwd=stacked.folder, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert deployed.returncode == 0, deployed.stderr
+        before = stacked.versions()
+        assert len(before) == 2
+        again = stacked.up()
+        assert "up to date" in again.stderr
+        assert stacked.versions() == before
+
+        _produce(stacked, go_worker_image, 100)
+        wait_until(lambda: _processed(stacked) >= 100, 180, "jobs processed on the stack")
+
+        audit = stacked.faktctl("audit", "--compose", "stack.yaml", "--strict", "--format", "json")
+        findings = json.loads(audit.stdout)["result"]["findings"]
+        failed = {f["id"] for f in findings if f["status"] == "fail"}
+        assert failed == {"FKB001"}, audit.stdout
+        placement = stacked.service("faktory")["Spec"]["TaskTemplate"]["Placement"]
+        assert placement["Constraints"] == [f"node.labels.{node_label}==server"]
+    finally:
+        tear_down(stacked)
+        subprocess.run(
+            ["docker", "node", "update", "--label-rm", node_label, swarm_node],
+            check=False, capture_output=True, timeout=60,
+        )  # fmt: skip

@@ -184,5 +184,26 @@ def test_unset_variables_in_ports_and_volumes_mean_what_compose_does(tmp_path: P
         (7420, ""),  # an unset variable is empty for compose: every interface
         (7419, "127.0.0.1"),
     ]
-    assert server.ports[0].raw == "${BIND_IP}:7420:7420 -> :7420:7420"
+    assert server.ports[0].raw == (
+        "${BIND_IP}:7420:7420 -> :7420:7420, assuming ${BIND_IP} unset as here: "
+        "compose leaves it empty"
+    )
     assert [(m.kind, m.target) for m in server.mounts] == [("anonymous", "/var/lib/faktory")]
+
+
+def test_an_ingress_mode_port_is_open_on_every_interface(tmp_path: Path) -> None:
+    path = tmp_path / "stack.yaml"
+    path.write_text(
+        "services:\n"
+        "  faktory:\n"
+        "    image: contribsys/faktory:1.10.0\n"
+        "    ports:\n"
+        "      - {target: 7419, published: 7419, host_ip: 127.0.0.1, mode: ingress}\n"
+        "      - {target: 7420, published: 7420, host_ip: 127.0.0.1, mode: host}\n"
+    )
+    server = gather_compose(path, {}, NOW).servers[0]
+    assert [(p.container_port, p.host_ip) for p in server.ports] == [
+        (7419, ""),
+        (7420, "127.0.0.1"),
+    ]
+    assert "every node" in server.ports[0].raw

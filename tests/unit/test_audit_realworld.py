@@ -29,3 +29,41 @@ def test_swarm_restart_policy_is_named_and_the_trap_stated(tmp_path: Path) -> No
     assert message.startswith("deploy.restart_policy.condition: on-failure")
     assert "crashes and OOM kills" in message and "never a failed start" in message
     assert "status 0" in message
+
+
+def test_hidden_servers_are_found_and_lookalikes_reported(tmp_path: Path) -> None:
+    report = report_of("46-servers-hidden", tmp_path)
+    servers = {f.service for f in report.findings if f.id == "FKM001"}
+    assert servers == {"tls", "built", "faktory"}  # the worker and postgres are not servers
+    assert "FKS007" in {f.id for f in report.findings if f.service == "worker"}
+    tls = finding(report, "FKH013", "tls")
+    assert (
+        tls.status == "fail" and "acjensen/faktory-tls:latest is named like Faktory" in tls.message
+    )
+    built = finding(report, "FKH013", "built")
+    assert built.status == "pass" and "built FROM contribsys/faktory:1.9.4" in built.message
+    assert finding(report, "FKH001", "built").message == "contribsys/faktory:1.9.4 is pinned"
+    missing = finding(report, "FKH013", "faktory")
+    assert missing.status == "fail"
+    assert "46-servers-hidden/server/Dockerfile cannot be read" in missing.message
+
+
+def test_a_published_port_is_never_called_unpublished(tmp_path: Path) -> None:
+    report = report_of("46-servers-hidden", tmp_path)
+    protocol = finding(report, "FKD002", "tls")
+    assert protocol.status == "skip"
+    assert "7419 is published as `7419:7419`" in protocol.message
+    assert "not published" not in protocol.message
+
+
+def test_unset_password_variables_say_what_compose_does(tmp_path: Path) -> None:
+    report = report_of("47-unset-variables", tmp_path)
+    for service in ("plain", "bare"):
+        message = finding(report, "FKS003", service).message
+        assert "compose makes it empty" in message
+        assert "no password in development, a refused start (exit 0) in production" in message
+        assert "${FAKTORY_PASSWORD:?}" in message
+    required = finding(report, "FKS003", "required")
+    assert required.status == "pass" and "refuses to start without it" in required.message
+    port = finding(report, "FKD001", "plain").message
+    assert "assuming ${DASHBOARD_PORT} unset as here: compose leaves it empty" in port

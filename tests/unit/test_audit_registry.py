@@ -13,14 +13,14 @@ from faktctl.audit.registry import RETIRED, all_rules, server_rule
 
 # Ids are part of the interface (suppressions, SARIF, CI filters): this list only ever grows.
 KNOWN_IDS = {
-    "FKP001", "FKP002", "FKP003", "FKP004", "FKP010", "FKP011",
+    "FKP001", "FKP002", "FKP003", "FKP004", "FKP010", "FKP011", "FKP012",
     "FKM001", "FKM002", "FKM003", "FKM004", "FKM005",
     "FKS001", "FKS002", "FKS003", "FKS004", "FKS005", "FKS006", "FKS007", "FKS008", "FKS009",
     "FKS010", "FKS020", "FKS021",
     "FKD001", "FKD002", "FKD003", "FKD010",
     "FKB001", "FKB002", "FKB003",
     "FKH001", "FKH002", "FKH003", "FKH004", "FKH005", "FKH006", "FKH007", "FKH008", "FKH009",
-    "FKH010", "FKH011", "FKH012", "FKH020", "FKH021",
+    "FKH010", "FKH011", "FKH012", "FKH013", "FKH020", "FKH021",
 }  # fmt: skip
 
 

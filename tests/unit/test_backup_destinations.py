@@ -89,16 +89,17 @@ def test_restic_gets_repository_and_password_from_the_environment_only() -> None
 def test_snapshot_tags_carry_the_manifest() -> None:
     restic = Restic(Path("/usr/bin/restic"), "/r", SecretStr("x"), "restic:/r")
     queues, sets = {"default": 3, "odd,name": 1}, {"scheduled": 1, "retries": 0}
-    tags = repository.start_tags("shop", "shop-20260101T000000Z", None, "0.1", "1.9.4")
-    tags += repository.finish_tags("a" * 64, 1234, queues, sets)
+    tags = repository.start_tags("shop", "shop-20260101T000000Z", None, "0.1")
+    tags += repository.finish_tags("a" * 64, 1234, queues, sets, "1.9.4")
     tags += ["verified=20260101T010000Z", "verified=20260102T010000Z"]
     backup = repository.to_backup(restic, {"id": "abcdef0123", "tags": tags})
     assert backup.name == "shop-20260101T000000Z" and backup.snapshot_id == "abcdef0123"
     assert dict(backup.manifest.queues) == queues
     assert backup.manifest.rdb_size == 1234 and backup.manifest.sha256 == "a" * 64
+    assert backup.manifest.faktory_version == "1.9.4"
     assert backup.manifest.verified_at == datetime(2026, 1, 2, 1, tzinfo=UTC)
     assert backup.read_rdb is not None
-    unfinished = repository.start_tags("shop", "shop-20260101T000000Z", None, "0.1", "1.9.4")
+    unfinished = repository.start_tags("shop", "shop-20260101T000000Z", None, "0.1")
     with pytest.raises(ValueError, match="unfinished"):
         repository.to_backup(restic, {"id": "x", "tags": unfinished})
 

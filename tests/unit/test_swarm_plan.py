@@ -171,3 +171,31 @@ def test_swarm_section_on_the_engine_platform_is_an_error() -> None:
     with pytest.raises(SpecError) as caught:
         parse_spec("project: p\nswarm: {server_node: {hostname: a}}\n", Path("/x/faktory.yaml"))
     assert "applies only to `platform: swarm`" in caught.value.problems[0]
+
+
+def test_stack_file_carries_the_same_services_labels_and_external_secrets() -> None:
+    import yaml
+
+    from faktctl.swarm.stack import render_stack
+
+    swarm = _swarm()
+    text = render_stack(swarm, "faktory.yaml")
+    assert "pw-one" not in text
+    document = yaml.safe_load(text)
+    server = document["services"]["faktory"]
+    assert server["deploy"]["labels"]["io.faktctl.config-hash"] == swarm.server.config_hash()
+    assert server["deploy"]["update_config"]["order"] == "stop-first"
+    assert server["deploy"]["replicas"] == 1
+    assert server["deploy"]["restart_policy"]["condition"] == "any"
+    assert "ports" not in server
+    assert document["networks"]["default"] == {
+        "name": "shop_default",
+        "driver": "overlay",
+        "attachable": True,
+        "labels": {"io.faktctl.managed": "true", "io.faktctl.project": "shop"},
+    }
+    assert all(v == {"external": True} for v in document["secrets"].values())
+    assert set(document["secrets"]) == {s.name for s in swarm.secrets}
+    emails = document["services"]["emails"]
+    assert emails["entrypoint"][0] == "/bin/sh" and emails["command"][0] == "/usr/bin/emails"
+    assert emails["deploy"]["placement"]["preferences"] == [{"spread": "node.labels.zone"}]

@@ -81,6 +81,40 @@ def reachable(ctx: ServerCtx, faktory_port: int) -> list[Reachable]:
     return found
 
 
+def published_anyway(ctx: ServerCtx, faktory_port: int) -> tuple[str, list[Reachable]] | None:
+    """When `reachable` found nothing but the file publishes the port Faktory uses by default:
+    why nothing was counted (the text to say instead of "not published"), and the bindings."""
+    server, eff = ctx.server, ctx.eff
+    if server.network_mode == "host":
+        return None
+    found = [
+        Reachable(
+            faktory_port,
+            classify_host(p.host_ip),
+            p.raw or f"{p.host_ip}:{p.host_port}:{p.container_port}",
+            p.location,
+        )
+        for p in server.ports
+        if p.container_port == faktory_port and p.protocol == "tcp"
+    ]
+    if not found:
+        return None
+    flag = "-w" if faktory_port == WEB_PORT else "-b"
+    if not eff.args_known:
+        note = eff.argv_note or "the faktory command line is not known"
+        return (
+            f"{faktory_port} is published as {reach_text(found)}, but what the server listens "
+            f"on depends on its command, which is not known here ({note})",
+            found,
+        )
+    binding = eff.web_binding if faktory_port == WEB_PORT else eff.protocol_binding
+    return (
+        f"{faktory_port} is published as {reach_text(found)}, but the server listens on "
+        f"{flag} {binding}, so nothing reaches it through that port",
+        found,
+    )
+
+
 def beyond_loopback(items: list[Reachable]) -> list[Reachable]:
     return [item for item in items if item.reach != "loopback"]
 
@@ -103,7 +137,22 @@ def origin_text(var: EnvVar) -> str:
 
 
 def unknown_reason(var: EnvVar) -> str:
-    return f"{var.name} comes from {var.detail or 'the environment'}, not available here"
+    reason = f"{var.name} comes from {var.detail or 'the environment'}, not available here"
+    if (
+        var.name != "FAKTORY_PASSWORD"
+        or var.required
+        or var.origin
+        not in (
+            "interpolated",
+            "host-env",
+        )
+    ):
+        return reason
+    return (
+        f"{reason}; where it is unset, compose makes it empty: no password in development, "
+        "a refused start (exit 0) in production. Write ${FAKTORY_PASSWORD:?} so compose "
+        "refuses to start without it"
+    )
 
 
 def env_unknown_reason(ctx: ServerCtx) -> str:
