@@ -14,6 +14,15 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def shown(value: object) -> str:
+    """`value` as text fit for a one-line message: control and other unprintable characters
+    (a newline or carriage return in a YAML key, say) written as escapes."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 class FaktctlError(Exception):
     """An error meant for a person: a message, an optional hint, and an exit code."""
 

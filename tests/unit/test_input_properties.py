@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from faktctl import safeyaml
@@ -177,6 +177,7 @@ PROPERTY = settings(
 
 @PROPERTY
 @given(top_level(SPEC_KEYS))
+@example({"server": {"\x1e\r": None}})  # found by this test: a key that broke the line
 def test_generated_specs_load_or_fail_with_one_located_line(document: dict[str, Any]) -> None:
     _check_spec(yaml.safe_dump(document, sort_keys=False))
 
@@ -221,3 +222,16 @@ def test_multi_document_streams_load_or_fail_with_one_line(data: st.DataObject) 
         _assert_usage_error(err)
     except yaml.YAMLError:
         pass  # a syntax error: each reader places it as file:line:col (tested per reader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'project: demo\nserver:\n  "\\x1e\\r": 1\n',  # an unknown key: record separator, CR
+        "project: demo\nworkers: [\x1e]\n",  # a character YAML refuses, with a multi-line reason
+    ],
+)
+def test_errors_about_odd_characters_stay_on_one_line(text: str) -> None:
+    with pytest.raises(FaktctlError) as caught:
+        parse_spec(text, Path("/nonexistent/faktory.yaml"))
+    assert len(caught.value.one_line().splitlines()) == 1, caught.value.one_line()
