@@ -491,6 +491,71 @@ def restore(
     )
 
 
+@app.command()
+def upgrade(
+    file: SpecOption = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="VERSION",
+            help="Target version (e.g. 1.10.0, on the spec's image repository) or a full image "
+            "reference. Default: the spec's image if it names another version, else 1.10.0.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan on stdout and change nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Make jobs hidden under the other version's queue keys visible again, in the "
+            "running server (after a tag was changed by hand).",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Allow a downgrade across the queue-key change (moves keys back)."
+        ),
+    ] = False,
+    pull: Annotated[
+        PullChoice,
+        typer.Option(help="Pull the target image only when missing, always, or never."),
+    ] = PullChoice.missing,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for the new server to become healthy.")
+    ] = 120,
+) -> None:
+    """Move the running server to another Faktory version without hiding or losing a job.
+
+    Preflight (running version, every queue and set size, target image present), a safety
+    backup, workers then server stopped gracefully, queues moved to the new version's Redis
+    keys with no client able to connect (1.10 keeps queue `x` under `q:x`), the new server
+    started and gated on health, every count compared: any loss rolls back to the old image
+    and the safety backup (exit 4). Then the workers start and the spec's server.image is set.
+    Downgrades across the key change need --force.
+    """
+    from faktctl.commands import upgrade as command
+
+    raise typer.Exit(
+        command.run(
+            file,
+            to=to,
+            dry_run=dry_run,
+            assume_yes=yes,
+            as_json=as_json,
+            repair=repair,
+            force=force,
+            pull=pull.value,
+            timeout=float(timeout),
+        )
+    )
+
+
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted("interrupted")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from faktctl.errors import UsageError
 
 # What an env_file that cannot be read might set: the audit must not assume them absent.
 HIDDEN_VARS = ("FAKTORY_ENV", "FAKTORY_PASSWORD", "FAKTORY_SKIP_PASSWORD")
+_REQUIRED = re.compile(r"\$\{\w+:?\?")  # ${VAR:?message} / ${VAR?message}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$", re.IGNORECASE)
@@ -234,7 +236,10 @@ class Service:
             env[key] = EnvVar(key, shell, "host-env", f"${key} from the shell", where)
             return
         resolved = self.c.resolve(value, line)
-        env[key] = _env_var(self.c, key, resolved, where)
+        var = _env_var(self.c, key, resolved, where)
+        if isinstance(value, str) and _REQUIRED.search(value):
+            var = replace(var, required=True)
+        env[key] = var
 
     def _env_files(self, env: dict[str, EnvVar]) -> tuple[str, ...]:
         raw = self.data.get("env_file")

@@ -242,9 +242,20 @@ def ports(svc: Service) -> list[PortFact]:
             continue
         text = svc.c.compose_text(item, line)
         if text:
-            shown = text if text == str(item) else f"{item} -> {text}"
+            shown = text if text == str(item) else f"{item} -> {text}{_unset_note(svc, item)}"
             facts += _ports_from(*split_short_port(text), shown, where)
     return facts
+
+
+def _unset_note(svc: Service, raw: object) -> str:
+    """Which variables of a port were not set here, and what compose makes of them."""
+    if not isinstance(raw, str):
+        return ""
+    names = sorted({u.name for u in svc.c.resolve(raw, 0).uses if u.source == "unset"})
+    if not names:
+        return ""
+    shown = ", ".join(f"${{{n}}}" for n in names)
+    return f", assuming {shown} unset as here: compose leaves it empty"
 
 
 # --- the rest of a server --------------------------------------------------------------------

@@ -311,6 +311,7 @@ def _rdb_facts(
     except (FaktctlError, ValueError):
         return LiveData(folder, looked, rdb if age is not None else None, age, size)
     info = _redis_info(output.decode(errors="replace")) if code == 0 else {}
+    queue_keys = _queue_keys(engine, container, folder)
     changes = info.get("rdb_changes_since_last_save")
     uptime = info.get("uptime_in_seconds")
     status = info.get("rdb_last_bgsave_status")
@@ -323,7 +324,25 @@ def _rdb_facts(
         changes_since_save=int(changes) if changes and changes.isdigit() else None,
         last_bgsave_ok=None if status is None else status == "ok",
         uptime_s=float(uptime) if uptime and uptime.isdigit() else None,
+        queue_keys=queue_keys,
     )
+
+
+def _queue_keys(
+    engine: LiveEngine, container: str, folder: str
+) -> tuple[tuple[str, int, int], ...] | None:
+    """Every queue's size under both key formats (1.9 `<name>`, 1.10 `q:<name>`)."""
+    from faktctl.upgrade import keys
+
+    command = ["redis-cli", "-s", f"{folder}/redis.sock", "--raw", "EVAL", keys.SCRIPT, "0"]
+    try:
+        code, output = engine.exec(container, [*command, "count", "", "q:", "1"])
+        if code != 0:
+            return None
+        report = keys.parse_report(output.decode(errors="replace"))
+    except FaktctlError:
+        return None
+    return tuple((q.name, q.bare, q.prefixed) for q in report.queues)
 
 
 # --- over the wire ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class EnvVar:
     detail: str = ""  # e.g. "${FAKTORY_PASSWORD}" or "env_file prod.env"
     location: Location | None = None
     source_file: str | None = None  # host file holding the value (env_file, .env)
+    # compose refuses to start when the variable behind it is unset (`${VAR:?}`, `${VAR?}`)
+    required: bool = False
 
 
 MountKind = Literal["volume", "bind", "anonymous", "tmpfs", "secret", "config"]
@@ -139,6 +141,8 @@ class LiveData:
     last_bgsave_ok: bool | None = None
     uptime_s: float | None = None
     error: str | None = None
+    # per queue: (name, jobs under `<name>` (1.9 keys), jobs under `q:<name>` (1.10 keys))
+    queue_keys: tuple[tuple[str, int, int], ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from faktctl.backups.report import Reporter
 from faktctl.backups.verify import snapshot_tar
 from faktctl.desired import DATA_DIR, Mount
 from faktctl.errors import OperationFailed, UsageError
+from faktctl.versions import DataFormat, crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -100,7 +101,12 @@ def check_checksum(backup: Backup, reporter: Reporter) -> None:
 
 
 def plan_steps(
-    backup: Backup, server: str, workers: Sequence[str], destination: str, data: str
+    backup: Backup,
+    server: str,
+    workers: Sequence[str],
+    destination: str,
+    data: str,
+    key_move: str | None = None,
 ) -> list[str]:
     """What restore is about to do, in order, for the confirmation prompt."""
     manifest = backup.manifest
@@ -111,8 +117,10 @@ def plan_steps(
         f"stop the server {server} gracefully",
         f"replace faktory.rdb in {data} with backup {backup.name} "
         f"({manifest.jobs} jobs, taken {manifest.to_json()['created_at']})",
-        "start the server, wait until it is healthy, compare sizes with the backup",
     ]
+    if key_move is not None:
+        steps.append(key_move)
+    steps.append("start the server, wait until it is healthy, compare sizes with the backup")
     if workers:
         steps.append("start the workers again")
     return steps
@@ -231,6 +239,7 @@ class _Checked:
     workers: list[dict[str, Any]]
     before: deployment.Counts
     steps: list[str]
+    key_move: tuple[DataFormat, DataFormat] | None = None
 
 
 def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) -> _Checked:
@@ -244,14 +253,35 @@ def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) 
     check_rdb_version(engine, server_id, backup)
     take.check_destination(target.destination)
     workers = deployment.running_workers(engine, target.project)
+    move = key_move(backup.manifest.faktory_version, before.version)
     steps = plan_steps(
         backup,
         deployment.name_of(server),
         [deployment.name_of(w) for w in workers],
         str(target.destination),
         f"{mount.kind} {mount.source}",
+        describe_key_move(backup, move),
     )
-    return _Checked(server, workers, before, steps)
+    return _Checked(server, workers, before, steps, move)
+
+
+def key_move(backup_version: str, server_version: str) -> tuple[DataFormat, DataFormat] | None:
+    """The queue-key formats to move between when the backup was made by a server version that
+    keeps queues under other keys than the running one (faktctl.versions)."""
+    made_by, running = parse_version(backup_version), parse_version(server_version)
+    if made_by is None or running is None or not crosses_boundary(made_by, running):
+        return None
+    return format_of(made_by), format_of(running)
+
+
+def describe_key_move(backup: Backup, move: tuple[DataFormat, DataFormat] | None) -> str | None:
+    if move is None:
+        return None
+    return (
+        f"move its queues from `{move[0].queue_prefix}<name>` to `{move[1].queue_prefix}<name>` "
+        f"(made by Faktory {backup.manifest.faktory_version}), with no network, before the "
+        "server starts"
+    )
 
 
 def restore_backup(
@@ -280,7 +310,7 @@ def restore_backup(
     reporter.step(f"safety snapshot saved as {safety.name}")
     deployment.stop_in_order(engine, checked.workers, checked.server, reporter.step)
     after, failure = _replace_and_restart(
-        engine, checked.server, backup, safety, target, timeout, reporter
+        engine, checked, backup, safety, target, timeout, reporter
     )
     worker_problems = deployment.start_workers(engine, checked.workers, reporter.step)
     if isinstance(failure, OperationFailed):
@@ -307,7 +337,7 @@ def restore_backup(
 
 def _replace_and_restart(
     engine: Engine,
-    server: Mapping[str, Any],
+    checked: _Checked,
     backup: Backup,
     safety: Backup,
     target: take.Target,
@@ -319,11 +349,14 @@ def _replace_and_restart(
     Returns the server's first INFO and the write failure, if any (the server then runs on its
     previous data). Raises RestoreFailed when the server does not come back.
     """
+    server = checked.server
     server_id = str(server["Id"])
     failure: BaseException | None = None
     reporter.step(f"writing {backup.name} into the data volume")
     try:
         write_rdb(engine, server, backup, timeout, reporter)
+        if checked.key_move is not None:
+            _move_keys(engine, server, backup, checked.key_move, reporter)
     except BaseException as exc:  # the server must come back up whatever happened
         failure = exc
     reporter.step(f"starting the server {deployment.name_of(server)}")
@@ -336,3 +369,27 @@ def _replace_and_restart(
             f"the previous data is in backup {safety.name}",
         ) from failure
     return after, failure
+
+
+def _move_keys(
+    engine: Engine,
+    server: Mapping[str, Any],
+    backup: Backup,
+    move: tuple[DataFormat, DataFormat],
+    reporter: Reporter,
+) -> None:
+    """Move the restored queues to the running version's keys, on the stopped volume."""
+    from faktctl.upgrade import keys
+
+    reporter.step(describe_key_move(backup, move) or "moving queue keys")
+    mount = deployment.data_mount(server)
+    report = keys.offline(
+        engine,
+        _helper_image(server),
+        (mount.kind, mount.source),
+        "move",
+        move[0],
+        move[1],
+        deployment.job_labels("restore", backup.manifest.project),
+    )
+    reporter.step(f"moved {report.moved} job(s) to the new queue keys")

@@ -1,6 +1,7 @@
 """Verify a backup: checksum, then load it into a throwaway server and compare sizes.
 
-The throwaway server runs the same image as the project's server, in production mode with a
+The throwaway server runs the image of the backup's own Faktory version when it is on the engine
+(else the project's server image, queues moved to its keys first), in production mode with a
 random password, on a new volume; only its protocol port is published, on 127.0.0.1 at a port
 the engine picks. Container and volume carry the job labels (and FAKTCTL_EXTRA_LABELS) and are
 removed whatever happens. The result is recorded in the manifest (atomic rewrite).
@@ -31,6 +32,7 @@ from faktctl.backups.report import Reporter
 from faktctl.desired import Mount, Publish
 from faktctl.errors import OperationFailed
 from faktctl.serverconf import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
+from faktctl.versions import crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -194,6 +196,7 @@ def load_in_throwaway(
             tar = snapshot_tar(backup, "db/faktory.rdb", ("db",), update)
             engine.archive_in(container_id, DATA_DIR, tar)
         engine.archive_in(container_id, "/", password_tar(password))
+        _move_to_image_format(engine, backup, image, volume, job_labels)
         engine.start(container_id)
         try:
             return deployment.wait_ready(
@@ -230,8 +233,13 @@ def _redis_log_tail(engine: Engine, container_id: str, lines: int = 5) -> str:
     return ""
 
 
-def default_image(engine: Engine, project: str, spec_image: str) -> str:
-    """The running server's image when there is one, else the spec's; it must be local."""
+def default_image(engine: Engine, project: str, spec_image: str, version: str = "") -> str:
+    """The image of the backup's own Faktory `version` when it is on this engine (same
+    repository as the running server's or the spec's image), else the running server's image
+    when there is one, else the spec's; it must be local."""
+    found = _image_of_version(engine, project, spec_image, version)
+    if found is not None:
+        return found
     with contextlib.suppress(OperationFailed):
         for server in containers.find(engine, project).with_role("server"):
             reference = deployment.image_of(server)
@@ -245,3 +253,45 @@ def default_image(engine: Engine, project: str, spec_image: str) -> str:
             "run `faktctl up` once (it pulls the image), or pass --image",
         )
     return spec_image
+
+
+def _image_of_version(engine: Engine, project: str, spec_image: str, version: str) -> str | None:
+    from faktctl.audit.images import parse_image
+
+    if parse_version(version) is None:
+        return None
+    references = [spec_image]
+    with contextlib.suppress(OperationFailed):
+        servers = containers.find(engine, project).with_role("server")
+        references = [deployment.image_of(s) for s in servers] + references
+    for reference in references:
+        if not reference or reference.startswith("sha256:"):
+            continue
+        candidate = f"{parse_image(reference).repository}:{version}"
+        with contextlib.suppress(OperationFailed):
+            if engine.image(candidate) is not None:
+                return candidate
+    return None
+
+
+def _move_to_image_format(
+    engine: Engine, backup: Backup, image: str, volume: str, job_labels: dict[str, str]
+) -> None:
+    """When the verifying image keeps queues under other keys than the backup's version, move
+    them on the throwaway volume first, as `restore` would."""
+    from faktctl.audit.images import parse_image
+    from faktctl.upgrade import keys
+
+    made_by = parse_version(backup.manifest.faktory_version)
+    loads_with = parse_image(image).version
+    if made_by is None or loads_with is None or not crosses_boundary(made_by, loads_with):
+        return
+    keys.offline(
+        engine,
+        image,
+        ("volume", volume),
+        "move",
+        format_of(made_by),
+        format_of(loads_with),
+        job_labels,
+    )

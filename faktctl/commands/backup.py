@@ -391,7 +391,9 @@ def run_verify(
     backup = chosen.backup
     with engine_session() as engine:
         spec_image = chosen.project.loaded.spec.server.image
-        server_image = image or default_image(engine, chosen.target.project, spec_image)
+        server_image = image or default_image(
+            engine, chosen.target.project, spec_image, backup.manifest.faktory_version
+        )
         result = verify_backup(
             engine, backup, server_image, chosen.reporter, timeout, checksum_checked=True
         )

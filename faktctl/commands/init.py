@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 from faktctl import ui
@@ -17,9 +16,6 @@ from faktctl.spec.load import SPEC_FILENAME, parse_spec
 from faktctl.spec.model import DEFAULT_IMAGE, DEFAULT_PASSWORD_FILE, NAME_PATTERN
 
 SCHEMA_FILENAME = "faktory.schema.json"
-# The default image predates Faktory 1.10.0; init records that decision as an expiring audit
-# suppression so it is reviewed instead of forgotten.
-UPGRADE_REVIEW_AFTER = timedelta(days=90)
 GITIGNORE_ENTRIES = ("secrets/", ".env", "backups/")
 
 
@@ -107,7 +103,6 @@ def _spec_text(name: str, workers: list[WorkerAnswer]) -> str:
         image=DEFAULT_IMAGE,
         password_file=DEFAULT_PASSWORD_FILE,
         workers=workers,
-        review_by=(date.today() + UPGRADE_REVIEW_AFTER).isoformat(),
     )
 
 

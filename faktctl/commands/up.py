@@ -180,6 +180,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
     from faktctl.launch import Executor, Outcome, Settings, apply_images
     from faktctl.observe import refuse_compose_started, take_snapshot
     from faktctl.secretfiles import write_web_conf
+    from faktctl.upgrade.guard import check_version_change
 
     write_web_conf(project.loaded, web_conf_path(project.loaded))
     resolved, image_actions = resolve_images(engine, project.desired, pull)
@@ -189,6 +190,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
         observed = take_snapshot(engine, resolved)
         refuse_compose_started(observed)
         the_plan = plan(resolved, observed)
+        check_version_change(engine, resolved, observed, the_plan)
         executor = Executor(engine, resolved, settings, progress)
         if the_plan.up_to_date:
             outcome = Outcome()

@@ -23,8 +23,8 @@ from faktctl.spec.types import (
     PublishedPort,
     parse_port_binding,
 )
+from faktctl.versions import DEFAULT_IMAGE
 
-DEFAULT_IMAGE = "contribsys/faktory:1.9.4"
 DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
 SERVER_SERVICE = "faktory"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"

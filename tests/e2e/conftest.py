@@ -84,9 +84,20 @@ def docker_client(test_session_id: str) -> Iterator[docker.DockerClient]:
             pytest.fail("could not remove test objects: " + "; ".join(problems))
 
 
+FAKTORY_VERSION = "1.10.0"  # faktctl's default image
+FAKTORY_OLD_VERSION = "1.9.4"  # the last version with the old queue keys
+
+
 @pytest.fixture(scope="session")
 def faktory_image(docker_client: docker.DockerClient) -> str:
-    return ensure_faktory_image(docker_client, version="1.9.4")
+    """The local build of faktctl's default Faktory version."""
+    return ensure_faktory_image(docker_client, version=FAKTORY_VERSION)
+
+
+@pytest.fixture(scope="session")
+def faktory_old_image(docker_client: docker.DockerClient) -> str:
+    """The local build of Faktory 1.9.4 (queues under their bare names), for upgrades."""
+    return ensure_faktory_image(docker_client, version=FAKTORY_OLD_VERSION)
 
 
 @pytest.fixture(scope="session")

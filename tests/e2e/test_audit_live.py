@@ -219,11 +219,9 @@ def test_safe_deployment_passes(
     findings = by_id(document)
     failures = [f for f in document["result"]["findings"] if f["status"] == "fail"]
     assert code == 0, failures
-    # Under --strict only the advice that 1.9.4 predates the 1.10.0 fixes remains; a project
-    # spec records that decision as a suppression (see test_up_then_live_audit...).
-    assert [(f["id"], f["severity"]) for f in failures] == [("FKH008", "info")]
-    strict_code, _ = live_audit(case, tmp_path, "--strict")
-    assert strict_code == 1
+    assert failures == []
+    assert findings["FKH008"]["status"] == "pass", findings["FKH008"]  # 1.10.0 from the wire
+    assert "1.10.0" in findings["FKH008"]["message"]
     for check in ("FKP001", "FKP010", "FKP011", "FKM001", "FKS001", "FKS004", "FKS005",
                   "FKS020", "FKS021", "FKD001", "FKD010", "FKH004", "FKH021"):  # fmt: skip
         assert findings[check]["status"] == "pass", findings[check]

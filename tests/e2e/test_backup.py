@@ -130,7 +130,7 @@ def test_backup_then_down_volumes_up_then_restore_brings_every_job_back(
     manifest = taken.manifest
     assert manifest.queues.get(PARKED) == JOBS
     assert dict(manifest.sets) == EXPECTED_SETS
-    assert manifest.faktory_version == "1.9.4"
+    assert manifest.faktory_version == "1.10.0"
     assert taken.snapshot_path.is_file()
     assert taken.snapshot_path.stat().st_size == manifest.size
 

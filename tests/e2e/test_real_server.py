@@ -1,4 +1,4 @@
-"""The wire probe against the real Faktory 1.9.4 server in a container."""
+"""The wire probe against the real Faktory 1.10.0 server in a container."""
 
 from __future__ import annotations
 
@@ -50,12 +50,12 @@ def test_pushed_job_shows_in_info(protected: FaktoryServer) -> None:
         sizes = conn.queue_sizes()
     assert sizes.get("e2e") == 1
     assert info["faktory"]["total_enqueued"] >= 1
-    assert info["server"]["faktory_version"] == "1.9.4"
+    assert info["server"]["faktory_version"] == "1.10.0"
 
 
 def test_health_answers_without_auth(protected: FaktoryServer) -> None:
     health = probe.http_health(protected.host, protected.web_port)
-    assert health["server"]["faktory_version"] == "1.9.4"
+    assert health["server"]["faktory_version"] == "1.10.0"
     assert health["server"]["description"] == "Faktory"
 
 

@@ -87,7 +87,7 @@ def test_jobs_survive_a_server_recreation_and_workers_keep_running(
         deployment.edit(new_tag)
         plan = deployment.faktctl("up", "--dry-run")
         tag = alias.rsplit(":", 1)[1]
-        assert f"recreate faktory: config changed (image 1.9.4 → {tag})" in plan.stdout
+        assert f"recreate faktory: config changed (image 1.10.0 → {tag})" in plan.stdout
         assert deployment.containers() == before
 
         run = deployment.up()

@@ -184,7 +184,10 @@ def test_unset_variables_in_ports_and_volumes_mean_what_compose_does(tmp_path: P
         (7420, ""),  # an unset variable is empty for compose: every interface
         (7419, "127.0.0.1"),
     ]
-    assert server.ports[0].raw == "${BIND_IP}:7420:7420 -> :7420:7420"
+    assert server.ports[0].raw == (
+        "${BIND_IP}:7420:7420 -> :7420:7420, assuming ${BIND_IP} unset as here: "
+        "compose leaves it empty"
+    )
     assert [(m.kind, m.target) for m in server.mounts] == [("anonymous", "/var/lib/faktory")]
 
 

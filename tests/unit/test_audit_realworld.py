@@ -54,3 +54,16 @@ def test_a_published_port_is_never_called_unpublished(tmp_path: Path) -> None:
     assert protocol.status == "skip"
     assert "7419 is published as `7419:7419`" in protocol.message
     assert "not published" not in protocol.message
+
+
+def test_unset_password_variables_say_what_compose_does(tmp_path: Path) -> None:
+    report = report_of("47-unset-variables", tmp_path)
+    for service in ("plain", "bare"):
+        message = finding(report, "FKS003", service).message
+        assert "compose makes it empty" in message
+        assert "no password in development, a refused start (exit 0) in production" in message
+        assert "${FAKTORY_PASSWORD:?}" in message
+    required = finding(report, "FKS003", "required")
+    assert required.status == "pass" and "refuses to start without it" in required.message
+    port = finding(report, "FKD001", "plain").message
+    assert "assuming ${DASHBOARD_PORT} unset as here: compose leaves it empty" in port

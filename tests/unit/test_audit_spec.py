@@ -63,8 +63,9 @@ def test_fresh_project_fails_nothing_outside_backup_under_strict(project: Path) 
     code, document = audit_json(project, "--strict")
     outside = [f for f in failing(document) if f["category"] != "backup"]
     assert outside == []
-    # init records the 1.9.4 decision (FKH008, info) as an expiring suppression with a reason.
-    assert statuses(document)["FKH008"] == {"skip"}
+    # The default image (1.10.0) has the security fixes: init writes no suppression for it.
+    assert statuses(document)["FKH008"] == {"pass"}
+    assert "ignore: []" in (project / "faktory.yaml").read_text()
     assert {f["id"] for f in failing(document) if f["category"] == "backup"} == {"FKB002"}
     assert code == 1  # only because no backup exists yet
     found = statuses(document)
@@ -164,7 +165,7 @@ def test_spec_suppressions(project: Path) -> None:
     spec = project / "faktory.yaml"
     text = spec.read_text()
     spec.write_text(
-        text[: text.index("audit:")]
+        text[: text.index("audit:")].replace("faktory:1.10.0", "faktory:1.9.4")
         + (
             "audit:\n"
             "  ignore:\n"
@@ -181,6 +182,7 @@ def test_spec_suppressions(project: Path) -> None:
         "expires": "2999-01-01",
     }
     assert findings["FKH008"]["status"] == "fail"  # its suppression expired
+    assert "faktctl upgrade --to 1.10.0" in findings["FKH008"]["remediation"]
     assert findings["FKH011"]["status"] == "fail"
     assert findings["FKH011"]["location"]["line"] > 1
     assert findings["FKH012"]["status"] == "fail"

@@ -30,7 +30,7 @@ def test_init_yes_writes_spec_private_password_and_gitignore(tmp_path: Path) -> 
     spec = yaml.safe_load(spec_text)
     assert spec["project"] == "my-shop"
     assert spec["server"]["environment"] == "production"
-    assert spec["server"]["image"] == "contribsys/faktory:1.9.4"
+    assert spec["server"]["image"] == "contribsys/faktory:1.10.0"
     assert (folder / "faktory.schema.json").is_file()
 
     password = _password(folder)

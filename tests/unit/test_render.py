@@ -49,7 +49,7 @@ def test_server_service_embodies_the_production_facts(project: Path) -> None:
     assert result.code == 0, result.output
     server = _compose(project)["services"]["faktory"]
 
-    assert server["image"] == "contribsys/faktory:1.9.4"
+    assert server["image"] == "contribsys/faktory:1.10.0"
     command = server["command"]
     assert command[0] == "/faktory"
     assert command[command.index("-e") + 1] == "production"

@@ -3,6 +3,24 @@
 Importing this package registers them all in faktctl.audit.registry.
 """
 
-from faktctl.audit.rules import backup, exposure, hygiene, live, password, persistence, production
+from faktctl.audit.rules import (
+    backup,
+    exposure,
+    hygiene,
+    live,
+    password,
+    persistence,
+    production,
+    versions,
+)
 
-__all__ = ["backup", "exposure", "hygiene", "live", "password", "persistence", "production"]
+__all__ = [
+    "backup",
+    "exposure",
+    "hygiene",
+    "live",
+    "password",
+    "persistence",
+    "production",
+    "versions",
+]

@@ -137,7 +137,22 @@ def origin_text(var: EnvVar) -> str:
 
 
 def unknown_reason(var: EnvVar) -> str:
-    return f"{var.name} comes from {var.detail or 'the environment'}, not available here"
+    reason = f"{var.name} comes from {var.detail or 'the environment'}, not available here"
+    if (
+        var.name != "FAKTORY_PASSWORD"
+        or var.required
+        or var.origin
+        not in (
+            "interpolated",
+            "host-env",
+        )
+    ):
+        return reason
+    return (
+        f"{reason}; where it is unset, compose makes it empty: no password in development, "
+        "a refused start (exit 0) in production. Write ${FAKTORY_PASSWORD:?} so compose "
+        "refuses to start without it"
+    )
 
 
 def env_unknown_reason(ctx: ServerCtx) -> str:

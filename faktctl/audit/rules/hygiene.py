@@ -19,10 +19,16 @@ from faktctl.audit.registry import (
     skipped,
 )
 from faktctl.audit.rules._support import server_version
+from faktctl.versions import (
+    DEFAULT_IMAGE,
+    FORMATS,
+    format_of,
+    has_security_fixes,
+    upgrade_command,
+)
 
 GOOD_RESTART = ("unless-stopped", "always")
 MIN_MEMORY = 512 * 1024**2
-FIXED_IN = (1, 10, 0)
 ENTERPRISE_ENV = {
     "REDIS_URL": "external Redis",
     "REDIS_PROVIDER": "external Redis",
@@ -39,7 +45,7 @@ MISSING_TOOLS = ("curl", "bash")
     "hygiene",
     "error",
     "The image tag is pinned",
-    "Pin a version (contribsys/faktory:1.9.4) or a digest; `latest` upgrades on the next "
+    f"Pin a version ({DEFAULT_IMAGE}) or a digest; `latest` upgrades on the next "
     "pull, including across the 1.10 queue-key change.",
 )
 def image_pinned(ctx: ServerCtx) -> Result:
@@ -218,19 +224,21 @@ def enterprise_features(ctx: ServerCtx) -> Result:
 @server_rule(
     "FKH008",
     "hygiene",
-    "info",
+    "warning",
     "The version includes the 1.10.0 security fixes",
-    "Plan the upgrade to 1.10.0 or later (drain the queues first: see FKH009).",
+    f"Run `{upgrade_command()}`: it moves the queues to 1.10's keys with the server stopped, "
+    "checks every count and rolls back on any difference.",
 )
 def security_fixes(ctx: ServerCtx) -> Result:
     version, where_from = server_version(ctx)
     where = ctx.server.loc("image")
     if version is None:
         return skipped(f"the version is not known ({where_from})", where)
-    if version < FIXED_IN:
+    if not has_security_fixes(version):
         return failed(
             f"{version_text(version)} ({where_from}) predates 1.10.0, which fixed a crash on "
-            "malformed commands and queue names colliding with internal keys",
+            "malformed commands and queue names colliding with internal keys; upgrade with "
+            f"`{upgrade_command()}`",
             where,
         )
     return passed(f"{version_text(version)} ({where_from}) has the 1.10.0 fixes", where)
@@ -241,9 +249,8 @@ def security_fixes(ctx: ServerCtx) -> Result:
     "hygiene",
     "info",
     "The image cannot silently cross the 1.10 queue-key change",
-    "Pin the tag and upgrade from 1.9.x to 1.10+ deliberately: drain the queues first (or "
-    "compare INFO queue sizes before and after), since 1.10 stores queues under q:<name> and "
-    "does not migrate them at boot.",
+    "Pin the tag and cross from 1.9.x to 1.10+ only with `faktctl upgrade`: 1.10 stores queues "
+    "under q:<name> and does not move the old ones at boot, so changing the tag hides them.",
 )
 def queue_key_upgrade(ctx: ServerCtx) -> Result:
     where = ctx.server.loc("image")
@@ -260,13 +267,13 @@ def queue_key_upgrade(ctx: ServerCtx) -> Result:
         )
     if version is None:
         return skipped(f"the version is not known ({where_from})", where)
-    if version >= FIXED_IN:
+    if format_of(version) == FORMATS[-1]:
         return passed(
             f"{version_text(version)} ({where_from}) already uses q:<name> queue keys", where
         )
     return passed(
-        f"{version_text(version)} ({where_from}) is pinned below 1.10: plan the upgrade "
-        "(drain queues first)",
+        f"{version_text(version)} ({where_from}) is pinned below 1.10: upgrade with "
+        f"`{upgrade_command()}`",
         where,
     )
 

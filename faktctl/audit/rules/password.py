@@ -192,6 +192,12 @@ def empty_password_var(ctx: ServerCtx) -> Result:
     if var is None:
         return passed("FAKTORY_PASSWORD is not set")
     where = var.location or ctx.server.loc("environment")
+    if var.value is None and var.required:
+        return passed(
+            f"FAKTORY_PASSWORD comes from {var.detail}, which compose requires: it refuses to "
+            "start without it",
+            where,
+        )
     if var.value is None:
         return skipped(unknown_reason(var), where)
     if var.value != "":

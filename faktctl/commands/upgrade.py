@@ -1,0 +1,122 @@
+"""faktctl upgrade: move the running server to another Faktory version without hiding a job."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from faktctl import ui
+from faktctl.errors import ExitCode, UsageError
+
+
+def _confirm(lines: list[str], assume_yes: bool) -> bool:
+    for line in lines:
+        ui.info(line)
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "upgrade stops the server and needs confirmation",
+            "pass --yes when not running on a terminal (or --dry-run to see the plan)",
+        )
+    import typer
+
+    return bool(typer.confirm("Go ahead?", default=False))
+
+
+def run(
+    file: Path | None,
+    *,
+    to: str | None,
+    dry_run: bool,
+    assume_yes: bool,
+    as_json: bool,
+    repair: bool,
+    force: bool,
+    pull: str,
+    timeout: float,
+) -> int:
+    from faktctl.commands.backup import ConsoleReporter, engine_session, target_of
+    from faktctl.lock import project_lock
+    from faktctl.project import open_project
+    from faktctl.upgrade.plan import decide, resolve_target
+
+    project = open_project(file)
+    target = target_of(project)
+    spec_image = project.loaded.spec.server.image
+    reporter = ConsoleReporter()
+    with (
+        project_lock(project.dir, target.project, "upgrade"),
+        engine_session() as engine,
+    ):
+        from faktctl.upgrade import execute
+
+        found = execute.read_preflight(
+            engine,
+            target.project,
+            project.password,
+            spec_image=spec_image,
+            spec_file=project.loaded.path.name,
+            destination=str(target.destination),
+        )
+        chosen = resolve_target(to, spec_image, found.preflight.version)
+        plan = decide(found.preflight, chosen, force=force, repair=repair, pull=pull)
+        if dry_run:
+            ui.data("\n".join(plan.lines()))
+            return ExitCode.OK
+        if plan.kind == "nothing":
+            _say_nothing(plan.lines(), as_json, plan.kind)
+            return ExitCode.OK
+        if plan.changes_image:
+            execute.require_managed(found)
+            execute.ensure_image(engine, plan.target.image, pull, reporter)
+        if not _confirm(plan.lines(), assume_yes):
+            raise execute.UpgradeFailed("upgrade cancelled; nothing was changed")
+        if plan.kind == "repair":
+            outcome = execute.repair(engine, plan, found, target, reporter, timeout)
+        else:
+            upgrader = execute.Upgrader(engine, project.desired, target, reporter, timeout)
+            outcome = upgrader.run(plan, found)
+    spec_updated = _update_spec(project.loaded.path, plan.target.image, plan.changes_image)
+    _report(outcome, spec_updated, as_json)
+    return ExitCode.OK
+
+
+def _say_nothing(lines: list[str], as_json: bool, kind: str) -> None:
+    from faktctl.commands.backup import envelope
+
+    if as_json:
+        ui.data(envelope("upgrade", {"kind": kind, "message": lines[0]}))
+    else:
+        ui.info(lines[0])
+
+
+def _update_spec(path: Path, image: str, changes_image: bool) -> bool:
+    from faktctl.specedit import set_server_image
+
+    if not changes_image:
+        return False
+    updated = set_server_image(path, image)
+    if updated:
+        ui.info(f"set server.image to {image} in {path.name}")
+    return updated
+
+
+def _report(outcome: object, spec_updated: bool, as_json: bool) -> None:
+    from faktctl.commands.backup import envelope
+    from faktctl.upgrade.execute import Outcome
+
+    assert isinstance(outcome, Outcome)
+    for problem in outcome.worker_problems:
+        ui.info(f"warning: a worker did not start again: {problem}")
+    if as_json:
+        result = outcome.to_json() | {"spec_updated": spec_updated}
+        ui.data(envelope("upgrade", result))
+        return
+    ui.info(outcome.plan.headline().replace("nothing to do", "done", 1) + ": done")
+    width = max((len(name) for name, _, _ in outcome.per_queue()), default=5)
+    for name, before, after in outcome.per_queue():
+        ui.data(f"{name.ljust(width)}  {before} → {after}")
+    if outcome.moved:
+        ui.info(f"moved {outcome.moved} job(s) to the new queue keys")
+    ui.info(f"the data from before is in backup {outcome.safety.name}")

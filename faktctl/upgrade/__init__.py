@@ -1,0 +1,1 @@
+"""`faktctl upgrade`: move a deployment across Faktory versions without hiding a job."""

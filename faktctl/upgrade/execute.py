@@ -1,0 +1,365 @@
+"""The upgrade executor: follows an UpgradePlan through the engine, and rolls back on any loss.
+
+Order (see faktctl.upgrade.plan for the text):
+1. safety backup through the normal backup code (manifest, sha256), tag `pre-upgrade`;
+2. stop the workers, then the server with its grace period (Redis saves on the way out);
+3. on the stopped data volume, a throwaway container with no network runs only redis-server:
+   it counts every queue and set at rest and, when the versions store queues under different
+   keys, moves them (one atomic script), then saves;
+4. the server container is replaced by one from the target image (same spec otherwise), and
+   must become healthy and answer INFO;
+5. every queue and set size must match the counts taken at rest (jobs may move from the
+   scheduled/retry sets into their queues, and producers may add jobs; none may go missing),
+   and the server must report a version of the target's key format. Otherwise: roll back —
+   the new container goes, the safety backup is written back into the volume, the old image
+   starts again, and the upgrade fails (exit 4) listing the differences;
+6. the workers start again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from faktctl import labels
+from faktctl.backups import deployment, take
+from faktctl.backups.manifest import Backup
+from faktctl.backups.report import Reporter
+from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.upgrade import keys
+from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
+from faktctl.versions import FORMATS, format_of, parse_version, text_of
+
+if TYPE_CHECKING:
+    from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.desired import Desired
+
+
+class UpgradeFailed(OperationFailed):
+    """The upgrade did not complete; the message says what state the deployment is in."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The preflight's facts plus the raw containers the executor acts on."""
+
+    preflight: Preflight
+    server: RawDict
+    workers: list[RawDict]
+
+
+def read_preflight(
+    engine: Engine,
+    project: str,
+    password: SecretStr,
+    *,
+    spec_image: str,
+    spec_file: str,
+    destination: str,
+) -> Found:
+    """The running version, every queue and set size, the jobs under the other key format."""
+    server = deployment.running_server(engine, project)
+    counts = deployment.read_counts(deployment.protocol_endpoint(server, engine), password)
+    version = parse_version(counts.version)
+    if version is None:
+        raise UpgradeFailed(
+            f"the server did not report a Faktory version (INFO says `{counts.version}`)"
+        )
+    report = keys.in_server(engine, str(server["Id"]), "count", FORMATS[0], FORMATS[-1])
+    workers = deployment.running_workers(engine, project)
+    preflight = Preflight(
+        project=project,
+        server=deployment.name_of(server),
+        image=deployment.image_of(server),
+        version=version,
+        queues=dict(counts.queues),
+        sets=dict(counts.sets),
+        hidden=report.hidden(format_of(version)),
+        workers=tuple(deployment.name_of(w) for w in workers),
+        grace_s=deployment.stop_timeout(server, deployment.DEFAULT_SERVER_STOP_S),
+        spec_image=spec_image,
+        spec_file=spec_file,
+        destination=destination,
+    )
+    return Found(preflight, server, workers)
+
+
+def require_managed(found: Found) -> None:
+    """Replacing the server is only done for containers `faktctl up` created."""
+    if labels.PROJECT in (found.server.get("Config", {}).get("Labels") or {}):
+        return
+    raise UpgradeRefused(
+        f"the server container {found.preflight.server} was not started by `faktctl up`",
+        "upgrade replaces the server the way `up` creates it: deploy with `faktctl up` first; "
+        "for compose, change the tag by hand and then run `faktctl upgrade --repair`",
+    )
+
+
+def ensure_image(engine: Engine, image: str, pull: str, say: Reporter) -> None:
+    """The target image is present before anything stops (pulled per --pull)."""
+    from faktctl.adapters.docker_engine import ImageUnavailable
+
+    present = engine.image(image) is not None
+    if pull == "always" or (pull == "missing" and not present):
+        say.step(f"pulling {image}")
+        engine.pull(image)
+    elif not present:
+        raise ImageUnavailable(
+            f"the image {image} is not on this engine (--pull never)",
+            "pull or build it first; nothing was changed",
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: UpgradePlan
+    safety: Backup
+    at_rest: deployment.Counts
+    after: deployment.Counts
+    moved: int
+    workers_started: int
+    worker_problems: tuple[str, ...]
+
+    def per_queue(self) -> list[tuple[str, int, int]]:
+        """(name, before, after) for every queue and set, before = the preflight's INFO."""
+        before = self.plan.preflight
+        names = sorted(set(before.queues) | set(self.after.queues))
+        rows = [(f"queue {n}", before.queues.get(n, 0), self.after.queues.get(n, 0)) for n in names]
+        rows += [(n, before.sets.get(n, 0), self.after.sets.get(n, 0)) for n in before.sets]
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        preflight = self.plan.preflight
+        return {
+            "kind": self.plan.kind,
+            "from": {"version": text_of(preflight.version), "image": preflight.image},
+            "to": {"version": self.after.version, "image": self.plan.target.image},
+            "safety_backup": self.safety.name,
+            "moved_jobs": self.moved,
+            "counts": [
+                {"name": name, "before": before, "after": after}
+                for name, before, after in self.per_queue()
+            ],
+            "at_rest": {"queues": dict(self.at_rest.queues), "sets": dict(self.at_rest.sets)},
+            "workers_started": self.workers_started,
+            "worker_problems": list(self.worker_problems),
+        }
+
+
+def missing_jobs(expected: deployment.Counts, actual: deployment.Counts) -> list[str]:
+    """Lines for the sizes that show a loss; empty when every job is accounted for.
+
+    Allowed: more jobs (producers pushed), and scheduled/retry jobs moving into their queues
+    (the total stays the same or grows while no queue shrinks).
+    """
+    diffs = deployment.differences(expected.queues, expected.sets, actual)
+    if not diffs:
+        return []
+    queue_shrank = any(actual.queues.get(n, 0) < size for n, size in expected.queues.items())
+    if not queue_shrank and actual.jobs >= expected.jobs:
+        return []
+    return diffs
+
+
+def _with_server_image(desired: Desired, image: str) -> Desired:
+    services = tuple(
+        dataclasses.replace(s, image=image) if s.role == "server" else s for s in desired.services
+    )
+    return dataclasses.replace(desired, services=services)
+
+
+class Upgrader:
+    def __init__(
+        self,
+        engine: Engine,
+        desired: Desired,
+        target: take.Target,
+        reporter: Reporter,
+        timeout: float,
+    ) -> None:
+        self.engine = engine
+        self.desired = desired
+        self.target = target
+        self.say = reporter
+        self.timeout = timeout
+
+    # --- the server container ----------------------------------------------------------------
+
+    def _start_server(self, image: str) -> str:
+        from faktctl.launch import container_config
+
+        desired = _with_server_image(self.desired, image)
+        config = container_config(desired, desired.server, 1)
+        self.say.step(f"starting {config.name} from {image}")
+        container_id = self.engine.create_container(config)
+        self.engine.start(container_id, config.name)
+        return container_id
+
+    def _remove_server(self, container_id: str, grace: int) -> None:
+        with contextlib.suppress(FaktctlError):
+            self.engine.stop(container_id, timeout=grace)
+        self.engine.remove(container_id, force=True)
+
+    def _ready(self, container_id: str) -> deployment.Counts:
+        self.say.step("waiting until the server is healthy and answers INFO")
+        return deployment.wait_ready(self.engine, container_id, self.target.password, self.timeout)
+
+    # --- the whole run -----------------------------------------------------------------------
+
+    def run(self, plan: UpgradePlan, found: Found) -> Outcome:
+        server, workers = found.server, found.workers
+        grace = plan.preflight.grace_s
+        safety = take.take_backup(
+            self.engine,
+            self.target,
+            take.Options(tag=SAFETY_TAG, timeout=max(self.timeout, 300.0)),
+            self.say,
+        ).backup
+        self.say.step(f"safety backup saved as {safety.name}")
+        deployment.stop_in_order(self.engine, workers, server, self.say.step)
+        report = self._keys_at_rest(plan, server, workers)
+        target_format = format_of(plan.target.version)
+        at_rest = deployment.Counts(report.visible(target_format), dict(report.sets))
+        self.engine.remove(str(server["Id"]), force=True)
+        new_id: str | None = None
+        after = deployment.Counts()
+        try:
+            new_id = self._start_server(plan.target.image)
+            after = self._ready(new_id)
+            problems = missing_jobs(at_rest, after) + _version_problem(plan, after)
+        except FaktctlError as err:  # not ready, or could not even be created: roll back
+            problems = [err.message]
+        if problems:
+            self._roll_back(plan, found, new_id, safety, grace, problems)
+        worker_problems = deployment.start_workers(self.engine, workers, self.say.step)
+        return Outcome(
+            plan,
+            safety,
+            at_rest,
+            after,
+            report.moved,
+            len(workers) - len(worker_problems),
+            tuple(worker_problems),
+        )
+
+    def _keys_at_rest(
+        self, plan: UpgradePlan, server: Mapping[str, Any], workers: list[RawDict]
+    ) -> keys.KeyReport:
+        """Count (and move, when the key format changes) with no server and no network."""
+        mount = deployment.data_mount(server)
+        source = plan.preflight.data_format
+        destination = format_of(plan.target.version)
+        mode: keys.Mode = "move" if plan.move is not None else "count"
+        if plan.move is not None:
+            self.say.step(
+                f"moving queues from `{source.queue_prefix}<name>` to "
+                f"`{destination.queue_prefix}<name>` on the stopped volume (no network)"
+            )
+        try:
+            return keys.offline(
+                self.engine,
+                str(server.get("Image") or plan.preflight.image),
+                (mount.kind, mount.source),
+                mode,
+                source,
+                destination,
+                deployment.job_labels("upgrade", plan.preflight.project),
+            )
+        except FaktctlError as err:
+            # Redis saved nothing: the volume still holds the old data. Bring the old server back.
+            self.engine.start(str(server["Id"]), deployment.name_of(server))
+            with contextlib.suppress(deployment.NotReady):
+                deployment.wait_ready(
+                    self.engine, str(server["Id"]), self.target.password, self.timeout
+                )
+            deployment.start_workers(self.engine, workers, self.say.step)
+            raise UpgradeFailed(
+                f"{err.one_line()}; the old server was started again on its unchanged data"
+            ) from err
+
+    def _roll_back(
+        self,
+        plan: UpgradePlan,
+        found: Found,
+        new_id: str | None,
+        safety: Backup,
+        grace: int,
+        problems: list[str],
+    ) -> None:
+        from faktctl.backups.restore import write_rdb
+
+        old_image = plan.preflight.image
+        self.say.step(f"rolling back to {old_image}: " + "; ".join(problems))
+        if new_id is not None:
+            self._remove_server(new_id, grace)
+        write_rdb(self.engine, found.server, safety, self.timeout, self.say)
+        old_id = self._start_server(old_image)
+        state = "the old server runs again on the safety backup"
+        try:
+            restored = self._ready(old_id)
+            if not restored.same_as(
+                deployment.Counts(safety.manifest.queues, safety.manifest.sets)
+            ):
+                state += " (its sizes differ from the backup's: check `faktctl status`)"
+        except deployment.NotReady as err:
+            state = f"the old server did not come back either: {err.message}"
+        deployment.start_workers(self.engine, found.workers, self.say.step)
+        raise UpgradeFailed(
+            f"the upgrade to {plan.target.image} was rolled back: {'; '.join(problems)}; {state}",
+            f"the data from before the upgrade is also in backup {safety.name}",
+        )
+
+
+def _version_problem(plan: UpgradePlan, after: deployment.Counts) -> list[str]:
+    reported = parse_version(after.version)
+    if reported is None:
+        return [f"the new server reports no usable version (`{after.version}`)"]
+    if format_of(reported) != format_of(plan.target.version):
+        return [
+            f"the new server reports Faktory {after.version}, whose queue keys differ from "
+            f"{text_of(plan.target.version)}'s"
+        ]
+    return []
+
+
+def repair(
+    engine: Engine,
+    plan: UpgradePlan,
+    found: Found,
+    target: take.Target,
+    reporter: Reporter,
+    timeout: float,
+) -> Outcome:
+    """Move hidden queues into the running server's key format, atomically, without a stop."""
+    assert plan.move is not None
+    safety = take.take_backup(
+        engine, target, take.Options(tag=SAFETY_TAG, timeout=max(timeout, 300.0)), reporter
+    ).backup
+    reporter.step(f"safety backup saved as {safety.name}")
+    server_id = str(found.server["Id"])
+    source, destination = plan.move
+    reporter.step(f"moving hidden queues into `{destination.queue_prefix}<name>` keys")
+    report = keys.in_server(engine, server_id, "move", source, destination)
+    after = deployment.read_counts(
+        deployment.protocol_endpoint(found.server, engine), target.password
+    )
+    expected = deployment.Counts(
+        {n: s + plan.preflight.hidden.get(n, 0) for n, s in plan.preflight.queues.items()}
+        | {n: s for n, s in plan.preflight.hidden.items() if n not in plan.preflight.queues},
+        plan.preflight.sets,
+    )
+    problems = missing_jobs(expected, after)
+    still_hidden = report.hidden(destination)
+    if still_hidden:
+        problems.append(f"still hidden: {still_hidden}")
+    if problems:
+        raise UpgradeFailed(
+            "the repair did not make every job visible: " + "; ".join(problems),
+            f"the data from before the repair is in backup {safety.name}",
+        )
+    return Outcome(plan, safety, expected, after, report.moved, 0, ())

@@ -1,0 +1,85 @@
+"""What differs between Faktory versions, in one table keyed by version.
+
+Upgrade, audit, restore and `up`'s version guard all ask this module; none of them compares
+version numbers on its own. Facts measured on the real 1.9.4 and 1.10.0 servers:
+
+- 1.10.0 keeps each queue's list under `q:<name>` (1.9.x: `<name>`) and does not move the old
+  lists when it boots (its migration code exists but nothing calls it): a server started on
+  1.9.x data reports every queue empty while the jobs sit in Redis under the old keys.
+- The `queues` set (queue names), `scheduled`, `retries`, `dead` and `working` keep their names.
+- 1.10.0's migration bookkeeping is the Redis key `v` (data version; 1 once queues are moved).
+- 1.10.0 writes Redis's config to `<storage>/redis.conf` (0600) instead of `/tmp/redis.conf`.
+- 1.10.0 carries the security fixes for malformed commands and queue names that collide with
+  internal keys.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+Version = tuple[int, int, int]
+
+DEFAULT_VERSION = "1.10.0"
+DEFAULT_IMAGE = f"contribsys/faktory:{DEFAULT_VERSION}"
+SECURITY_FIXES: Version = (1, 10, 0)
+DATA_VERSION_KEY = "v"
+QUEUES_SET = "queues"
+SORTED_SETS = ("scheduled", "retries", "dead", "working")
+
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class DataFormat:
+    """How one range of Faktory versions lays out its data in Redis."""
+
+    name: str
+    since: Version
+    queue_prefix: str  # the Redis key of queue `x` is queue_prefix + "x"
+    data_version: int  # the value of the Redis key `v` this format implies
+    redis_conf: str  # where the server writes Redis's config ({storage} = the data folder)
+
+    def queue_key(self, queue: str) -> str:
+        return self.queue_prefix + queue
+
+
+# Oldest first. A new entry starts where its data stops being readable by the one before.
+FORMATS: tuple[DataFormat, ...] = (
+    DataFormat("1.9", (0, 0, 0), "", 0, "/tmp/redis.conf"),
+    DataFormat("1.10", (1, 10, 0), "q:", 1, "{storage}/redis.conf"),
+)
+
+
+def parse_version(text: str) -> Version | None:
+    """`1.10.0`, `v1.9`, `1.9.4-1` -> a version tuple; None for anything else."""
+    match = _VERSION.match(text.strip())
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def text_of(version: Version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def format_of(version: Version) -> DataFormat:
+    """The data format a server of this version reads and writes."""
+    chosen = FORMATS[0]
+    for data_format in FORMATS:
+        if version >= data_format.since:
+            chosen = data_format
+    return chosen
+
+
+def crosses_boundary(old: Version, new: Version) -> bool:
+    """True when the two versions keep queues under different Redis keys."""
+    return format_of(old) != format_of(new)
+
+
+def has_security_fixes(version: Version) -> bool:
+    return version >= SECURITY_FIXES
+
+
+def upgrade_command(version: str = DEFAULT_VERSION) -> str:
+    return f"faktctl upgrade --to {version}"
