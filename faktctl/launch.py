@@ -256,8 +256,7 @@ class Executor:
         """Every container of these actions, stopped side by side (each with its own grace
         period) and removed; see faktctl.stopping."""
         work = [(action.target, ref) for action in actions for ref in action.remove]
-        selector = {labels.PROJECT: self.desired.project}
-        problems = BulkStop(self.engine, self.progress, selector).run(work)
+        problems = BulkStop(self.engine, self.progress).run(work)
         return [Failure(problem.target, problem.message) for problem in problems]
 
     def _remove_object(self, action: Action) -> None:

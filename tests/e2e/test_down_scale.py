@@ -126,6 +126,5 @@ def test_workers_ignoring_sigterm_cost_their_grace_period_once(
     elapsed = time.monotonic() - started
     assert down.code == 0, down.output
     assert deployment.containers() == {}
-    assert "SIGKILL" in down.stderr
     # 20 replicas, each needing its full 10 s: batches of 8 would take 30 s or more
     assert elapsed < 2 * STOP_GRACE_S + 5, f"down took {elapsed:.1f}s:\n{down.output}"

@@ -67,3 +67,13 @@ def test_unset_password_variables_say_what_compose_does(tmp_path: Path) -> None:
     assert required.status == "pass" and "refuses to start without it" in required.message
     port = finding(report, "FKD001", "plain").message
     assert "assuming ${DASHBOARD_PORT} unset as here: compose leaves it empty" in port
+
+
+def test_an_unreadable_confd_is_no_pass(tmp_path: Path) -> None:
+    report = report_of("48-confd-unreadable", tmp_path)
+    for check in ("FKS004", "FKS005"):
+        for service in ("prod", "dev"):
+            outcome = finding(report, check, service)
+            assert outcome.status == "skip" and "cannot be read here" in outcome.message
+    dev = finding(report, "FKS001", "dev")
+    assert dev.status == "fail" and "development, which starts without a password" in dev.message

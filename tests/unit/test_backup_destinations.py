@@ -153,3 +153,17 @@ def test_notification_payload_hides_credentials() -> None:
     assert notify.send(None, report) == []
     quiet = BackupNotify(urls=["http://127.0.0.1:1/hook"])
     assert notify.send(quiet, notify.Report("shop", True, None, 1, 1.0, [])) == []
+
+
+def test_missing_or_old_restic_is_one_line_naming_the_install(tmp_path: Path) -> None:
+    from faktctl.adapters.restic import ResticMissing, find
+
+    with pytest.raises(ResticMissing, match="restic not found") as missing:
+        find(str(tmp_path / "no-restic-here"))
+    assert "apt-get install restic" in missing.value.one_line()
+    old = tmp_path / "restic"
+    old.write_text("#!/bin/sh\necho 'restic 0.9.6 compiled with go1.13 on linux/amd64'\n")
+    old.chmod(0o755)
+    with pytest.raises(ResticMissing, match="too old") as too_old:
+        find(str(old))
+    assert "apt-get install restic" in too_old.value.one_line()

@@ -110,6 +110,11 @@ def password_origin(ctx: ServerCtx) -> PasswordOrigin | None:
     return None
 
 
+def _confd_unknown(ctx: ServerCtx) -> str:
+    folder = posixpath.join(ctx.eff.config_dir or "/etc/faktory", "conf.d")
+    return f"whether {folder} sets a [faktory] password is not known: its files cannot be read here"
+
+
 @server_rule(
     "FKS001",
     "password-secret",
@@ -129,7 +134,13 @@ def password_set(ctx: ServerCtx) -> Result:
             return skipped(unknown_reason(var), where)
         if pw.file_path is not None:
             return skipped(f"the password file {pw.file_path} cannot be read here", where)
-        return skipped("the password is in files that cannot be read here (conf.d)", where)
+        if ctx.eff.development:
+            return failed(
+                "runs in development, which starts without a password, and nothing here shows "
+                f"one: {_confd_unknown(ctx)}",
+                where,
+            )
+        return skipped(_confd_unknown(ctx), where)
     if pw.present:
         origin = password_origin(ctx)
         return passed(f"a password is set ({origin.text if origin else pw.source})", where)
@@ -216,6 +227,8 @@ def _origin_outcome(
     pw = ctx.eff.password
     if pw.present is False:
         return skipped("the server has no password (FKS001)")
+    if pw.value is None and pw.source == "conf.d":
+        return skipped(_confd_unknown(ctx))
     origin = password_origin(ctx)
     if origin is None:
         return skipped("the password's origin is not known here")
