@@ -250,7 +250,9 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
         )
     for server in servers:
         notes += [
-            f"{server.service}: env_file {f} cannot be read" for f in server.unreadable_env_files
+            f"{server.service}: env_file {f} cannot be read here (compose itself refuses to "
+            "start without it unless it is marked `required: false`)"
+            for f in server.unreadable_env_files
         ]
     return AuditFacts(
         kind="compose",

@@ -51,10 +51,13 @@ def check_version_change(
 ) -> None:
     """Raise VersionChangeRefused when the plan recreates the server across a key change."""
     server = desired.server
-    if not any(a.service == server.name and a.kind == "recreate" for a in the_plan.actions):
-        return
     new = parse_image(server.image).version
     if new is None:
+        return
+    kinds = {a.kind for a in the_plan.actions if a.service == server.name}
+    if "create" in kinds and not observed.of_service(server.name):
+        _check_existing_volume(engine, desired, observed, new)
+    if "recreate" not in kinds:
         return
     for container in observed.of_service(server.name):
         old = parse_image(container.image_ref).version
@@ -72,3 +75,41 @@ def check_version_change(
             f"run `{upgrade_command(text_of(new))}`, which moves them and checks every count; "
             "nothing was changed",
         )
+
+
+def _check_existing_volume(
+    engine: Engine, desired: Desired, observed: Observed, new: tuple[int, int, int]
+) -> None:
+    """A new server on a data volume that already exists (after `down`): refuse when the
+    volume holds queued jobs under keys the new version does not read."""
+    from faktctl.backups import deployment
+    from faktctl.serverconf import DATA_DIR
+
+    server = desired.server
+    volume = next(
+        (m.source for m in server.mounts if m.kind == "volume" and m.target == DATA_DIR), None
+    )
+    if volume is None or volume not in observed.volumes:
+        return
+    try:
+        report = keys.offline(
+            engine,
+            server.image,
+            ("volume", volume),
+            "count",
+            FORMATS[0],
+            FORMATS[-1],
+            deployment.job_labels("version-guard", desired.project),
+        )
+    except FaktctlError:
+        return
+    hidden = report.hidden(format_of(new))
+    if not hidden:
+        return
+    listing = ", ".join(f"{name} ({size})" for name, size in sorted(hidden.items()))
+    raise VersionChangeRefused(
+        f"volume {volume} holds queues that Faktory {text_of(new)} would not see: {listing} "
+        f"are stored under another version's keys",
+        "set server.image back to the version that wrote them and run `faktctl up`, then "
+        f"`{upgrade_command(text_of(new))}`; nothing was changed",
+    )

@@ -239,8 +239,40 @@ def test_failed_upgrade_rolls_back_to_the_old_server_with_every_job(
     assert deployment.spec_path.read_text() == spec_before
 
 
+def _recreate_by_hand(deployment: Deployment, image: str) -> None:
+    """What a hand-made upgrade does: the server container again, same settings, new image."""
+    api = deployment.client.api
+    old = _server(deployment)
+    attrs = old.attrs
+    config = attrs["Config"]
+    networks = attrs["NetworkSettings"]["Networks"]
+    old.stop(timeout=30)
+    old.remove()
+    endpoints = {name: {"Aliases": ["faktory"]} for name in networks}
+    created = api.create_container(
+        image,
+        command=config["Cmd"],
+        name=attrs["Name"].lstrip("/"),
+        environment=config["Env"],
+        labels=config["Labels"],
+        healthcheck=config.get("Healthcheck"),
+        host_config=attrs["HostConfig"],
+        networking_config={"EndpointsConfig": endpoints},
+    )
+    api.start(created["Id"])
+
+    def answers() -> bool:
+        try:
+            probe.handshake("127.0.0.1", deployment.protocol_port, deployment.password, 1.0)
+        except probe.ProbeError:
+            return False
+        return True
+
+    wait_until(answers, 60, "the hand-made 1.10.0 server to answer")
+
+
 def test_botched_manual_upgrade_is_caught_by_the_live_audit_and_repaired(
-    old_deployment: Callable[..., Deployment], faktory_image: str
+    old_deployment: Callable[..., Deployment], faktory_image: str, faktory_old_image: str
 ) -> None:
     deployment = old_deployment()
     _fill(deployment)
@@ -255,10 +287,19 @@ def test_botched_manual_upgrade_is_caught_by_the_live_audit_and_repaired(
     assert "faktctl upgrade" in refused.stderr
     assert _snapshot(deployment)["version"] == "1.9.4"
 
-    # By hand: remove the server container and let `up` create a 1.10.0 one on the old data.
-    _server(deployment).stop(timeout=30)
-    _server(deployment).remove()
+    # `down` keeps the volume; a new 1.10.0 server on it is refused as well.
+    assert deployment.faktctl("down").code == 0
+    refused = deployment.faktctl("up")
+    assert refused.code == 4, refused.output
+    assert "would not see: bulk (200), critical (300), default (500)" in refused.stderr
+
+    # By hand, straight through the engine: the same server container from the 1.10.0 image.
+    def old_tag(spec: dict[str, Any]) -> None:
+        spec["server"]["image"] = faktory_old_image
+
+    deployment.edit(old_tag)
     deployment.up()
+    _recreate_by_hand(deployment, faktory_image)
     hidden = _snapshot(deployment)
     assert hidden["version"] == "1.10.0"
     assert all(hidden["queues"][q] == 0 for q in QUEUES)

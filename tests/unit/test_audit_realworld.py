@@ -77,3 +77,11 @@ def test_an_unreadable_confd_is_no_pass(tmp_path: Path) -> None:
             assert outcome.status == "skip" and "cannot be read here" in outcome.message
     dev = finding(report, "FKS001", "dev")
     assert dev.status == "fail" and "development, which starts without a password" in dev.message
+
+
+def test_a_missing_env_file_does_not_blanket_skip_persistence(tmp_path: Path) -> None:
+    report = report_of("49-env-file-missing-volumes", tmp_path)
+    lost = finding(report, "FKP001", "nothing-kept")
+    assert lost.status == "fail" and "whichever mode it runs in" in lost.message
+    assert finding(report, "FKP001", "both-kept").status == "pass"
+    assert any("compose itself refuses to start without it" in note for note in report.notes)

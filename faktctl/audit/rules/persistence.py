@@ -45,7 +45,7 @@ def _why_dir(ctx: ServerCtx) -> str:
 def data_on_volume(ctx: ServerCtx) -> Result:
     data_dir = ctx.eff.data_dir
     if data_dir is None:
-        return skipped(env_unknown_reason(ctx))
+        return _either_mode(ctx)
     if not data_dir.startswith("/"):
         return skipped(f"the data directory `{data_dir}` is relative to the working directory")
     mount = data_mount(ctx.server, data_dir)
@@ -71,6 +71,40 @@ def data_on_volume(ctx: ServerCtx) -> Result:
         )
     what = f"named volume `{mount.source}`" if mount.kind == "volume" else "a bind mount"
     return passed(f"{data_dir}{why} is on {what} at {mount.target}", where)
+
+
+def _mode_dirs(ctx: ServerCtx) -> dict[str, str]:
+    """Where each mode would keep the data, for a server whose mode is not known here."""
+    flag = ctx.eff.data_dir_flag
+    production = flag or DEFAULT_DATA_DIR
+    development = flag if flag and flag != DEFAULT_DATA_DIR else f"{ctx.eff.home}/.faktory/db"
+    return {"production": production, "development": development}
+
+
+def _either_mode(ctx: ServerCtx) -> Outcome:
+    """The mode is unknown (say, an env_file that is not here): decide what does not depend on
+    it, and say what each mode would mean otherwise."""
+    kept: dict[str, str] = {}
+    lost: dict[str, str] = {}
+    for mode, folder in _mode_dirs(ctx).items():
+        mount = data_mount(ctx.server, folder) if folder.startswith("/") else None
+        if mount is not None and mount.kind in ("volume", "bind"):
+            what = f"named volume `{mount.source}`" if mount.kind == "volume" else "a bind mount"
+            kept[mode] = f"{mode} keeps {folder} on {what}"
+        else:
+            lost[mode] = f"{mode} writes {folder}, which nothing keeps"
+    where = ctx.server.loc("volumes")
+    if not kept:
+        return failed(
+            f"{'; '.join(lost.values())}: whichever mode it runs in, every job is lost when "
+            "the container is recreated",
+            where,
+        )
+    if not lost:
+        return passed(f"{' and '.join(kept.values())}: the data survives in either mode", where)
+    return skipped(
+        f"{env_unknown_reason(ctx)}; {'; '.join([*kept.values(), *lost.values()])}", where
+    )
 
 
 def _unused(ctx: ServerCtx, data_dir: str) -> list[tuple[str, Outcome]]:
