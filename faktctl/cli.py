@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from faktctl import __version__
-from faktctl.errors import ExitCode, FaktctlError, SpecError
+from faktctl.errors import ExitCode, FaktctlError, Interrupted, SpecError
 
 app = typer.Typer(
     name="faktctl",
@@ -39,10 +39,6 @@ SpecOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-class Interrupted(FaktctlError):
-    exit_code = ExitCode.INTERRUPTED
 
 
 def _version(value: bool) -> None:
@@ -292,7 +288,13 @@ def audit(
     ] = AuditFormat.table,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the report to this file.", dir_okay=False),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the report to this file (`-`: standard output). A file is replaced "
+            "atomically; a device, FIFO or link is written in place; its folder must exist.",
+            dir_okay=False,
+        ),
     ] = None,
     label: Annotated[
         list[str] | None,
@@ -556,6 +558,44 @@ def upgrade(
     )
 
 
+_OPERATIONS = {
+    "mkdir": "create the folder",
+    "makedirs": "create the folder",
+    "open": "open",
+    "read_text": "read",
+    "read_bytes": "read",
+    "write_text": "write",
+    "write_bytes": "write",
+    "replace": "replace",
+    "rename": "rename",
+    "unlink": "remove",
+    "rmdir": "remove",
+    "chmod": "change the mode of",
+    "stat": "look at",
+    "lstat": "look at",
+    "touch": "create",
+    "iterdir": "list",
+    "scandir": "list",
+    "listdir": "list",
+}
+
+
+def os_failure(err: OSError) -> FaktctlError:
+    """An OSError nobody translated, as one line: the operation (from the innermost function
+    that failed), the path, the reason; exit 2 for a path of the wrong kind, else 4."""
+    from faktctl.errors import OperationFailed
+    from faktctl.fsutil import file_error
+
+    if err.filename is None:
+        return OperationFailed(f"{err.strerror or err}")
+    innermost = err.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    function = innermost.tb_frame.f_code.co_name if innermost is not None else ""
+    operation = _OPERATIONS.get(function, "use")
+    return file_error(operation, str(err.filename), err)
+
+
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted("interrupted")
 
@@ -574,6 +614,19 @@ def main() -> None:
         else:
             print(f"faktctl: error: {err.one_line()}", file=sys.stderr)
         sys.exit(int(err.exit_code))
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):
+            sys.exit(int(ExitCode.OK))
+        if debug:
+            traceback.print_exc()
+        failure = os_failure(err)
+        print(f"faktctl: error: {failure.one_line()}", file=sys.stderr)
+        sys.exit(int(failure.exit_code))
+    except (Interrupted, KeyboardInterrupt):
+        if debug:
+            traceback.print_exc()
+        print("faktctl: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
     except BrokenPipeError:
         sys.exit(int(ExitCode.OK))
     finally:

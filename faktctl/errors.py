@@ -14,6 +14,15 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
+def shown(value: object) -> str:
+    """`value` as text fit for a one-line message: control and other unprintable characters
+    (a newline or carriage return in a YAML key, say) written as escapes."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
 class FaktctlError(Exception):
     """An error meant for a person: a message, an optional hint, and an exit code."""
 
@@ -49,3 +58,17 @@ class EngineUnavailable(FaktctlError):
 
 class OperationFailed(FaktctlError):
     exit_code = ExitCode.FAILED
+
+
+class Interrupted(BaseException):
+    """Ctrl-C: the command ends with exit 130 wherever it was.
+
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` on the way out (an
+    audit check turned into a `skip`, an engine call turned into an engine error) can swallow
+    it; cleanup written as `finally` or `except BaseException` still runs.
+    """
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def one_line(self) -> str:
+        return "interrupted"

@@ -25,6 +25,7 @@ from faktctl.adapters import probe
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.observe import Observed, ObservedContainer
+from faktctl.serverconf import DB_DIR
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 INFO_TIMEOUT_S = 3.0
 SET_NAMES = ("scheduled", "retries", "dead", "working")
 # Production keeps Redis under the data volume; development under the image user's home.
-DATA_DIRS = ("/var/lib/faktory/db", "/root/.faktory/db")
+DATA_DIRS = (DB_DIR, "/root/.faktory/db")
 _SAVE_SCRIPT = (
     'for d in {dirs}; do if [ -S "$d/redis.sock" ]; then echo "DIR $d"; '
     'echo "FILE $(stat -c %Y "$d/faktory.rdb" 2>/dev/null)"; '

@@ -1,17 +1,61 @@
-"""Atomic, change-only file writes: a crash never leaves a half-written file behind."""
+"""Writing files: atomic and change-only for the files faktctl owns, in place for the paths a
+person names, and every failure one line naming the path and the operation.
+
+- `atomic_write` / `write_if_changed`: for files faktctl owns (spec, compose.yaml, .env,
+  secrets, manifests). A temp file beside the target, fsync, rename: a crash never leaves a
+  half-written file, and a reader sees the old or the new content.
+- `write_output`: for a path the user names (`audit -o PATH`), written the way any tool writes
+  there: `-` (and /dev/stdout, /dev/stderr) is the stream the process already has
+  (`standard_stream`); a regular file (or a new one) is replaced atomically as above;
+  anything else (a symbolic link, a device such as /dev/full, a FIFO) is opened and written
+  in place, so the link, device or FIFO stays what it is. A missing parent folder is an
+  error, never created.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from faktctl.errors import ExitCode, OperationFailed
+
+# the path is the wrong kind of thing, or names a folder that is not there: the input is wrong
+_BAD_INPUT = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP})
+
+
+class FileOperationFailed(OperationFailed):
+    """A file could not be read, written or created. Exit 2 when the path itself is wrong (a
+    folder where a file belongs, a missing folder), else 4 (permissions, a full disk)."""
+
+
+def file_error(operation: str, path: Path | str, err: OSError) -> FileOperationFailed:
+    """`cannot OPERATION PATH: reason` as an error with the right exit code."""
+    reason = err.strerror or str(err)
+    failure = FileOperationFailed(f"cannot {operation} {path}: {reason}")
+    if err.errno in _BAD_INPUT:
+        failure.exit_code = ExitCode.USAGE
+    return failure
 
 
 def atomic_write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
     """Write `content` to a temp file beside `path`, fsync it, then rename it over `path`."""
     data = content.encode() if isinstance(content, str) else content
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise file_error("create the folder", path.parent, err) from None
+    try:
+        _replace(path, data, mode)
+    except OSError as err:
+        raise file_error("write", path, err) from None
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -29,12 +73,17 @@ def atomic_write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
 def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
     """Write only when the content differs (or the mode is wrong). Returns True when written."""
     try:
-        current = path.read_text()
+        current: str | None = path.read_text()
     except (FileNotFoundError, UnicodeDecodeError):
         current = None
+    except OSError as err:
+        raise file_error("read", path, err) from None
     if current == content:
         if (path.stat().st_mode & 0o777) != mode:
-            path.chmod(mode)
+            try:
+                path.chmod(mode)
+            except OSError as err:
+                raise file_error("change the mode of", path, err) from None
         return False
     atomic_write(path, content, mode)
     return True
@@ -42,5 +91,166 @@ def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
 
 def ensure_private_dir(path: Path) -> None:
     """Create `path` (and parents) and make the leaf 0700."""
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)
+    except FileExistsError as err:  # a file where the folder belongs
+        raise file_error("create the folder", path, err) from None
+    except OSError as err:
+        raise file_error("create the folder", path, err) from None
+
+
+STANDARD_STREAMS = {
+    "-": 1,
+    "/dev/stdout": 1,
+    "/dev/fd/1": 1,
+    "/proc/self/fd/1": 1,
+    "/dev/stderr": 2,
+    "/dev/fd/2": 2,
+    "/proc/self/fd/2": 2,
+}
+
+
+def standard_stream(path: Path | str) -> int | None:
+    """1 or 2 when `path` names standard output or error (`-`, /dev/stdout, …): the caller
+    writes to the stream it already has instead of reopening (and truncating) what it
+    points at."""
+    return STANDARD_STREAMS.get(str(path))
+
+
+def write_output(path: Path, content: str | bytes) -> None:
+    """Write to a path the user named (see the module's docstring); not for `-`."""
+    data = content.encode() if isinstance(content, str) else content
+    linked = path.is_symlink()
+    try:
+        info: os.stat_result | None = path.stat()  # through a link
+    except FileNotFoundError:
+        info = None  # missing, or a link to a file not there yet (written through the link)
+    except OSError as err:
+        raise file_error("write", path, err) from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise file_error("write", path, IsADirectoryError(errno.EISDIR, "Is a folder"))
+    if linked or (info is not None and not stat.S_ISREG(info.st_mode)):
+        _write_in_place(path, data, truncate=info is None or stat.S_ISREG(info.st_mode))
+        return
+    if not path.parent.is_dir():
+        missing = FileNotFoundError(errno.ENOENT, f"the folder {path.parent} does not exist")
+        raise file_error("write", path, missing)
+    try:
+        _replace(path, data, _mode_of(info))
+    except OSError as err:
+        raise file_error("write", path, err) from None
+
+
+def _mode_of(info: os.stat_result | None) -> int:
+    if info is not None:
+        return stat.S_IMODE(info.st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_in_place(path: Path, data: bytes, *, truncate: bool) -> None:
+    """Open and write through a link, or into a device or FIFO, as it is (no temp, no
+    rename): the link, device or FIFO stays what it was."""
+    flags = os.O_WRONLY | os.O_NOCTTY | (os.O_CREAT | os.O_TRUNC if truncate else 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as err:
+        raise file_error("open", path, err) from None
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as err:
+        raise file_error("write", path, err) from None
+    finally:
+        os.close(fd)
+
+
+class StagedWrites:
+    """Files written all or nothing: every content goes to a temp file beside its target
+    first; only when all are written are they renamed into place, in the order added. A
+    failure before that removes the temp files and the folders it created."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, Path]] = []
+        self._made: list[Path] = []
+
+    def add(self, path: Path, content: str | bytes, mode: int = 0o644) -> None:
+        data = content.encode() if isinstance(content, str) else content
+        self._folder(path.parent, private=False)
+        self._stage(path, data, mode)
+
+    def add_private(self, path: Path, content: str | bytes) -> None:
+        """A secret: 0600 in a 0700 folder."""
+        data = content.encode() if isinstance(content, str) else content
+        self._folder(path.parent, private=True)
+        self._stage(path, data, 0o600)
+
+    def _folder(self, folder: Path, *, private: bool) -> None:
+        missing = []
+        for parent in (folder, *folder.parents):
+            if parent.is_dir():
+                break
+            missing.append(parent)
+        for parent in reversed(missing):
+            try:
+                parent.mkdir()
+            except OSError as err:
+                raise file_error("create the folder", parent, err) from None
+            self._made.append(parent)
+        if private:
+            try:
+                folder.chmod(0o700)
+            except OSError as err:
+                raise file_error("change the mode of", folder, err) from None
+
+    def _stage(self, path: Path, data: bytes, mode: int) -> None:
+        if path.is_dir():
+            raise file_error("write", path, IsADirectoryError(errno.EISDIR, "Is a folder"))
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as err:
+            raise file_error("write", path, err) from None
+        self._staged.append((tmp_name, path))
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as err:
+            raise file_error("write", path, err) from None
+
+    def commit(self) -> None:
+        for tmp_name, path in self._staged:
+            try:
+                os.replace(tmp_name, path)
+            except OSError as err:
+                raise file_error("write", path, err) from None
+        self._staged.clear()
+        self._made.clear()
+
+    def rollback(self) -> None:
+        for tmp_name, _ in self._staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+        for folder in reversed(self._made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        self._staged.clear()
+        self._made.clear()
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[StagedWrites]:
+    """Stage writes in the block; they land together when it ends without an error."""
+    staged = StagedWrites()
+    try:
+        yield staged
+        staged.commit()
+    except BaseException:
+        staged.rollback()
+        raise

@@ -1,4 +1,7 @@
-"""One `up` or `down` at a time per project: an advisory lock file beside the spec.
+"""One `up`, `down`, `backup` or `restore` at a time per project: an advisory lock file
+beside the spec. (A scheduled backup that meets a running restore stops with "locked" instead
+of pruning the backup the restore reads; any later command that changes the deployment, such
+as an upgrade, takes the same lock.)
 
 Why a lock file with flock(2) rather than a lock object in the engine:
 - the kernel releases it when the holder exits, however it exits (Ctrl-C, kill -9, a crash),

@@ -1,4 +1,4 @@
-"""Where the repository's pieces and ../shared live, for tests."""
+"""Where the repository's pieces live, for tests (nothing outside the repository)."""
 
 from __future__ import annotations
 
@@ -6,5 +6,3 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
-SHARED = REPO.parent / "shared"
-COMPOSE_SPEC_SCHEMA = SHARED / "compose-spec.json"

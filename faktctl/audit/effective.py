@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from faktctl.audit.model import MountFact
+from faktctl.serverconf import DB_DIR
 
 ENVIRONMENTS = ("development", "staging", "production")
 DEFAULT_ENVIRONMENT = "development"
-DEFAULT_DATA_DIR = "/var/lib/faktory/db"
+DEFAULT_DATA_DIR = DB_DIR  # what Faktory itself uses in production, and what faktctl mounts
 DEFAULT_CONFIG_DIR = "/etc/faktory"
 ETC_PASSWORD = "/etc/faktory/password"
 DEFAULT_BINDING = "localhost:7419"

@@ -17,7 +17,7 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,7 +65,7 @@ class SpecContext:
     """What a spec adds to a live audit: which containers, the password, the intent."""
 
     project: str
-    password: str | None
+    password: str | None = field(repr=False)
     exposure: Exposure
     backup: BackupFacts
     suppressions: tuple[Suppression, ...]

@@ -53,7 +53,8 @@ class Location:
 @dataclass(frozen=True)
 class EnvVar:
     name: str
-    value: str | None  # None: decided by a variable that is not set here
+    # None: decided by a variable that is not set here. May be a password: never in a repr.
+    value: str | None = field(repr=False)
     origin: Origin
     detail: str = ""  # e.g. "${FAKTORY_PASSWORD}" or "env_file prod.env"
     location: Location | None = None
@@ -71,9 +72,11 @@ class MountFact:
     target: str
     source: str | None = None  # volume name, host path, secret/config name
     read_only: bool = False
-    content: str | None = None  # file content when it is known (secret, config, bind file)
+    # file content when it is known (secret, config, bind file): may be a password, no repr
+    content: str | None = field(default=None, repr=False)
     is_dir: bool | None = None
-    entries: Mapping[str, str] | None = None  # dir mount: relative *.toml path -> content
+    # dir mount: relative *.toml path -> content
+    entries: Mapping[str, str] | None = field(default=None, repr=False)
     host_path: str | None = None  # host file behind a secret/config/bind, when local
     content_origin: Origin | None = None  # inline compose content or a secret from a variable
     location: Location | None = None
@@ -185,7 +188,7 @@ class ServerFacts:
     live: LiveState | None = None
     # Files read from a running container: path -> content (None: it does not exist), and
     # folder listings (path -> file names). They override what the mounts suggest.
-    container_files: Mapping[str, str | None] = field(default_factory=dict)
+    container_files: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def loc(self, *keys: str) -> Location | None:

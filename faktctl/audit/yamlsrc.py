@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from faktctl import safeyaml
-from faktctl.errors import UsageError
+from faktctl.errors import UsageError, shown
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -100,6 +100,7 @@ def load(text: str, display: str) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{display}:{mark.line + 1}:{mark.column + 1}" if mark else display
-        raise UsageError(f"{where}: invalid YAML: {err.problem or err.context}") from None
+        raise UsageError(f"{where}: invalid YAML: {shown(err.problem or err.context)}") from None
     except (yaml.YAMLError, TypeError) as err:
-        raise UsageError(f"{display}: invalid YAML: {err}") from None
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
+        raise UsageError(f"{display}: invalid YAML: {shown(first)}") from None

@@ -305,7 +305,9 @@ def restore_backup(
     if not confirm(checked.steps):
         raise Cancelled("restore cancelled; nothing was changed")
 
-    safety_options = take.Options(tag=PRE_RESTORE_TAG, timeout=max(timeout, 300.0))
+    safety_options = take.Options(
+        tag=PRE_RESTORE_TAG, timeout=max(timeout, 300.0), protect=frozenset({backup.name})
+    )
     safety = take.take_backup(engine, target, safety_options, reporter).backup
     reporter.step(f"safety snapshot saved as {safety.name}")
     deployment.stop_in_order(engine, checked.workers, checked.server, reporter.step)

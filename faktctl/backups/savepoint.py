@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faktctl.errors import OperationFailed
+from faktctl.serverconf import DB_DIR as DB_DIR
 
-DB_DIR = "/var/lib/faktory/db"
 SOCKET = f"{DB_DIR}/redis.sock"
 RDB_PATH = f"{DB_DIR}/faktory.rdb"
 REDIS_CLI = "redis-cli"

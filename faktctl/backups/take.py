@@ -75,6 +75,8 @@ class Options:
     tag: str | None = None
     compression: stream.Compression = "auto"
     timeout: float = 300.0
+    # backups pruning must leave alone whatever else it finds (the one a restore reads)
+    protect: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -266,8 +268,10 @@ def select_pruned(
     tag: str | None,
     keep_daily: int | None = None,
     keep_weekly: int | None = None,
+    protect: frozenset[str] = frozenset(),
 ) -> list[Backup]:
-    """Backups with `tag` that the policy does not keep (input newest first).
+    """Backups with `tag` that the policy does not keep (input newest first); never one
+    named in `protect`.
 
     Kept, as restic's `forget` keeps them: the newest `keep`; with keep_daily, the newest of
     each of the last `keep_daily` days that have backups; with keep_weekly, the same per ISO
@@ -282,7 +286,7 @@ def select_pruned(
             if count and key not in seen and len(seen) < count:
                 seen.append(key)
                 kept.add(id(backup))
-    return [b for b in same_tag if id(b) not in kept]
+    return [b for b in same_tag if id(b) not in kept and b.name not in protect]
 
 
 def _day(moment: datetime) -> tuple[int, int]:
@@ -301,11 +305,16 @@ def prune(
     tag: str | None,
     keep_daily: int | None = None,
     keep_weekly: int | None = None,
+    protect: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Delete old backups (manifest first, so a half-deleted backup never looks complete)."""
+    """Delete old backups (manifest first, so a half-deleted backup never looks complete).
+
+    Only ever called under the project's lock (faktctl.lock), which `backup` and `restore`
+    both hold: a backup a restore reads is named in `protect` by the restore itself, and no
+    other run can prune meanwhile."""
     removed = []
     backups = list(list_backups(destination, project).backups)
-    for backup in select_pruned(backups, keep, tag, keep_daily, keep_weekly):
+    for backup in select_pruned(backups, keep, tag, keep_daily, keep_weekly, protect):
         with contextlib.suppress(FileNotFoundError):
             backup.manifest_path.unlink()
         with contextlib.suppress(FileNotFoundError):
@@ -425,7 +434,13 @@ def take_backup(
     write_manifest(backup)
     _fsync_folder(destination)
     pruned = prune(
-        destination, target.project, target.keep, options.tag, target.keep_daily, target.keep_weekly
+        destination,
+        target.project,
+        target.keep,
+        options.tag,
+        target.keep_daily,
+        target.keep_weekly,
+        options.protect,
     )
     warnings = _changed_warning(sizes)
     for warning in warnings:

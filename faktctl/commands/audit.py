@@ -16,7 +16,7 @@ from pathlib import Path
 from faktctl import ui
 from faktctl.audit.model import AuditFacts, AuditReport
 from faktctl.errors import FaktctlError, UsageError
-from faktctl.fsutil import atomic_write
+from faktctl.fsutil import standard_stream, write_output
 
 FORMATS = ("table", "json", "sarif", "junit")
 
@@ -95,32 +95,37 @@ def run(
     from faktctl.audit.runner import audit
     from faktctl.report.policy import exit_code
 
+    stream = standard_stream(output) if output is not None else 1
     try:
         report = audit(gather(file, compose, live, _labels(labels)))
     except FaktctlError as err:
         if fmt == "json":  # a machine reads stdout: give it an envelope that says why
             from faktctl.report.jsonreport import render_json_error
 
-            _emit(render_json_error(err), output)
+            _emit(render_json_error(err), output, stream)
         raise
-    text = format_report(report, fmt, strict, to_terminal=output is None and sys.stdout.isatty())
-    if output is not None:
-        try:
-            atomic_write(output, text)
-        except OSError as err:
-            raise UsageError(f"cannot write {output}: {err.strerror or err}") from None
+    text = format_report(report, fmt, strict, to_terminal=stream == 1 and sys.stdout.isatty())
+    if stream == 1:
+        ui.data(text)
+    elif stream == 2:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    else:
+        assert output is not None
+        write_output(output, text)
         from faktctl.report.table import summary_line
 
         ui.info(f"{summary_line(report, strict)} (report written to {output})")
-    else:
-        ui.data(text)
     return int(exit_code(report.findings, strict))
 
 
-def _emit(text: str, output: Path | None) -> None:
+def _emit(text: str, output: Path | None, stream: int | None) -> None:
     """The error envelope goes where the report would have gone (best effort for a file)."""
-    if output is None:
+    if stream == 1:
         ui.data(text.rstrip("\n"))
         return
-    with contextlib.suppress(OSError):
-        atomic_write(output, text)
+    if stream == 2:
+        sys.stderr.write(text)
+        return
+    assert output is not None
+    with contextlib.suppress(FaktctlError):
+        write_output(output, text)

@@ -247,7 +247,7 @@ def _run_single_backup(
 
     target = target_of(project, policy)
     check_destination(target.destination)
-    with engine_session() as engine:
+    with engine_session() as engine:  # run_backup holds the project's lock
         result = take_backup(
             engine, target, Options(compression=compression, timeout=timeout), ConsoleReporter()
         )

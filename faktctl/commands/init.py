@@ -10,10 +10,15 @@ from pathlib import Path
 from faktctl import ui
 from faktctl.commands.schema import schema_text
 from faktctl.errors import UsageError
-from faktctl.fsutil import atomic_write, write_if_changed
-from faktctl.secretfiles import generate_password, write_secret
+from faktctl.fsutil import StagedWrites, all_or_nothing, file_error
+from faktctl.secretfiles import generate_password
 from faktctl.spec.load import SPEC_FILENAME, parse_spec
-from faktctl.spec.model import DEFAULT_IMAGE, DEFAULT_PASSWORD_FILE, NAME_PATTERN
+from faktctl.spec.model import (
+    DEFAULT_IMAGE,
+    DEFAULT_PASSWORD_FILE,
+    NAME_MAX_LENGTH,
+    NAME_PATTERN,
+)
 
 SCHEMA_FILENAME = "faktory.schema.json"
 GITIGNORE_ENTRIES = ("secrets/", ".env", "backups/")
@@ -26,8 +31,36 @@ class WorkerAnswer:
 
 
 def default_project_name(folder: Path) -> str:
-    name = re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-_")
-    return name or "faktory"
+    """The folder's name as a project name; UsageError when that would drop letters or
+    digits (`Ünïcödé 店` must not quietly become `n-c-d`) or be too long."""
+    given = folder.resolve().name
+    lost = "".join(ch for ch in given if ch.isalnum() and not ch.isascii())
+    if lost:
+        raise UsageError(
+            f"the folder name `{given}` has characters a project name cannot hold ({lost})",
+            "pass --project NAME (lowercase letters, digits, - and _)",
+        )
+    name = re.sub(r"[^a-z0-9_-]+", "-", given.lower()).strip("-_") or "faktory"
+    if len(name) > NAME_MAX_LENGTH:
+        raise UsageError(
+            f"the folder name `{given}` is longer than a project name may be "
+            f"({NAME_MAX_LENGTH} characters)",
+            "pass --project NAME",
+        )
+    return name
+
+
+def check_project_name(name: str) -> None:
+    """The spec's rules for `project:`, said about the name given, before any file exists."""
+    if len(name) > NAME_MAX_LENGTH:
+        raise UsageError(
+            f"the project name is {len(name)} characters long; at most {NAME_MAX_LENGTH}",
+            "engine object names are made from it",
+        )
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise UsageError(
+            f"`{name}` is not a valid project name", "use lowercase letters, digits, - and _"
+        )
 
 
 def run(file: Path | None, *, project: str | None, assume_yes: bool, force: bool) -> None:
@@ -37,22 +70,24 @@ def run(file: Path | None, *, project: str | None, assume_yes: bool, force: bool
     _refuse_overwrite(spec_path, secret_path, force)
 
     interactive = not assume_yes and sys.stdin.isatty()
-    name = project or default_project_name(folder)
+    name = project if project is not None else default_project_name(folder)
+    check_project_name(name)
     workers: list[WorkerAnswer] = []
     if interactive:
         name, workers = _ask(name)
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise UsageError(
-            f"`{name}` is not a valid project name", "use lowercase letters, digits, - and _"
-        )
+        check_project_name(name)
 
     text = _spec_text(name, workers)
     parse_spec(text, spec_path)  # never write a spec faktctl itself would reject
 
-    write_secret(secret_path, generate_password())
-    atomic_write(spec_path, text, mode=0o644)
-    write_if_changed(folder / SCHEMA_FILENAME, schema_text())
-    added = _ignore_in_git(folder / ".gitignore")
+    # all or nothing: the password never lands without the .gitignore entry that hides it
+    with all_or_nothing() as staged:
+        added = _ignore_in_git(folder / ".gitignore", staged)
+        schema = schema_text()
+        if _current(folder / SCHEMA_FILENAME) != schema:
+            staged.add(folder / SCHEMA_FILENAME, schema)
+        staged.add(spec_path, text)
+        staged.add_private(secret_path, generate_password().get_secret_value() + "\n")
     ui.info(f"wrote {spec_path.name} (project `{name}`) and {SCHEMA_FILENAME}")
     ui.info(f"generated the server password in {DEFAULT_PASSWORD_FILE} (0600; not shown)")
     if added:
@@ -106,14 +141,25 @@ def _spec_text(name: str, workers: list[WorkerAnswer]) -> str:
     )
 
 
-def _ignore_in_git(gitignore: Path) -> list[str]:
+def _current(path: Path) -> str | None:
+    """The text of a file faktctl is about to replace; None when there is none yet."""
     try:
-        current = gitignore.read_text()
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        current = ""
+        return None
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{path} is not UTF-8 text", "faktctl would not know how to extend it"
+        ) from None
+    except OSError as err:
+        raise file_error("read", path, err) from None
+
+
+def _ignore_in_git(gitignore: Path, staged: StagedWrites) -> list[str]:
+    current = _current(gitignore) or ""
     present = {line.strip() for line in current.splitlines()}
     missing = [entry for entry in GITIGNORE_ENTRIES if entry not in present]
     if missing:
         prefix = current if not current or current.endswith("\n") else current + "\n"
-        atomic_write(gitignore, prefix + "".join(f"{entry}\n" for entry in missing))
+        staged.add(gitignore, prefix + "".join(f"{entry}\n" for entry in missing))
     return missing

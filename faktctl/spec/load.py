@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from faktctl import safeyaml
-from faktctl.errors import SpecError
+from faktctl.errors import SpecError, shown
 from faktctl.spec.model import Spec
 
 SPEC_FILENAME = "faktory.yaml"
@@ -148,10 +148,11 @@ def parse_spec(text: str, path: Path) -> LoadedSpec:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        what = err.problem or "invalid YAML"
+        what = shown(err.problem or "invalid YAML")
         raise SpecError([f"{display}:{line}:{col}: invalid YAML: {what}"]) from None
     except yaml.YAMLError as err:
-        raise SpecError([f"{display}:1:1: invalid YAML: {err}"]) from None
+        first = shown(str(err).strip().splitlines()[0]) if str(err).strip() else "unreadable"
+        raise SpecError([f"{display}:1:1: invalid YAML: {first}"]) from None
 
     positions = _Positions()
     if node is not None:
@@ -193,28 +194,29 @@ def _describe(err: ValidationError, display: str, positions: _Positions) -> list
 
 def _friendly(error: Any) -> tuple[str, str]:
     kind, msg = str(error["type"]), str(error["msg"])
-    given = error.get("input")
-    shown = f" (got `{given}`)" if isinstance(given, str | int | float | bool) else ""
+    raw = error.get("input")
+    given = shown(raw)
+    got = f" (got `{given}`)" if isinstance(raw, str | int | float | bool) else ""
     bound = error.get("ctx", {})
     if kind == "greater_than_equal":
-        return f"must be {bound.get('ge')} or more{shown}", ""
+        return f"must be {bound.get('ge')} or more{got}", ""
     if kind == "less_than_equal":
-        return f"must be {bound.get('le')} or less{shown}", ""
+        return f"must be {bound.get('le')} or less{got}", ""
     if kind == "greater_than":
-        return f"must be more than {bound.get('gt')}{shown}", ""
+        return f"must be more than {bound.get('gt')}{got}", ""
     if kind == "literal_error":
         expected = str(error.get("ctx", {}).get("expected", ""))
         return f"`{given}` is not allowed", f"use one of {expected}"
     if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return f"expected a whole number{shown}", ""
+        return f"expected a whole number{got}", ""
     if kind in {"string_type"}:
-        return f"expected a string{shown}", ""
+        return f"expected a string{got}", ""
     if kind in {"float_type", "float_parsing"}:
-        return f"expected a number{shown}", ""
+        return f"expected a number{got}", ""
     if kind in {"dict_type", "model_type", "model_attributes_type"}:
-        return f"expected a mapping{shown}", ""
+        return f"expected a mapping{got}", ""
     if kind == "list_type":
-        return f"expected a list{shown}", ""
+        return f"expected a list{got}", ""
     if kind == "string_pattern_mismatch":
         return f"`{given}` is not a valid name", "use lowercase letters, digits, - and _"
     return msg[0].lower() + msg[1:] if msg else "invalid value", ""
@@ -272,5 +274,6 @@ def _extend(loc: PathKey, subpath: str) -> PathKey:
 def _dotted(loc: PathKey) -> str:
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        name = shown(part)
+        text += f"[{name}]" if isinstance(part, int) else (f".{name}" if text else name)
     return text or "(top level)"

@@ -5,6 +5,7 @@ Every default here is the safe production choice; README.md explains each one.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -21,6 +22,7 @@ from faktctl.spec.types import (
     EnvValue,
     PortBinding,
     PublishedPort,
+    format_size,
     parse_port_binding,
 )
 from faktctl.versions import DEFAULT_IMAGE
@@ -28,13 +30,14 @@ from faktctl.versions import DEFAULT_IMAGE
 DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
 SERVER_SERVICE = "faktory"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NAME_MAX_LENGTH = 63  # engine object names are built from it (a DNS label's length)
 
 FaktoryEnvironment = Literal["production", "staging", "development"]
 DashboardExposure = Literal["internal", "proxy", "public"]
 Platform = Literal["engine", "swarm"]
 RestartPolicy = Literal["unless-stopped", "always", "on-failure", "no"]
 LogLevel = Literal["info", "debug", "warn", "error"]
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
 EnvMap = dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], EnvValue]
 
 # Variables faktctl sets itself; a spec that sets them would silently fight the safe defaults.
@@ -60,11 +63,54 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ENGINE_MIN_MEMORY = 6 * 1024**2  # the engine refuses a smaller limit
+SERVER_MIN_MEMORY = 64 * 1024**2  # Faktory and its Redis hold every job in RAM
+# Host folders a data directory must never be: bind-mounting one hands the server (and anyone
+# who controls it) the host's system files.
+SYSTEM_FOLDERS = frozenset(
+    {
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/var/lib",
+        "/var/lib/docker",
+        "/var/run",
+    }
+)
+
+
 class Resources(_Model):
     """Container limits. Faktory keeps all data in RAM: a server limit must be generous."""
 
     memory: ByteSize | None = Field(default=None, description="Memory limit, e.g. 2g.")
     cpus: float | None = Field(default=None, gt=0, description="CPU limit, e.g. 1.5.")
+
+    @field_validator("memory")
+    @classmethod
+    def _engine_minimum(cls, value: int | None) -> int | None:
+        if value is not None and value < ENGINE_MIN_MEMORY:
+            raise rule_error(
+                f"{format_size(value)} is below the engine's minimum of 6m",
+                hint="memory is a size such as 512m or 2g; a bare number counts bytes",
+            )
+        return value
 
 
 class Ports(_Model):
@@ -99,6 +145,28 @@ class Storage(_Model):
         if self.volume is not None and self.host_path is not None:
             raise rule_error("give either volume or host_path, not both", "host_path")
         return self
+
+    @field_validator("host_path")
+    @classmethod
+    def _not_a_system_folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip():
+            raise rule_error("must name a folder", hint="e.g. data, or omit it for a volume")
+        normal = posixpath.normpath(value)
+        if normal in SYSTEM_FOLDERS:
+            raise rule_error(
+                f"`{value}` is a system folder of the host",
+                hint="the server would own it; use a folder of its own, e.g. /srv/faktory/data",
+            )
+        if not normal.startswith("/") and all(
+            part == ".." for part in normal.split("/") if part != "."
+        ):
+            raise rule_error(
+                f"`{value}` holds this spec and its secrets",
+                hint="use a folder of its own below or beside it, e.g. data",
+            )
+        return value
 
     @property
     def volume_key(self) -> str:
@@ -140,6 +208,17 @@ class Server(_Model):
     )
     log_level: LogLevel = "info"
     env: EnvMap = Field(default_factory=dict, description="Extra environment variables.")
+
+    @field_validator("resources")
+    @classmethod
+    def _server_memory(cls, value: Resources) -> Resources:
+        if value.memory is not None and value.memory < SERVER_MIN_MEMORY:
+            raise rule_error(
+                f"{format_size(value.memory)} is too little for the server (at least 64m)",
+                "memory",
+                "Faktory keeps every job in RAM; 2g is the default",
+            )
+        return value
 
     @field_validator("image")
     @classmethod

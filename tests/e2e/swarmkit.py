@@ -58,10 +58,10 @@ def single_node_swarm(client: docker.DockerClient, session_id: str) -> Iterator[
 
 
 def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
-    selector = {"label": f"{labels.TEST}={session_id}"}
+    selector: dict[str, str | list[str] | bool] = {"label": f"{labels.TEST}={session_id}"}
     for service in client.services.list(filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
-            service.remove()
+            service.remove()  # type: ignore[no-untyped-call]
     deadline = time.monotonic() + 90
     while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -106,7 +106,7 @@ class SwarmDeployment:
         return run
 
     def service(self, name: str) -> dict[str, Any]:
-        attrs = self.client.api.inspect_service(f"{self.project}_{name}")
+        attrs = self.client.api.inspect_service(f"{self.project}_{name}")  # type: ignore[no-untyped-call]
         assert isinstance(attrs, dict)
         return attrs
 

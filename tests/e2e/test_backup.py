@@ -174,6 +174,20 @@ def test_a_backup_taken_right_after_a_push_contains_it(deployment: Deployment) -
     assert verified.verification.queues.get(PARKED) == 10
 
 
+def test_restore_without_yes_and_without_a_terminal_changes_nothing(
+    deployment: Deployment,
+) -> None:
+    fill(deployment)
+    taken = backup(deployment)
+    before = server_state(deployment)
+    restore = deployment.faktctl("restore", taken.name)  # stdin is not a terminal
+    assert restore.code == 2, restore.output
+    assert "needs confirmation (pass --yes when not running on a terminal)" in restore.stderr
+    assert "faktctl restore will:" in restore.stderr  # it got as far as the question
+    assert server_state(deployment) == before, "the server was not touched"
+    assert not [b for b in list_backups(deployment.folder / "backups").backups if b.tag]
+
+
 def test_a_corrupted_backup_is_refused_and_the_server_keeps_its_data(
     deployment: Deployment,
 ) -> None:

@@ -1,11 +1,10 @@
-"""Backups also work for a deployment started with `docker-compose up` from `faktctl render`:
+"""Backups also work for a deployment started with `docker compose up` from `faktctl render`:
 the server is found by compose's project and service labels."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,8 +55,6 @@ class Composed:
 
 @pytest.fixture
 def composed(tmp_path: Path, faktory_image: str, test_session_id: str) -> Iterator[Composed]:
-    if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed")
     name = f"c{uuid.uuid4().hex[:10]}"
     made = Composed(tmp_path, name, free_port(), test_session_id)
     assert made.faktctl("init", "--yes", "--project", name).code == 0

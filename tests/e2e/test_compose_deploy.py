@@ -1,9 +1,8 @@
-"""Issue 2 acceptance: `docker-compose up -d` of a freshly rendered project gives a production
+"""Issue 2 acceptance: `docker compose up -d` of a freshly rendered project gives a production
 Faktory: healthy, password enforced, dashboard locked, ports on loopback, data in the volume."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 import uuid
@@ -53,8 +52,6 @@ def rendered_project(
     test_session_id: str,
     docker_client: docker.DockerClient,
 ) -> Iterator[ComposeProject]:
-    if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed")
     name = f"t{uuid.uuid4().hex[:10]}"
     assert run_faktctl("init", "--yes", "--project", name, cwd=tmp_path).code == 0
     spec_path = tmp_path / "faktory.yaml"

@@ -28,6 +28,7 @@ def test_stat_path_reports_what_stat_in_the_container_says(
     code, output = server.container.exec_run(["redis-cli", "-s", savepoint.SOCKET, "SAVE"])
     assert code == 0, output
     code, output = server.container.exec_run(["stat", "-c", "%s %a", savepoint.RDB_PATH])
+    assert isinstance(output, bytes) and server.container.id is not None
     size, mode = output.decode().split()
 
     found = engine.stat_path(server.container.id, savepoint.RDB_PATH)
@@ -41,5 +42,6 @@ def test_stat_path_of_a_missing_file_says_not_found(
     faktory_server: Callable[..., FaktoryServer], engine: Engine
 ) -> None:
     server = faktory_server(password="stat-Secret-1", production=True)
+    assert server.container.id is not None
     with pytest.raises(ObjectNotFound, match="/var/lib/faktory/db/nothing-here"):
         engine.stat_path(server.container.id, "/var/lib/faktory/db/nothing-here")

@@ -51,4 +51,4 @@ def test_image_builds_from_debian_packages_with_host_tools_hidden(
     assert probe.handshake(server.host, server.port, PASSWORD).accepted is True
     ping = server.container.exec_run(["redis-cli", "-s", "/var/lib/faktory/db/redis.sock", "ping"])
     assert ping.exit_code == 0, ping.output
-    assert ping.output.strip() == b"PONG"
+    assert isinstance(ping.output, bytes) and ping.output.strip() == b"PONG"

@@ -84,7 +84,8 @@ def _produce(deployment: SwarmDeployment, image: str, count: int) -> None:
     )
     test_label = {labels.TEST: deployment.session_id}
     image_id = client.images.get(image).id
-    service = client.services.create(
+    assert url_secret.id is not None
+    service = client.services.create(  # type: ignore[no-untyped-call]
         image_id,
         args=["push", str(count)],
         name=f"{deployment.project}-producer-{int(time.time())}",
@@ -142,11 +143,13 @@ def test_no_password_in_service_or_task_inspect(deployment: SwarmDeployment) -> 
     client = deployment.client
     for name in ("faktory", "go-worker"):
         assert password not in json.dumps(deployment.service(name))
-    selector = {"label": f"{labels.PROJECT}={deployment.project}"}
+    selector: dict[str, str | list[str] | bool] = {
+        "label": f"{labels.PROJECT}={deployment.project}"
+    }
     containers = client.containers.list(filters=selector)
     assert len(containers) == 5
     for container in containers:
-        assert password not in json.dumps(client.api.inspect_container(container.id))
+        assert password not in json.dumps(client.api.inspect_container(str(container.id)))
     for run in deployment.runs:
         assert password not in run.output
 

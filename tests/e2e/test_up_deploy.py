@@ -254,7 +254,8 @@ def test_engine_view_matches_the_rendered_compose_file(
     compose = yaml.safe_load((deployment.folder / "compose.yaml").read_text())
     for name, service in compose["services"].items():
         attrs = deployment.inspect(f"{deployment.project}-{name}-1")
-        image_env = docker_client.api.inspect_image(service["image"])["Config"].get("Env") or []
+        image = docker_client.api.inspect_image(service["image"])  # type: ignore[no-untyped-call]
+        image_env = image["Config"].get("Env") or []
         assert attrs["Config"]["Image"] == service["image"], name
         if "command" in service:
             assert attrs["Config"]["Cmd"] == service["command"], name

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -217,8 +216,8 @@ def test_interrupted_up_exits_130_and_a_rerun_converges(
     )
     try:
         server = f"{deployment.project}-faktory-1"
+        # the interrupt lands while `up` works: its server exists, its workers do not yet run
         wait_until(lambda: server in deployment.containers(), 30, "the server container")
-        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -226,6 +225,7 @@ def test_interrupted_up_exits_130_and_a_rerun_converges(
             proc.kill()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "faktctl: interrupted"
     run = deployment.up()
     assert sorted(deployment.containers()) == sorted(
         [server, f"{deployment.project}-go-1", f"{deployment.project}-go-2"]

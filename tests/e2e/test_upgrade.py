@@ -195,7 +195,7 @@ def test_upgrade_moves_every_job_and_the_go_worker_processes_them_on_1_10(
     def processed() -> bool:
         with deployment.connect() as conn:
             faktory = conn.info()["faktory"]
-        return sum(faktory["queues"].get(q, 0) for q in QUEUES) == 0
+        return bool(sum(faktory["queues"].get(q, 0) for q in QUEUES) == 0)
 
     wait_until(processed, 120, "the Go worker to empty the three queues")
     with deployment.connect() as conn:

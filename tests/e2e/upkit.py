@@ -129,7 +129,9 @@ def tear_down(deployment: Deployment) -> None:
     """`faktctl down --volumes --yes`, then force-remove anything left with the project label."""
     deployment.faktctl("down", "--volumes", "--yes")
     client = deployment.client
-    selector = {"label": [f"{labels.PROJECT}={deployment.project}"]}
+    selector: dict[str, str | list[str] | bool] = {
+        "label": [f"{labels.PROJECT}={deployment.project}"]
+    }
     for container in client.containers.list(all=True, filters=selector):
         container.remove(force=True, v=True)
     for network in client.networks.list(filters=selector):

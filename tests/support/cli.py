@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,28 @@ def tree(folder: Path) -> dict[str, bytes]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+def undocumented(command: list[str], help_text: str) -> list[str]:
+    """What the help of `faktctl COMMAND...` fails to explain: the command's own description
+    missing from `help_text`, or an option or argument without help of its own."""
+    import typer
+
+    from faktctl.cli import app
+
+    found: Any = typer.main.get_command(app)
+    for name in command:
+        found = found.commands[name]
+    problems = []
+    summary = (found.help or "").strip().split("\n")[0].strip()
+    if not summary:
+        problems.append("the command has no description")
+    elif " ".join(summary.split()[:4]) not in " ".join(help_text.split()):
+        problems.append("its description is not shown")
+    for param in found.params:
+        if getattr(param, "hidden", False):
+            continue
+        text = getattr(param, "help", None)
+        if not (text and str(text).strip()):
+            problems.append(f"{param.name} has no help")
+    return problems

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_backup_manifest import CREATED, write_backup
 
 from faktctl.backups.manifest import read_manifest
+from tests.support.backups import CREATED, write_backup
 from tests.support.cli import run_faktctl
 
 NO_ENGINE = {"DOCKER_HOST": "tcp://127.0.0.1:9"}  # nothing listens: any engine use fails (exit 3)
@@ -107,7 +107,8 @@ def test_backup_without_an_engine_says_so(project: Path) -> None:
     assert "cannot reach the Docker engine at tcp://127.0.0.1:9" in result.stderr
 
 
-def test_restore_needs_yes_without_a_terminal(project: Path) -> None:
+def test_restore_without_an_engine_stops_before_asking(project: Path) -> None:
+    """(The --yes check itself is proven against a running server in tests/e2e/test_backup.py.)"""
     write_backup(project / "backups")
     result = run_faktctl("restore", "latest", cwd=project, env=NO_ENGINE)
     assert result.code == 3  # the engine is needed before the question; no engine here
@@ -118,9 +119,11 @@ def test_restore_needs_yes_without_a_terminal(project: Path) -> None:
     "args", [["backup"], ["backup", "list"], ["backup", "verify"], ["restore"]]
 )
 def test_backup_commands_explain_themselves(args: list[str]) -> None:
+    from tests.support.cli import undocumented
+
     result = run_faktctl(*args, "--help", cwd=Path.cwd())
     assert result.code == 0
-    assert len(result.stdout.strip().splitlines()) > 3
+    assert undocumented(args, result.stdout) == []
 
 
 def test_no_backup_policy_uses_defaults_and_says_so(tmp_path: Path) -> None:

@@ -8,11 +8,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_backup_manifest import make_manifest, write_backup
 
 from faktctl.backups import deployment, restore
 from faktctl.backups.manifest import Backup
 from faktctl.errors import OperationFailed
+from faktctl.reach import Endpoint
+from tests.support.backups import make_manifest, write_backup
 
 
 def counts(queues: dict[str, int], **sets: int) -> deployment.Counts:
@@ -102,7 +103,7 @@ def test_protocol_endpoint_from_the_published_binding(host_ip: str, expected: st
     found = deployment.protocol_endpoint(
         container([{"HostIp": host_ip, "HostPort": "27419"}]), engine()
     )
-    assert found == deployment.Endpoint(expected, 27419)
+    assert found == Endpoint(expected, 27419)
 
 
 def test_protocol_endpoint_of_a_remote_engine_uses_its_host() -> None:
@@ -110,7 +111,7 @@ def test_protocol_endpoint_of_a_remote_engine_uses_its_host() -> None:
         container([{"HostIp": "0.0.0.0", "HostPort": "7419"}]),
         engine(local=False, address="tcp://build-box:2376"),
     )
-    assert found == deployment.Endpoint("build-box", 7419)
+    assert found == Endpoint("build-box", 7419)
 
 
 def test_an_unpublished_protocol_port_is_explained() -> None:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_backup_manifest import CREATED, write_backup
 
 from faktctl.backups import take
 from faktctl.backups.manifest import list_backups
 from faktctl.errors import ExitCode
+from tests.support.backups import CREATED, write_backup
 
 Usage = namedtuple("Usage", "total used free")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
 import time
@@ -90,6 +91,20 @@ def test_init_rejects_a_bad_project_name_and_writes_nothing(tmp_path: Path) -> N
     assert tree(tmp_path) == {}
 
 
+def _wait_for_prompt(fd: int, prompt: str, seen: bytearray, timeout: float = 30.0) -> None:
+    """Read the prompts' stream until `prompt` appears: an answer is written only once the
+    question is on screen, never after a guessed pause."""
+    deadline = time.monotonic() + timeout
+    while prompt.encode() not in seen:
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([fd], [], [], max(remaining, 0))
+        assert ready, f"no `{prompt}` prompt after {timeout:g}s: {bytes(seen)!r}"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"init ended before asking `{prompt}`: {bytes(seen)!r}"
+        seen += chunk
+    seen.clear()
+
+
 def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
     """On a TTY, init asks for the project name and a first worker."""
     controller, terminal = pty.openpty()
@@ -102,11 +117,18 @@ def test_init_asks_on_a_terminal(tmp_path: Path) -> None:
         env={**os.environ, "NO_COLOR": "1"},
     )
     os.close(terminal)
+    assert proc.stderr is not None
+    asked = bytearray()
     try:
-        for answer in ("shop\n", "emails\n", "registry.local/emails:1.2\n"):
-            time.sleep(0.3)
+        for prompt, answer in (
+            ("Project name", "shop\n"),
+            ("First worker name", "emails\n"),
+            ("Image for worker", "registry.local/emails:1.2\n"),
+        ):
+            _wait_for_prompt(proc.stderr.fileno(), prompt, asked)
             os.write(controller, answer.encode())
-        _, stderr = proc.communicate(timeout=30)
+        _, rest = proc.communicate(timeout=30)
+        stderr = asked.decode(errors="replace") + rest.decode(errors="replace")
     finally:
         os.close(controller)
         if proc.poll() is None:

@@ -12,11 +12,9 @@ import docker.errors
 import pytest
 from pydantic import SecretStr
 from requests import Response
-from test_planner import desired_from, everything, observed_with
 
 from faktctl import labels
 from faktctl.adapters.docker_engine import (
-    EngineUnavailable,
     NameConflict,
     PortInUse,
     context_digest,
@@ -28,11 +26,12 @@ from faktctl.adapters.docker_engine import (
 from faktctl.commands.logs import merge_by_time
 from faktctl.commands.status import envelope, render_table, status_document
 from faktctl.desired import Publish
-from faktctl.errors import OperationFailed
+from faktctl.errors import EngineUnavailable, OperationFailed
 from faktctl.launch import container_config
 from faktctl.lock import LockHeld, lock_path, project_lock
 from faktctl.observe import parse_container, parse_time
 from faktctl.planner import plan
+from tests.support.planning import desired_from, everything, observed_with
 
 RAW_SERVER = {
     "Id": "c0ffee" * 10,

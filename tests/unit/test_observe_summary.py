@@ -7,13 +7,12 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from test_planner import desired_from, everything, observed_with
-
 from faktctl import labels
 from faktctl.commands.status import render_table, status_document
 from faktctl.desired import Publish
 from faktctl.observe import health_from_status, parse_summary, stop_grace_known
 from faktctl.planner import plan
+from tests.support.planning import desired_from, everything, observed_with
 
 SUMMARY = {
     "Id": "c0ffee" * 10,

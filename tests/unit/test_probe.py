@@ -21,9 +21,19 @@ SALT = "55104dc76695721d"
 ITERATIONS = 1545
 
 
+def reference_pwdhash(password: str, salt: str, iterations: int) -> str:
+    """Faktory's password hash written out independently of faktctl's: sha256 of password and
+    salt, then sha256 of the raw digest, `iterations` times in all, as hex."""
+    digest = hashlib.sha256(f"{password}{salt}".encode()).digest()
+    for _ in range(iterations - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
 def test_pwdhash_matches_the_faktory_test_vector() -> None:
     expected = "6d877f8e5544b1f2598768f817413ab8a357afffa924dedae99eb91472d4ec30"
     assert probe.pwdhash("foobar", SALT, ITERATIONS) == expected
+    assert reference_pwdhash("foobar", SALT, ITERATIONS) == expected  # the fake server's check
 
 
 def test_pwdhash_chains_raw_digests_not_hex() -> None:
@@ -90,7 +100,7 @@ class FakeFaktoryHandler(socketserver.StreamRequestHandler):
         hello = json.loads(line[6:])
         state.hellos.append(hello)
         if state.password is not None:
-            wanted = probe.pwdhash(state.password, SALT, ITERATIONS)
+            wanted = reference_pwdhash(state.password, SALT, ITERATIONS)  # not the code under test
             if hello.get("pwdhash") != wanted:
                 self.wfile.write(b"-ERR Invalid password\r\n")
                 return False
@@ -168,7 +178,7 @@ def test_handshake_with_right_password(fake_faktory: Callable[..., FakeFaktorySe
     assert result.iterations == ITERATIONS
     assert result.accepted is True
     hello = server.state.hellos[0]
-    assert hello["pwdhash"] == probe.pwdhash("foobar", SALT, ITERATIONS)
+    assert hello["pwdhash"] == "6d877f8e5544b1f2598768f817413ab8a357afffa924dedae99eb91472d4ec30"
     assert "wid" not in hello
     assert hello["v"] == 2
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from faktctl.prune import BuildTag, build_tags, tags_to_prune
 
 
@@ -26,7 +28,7 @@ def test_nothing_to_prune_with_one_previous() -> None:
 
 
 def test_only_build_tags_of_the_listed_images_count() -> None:
-    images = [
+    images: list[dict[str, Any]] = [
         {"RepoTags": ["reg.example:5000/shop-emails:build-aaa", "shop-emails:local"], "Created": 5},
         {"RepoTags": None, "Created": 6},
         {"RepoTags": ["reg.example:5000/shop"], "Created": 7},

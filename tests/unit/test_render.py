@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.paths import COMPOSE_SPEC_SCHEMA
 from tests.support.cli import run_faktctl
 
 SPEC_WITH_WORKERS = """\
@@ -150,9 +148,8 @@ def test_render_check_reports_drift_with_a_redacted_diff(project: Path) -> None:
     assert '-    restart: "on-failure"' in drift.stdout
     assert '+    restart: "unless-stopped"' in drift.stdout
     assert "-COMPOSE_PROJECT_NAME=x" in drift.stdout
-    assert "FAKTORY_URL=tcp://:<redacted>@faktory:7419" in drift.stdout or "FAKTORY_URL" not in (
-        drift.stdout
-    )
+    # the unchanged FAKTORY_URL line is diff context, shown with its password redacted
+    assert " FAKTORY_URL=tcp://:<redacted>@faktory:7419" in drift.stdout.splitlines()
     assert password not in drift.output
     assert (compose.read_text(), env.read_text()) == before
 
@@ -168,16 +165,6 @@ def test_check_diff_of_a_changed_password_is_redacted(project: Path) -> None:
     assert ".env: differs only in secret values (shown as <redacted>)" in drift.stderr
 
 
-@pytest.mark.skipif(not COMPOSE_SPEC_SCHEMA.exists(), reason="../shared/compose-spec.json absent")
-def test_rendered_compose_validates_against_the_compose_spec_schema(project: Path) -> None:
-    import jsonschema
-
-    assert run_faktctl("render", cwd=project).code == 0
-    schema = json.loads(COMPOSE_SPEC_SCHEMA.read_text())
-    jsonschema.Draft7Validator(schema).validate(_compose(project))
-
-
-@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_docker_compose_accepts_the_rendered_files(project: Path) -> None:
     from tests.support.compose import config_problems
 

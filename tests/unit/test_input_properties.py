@@ -1,0 +1,237 @@
+"""Property tests: the spec loader, the compose reader and the capped YAML path (which the
+Kubernetes-manifest reader shares) take any document, generated or mutated, and either
+accept it or fail with faktctl's own one-line error (exit 2): never a traceback, never an
+unbounded run."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from faktctl import safeyaml
+from faktctl.audit.gather_compose import gather_compose
+from faktctl.errors import ExitCode, FaktctlError
+from faktctl.spec.load import parse_spec
+
+NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+# per property (5 properties: 2000 documents by default); FAKTCTL_PROPERTY_EXAMPLES=20000 digs
+# deeper. Each example is one in-process parse of milliseconds.
+EXAMPLES = int(os.environ.get("FAKTCTL_PROPERTY_EXAMPLES", "400"))
+PER_EXAMPLE_S = 5.0
+
+SPEC_KEYS = [
+    "version", "project", "server", "workers", "backup", "audit", "image", "environment",
+    "ports", "protocol", "dashboard", "dashboard_exposure", "storage", "volume", "host_path",
+    "password_file", "dashboard_password_file", "stop_grace_period", "resources", "memory",
+    "cpus", "log_level", "env", "name", "replicas", "command", "build", "context", "dockerfile",
+    "restart", "destination", "keep", "max_age", "ignore", "id", "reason", "expires", "x-a",
+]  # fmt: skip
+COMPOSE_KEYS = [
+    "services", "faktory", "worker", "image", "command", "entrypoint", "environment",
+    "env_file", "volumes", "ports", "secrets", "configs", "healthcheck", "test", "restart",
+    "stop_grace_period", "deploy", "replicas", "networks", "network_mode", "user", "tmpfs",
+    "x-faktctl-ignore", "x-faktctl-exposure", "labels", "depends_on", "mem_limit", "file",
+    "name", "target", "source", "type", "read_only", "external", "FAKTORY_PASSWORD",
+    "FAKTORY_URL", "FAKTORY_ENV", "build", "context",
+]  # fmt: skip
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**40), max_value=2**40),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(
+        [
+            "contribsys/faktory:1.9.4",
+            "127.0.0.1:7419",
+            "0.0.0.0:7420",
+            "7419:7419",
+            "production",
+            "development",
+            "60s",
+            "2g",
+            "/var/lib/faktory",
+            "secrets/faktory_password",
+            "${FAKTORY_PASSWORD}",
+            "${A:?x}",
+            "$$",
+            "tcp://:pw@faktory:7419",
+            "/faktory -b :7419 -e production",
+        ]
+    ),
+    st.text(max_size=20),
+)
+
+
+def documents(keys: list[str]) -> st.SearchStrategy[Any]:
+    key = st.one_of(st.sampled_from(keys), st.text(max_size=8))
+    return st.recursive(
+        SCALARS,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(key, inner, max_size=5),
+        ),
+        max_leaves=25,
+    )
+
+
+def top_level(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(st.sampled_from(keys), documents(keys), min_size=1, max_size=6)
+
+
+YAML_NOISE = st.text(alphabet=":-[]{}&*!|>'\"#\n ,?%@`\t\\abc01", min_size=1, max_size=12)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, base: str) -> str:
+    """`base` with a few random edits: deleted slices, inserted YAML punctuation, anchors and
+    aliases, a duplicated line."""
+    text = base
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        at = draw(st.integers(min_value=0, max_value=len(text)))
+        edit = draw(st.sampled_from(["delete", "insert", "alias", "duplicate"]))
+        if edit == "delete":
+            text = text[:at] + text[at + draw(st.integers(min_value=1, max_value=15)) :]
+        elif edit == "insert":
+            text = text[:at] + draw(YAML_NOISE) + text[at:]
+        elif edit == "alias":
+            marker = draw(st.sampled_from([" &a ", " *a ", "<<: *a\n", " !!str "]))
+            text = text[:at] + marker + text[at:]
+        else:
+            lines = text.splitlines(keepends=True) or [""]
+            index = draw(st.integers(min_value=0, max_value=len(lines) - 1))
+            text = "".join(lines[: index + 1] + lines[index:])
+    return text
+
+
+def _init_spec() -> str:
+    from faktctl.commands.init import _spec_text
+
+    return _spec_text("demo", [])
+
+
+COMPOSE_BASE = """\
+services:
+  faktory:
+    image: contribsys/faktory:1.9.4
+    command: ["/faktory", "-b", ":7419", "-w", ":7420", "-e", "production"]
+    environment:
+      FAKTORY_PASSWORD: /run/secrets/faktory_password
+    secrets: [faktory_password]
+    volumes: ["data:/var/lib/faktory"]
+    ports: ["127.0.0.1:7419:7419"]
+    stop_grace_period: 60s
+    restart: unless-stopped
+  worker:
+    image: shop/worker:1
+    environment:
+      FAKTORY_URL: tcp://:${FAKTORY_PASSWORD}@faktory:7419
+volumes:
+  data: {}
+secrets:
+  faktory_password:
+    file: ./secrets/faktory_password
+"""
+
+
+def _check_spec(text: str) -> None:
+    started = time.monotonic()
+    try:
+        parse_spec(text, Path("/nonexistent/faktory.yaml"))
+    except FaktctlError as err:
+        _assert_usage_error(err)
+    assert time.monotonic() - started < PER_EXAMPLE_S
+
+
+def _check_compose(folder: Path, text: str) -> None:
+    path = folder / "compose.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    started = time.monotonic()
+    try:
+        gather_compose(path, {}, NOW)
+    except FaktctlError as err:
+        _assert_usage_error(err)
+    assert time.monotonic() - started < PER_EXAMPLE_S
+
+
+def _assert_usage_error(err: FaktctlError) -> None:
+    assert err.exit_code == ExitCode.USAGE, err.one_line()
+    for line in err.one_line().splitlines():
+        assert line.strip() and "Traceback" not in line
+
+
+PROPERTY = settings(
+    max_examples=EXAMPLES,
+    deadline=None,  # a loaded machine is slow; the per-example bound is asserted instead
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    database=None,
+)
+
+
+@PROPERTY
+@given(top_level(SPEC_KEYS))
+@example({"server": {"\x1e\r": None}})  # found by this test: a key that broke the line
+def test_generated_specs_load_or_fail_with_one_located_line(document: dict[str, Any]) -> None:
+    _check_spec(yaml.safe_dump(document, sort_keys=False))
+
+
+@PROPERTY
+@given(st.data())
+def test_mutated_specs_load_or_fail_with_one_located_line(data: st.DataObject) -> None:
+    _check_spec(data.draw(mutated(_init_spec())))
+
+
+@pytest.fixture(scope="module")
+def compose_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("compose")
+
+
+@PROPERTY
+@given(document=top_level(COMPOSE_KEYS))
+def test_generated_compose_files_audit_or_fail_with_one_line(
+    compose_folder: Path, document: dict[str, Any]
+) -> None:
+    _check_compose(compose_folder, yaml.safe_dump(document, sort_keys=False))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_mutated_compose_files_audit_or_fail_with_one_line(
+    compose_folder: Path, data: st.DataObject
+) -> None:
+    _check_compose(compose_folder, data.draw(mutated(COMPOSE_BASE)))
+
+
+@PROPERTY
+@given(data=st.data())
+def test_multi_document_streams_load_or_fail_with_one_line(data: st.DataObject) -> None:
+    """The stream path Kubernetes manifests take (safeyaml.load_all)."""
+    parts = data.draw(st.lists(documents(COMPOSE_KEYS), min_size=1, max_size=4))
+    text = "---\n".join(yaml.safe_dump(part) for part in parts)
+    text = data.draw(st.one_of(st.just(text), mutated(text)))
+    try:
+        safeyaml.load_all(text, "manifests.yaml", max_nodes=5_000)
+    except safeyaml.YamlLimitError as err:
+        _assert_usage_error(err)
+    except yaml.YAMLError:
+        pass  # a syntax error: each reader places it as file:line:col (tested per reader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'project: demo\nserver:\n  "\\x1e\\r": 1\n',  # an unknown key: record separator, CR
+        "project: demo\nworkers: [\x1e]\n",  # a character YAML refuses, with a multi-line reason
+    ],
+)
+def test_errors_about_odd_characters_stay_on_one_line(text: str) -> None:
+    with pytest.raises(FaktctlError) as caught:
+        parse_spec(text, Path("/nonexistent/faktory.yaml"))
+    assert len(caught.value.one_line().splitlines()) == 1, caught.value.one_line()
