@@ -143,16 +143,16 @@ class Setup:
         selector = {"label": [f"{LABEL_KEY}={LABEL_VALUE}"]}
         left = []
         for container in self.client.containers.list(all=True, filters=selector):
-            left.append(f"container {container.name}")
+            left.append(f"container {container.name} (removed)")
             container.remove(force=True)
         for network in self.client.networks.list(filters=selector):
             try:
                 network.remove()
-                left.append(f"network {network.name}")
+                left.append(f"network {network.name} (removed)")
             except docker.errors.APIError as err:  # e.g. an endpoint count the engine lost
                 left.append(f"network {network.name} (cannot be removed: {err.explanation})")
         for volume in self.client.volumes.list(filters=selector):
-            left.append(f"volume {volume.name}")
+            left.append(f"volume {volume.name} (removed)")
             volume.remove(force=True)
         return left
 
@@ -184,7 +184,7 @@ def measure(setup: Setup, rounds: int) -> dict[str, dict[str, list[float]]]:
                 samples[tool][op].append(seconds)
             left = setup.leftovers()
             if left:
-                print(f"  ! {tool} left {', '.join(left)} (removed)", flush=True)
+                print(f"  ! after {tool}: {', '.join(left)}", flush=True)
         line = ", ".join(
             f"{op} {samples['faktctl'][op][-1]:.2f}/{samples['compose'][op][-1]:.2f}s"
             for op in OPERATIONS

@@ -237,6 +237,30 @@ def with_exact_stop_grace(engine: Engine, observed: Observed, server_service: st
     return replace(observed, containers=containers)
 
 
+def needs_inspect(container: ObservedContainer) -> bool:
+    """Whether a summary is not enough for `up`: a container that is not running, or has run
+    for seconds only (it may be crash-looping: `up` wants its restart count), or whose stop
+    grace no label records."""
+    if container.detailed:
+        return False
+    short = "second" in container.status_text  # "Up 3 seconds", "Up Less than a second"
+    return container.state != "running" or short or not stop_grace_known(container)
+
+
+def up_snapshot(engine: Engine, desired: Desired) -> Observed:
+    """One list query, then an inspect only of the server's containers (the version guard
+    reads the image reference it was created from) and of those `needs_inspect` picks: what
+    `up` plans and checks with, without inspecting a hundred settled replicas."""
+    observed = summary_snapshot(engine, desired)
+    server = desired.server.name
+    unsure = [c.id for c in observed.containers if c.service == server or needs_inspect(c)]
+    exact = {c.id: c for c in in_parallel(partial(inspected, engine), unsure) if c is not None}
+    containers = tuple(
+        exact.get(c.id, c) for c in observed.containers if c.id not in unsure or c.id in exact
+    )
+    return replace(observed, containers=containers)
+
+
 def project_selector(project: str) -> dict[str, str]:
     return {labels.MANAGED: "true", labels.PROJECT: project}
 

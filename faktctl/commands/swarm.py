@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ from faktctl.render import redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.faktory_view import FaktoryView
     from faktctl.planner import PullPolicy
     from faktctl.project import Project
     from faktctl.spec.load import LoadedSpec
@@ -229,15 +231,49 @@ def status(project: Project, *, as_json: bool) -> int:
         docker_swarm.require_manager(engine)
         desired = _status_desired(engine, project)
         rows = _status_rows(engine, project.desired.project, desired)
+        view = _faktory_view(engine, project)
     finally:
         engine.close()
     drift = [r for r in rows if r["drift"] != "up to date"]
     if as_json:
-        document = {"platform": "swarm", "services": rows, "up_to_date": not drift}
+        document = {
+            "platform": "swarm",
+            "services": rows,
+            "up_to_date": not drift,
+            "faktory": view.as_json(),
+        }
         ui.data(json.dumps({"faktctl": 1, "command": "status", "result": document}, indent=2))
     else:
-        ui.data("\n".join(_status_lines(rows)))
+        from faktctl.faktory_view import text_lines
+
+        ui.data("\n".join(_status_lines(rows)) + "\n\n" + "\n".join(text_lines(view)))
     return 1 if drift else 0
+
+
+def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
+    """What the server says (INFO through the engine-API relay into its task's container)."""
+    from faktctl import faktory_view, reach
+    from faktctl.adapters import probe
+    from faktctl.backups.deployment import running_server
+    from faktctl.desired import PROTOCOL_PORT
+    from faktctl.tunnel import relay
+
+    try:
+        server = running_server(engine, project.desired.project)
+    except FaktctlError as err:
+        return faktory_view.unreachable(
+            f"{err.one_line()} (on a swarm: the server's task must run on this engine's node)"
+        )
+    container_id = str(server["Id"])
+    with relay(engine, container_id, PROTOCOL_PORT) as opened:
+        endpoint = reach.Endpoint("127.0.0.1", opened.port)
+        try:
+            info = reach.read_info(endpoint, project.password, faktory_view.INFO_TIMEOUT_S)
+        except probe.ProbeError as err:
+            return faktory_view.unreachable(str(err), "relay into the server's task")
+    view = faktory_view.from_info(info, "relay into the server's task")
+    save = faktory_view.read_last_save(engine, container_id, time.time())
+    return replace(view, last_save=save)
 
 
 def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:

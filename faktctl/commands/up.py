@@ -164,10 +164,10 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
 
 
 def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
-    from faktctl.observe import refuse_compose_started, take_snapshot
+    from faktctl.observe import refuse_compose_started, up_snapshot
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
-    observed = take_snapshot(engine, resolved)
+    observed = up_snapshot(engine, resolved)
     refuse_compose_started(observed)
     the_plan = plan(resolved, observed)
     ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
@@ -178,7 +178,7 @@ def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
 
 def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
     from faktctl.launch import Executor, Outcome, Settings, apply_images
-    from faktctl.observe import refuse_compose_started, take_snapshot
+    from faktctl.observe import refuse_compose_started, up_snapshot
     from faktctl.secretfiles import write_web_conf
     from faktctl.upgrade.guard import check_version_change
 
@@ -187,7 +187,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
     settings = Settings(timeout_s=timeout_s, password=project.password, secrets=project.secrets)
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
-        observed = take_snapshot(engine, resolved)
+        observed = up_snapshot(engine, resolved)
         refuse_compose_started(observed)
         the_plan = plan(resolved, observed)
         check_version_change(engine, resolved, observed, the_plan)

@@ -168,8 +168,11 @@ def test_no_change_up_keeps_service_versions_and_is_fast(deployment: SwarmDeploy
 def test_status_and_logs(deployment: SwarmDeployment) -> None:
     status = deployment.faktctl("status", "--json")
     assert status.code == 0, status.output
-    rows = {r["service"]: r for r in json.loads(status.stdout)["result"]["services"]}
+    result = json.loads(status.stdout)["result"]
+    rows = {r["service"]: r for r in result["services"]}
     assert rows[f"{deployment.project}_go-worker"]["running"] == 3
+    assert result["faktory"]["reachable"] and result["faktory"]["processed"] == PUSHED
+    assert result["faktory"]["workers"] == 3, result["faktory"]
     logs = deployment.faktctl("logs", "faktory", "--tail", "20")
     assert logs.code == 0, logs.output
     assert "faktory | " in logs.stdout and deployment.password not in logs.stdout

@@ -94,3 +94,14 @@ def test_status_from_summaries_shows_the_engine_s_uptime_and_no_restart_column()
     verbose = status_document(desired, observed, plan(desired, observed), datetime.now(UTC))
     assert verbose["verbose"] is True
     assert "RESTARTS" in render_table(verbose).splitlines()[0]
+
+
+def test_up_inspects_only_containers_a_summary_cannot_vouch_for() -> None:
+    from faktctl.observe import needs_inspect
+
+    settled = parse_summary({**SUMMARY, "Status": "Up 7 minutes"})
+    assert not needs_inspect(settled)
+    assert needs_inspect(parse_summary({**SUMMARY, "Status": "Up 4 seconds"}))
+    assert needs_inspect(parse_summary({**SUMMARY, "Status": "Up Less than a second"}))
+    assert needs_inspect(parse_summary({**SUMMARY, "State": "exited", "Status": "Exited (1)"}))
+    assert needs_inspect(parse_summary({**SUMMARY, "Labels": {}}))
