@@ -218,7 +218,7 @@ class KubeAPI:
                 status = client.get(path).json().get("status", {})
                 if any(
                     c.get("type") == "Established" and c.get("status") == "True"
-                    for c in status.get("conditions", [])
+                    for c in status.get("conditions") or []
                 ):
                     time.sleep(1.0)  # discovery catches up a moment later
                     return

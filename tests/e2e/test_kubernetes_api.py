@@ -1,0 +1,128 @@
+"""Kubernetes without a cluster, proven with Kubernetes' own code and the real Faktory server.
+
+- The rendered kustomize directory, built by the real kustomize, and every file of the
+  Kubernetes audit corpus go through a real kube-apiserver's strict server-side dry-run.
+- `helm template` (the real Helm) of a small chart fixture is dry-run and audited from stdin.
+(The rendered server container itself runs under Docker in test_kubernetes_docker.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import run_faktctl
+from tests.support.kube import (
+    KubeAPI,
+    documents,
+    gateway_api_crds,
+    helm_template,
+    kustomize_build,
+    running_apiserver,
+)
+
+UNIT = Path(__file__).resolve().parents[1] / "unit"
+CORPUS = sorted((UNIT / "k8s_corpus").glob("*.yaml"))
+CHART = UNIT / "k8s_charts" / "faktory"
+SPEC = """\
+project: shop
+kubernetes:
+  namespace: jobs
+  storage_size: 2g
+workers:
+  - name: emails
+    image: registry.local/emails:1.2
+    replicas: 2
+    resources: {memory: 256m}
+"""
+
+
+@pytest.fixture(scope="session")
+def kube_api() -> Iterator[KubeAPI]:
+    with running_apiserver() as api:
+        for crd in gateway_api_crds():
+            api.create(crd)
+            api.wait_established(crd["metadata"]["name"])
+        yield api
+
+
+def _assert_accepted(api: KubeAPI, objects: list[dict[str, Any]], what: str) -> None:
+    assert objects, f"{what}: no objects"
+    rejected = api.dry_run(objects)
+    assert not rejected, f"{what}: " + "; ".join(
+        f"{r.ref}: {r.status} {r.message}" for r in rejected
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("k8s-project")
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=folder).code == 0
+    (folder / "faktory.yaml").write_text(SPEC)
+    result = run_faktctl("render", "--target", "kubernetes", cwd=folder)
+    assert result.code == 0, result.output
+    return folder
+
+
+def test_the_rendered_kustomization_is_accepted_by_the_api_server(
+    kube_api: KubeAPI, rendered: Path
+) -> None:
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jobs"}})
+    objects = documents(kustomize_build(rendered / "k8s"))
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == [
+        "Deployment", "NetworkPolicy", "Secret", "Secret", "Service", "Service", "StatefulSet",
+    ]  # fmt: skip
+    password = (rendered / "secrets" / "faktory_password").read_text().strip()
+    secrets = {o["metadata"]["name"].rsplit("-", 1)[0]: o for o in objects if o["kind"] == "Secret"}
+    assert set(secrets) == {"faktory-password", "faktory-url"}  # names carry a content hash
+    sts = next(o for o in objects if o["kind"] == "StatefulSet")
+    volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets")
+    assert volume["secret"]["secretName"] == secrets["faktory-password"]["metadata"]["name"]
+    assert all(o["metadata"].get("namespace") == "jobs" for o in objects)
+    _assert_accepted(kube_api, objects, "kustomize build k8s")
+    assert password not in (rendered / "k8s" / "server.yaml").read_text()
+
+
+def test_a_bogus_field_is_rejected_so_the_dry_run_is_strict(kube_api: KubeAPI) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "x"},
+        "spec": {"containers": [{"name": "x", "image": "x:1"}], "bogusField": 1},
+    }
+    (rejection,) = kube_api.dry_run([pod])
+    assert "bogusField" in rejection.message
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c.stem for c in CORPUS])
+def test_every_corpus_file_is_a_valid_set_of_objects(kube_api: KubeAPI, case: Path) -> None:
+    _assert_accepted(kube_api, documents(case.read_text()), case.name)
+
+
+def test_helm_template_output_is_valid_and_audited_from_stdin(kube_api: KubeAPI) -> None:
+    rendered = helm_template("shop", CHART)
+    _assert_accepted(kube_api, documents(rendered), "helm template")
+    audit = subprocess.run(
+        [sys.executable, "-m", "faktctl", "audit", "--k8s", "-", "--format", "json"],
+        input=rendered,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert audit.returncode == 1, audit.stderr
+    findings = json.loads(audit.stdout)["result"]["findings"]
+    status = {(f["id"]): f for f in findings if f["service"] == "shop-faktory"}
+    for check in ("FKP001", "FKP020", "FKS004", "FKD020", "FKH006", "FKD022", "FKH030"):
+        assert status[check]["status"] == "fail", (check, status[check]["message"])
+    assert status["FKD020"]["location"]["file"] == "<stdin>"
+    assert "targetPort ui (= containerPort 7420)" in status["FKD020"]["message"]
+    # the chart's made-up password is different on every render (so on every helm upgrade)
+    assert helm_template("shop", CHART) != rendered
