@@ -335,17 +335,12 @@ def _take(
     )
     if uploading and not tee.completed:
         _stream_without_folder(engine, server_id, tee, reporter)
-    raw_manifest = Manifest(
-        project=policy.project,
-        created_at=created,
-        file=repository.RDB_FILE,
-        sha256=tee.digest.hexdigest(),
-        size=tee.size,
-        rdb_size=tee.size,
-        faktory_version=counts.version,
-        queues=dict(counts.queues),
-        sets=dict(counts.sets),
-        faktctl_version=__version__,
+    raw_manifest = take.snapshot_manifest(
+        policy.project,
+        created,
+        repository.RDB_FILE,
+        (tee.digest.hexdigest(), tee.size, tee.size),
+        counts,
     )
     for item in uploading:
         reporter.step(f"finishing the upload to {item.outcome.destination.label}")
@@ -400,17 +395,12 @@ def _write_first_folder(
         first.outcome.error = err.one_line()  # the repositories are streamed to on their own
         return None
     backup = Backup(
-        Manifest(
-            project=policy.project,
-            created_at=created,
-            file=snapshot.name,
-            sha256=copied.written.sha256,
-            size=copied.written.size,
-            rdb_size=copied.written.raw_size,
-            faktory_version=counts.version,
-            queues=dict(counts.queues),
-            sets=dict(counts.sets),
-            faktctl_version=__version__,
+        take.snapshot_manifest(
+            policy.project,
+            created,
+            snapshot.name,
+            (copied.written.sha256, copied.written.size, copied.written.raw_size),
+            counts,
         ),
         first_path / manifest_name(stem),
         options.tag,

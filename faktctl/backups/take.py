@@ -373,6 +373,29 @@ def _expected_rdb_size(engine: Engine, container_id: str) -> int | None:
     return None
 
 
+def snapshot_manifest(
+    project: str,
+    created: datetime,
+    file: str,
+    stored: tuple[str, int, int],
+    counts: deployment.Counts,
+) -> Manifest:
+    """The manifest of one snapshot: ``stored`` is (sha256, stored size, RDB size)."""
+    sha256, size, rdb_size = stored
+    return Manifest(
+        project=project,
+        created_at=created,
+        file=file,
+        sha256=sha256,
+        size=size,
+        rdb_size=rdb_size,
+        faktory_version=counts.version,
+        queues=dict(counts.queues),
+        sets=dict(counts.sets),
+        faktctl_version=__version__,
+    )
+
+
 def _keep(copied: Copied, destination: Path, stem: str) -> Path:
     """Check the temp file and rename it into place; on any failure it is removed."""
     try:
@@ -418,17 +441,12 @@ def take_backup(
     copied = copy_snapshot(engine, server_id, destination, stem, options.compression, reporter)
     snapshot = _keep(copied, destination, stem)
     copy_seconds = time.monotonic() - copy_started
-    manifest = Manifest(
-        project=target.project,
-        created_at=created,
-        file=snapshot.name,
-        sha256=copied.written.sha256,
-        size=copied.written.size,
-        rdb_size=copied.written.raw_size,
-        faktory_version=counts.version,
-        queues=dict(counts.queues),
-        sets=dict(counts.sets),
-        faktctl_version=__version__,
+    manifest = snapshot_manifest(
+        target.project,
+        created,
+        snapshot.name,
+        (copied.written.sha256, copied.written.size, copied.written.raw_size),
+        counts,
     )
     backup = Backup(manifest, destination / manifest_name(stem), options.tag)
     write_manifest(backup)
