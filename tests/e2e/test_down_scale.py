@@ -19,6 +19,7 @@ import docker
 
 from faktctl import labels
 from tests.e2e.upkit import Deployment, go_worker, make_deployment
+from tests.support.local import wait_until
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -54,6 +55,12 @@ def test_thirty_replicas_status_logs_scale_down_and_down_in_order(
     deployment.up()
     project, server = deployment.project, f"{deployment.project}-faktory-1"
 
+    def engine_says_healthy() -> bool:  # `up` went by Faktory's own readiness; the engine's
+        # first health check may come up to one interval later
+        health = docker_client.containers.get(server).attrs["State"]["Health"]["Status"]
+        return bool(health == "healthy")
+
+    wait_until(engine_says_healthy, 60, "the engine's health check to pass")
     quick = deployment.faktctl("status", "--json")
     result = json.loads(quick.stdout)["result"]
     assert quick.code == 0, (result["drift"], quick.stderr)
