@@ -132,7 +132,34 @@ def nodes(engine: Engine) -> dict[str, str]:
         }
 
 
+def node_name_and_address(engine: Engine, node_id: str) -> tuple[str, str]:
+    """A node's hostname and the address the swarm reaches it on (either may be empty)."""
+    with engine.doing(f"inspecting swarm node {node_id[:12]}"):
+        raw = engine.api.inspect_node(node_id)
+    hostname = str((raw.get("Description") or {}).get("Hostname", "") or node_id[:12])
+    return hostname, str((raw.get("Status") or {}).get("Addr", "") or "")
+
+
+def replicas_of(raw: RawDict) -> int:
+    """A replicated service's desired task count (0 for a global service)."""
+    return int(
+        (((raw.get("Spec") or {}).get("Mode") or {}).get("Replicated") or {}).get("Replicas", 0)
+    )
+
+
 # --- changing -----------------------------------------------------------------------------------
+
+
+def scale(engine: Engine, service_id: str, replicas: int) -> None:
+    """Set a replicated service's task count, every other part of its spec kept as it is."""
+    raw = inspect_service(engine, service_id)
+    with engine.doing(f"scaling service {service_id[:12]} to {replicas}"):
+        engine.api.update_service(
+            service_id,
+            int((raw.get("Version") or {}).get("Index", 0)),
+            mode={"Replicated": {"Replicas": replicas}},
+            fetch_current_spec=True,
+        )
 
 
 def create_network(

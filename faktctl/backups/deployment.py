@@ -7,16 +7,17 @@ These are deliberately small: `faktctl up`/`down` own the full lifecycle. Restor
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import SecretStr
 
 from faktctl import containers
 from faktctl.adapters import probe
-from faktctl.desired import DATA_DIR
+from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.observe import published_ports
 from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
@@ -34,6 +35,10 @@ SET_NAMES = ("scheduled", "retries", "dead", "working")
 # engine's FAKTCTL_EXTRA_LABELS); they never carry io.faktctl.project, so `up` ignores them.
 JOB_LABEL = "io.faktctl.job"
 BACKUP_OF_LABEL = "io.faktctl.backup-of"
+# what the swarm puts on a task's container
+SWARM_SERVICE_ID = "com.docker.swarm.service.id"
+SWARM_NODE_ID = "com.docker.swarm.node.id"
+SWARM_POLL_S = 0.5
 
 
 class ServerNotRunning(OperationFailed):
@@ -68,8 +73,16 @@ def is_running(container: Mapping[str, Any]) -> bool:
 
 
 def running_server(engine: Engine, project: str) -> RawDict:
-    """The project's server container; ServerNotRunning (before anything is touched) otherwise."""
+    """The project's server container; ServerNotRunning (before anything is touched) otherwise.
+
+    On a swarm this is the server service's running task container, when that task runs on the
+    node of the engine the SDK reaches; when it runs on another node the error names that node
+    and says where to point DOCKER_HOST."""
     servers = _role(engine, project, "server")
+    if not any(is_running(c) for c in servers):
+        elsewhere = _swarm_server_elsewhere(engine, project)
+        if elsewhere is not None:
+            raise ServerNotRunning(elsewhere)
     if not servers:
         raise ServerNotRunning(
             f"project `{project}` has no {SERVER_SERVICE} server container on this engine",
@@ -83,6 +96,49 @@ def running_server(engine: Engine, project: str) -> RawDict:
             "start it with `faktctl up`",
         )
     return running[0]
+
+
+def swarm_service_of(container: Mapping[str, Any]) -> str:
+    """The id of the swarm service whose task this container is ("" for a plain container)."""
+    return str(((container.get("Config") or {}).get("Labels") or {}).get(SWARM_SERVICE_ID, ""))
+
+
+def elsewhere_message(project: str, node: str, address: str, here: str) -> str:
+    """One line: the server's task runs on another swarm node, and what to run instead."""
+    where = f"{node} ({address})" if address and address != node else node
+    target = address or node
+    return (
+        f"the server of `{project}` runs on swarm node {where}, not on {here}, the node of the "
+        f"engine faktctl reaches: run the same command against that node's engine "
+        f"(DOCKER_HOST=ssh://<user>@{target} faktctl ..., or a docker context for it "
+        "with DOCKER_CONTEXT)"
+    )
+
+
+def _swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
+    """The message for a swarm server task running on another node; None otherwise (no swarm,
+    a worker node that cannot list services, no such service, no running task)."""
+    from faktctl import labels
+    from faktctl.adapters import docker_swarm
+
+    try:
+        here = docker_swarm.require_manager(engine)
+        found = docker_swarm.services(engine, project)
+    except OperationFailed:
+        return None
+    for service in found:
+        if ((service.get("Spec") or {}).get("Labels") or {}).get(labels.ROLE) != "server":
+            continue
+        for task in docker_swarm.tasks(engine, str(service["ID"])):
+            state = (task.get("Status") or {}).get("State")
+            node_id = str(task.get("NodeID", ""))
+            if task.get("DesiredState") != "running" or state != "running" or not node_id:
+                continue
+            if node_id == here.node_id:
+                return None
+            node, address = docker_swarm.node_name_and_address(engine, node_id)
+            return elsewhere_message(project, node, address, here.hostname or "this engine")
+    return None
 
 
 def running_workers(engine: Engine, project: str) -> list[RawDict]:
@@ -129,6 +185,20 @@ def protocol_endpoint(container: Mapping[str, Any], engine: Engine) -> Endpoint:
             "set server.ports.protocol (127.0.0.1 by default)",
         )
     return found
+
+
+@contextlib.contextmanager
+def reaching(engine: Engine, container: Mapping[str, Any]) -> Iterator[Endpoint]:
+    """Where this machine reaches the server's port 7419 for the duration of the block: its
+    published binding; for a swarm task with nothing published (the swarm default), a relay
+    through the engine API into its container (faktctl.tunnel), closed at the end."""
+    if swarm_service_of(container) and protocol_address(published_ports(container), engine) is None:
+        from faktctl.tunnel import relay
+
+        with relay(engine, str(container["Id"]), PROTOCOL_PORT) as opened:
+            yield Endpoint("127.0.0.1", opened.port)
+        return
+    yield protocol_endpoint(container, engine)
 
 
 @dataclass(frozen=True)
@@ -252,7 +322,8 @@ def wait_ready(
         else:
             health = (state.get("Health") or {}).get("Status")
             try:
-                counts = read_counts(protocol_endpoint(container, engine), password, timeout=5.0)
+                with reaching(engine, container) as endpoint:
+                    counts = read_counts(endpoint, password, timeout=5.0)
             except ServerUnreachable as err:
                 last = err.message
             else:
@@ -272,3 +343,201 @@ def _log_ending(engine: Engine, container_id: str, password: SecretStr) -> str:
     """`; its log ends with:` and the last lines of the log (password hidden), or nothing."""
     tail = log_tail(engine, container_id, LOG_TAIL, (password,))
     return "; its log ends with:\n" + "\n".join(tail) if tail else ""
+
+
+# --- pausing a deployment for restore -----------------------------------------------------------
+
+
+class Pause(Protocol):
+    """Stop what runs (workers first, then the server) and start it again (server first).
+
+    On one engine the containers themselves are stopped and started; on a swarm the services
+    are scaled to 0 and back (a stopped task would be replaced by a new one at once)."""
+
+    @property
+    def worker_names(self) -> list[str]: ...
+
+    @property
+    def worker_kind(self) -> str: ...
+
+    def stop(self, say: Callable[[str], None]) -> None: ...
+
+    def start_server(self, say: Callable[[str], None], timeout: float) -> str:
+        """Start the server again; the id of the container to wait on."""
+        ...
+
+    def start_workers(self, say: Callable[[str], None]) -> list[str]:
+        """Start the workers again; one line per worker that would not start."""
+        ...
+
+
+@dataclass(frozen=True)
+class ContainerPause:
+    """One engine: the project's containers are stopped and started again as they are."""
+
+    engine: Engine
+    server: Mapping[str, Any]
+    workers: list[RawDict]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [name_of(w) for w in self.workers]
+
+    @property
+    def worker_kind(self) -> str:
+        return "worker container(s)"
+
+    def stop(self, say: Callable[[str], None]) -> None:
+        stop_in_order(self.engine, self.workers, self.server, say)
+
+    def start_server(self, say: Callable[[str], None], timeout: float) -> str:
+        say(f"starting the server {name_of(self.server)}")
+        self.engine.start(str(self.server["Id"]), name_of(self.server))
+        return str(self.server["Id"])
+
+    def start_workers(self, say: Callable[[str], None]) -> list[str]:
+        return start_workers(self.engine, self.workers, say)
+
+
+@dataclass(frozen=True)
+class ScaledService:
+    id: str
+    name: str
+    replicas: int
+    grace_s: float
+
+
+def _scaled(raw: Mapping[str, Any], default_grace: int) -> ScaledService:
+    from faktctl.adapters import docker_swarm
+
+    spec = raw.get("Spec") or {}
+    grace_ns = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("StopGracePeriod")
+    grace = grace_ns / 1e9 if isinstance(grace_ns, int) and grace_ns > 0 else default_grace
+    return ScaledService(
+        str(raw["ID"]), str(spec.get("Name", "")), docker_swarm.replicas_of(dict(raw)), grace
+    )
+
+
+@dataclass(frozen=True)
+class SwarmPause:
+    """A swarm: worker services, then the server service, are scaled to 0 (every task stopped
+    with its grace period, so no server runs on the data volume) and back to what they were."""
+
+    engine: Engine
+    server: Mapping[str, Any]  # the task container the restore reads and writes through
+    server_service: ScaledService
+    workers: list[ScaledService]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return [f"{w.name} ({w.replicas} task(s))" for w in self.workers]
+
+    @property
+    def worker_kind(self) -> str:
+        return "worker service(s), scaled to 0 and back"
+
+    def stop(self, say: Callable[[str], None]) -> None:
+        from faktctl.adapters import docker_swarm
+
+        for worker in self.workers:
+            say(f"scaling worker service {worker.name} to 0 (from {worker.replicas})")
+            docker_swarm.scale(self.engine, worker.id, 0)
+        for worker in self.workers:
+            self._wait_stopped(worker)
+        server = self.server_service
+        say(
+            f"scaling the server service {server.name} to 0 "
+            f"(grace period {server.grace_s:g}s, so Redis saves)"
+        )
+        docker_swarm.scale(self.engine, server.id, 0)
+        self._wait_stopped(server, str(self.server["Id"]))
+
+    def _wait_stopped(self, service: ScaledService, container_id: str = "") -> None:
+        """Until no task of the service runs (and the given container has exited)."""
+        from faktctl.adapters import docker_swarm
+        from faktctl.adapters.docker_engine import ObjectNotFound
+
+        limit = service.grace_s + 60
+        deadline = time.monotonic() + limit
+        while True:
+            running = [
+                t
+                for t in docker_swarm.tasks(self.engine, service.id)
+                if (t.get("Status") or {}).get("State") in ("running", "starting")
+            ]
+            exited = True
+            if container_id:
+                try:
+                    exited = not is_running(self.engine.inspect(container_id))
+                except ObjectNotFound:
+                    exited = True
+            if not running and exited:
+                return
+            if time.monotonic() >= deadline:
+                raise OperationFailed(
+                    f"the tasks of service {service.name} did not stop within {limit:g}s"
+                )
+            time.sleep(SWARM_POLL_S)
+
+    def start_server(self, say: Callable[[str], None], timeout: float) -> str:
+        from faktctl.adapters import docker_swarm
+
+        server = self.server_service
+        say(f"scaling the server service {server.name} back to {server.replicas}")
+        docker_swarm.scale(self.engine, server.id, server.replicas)
+        deadline = time.monotonic() + timeout
+        while True:
+            for task in docker_swarm.tasks(self.engine, server.id):
+                status = task.get("Status") or {}
+                container_id = (status.get("ContainerStatus") or {}).get("ContainerID")
+                if task.get("DesiredState") == "running" and container_id:
+                    return str(container_id)
+            if time.monotonic() >= deadline:
+                raise NotReady(
+                    f"the swarm started no task of {server.name} within {timeout:g}s "
+                    "(`docker service ps` shows why)"
+                )
+            time.sleep(SWARM_POLL_S)
+
+    def start_workers(self, say: Callable[[str], None]) -> list[str]:
+        from faktctl.adapters import docker_swarm
+
+        problems = []
+        for worker in self.workers:
+            try:
+                docker_swarm.scale(self.engine, worker.id, worker.replicas)
+                say(f"scaled worker service {worker.name} back to {worker.replicas}")
+            except OperationFailed as err:
+                problems.append(err.one_line())
+        return problems
+
+
+def pause_for(engine: Engine, project: str, server: Mapping[str, Any]) -> Pause:
+    """How restore stops and starts this deployment: its containers on one engine, its
+    services (scaled to 0 and back) when the server is a swarm task."""
+    service_id = swarm_service_of(server)
+    if not service_id:
+        return ContainerPause(engine, server, running_workers(engine, project))
+    from faktctl import labels
+    from faktctl.adapters import docker_swarm
+
+    try:
+        docker_swarm.require_manager(engine)
+    except docker_swarm.NotAManager as err:
+        raise OperationFailed(
+            "restore on a swarm scales the server and worker services, which only a manager "
+            f"can do, and the server's task runs on this engine's node: {err.message}",
+            "promote this node for the restore (`docker node promote`) or pin the server "
+            "(swarm.server_node) to a manager and run `faktctl up`",
+        ) from None
+    found = docker_swarm.services(engine, project)
+    servers = [s for s in found if str(s["ID"]) == service_id]
+    if not servers:
+        raise ServerNotRunning(f"the server's swarm service {service_id[:12]} is gone")
+    workers = [
+        _scaled(s, DEFAULT_WORKER_STOP_S)
+        for s in found
+        if ((s.get("Spec") or {}).get("Labels") or {}).get(labels.ROLE) == "worker"
+        and docker_swarm.replicas_of(s) > 0
+    ]
+    return SwarmPause(engine, server, _scaled(servers[0], DEFAULT_SERVER_STOP_S), workers)

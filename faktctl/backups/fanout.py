@@ -266,21 +266,21 @@ def take_everywhere(
         raise _nowhere(prepared)
     server = deployment.running_server(engine, policy.project)
     server_id = str(server["Id"])
-    endpoint = deployment.protocol_endpoint(server, engine)
-    if folders:
-        first_path = folders[0].outcome.destination.path  # type: ignore[union-attr]
-        stem, created = take.unique_stem(first_path, policy.project, options.tag)
-    else:
-        created = datetime.now(UTC).replace(microsecond=0)
-        stem = stem_for(policy.project, created, options.tag)
-    try:
-        return _take(
-            engine, server, server_id, endpoint, policy, prepared, folders, repositories,
-            stem, created, options, reporter, started,
-        )  # fmt: skip
-    finally:
-        for item in repositories:
-            item.abort()  # only those still running: a failure left them waiting
+    with deployment.reaching(engine, server) as endpoint:
+        if folders:
+            first_path = folders[0].outcome.destination.path  # type: ignore[union-attr]
+            stem, created = take.unique_stem(first_path, policy.project, options.tag)
+        else:
+            created = datetime.now(UTC).replace(microsecond=0)
+            stem = stem_for(policy.project, created, options.tag)
+        try:
+            return _take(
+                engine, server, server_id, endpoint, policy, prepared, folders, repositories,
+                stem, created, options, reporter, started,
+            )  # fmt: skip
+        finally:
+            for item in repositories:
+                item.abort()  # only those still running: a failure left them waiting
 
 
 def _nowhere(prepared: list[_Prepared]) -> OperationFailed:

@@ -7,7 +7,9 @@ Redis writes, the destination can take the safety snapshot. Then, after confirma
 
 1. a safety snapshot of the current data (a normal backup tagged `pre-restore`);
 2. stop the workers, then the server with its grace period (Redis saves on the way out; the
-   file must be replaced in a stopped server or that final save would overwrite it);
+   file must be replaced in a stopped server or that final save would overwrite it); on a
+   swarm the worker services and then the server service are scaled to 0, since a stopped
+   task would be replaced at once (faktctl.backups.deployment.Pause);
 3. a throwaway helper container on the same data mount receives the snapshot as
    `faktory.rdb.faktctl-restore`, checks its size, renames it over faktory.rdb (atomic on the
    same file system) and syncs; a failed copy leaves the old file untouched;
@@ -107,12 +109,13 @@ def plan_steps(
     destination: str,
     data: str,
     key_move: str | None = None,
+    worker_kind: str = "worker container(s)",
 ) -> list[str]:
     """What restore is about to do, in order, for the confirmation prompt."""
     manifest = backup.manifest
     steps = [f"save the current data as a `{PRE_RESTORE_TAG}` backup in {destination}"]
     if workers:
-        steps.append(f"stop {len(workers)} worker container(s): {', '.join(workers)}")
+        steps.append(f"stop {len(workers)} {worker_kind}: {', '.join(workers)}")
     steps += [
         f"stop the server {server} gracefully",
         f"replace faktory.rdb in {data} with backup {backup.name} "
@@ -236,7 +239,7 @@ class _Checked:
     """What the checks before confirmation found."""
 
     server: Mapping[str, Any]
-    workers: list[dict[str, Any]]
+    pause: deployment.Pause
     before: deployment.Counts
     steps: list[str]
     key_move: tuple[DataFormat, DataFormat] | None = None
@@ -245,24 +248,25 @@ class _Checked:
 def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) -> _Checked:
     server = deployment.running_server(engine, target.project)
     server_id = str(server["Id"])
-    endpoint = deployment.protocol_endpoint(server, engine)
     savepoint.Redis(lambda cmd: engine.exec(server_id, cmd)).call("PING")
     mount = deployment.data_mount(server)
-    before = deployment.read_counts(endpoint, target.password)
+    with deployment.reaching(engine, server) as endpoint:
+        before = deployment.read_counts(endpoint, target.password)
     check_volume_space(engine, server_id, backup.manifest.rdb_size)
     check_rdb_version(engine, server_id, backup)
     take.check_destination(target.destination)
-    workers = deployment.running_workers(engine, target.project)
+    pause = deployment.pause_for(engine, target.project, server)
     move = key_move(backup.manifest.faktory_version, before.version)
     steps = plan_steps(
         backup,
         deployment.name_of(server),
-        [deployment.name_of(w) for w in workers],
+        pause.worker_names,
         str(target.destination),
         f"{mount.kind} {mount.source}",
         describe_key_move(backup, move),
+        pause.worker_kind,
     )
-    return _Checked(server, workers, before, steps, move)
+    return _Checked(server, pause, before, steps, move)
 
 
 def key_move(backup_version: str, server_version: str) -> tuple[DataFormat, DataFormat] | None:
@@ -310,11 +314,11 @@ def restore_backup(
     )
     safety = take.take_backup(engine, target, safety_options, reporter).backup
     reporter.step(f"safety snapshot saved as {safety.name}")
-    deployment.stop_in_order(engine, checked.workers, checked.server, reporter.step)
+    checked.pause.stop(reporter.step)
     after, failure = _replace_and_restart(
         engine, checked, backup, safety, target, timeout, reporter
     )
-    worker_problems = deployment.start_workers(engine, checked.workers, reporter.step)
+    worker_problems = checked.pause.start_workers(reporter.step)
     if isinstance(failure, OperationFailed):
         raise RestoreFailed(
             f"{failure.message}; the server was started again with its previous data",
@@ -333,7 +337,7 @@ def restore_backup(
         differences=tuple(diffs),
         moved_only=bool(diffs) and deployment.only_moved(manifest.queues, manifest.sets, after),
         worker_problems=tuple(worker_problems),
-        workers_started=len(checked.workers) - len(worker_problems),
+        workers_started=len(checked.pause.worker_names) - len(worker_problems),
     )
 
 
@@ -352,7 +356,6 @@ def _replace_and_restart(
     previous data). Raises RestoreFailed when the server does not come back.
     """
     server = checked.server
-    server_id = str(server["Id"])
     failure: BaseException | None = None
     reporter.step(f"writing {backup.name} into the data volume")
     try:
@@ -361,9 +364,8 @@ def _replace_and_restart(
             _move_keys(engine, server, backup, checked.key_move, reporter)
     except BaseException as exc:  # the server must come back up whatever happened
         failure = exc
-    reporter.step(f"starting the server {deployment.name_of(server)}")
-    engine.start(server_id, deployment.name_of(server))
     try:
+        server_id = checked.pause.start_server(reporter.step, timeout)
         after = deployment.wait_ready(engine, server_id, target.password, timeout)
     except deployment.NotReady as err:
         raise RestoreFailed(

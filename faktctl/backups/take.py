@@ -427,15 +427,15 @@ def take_backup(
     check_destination(destination)
     server = deployment.running_server(engine, target.project)
     server_id = str(server["Id"])
-    endpoint = deployment.protocol_endpoint(server, engine)
-    current_size = _expected_rdb_size(engine, server_id)
-    if current_size is not None:
-        check_free_space(destination, worst_case_size(current_size))
+    with deployment.reaching(engine, server) as endpoint:
+        current_size = _expected_rdb_size(engine, server_id)
+        if current_size is not None:
+            check_free_space(destination, worst_case_size(current_size))
 
-    stem, created = unique_stem(destination, target.project, options.tag)
-    reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
-    redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
-    sizes, saved = _read_sizes_around_save(redis, endpoint, target.password, options.timeout)
+        stem, created = unique_stem(destination, target.project, options.tag)
+        reporter.step(f"asking {deployment.name_of(server)} for a fresh snapshot (BGSAVE)")
+        redis = savepoint.Redis(lambda cmd: engine.exec(server_id, cmd))
+        sizes, saved = _read_sizes_around_save(redis, endpoint, target.password, options.timeout)
     counts = sizes.after or sizes.before
     copy_started = time.monotonic()
     copied = copy_snapshot(engine, server_id, destination, stem, options.compression, reporter)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
-from faktctl.errors import ExitCode, FaktctlError, UsageError
+from faktctl.errors import ExitCode, FaktctlError
 from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
 
@@ -206,12 +206,6 @@ def run_backup(
     from faktctl.lock import project_lock
 
     project = open_project(file)
-    if project.loaded.spec.platform == "swarm":
-        raise UsageError(
-            "backup does not support `platform: swarm` yet: it reads the server through a "
-            "published port 7419, which a swarm deployment does not have",
-            "see README, Docker Swarm, for taking a copy of the volume on the server's node",
-        )
     policy = policy_of(project)
     name = project.loaded.spec.project
     started = time.monotonic()

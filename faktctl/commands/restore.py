@@ -41,14 +41,7 @@ def run(
 ) -> int:
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
-    from faktctl.project import load
 
-    if load(file).spec.platform == "swarm":
-        raise UsageError(
-            "restore does not support `platform: swarm` yet: the swarm would start a new server "
-            "task as soon as restore stops the old one",
-            "README, Docker Swarm, says how to restore by hand on the server's node",
-        )
     chosen = choose_backup(file, reference, check_checksum, wanted)
     backup = chosen.backup
     with (

@@ -303,19 +303,6 @@ def test_password_rotation_moves_every_service_to_the_new_secret(
     assert _parked(deployment) == PARKED
 
 
-def test_backup_and_restore_refuse_a_swarm_and_touch_nothing(
-    deployment: SwarmDeployment,
-) -> None:
-    spec = deployment.spec()
-    spec["backup"] = {"destination": "backups", "keep": 3, "max_age": "24h"}
-    deployment.write_spec(spec)
-    refused = deployment.faktctl("backup")
-    assert refused.code == 2 and "platform: swarm" in refused.stderr
-    refused = deployment.faktctl("restore", "any-backup", "--yes")
-    assert refused.code == 2 and "platform: swarm" in refused.stderr
-    assert _parked(deployment) == PARKED
-
-
 def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None:
     volume = f"{deployment.project}_data"
     run = deployment.faktctl("down")
