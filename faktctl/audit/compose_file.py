@@ -172,6 +172,9 @@ class Service:
                     found[field] = self.c.loc(deploy.line_of(key))
             if "resources" in deploy and "memory" not in found:
                 found["memory"] = self.c.loc(deploy.line_of("resources"))
+            for key in ("placement", "update_config"):
+                if key in deploy:
+                    found[key] = self.c.loc(deploy.line_of(key))
         if "environment" not in found and "env_file" in self.data:
             found["environment"] = self.loc("env_file")
         if "volumes" not in found and "tmpfs" in self.data:

@@ -5,10 +5,18 @@ configs references, ports (short, long, ranges, IPv6), restart, healthcheck, mem
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from faktctl.audit.compose_file import ComposeFile, Service, parse_size
-from faktctl.audit.model import HealthcheckFact, Location, MountFact, Origin, PortFact
+from faktctl.audit.model import (
+    HealthcheckFact,
+    Location,
+    MountFact,
+    Origin,
+    PortFact,
+    SwarmFacts,
+)
 from faktctl.audit.secretfacts import read_small
 from faktctl.audit.yamlsrc import LineDict, LineList
 
@@ -235,10 +243,14 @@ def ports(svc: Service) -> list[PortFact]:
             ip = svc.c.compose_text(item.get("host_ip", ""), line)
             protocol = svc.c.compose_text(item.get("protocol", "tcp"), line) or "tcp"
             shown = f"{ip + ':' if ip else ''}{published}:{target}".lstrip(":")
-            if svc.c.compose_text(item.get("mode", ""), line) == "ingress":
+            mode = svc.c.compose_text(item.get("mode", ""), line) or None
+            if mode == "ingress":
                 # a swarm's routing mesh ignores host_ip: the port opens on every node
                 ip, shown = "", f"{shown} (swarm ingress mode: every interface of every node)"
-            facts += _ports_from(ip, published, target, protocol, shown, where)
+            elif mode == "host" and not ip:
+                shown = f"{shown} (swarm host mode: every interface of the task's node)"
+            found = _ports_from(ip, published, target, protocol, shown, where)
+            facts += [replace(f, swarm_mode=mode) for f in found]
             continue
         text = svc.c.compose_text(item, line)
         if text:
@@ -315,6 +327,23 @@ def memory(svc: Service) -> int | None:
     if isinstance(limits, LineDict) and "memory" in limits:
         return parse_size(limits["memory"])
     return None
+
+
+SWARM_ONLY_DEPLOY_KEYS = ("placement", "update_config", "rollback_config", "endpoint_mode", "mode")
+
+
+def swarm(svc: Service) -> SwarmFacts | None:
+    """The swarm side of a service written for `docker stack deploy` (its `deploy:` has a key
+    only a swarm reads); None for a plain compose service."""
+    deploy = svc.data.get("deploy")
+    if not isinstance(deploy, LineDict) or not any(k in deploy for k in SWARM_ONLY_DEPLOY_KEYS):
+        return None
+    placement = deploy.get("placement")
+    raw = placement.get("constraints") if isinstance(placement, LineDict) else None
+    constraints = tuple(str(c) for c in raw) if isinstance(raw, list) else ()
+    update = deploy.get("update_config")
+    order = update.get("order") if isinstance(update, LineDict) else None
+    return SwarmFacts(constraints, str(order) if order is not None else "stop-first")
 
 
 def replicas(svc: Service) -> int:

@@ -115,6 +115,7 @@ def _server(
         stop_grace_s=parse_duration(grace) if grace is not None else None,
         memory_bytes=syntax.memory(svc),
         replicas=syntax.replicas(svc),
+        swarm=syntax.swarm(svc),
         exposure_intent=_exposure(svc),  # type: ignore[arg-type]
         location=svc.where,
         locations=svc.locations(),

@@ -39,6 +39,7 @@ from faktctl.audit.model import (
     PortFact,
     ServerFacts,
     Suppression,
+    SwarmFacts,
     WorkerFacts,
 )
 from faktctl.errors import FaktctlError, UsageError
@@ -194,6 +195,89 @@ def server_facts(raw: RawDict, exposure: Exposure = "internal") -> ServerFacts:
         exposure_intent=exposure,
         live=_live_state(raw),
     )
+
+
+# --- a swarm task: what its service says ------------------------------------------------------
+
+SWARM_SERVICE_ID = "com.docker.swarm.service.id"
+_SWARM_RESTART = {"any": "always", "none": "no", "on-failure": "on-failure"}
+_NS = 1_000_000_000
+
+
+def swarm_service_id(raw: RawDict) -> str:
+    return str((_config(raw).get("Labels") or {}).get(SWARM_SERVICE_ID, ""))
+
+
+def _swarm_ports(endpoint: RawDict, node: str | None) -> tuple[PortFact, ...]:
+    facts = []
+    for port in endpoint.get("Ports") or ():
+        mode = str(port.get("PublishMode") or "ingress")
+        target, published = int(port.get("TargetPort") or 0), str(port.get("PublishedPort") or "")
+        where = (
+            "every interface of every node"
+            if mode == "ingress"
+            else f"every interface of node {node or 'of its task'}"
+        )
+        shown = f"{published}:{target} (swarm {mode} mode: {where})"
+        protocol = str(port.get("Protocol") or "tcp")
+        facts.append(PortFact(target, "", published, protocol, shown, swarm_mode=mode))
+    return tuple(facts)
+
+
+def swarm_server_facts(facts: ServerFacts, service: RawDict, node: str | None) -> ServerFacts:
+    """A task container's facts with what its swarm service decides (no engine calls): the
+    service's environment (in the raft log and `docker service inspect`: written in clear),
+    restart policy, replicas, published ports with their mode, limits, placement, update order."""
+    spec = service.get("Spec") or {}
+    template = spec.get("TaskTemplate") or {}
+    container = template.get("ContainerSpec") or {}
+    env = dict(facts.env)
+    for item in container.get("Env") or ():
+        key, _, value = str(item).partition("=")
+        env[key] = EnvVar(key, value, "literal", "the swarm service's environment")
+    policy = template.get("RestartPolicy") or {}
+    condition = str(policy.get("Condition") or "any")
+    restart = _SWARM_RESTART.get(condition, condition)
+    attempts = int(policy.get("MaxAttempts") or 0)
+    if restart == "on-failure" and attempts:
+        restart = f"on-failure:{attempts}"
+    replicated = (spec.get("Mode") or {}).get("Replicated")
+    replicas = int(replicated.get("Replicas", 1)) if isinstance(replicated, dict) else 2
+    grace = container.get("StopGracePeriod")
+    limits = (template.get("Resources") or {}).get("Limits") or {}
+    placement = template.get("Placement") or {}
+    endpoint = service.get("Endpoint") or spec.get("EndpointSpec") or {}
+    return replace(
+        facts,
+        env=env,
+        restart=restart,
+        restart_text=f"the service's restart_policy.condition: {condition}",
+        replicas=replicas,
+        ports=_swarm_ports(endpoint, node),
+        stop_grace_s=grace / _NS if isinstance(grace, int) else 10.0,
+        memory_bytes=int(limits["MemoryBytes"]) if limits.get("MemoryBytes") else None,
+        swarm=SwarmFacts(
+            constraints=tuple(str(c) for c in placement.get("Constraints") or ()),
+            update_order=str((spec.get("UpdateConfig") or {}).get("Order") or "stop-first"),
+            node=node,
+            service=str(spec.get("Name") or "") or None,
+        ),
+    )
+
+
+def _with_swarm(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> ServerFacts:
+    service_id = swarm_service_id(raw)
+    if not service_id or not hasattr(engine, "api"):
+        return facts
+    from faktctl.adapters import docker_swarm
+
+    node = str(_config(raw).get("Labels", {}).get("com.docker.swarm.node.id", ""))
+    try:
+        service = docker_swarm.inspect_service(engine, service_id)  # type: ignore[arg-type]
+        name = docker_swarm.node_name_and_address(engine, node)[0] if node else None  # type: ignore[arg-type]
+    except FaktctlError:
+        return facts
+    return swarm_server_facts(facts, service, name)
 
 
 # --- files inside the container --------------------------------------------------------------
@@ -464,6 +548,18 @@ def _select(
         found = list(containers.find(engine, spec.project, extra=labels).containers)
     else:
         found = engine.containers(dict(labels), all=True)
+    # a swarm keeps its earlier tasks' containers (the task history): only running ones count
+    found = [
+        c
+        for c in found
+        if not swarm_service_id(c) or (c.get("State") or {}).get("Status") == "running"
+    ]
+    if not found and spec is not None and hasattr(engine, "api"):
+        from faktctl.backups.deployment import swarm_server_elsewhere
+
+        elsewhere = swarm_server_elsewhere(engine, spec.project)  # type: ignore[arg-type]
+        if elsewhere is not None:
+            raise UsageError(elsewhere)
     if not found:
         scope = f"of project `{spec.project}`" if spec else "at all"
         shown = ", ".join(f"{k}={v}" for k, v in labels.items())
@@ -491,16 +587,52 @@ def _audit_server(
     from faktctl.audit.runner import behaviour_of
 
     facts = read_config_files(engine, raw, server_facts(raw, spec.exposure if spec else "internal"))
+    facts = _with_swarm(engine, raw, facts)
     eff = behaviour_of(facts)
     password = spec.password if spec and spec.password else eff.password.value or None
     live = facts.live
     assert live is not None
-    live = replace(
-        live,
-        probe=wire_probe(raw, eff, password, is_local, address),
-        data=data_facts(engine, raw, eff),
-    )
+    if facts.swarm is not None and hasattr(engine, "api"):
+        found = _relayed_probe(engine, raw, eff, password)
+    else:
+        found = wire_probe(raw, eff, password, is_local, address)
+    live = replace(live, probe=found, data=data_facts(engine, raw, eff))
     return replace(facts, live=live)
+
+
+def _relayed_probe(
+    engine: LiveEngine, raw: RawDict, eff: effective.Behaviour, password: str | None
+) -> LiveProbe:
+    """A swarm task's overlay address is not reachable from this machine, and its ports are
+    usually not published: probe it through relays into its container, as `up` and
+    `faktctl dashboard` reach it (faktctl.tunnel)."""
+    import contextlib
+
+    from faktctl.tunnel import relay
+
+    if (raw.get("State") or {}).get("Status") != "running":
+        return LiveProbe(None, unreachable="the container is not running")
+    container = str(raw.get("Id"))
+    protocol_port = _port_of(eff.protocol_binding, 7419)
+    with contextlib.ExitStack() as stack:
+        opened = stack.enter_context(relay(engine, container, protocol_port))  # type: ignore[arg-type]
+        result = _protocol_probe(("127.0.0.1", opened.port), password)
+        if eff.web_enabled:
+            web = stack.enter_context(relay(engine, container, _port_of(eff.web_binding, 7420)))  # type: ignore[arg-type]
+            result = replace(result, **_web_probe(("127.0.0.1", web.port)))
+    note = "relay into the swarm task's container"
+    return replace(
+        result,
+        endpoint=f"{note} (port {protocol_port})",
+        web_endpoint=f"{note} (port {_port_of(eff.web_binding, 7420)})"
+        if eff.web_enabled
+        else None,
+    )
+
+
+def _port_of(binding: str, default: int) -> int:
+    _, _, text = binding.rpartition(":")
+    return int(text) if text.isdigit() else default
 
 
 def gather_live(

@@ -102,6 +102,7 @@ class PortFact:
     protocol: str = "tcp"
     raw: str = ""
     location: Location | None = None
+    swarm_mode: str | None = None  # a swarm's publish mode: "ingress" or "host"
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,18 @@ class KubeServerFacts:
 
 
 @dataclass(frozen=True)
+class SwarmFacts:
+    """What only a swarm says about a server's service (a stack file's `deploy:` or the live
+    service): where its tasks may run and how an update replaces them."""
+
+    # placement constraints, e.g. ("node.hostname==node-1",); empty: any node
+    constraints: tuple[str, ...] = ()
+    update_order: str | None = None  # "stop-first" (the default) or "start-first"
+    node: str | None = None  # live: the node its task runs on
+    service: str | None = None  # live: the swarm service's name
+
+
+@dataclass(frozen=True)
 class ServerFacts:
     service: str
     image: str | None
@@ -223,6 +236,7 @@ class ServerFacts:
     container_files: Mapping[str, str | None] = field(default_factory=dict, repr=False)
     container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kube: KubeServerFacts | None = None  # Kubernetes input only
+    swarm: SwarmFacts | None = None  # a stack file written for a swarm, or a live swarm task
 
     def loc(self, *keys: str) -> Location | None:
         """The location of the first field named in `keys` that has one, else the service's."""

@@ -80,7 +80,7 @@ def running_server(engine: Engine, project: str) -> RawDict:
     and says where to point DOCKER_HOST."""
     servers = _role(engine, project, "server")
     if not any(is_running(c) for c in servers):
-        elsewhere = _swarm_server_elsewhere(engine, project)
+        elsewhere = swarm_server_elsewhere(engine, project)
         if elsewhere is not None:
             raise ServerNotRunning(elsewhere)
     if not servers:
@@ -115,7 +115,7 @@ def elsewhere_message(project: str, node: str, address: str, here: str) -> str:
     )
 
 
-def _swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
+def swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
     """The message for a swarm server task running on another node; None otherwise (no swarm,
     a worker node that cannot list services, no such service, no running task)."""
     from faktctl import labels

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from faktctl.planner import PullPolicy
     from faktctl.project import Project
     from faktctl.spec.load import LoadedSpec
+    from faktctl.swarm.apply import Prepared
     from faktctl.swarm.plan import SwarmDesired
 
 DOWN_POLL_S = 0.25
@@ -41,26 +42,7 @@ def web_conf(project: Project) -> SecretStr | None:
     return SecretStr(web_conf_text(project.desired.dashboard_password))
 
 
-def up(project: Project, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
-    from faktctl.adapters import docker_swarm
-    from faktctl.adapters.docker_engine import connect
-    from faktctl.lock import project_lock
-
-    started = time.monotonic()
-    engine = connect()
-    try:
-        docker_swarm.require_manager(engine)
-        if dry_run:
-            return _dry_run(engine, project, pull)
-        with project_lock(project.dir, project.desired.project, "up") as stale:
-            if stale is not None:
-                ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
-            return _up(engine, project, pull, timeout_s, started)
-    finally:
-        engine.close()
-
-
-def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
+def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
     from faktctl.commands.up import resolve_images
     from faktctl.swarm.apply import observe_and_plan, print_plan, swarm_desired
 
@@ -76,7 +58,7 @@ def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
     return 0
 
 
-def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
+def apply(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
     from faktctl.commands.up import progress_display, resolve_images
     from faktctl.launch import apply_images
     from faktctl.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
@@ -88,6 +70,7 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
             engine, resolved, project.loaded.spec, project.password, web_conf(project)
         )
         prepared = observe_and_plan(engine, desired)
+        _guard_version(engine, project, resolved.server.image, prepared)
         executor = SwarmExecutor(
             engine, prepared, project.password, project.secrets, progress, timeout_s
         )
@@ -111,6 +94,20 @@ def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0
     else:
         ui.info(f"up: done in {elapsed:.1f}s")
     return 0
+
+
+def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepared) -> None:
+    """`up`'s version guard (faktctl.upgrade.guard), before the server service changes."""
+    from faktctl.upgrade.guard import check_swarm_change
+
+    server = prepared.desired.server
+    kinds = {a.kind for a in prepared.the_plan.actions if a.target == server.name}
+    if not kinds & {"create-service", "update-service"}:
+        return
+    known = prepared.service_ids.get(server.name)
+    check_swarm_change(
+        engine, project.desired.project, image, prepared.desired.volume, known and known[0]
+    )
 
 
 # --- down ---------------------------------------------------------------------------------------

@@ -141,24 +141,29 @@ def _image_id(engine: Engine, reference: str) -> str | None:
 
 
 def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
+    """The one frame of `up` on both platforms: connect, plan only (--dry-run) or apply under
+    the project's lock. A swarm needs a manager and plans services (faktctl.commands.swarm)."""
     from faktctl.adapters.docker_engine import connect
     from faktctl.lock import project_lock
     from faktctl.project import open_project
 
     started = time.monotonic()
     project = open_project(file)
-    if project.loaded.spec.platform == "swarm":
-        from faktctl.commands import swarm
-
-        return swarm.up(project, dry_run=dry_run, timeout_s=timeout_s, pull=pull)
+    plan_only, apply = _dry_run, _up
     engine = connect()
     try:
+        if project.loaded.spec.platform == "swarm":
+            from faktctl.adapters.docker_swarm import require_manager
+            from faktctl.commands import swarm
+
+            require_manager(engine)
+            plan_only, apply = swarm.dry_run, swarm.apply
         if dry_run:
-            return _dry_run(engine, project, pull)
+            return plan_only(engine, project, pull)
         with project_lock(project.dir, project.desired.project, "up") as stale:
             if stale is not None:
                 ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
-            return _up(engine, project, pull, timeout_s, started)
+            return apply(engine, project, pull, timeout_s, started)
     finally:
         engine.close()
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import docker
 import docker.errors
-import yaml
 
 from faktctl import labels
 from faktctl.adapters import probe
@@ -27,6 +26,7 @@ from faktctl.adapters.docker_engine import connect
 from faktctl.backups.deployment import running_server
 from faktctl.tunnel import relay
 from tests.support.cli import CliResult, run_faktctl
+from tests.support.specfolder import SpecFolder
 
 RUN_TIMEOUT = 300.0
 SHELL_CHECK = (
@@ -71,28 +71,11 @@ def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
 
 
 @dataclass
-class SwarmDeployment:
-    folder: Path
+class SwarmDeployment(SpecFolder):
     project: str
     session_id: str
     client: docker.DockerClient
     runs: list[CliResult] = field(default_factory=list)
-
-    @property
-    def spec_path(self) -> Path:
-        return self.folder / "faktory.yaml"
-
-    @property
-    def password(self) -> str:
-        return (self.folder / "secrets" / "faktory_password").read_text().strip()
-
-    def spec(self) -> dict[str, Any]:
-        loaded = yaml.safe_load(self.spec_path.read_text())
-        assert isinstance(loaded, dict)
-        return loaded
-
-    def write_spec(self, spec: dict[str, Any]) -> None:
-        self.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
     def faktctl(self, *args: str, timeout: float = RUN_TIMEOUT) -> CliResult:
         env = {"FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={self.session_id}"}

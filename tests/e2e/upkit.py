@@ -16,46 +16,24 @@ from typing import Any
 
 import docker
 import pytest
-import yaml
 
 from faktctl import labels
 from faktctl.adapters import probe
 from tests.support.cli import CliResult, run_faktctl
 from tests.support.local import free_port
+from tests.support.specfolder import SpecFolder
 
 RUN_TIMEOUT = 240.0
 
 
 @dataclass
-class Deployment:
-    folder: Path
+class Deployment(SpecFolder):
     project: str
     session_id: str
     protocol_port: int
     dashboard_port: int
     client: docker.DockerClient
     runs: list[CliResult] = field(default_factory=list)
-
-    @property
-    def spec_path(self) -> Path:
-        return self.folder / "faktory.yaml"
-
-    @property
-    def password(self) -> str:
-        return (self.folder / "secrets" / "faktory_password").read_text().strip()
-
-    def spec(self) -> dict[str, Any]:
-        loaded = yaml.safe_load(self.spec_path.read_text())
-        assert isinstance(loaded, dict)
-        return loaded
-
-    def write_spec(self, spec: dict[str, Any]) -> None:
-        self.spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
-
-    def edit(self, change: Callable[[dict[str, Any]], None]) -> None:
-        spec = self.spec()
-        change(spec)
-        self.write_spec(spec)
 
     def faktctl(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = RUN_TIMEOUT

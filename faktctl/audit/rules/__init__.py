@@ -12,6 +12,7 @@ from faktctl.audit.rules import (
     password,
     persistence,
     production,
+    swarm,
     versions,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "password",
     "persistence",
     "production",
+    "swarm",
     "versions",
 ]

@@ -87,7 +87,7 @@ def restart_policy(ctx: ServerCtx) -> Result:
     "error",
     "The restart policy is not on-failure",
     "Use restart: unless-stopped (swarm: deploy.restart_policy.condition: any): Faktory exits "
-    "with status 0 when it fails to start, so on-failure never restarts a failed start.",
+    "with status 0 on most failed starts, which on-failure does not restart.",
 )
 def restart_not_on_failure(ctx: ServerCtx) -> Result:
     restart = ctx.server.restart
@@ -97,8 +97,9 @@ def restart_not_on_failure(ctx: ServerCtx) -> Result:
     shown = ctx.server.restart_text or f"restart: {restart}"
     if restart.startswith("on-failure"):
         return failed(
-            f"{shown} restarts crashes and OOM kills (non-zero exits) but never a failed "
-            "start: Faktory exits with status 0 when it cannot start, so it stays down",
+            f"{shown} restarts crashes and OOM kills (non-zero exits), but Faktory exits with "
+            "status 0 on most failed starts (no or an unreadable password, a bad TOML file, "
+            "the port in use, Redis not booting), so those are not restarted and it stays down",
             where,
         )
     return passed(shown, where)

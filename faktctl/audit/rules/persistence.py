@@ -7,7 +7,6 @@ import posixpath
 from faktctl.audit.effective import DEFAULT_DATA_DIR
 from faktctl.audit.model import ServerFacts
 from faktctl.audit.registry import (
-    STATIC,
     Outcome,
     Result,
     ServerCtx,
@@ -187,10 +186,12 @@ def stop_grace_period(ctx: ServerCtx) -> Result:
     "error",
     "One server per data directory",
     "Run a single Faktory container per data volume; OSS Faktory cannot be scaled out.",
-    inputs=STATIC,
 )
 def single_writer(ctx: ServerCtx) -> Result:
     server = ctx.server
+    live = ctx.facts.kind == "live"
+    if live and server.swarm is None:
+        return []  # one engine's containers: the static inputs say what would run
     if server.replicas > 1:
         return failed(
             f"{server.replicas} replicas: each runs its own Redis, so jobs split across them "
