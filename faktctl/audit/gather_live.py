@@ -292,7 +292,19 @@ def _read(engine: LiveEngine, container: str, path: str) -> str | None:
                 return None
         return data.decode("utf-8", errors="replace")
     except FaktctlError:
+        return _cat(engine, container, path)
+
+
+def _cat(engine: LiveEngine, container: str, path: str) -> str | None:
+    """A file the engine's archive API cannot see, read from inside the running container: a
+    swarm secret (/run/secrets/...) is mounted outside the container's file system view."""
+    try:
+        code, output = engine.exec(container, ["cat", path])
+    except FaktctlError:
         return None
+    if code != 0 or len(output) > MAX_FILE:
+        return None
+    return output.decode("utf-8", errors="replace")
 
 
 def _listing(engine: LiveEngine, container: str, folder: str) -> tuple[str, ...] | None:

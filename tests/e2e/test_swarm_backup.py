@@ -22,8 +22,6 @@ from tests.e2e.swarmkit import SwarmDeployment, new_swarm_deployment, single_nod
 from tests.support.cli import run_faktctl
 from tests.support.images import (
     GO_WORKER_REPO,
-    ensure_faktory_image,
-    ensure_go_worker_image,
     go_worker_recipe_hash,
 )
 from tests.support.local import free_port, wait_until
@@ -38,15 +36,16 @@ def deployment(
     tmp_path_factory: pytest.TempPathFactory,
     docker_client: docker.DockerClient,
     test_session_id: str,
+    faktory_image: str,
+    go_worker_image: str,
 ) -> Iterator[SwarmDeployment]:
-    ensure_go_worker_image(docker_client)
     with single_node_swarm(docker_client, test_session_id) as node:
         made = new_swarm_deployment(
             tmp_path_factory.mktemp("swarm-backup") / "project",
             test_session_id,
             docker_client,
             node,
-            ensure_faktory_image(docker_client, "1.10.0"),
+            faktory_image,
             f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
         )
         spec = made.spec()
@@ -155,7 +154,7 @@ def test_live_audit_of_the_faktctl_deployed_swarm_passes_strict(
 
 
 def test_a_bad_swarm_service_fails_the_live_audit_with_the_right_ids(
-    deployment: SwarmDeployment, tmp_path: Path
+    deployment: SwarmDeployment, tmp_path: Path, faktory_image: str
 ) -> None:
     """7419 published in ingress mode, the password a literal in the service's environment,
     on-failure restarts, no placement, start-first updates: each named by its check."""
@@ -163,7 +162,7 @@ def test_a_bad_swarm_service_fails_the_live_audit_with_the_right_ids(
     bad = f"{deployment.project}-bad"
     selector = {labels.TEST: deployment.session_id, "io.faktctl.bad": bad}
     service = client.services.create(  # type: ignore[no-untyped-call]
-        client.images.get(ensure_faktory_image(client, "1.10.0")).id,
+        client.images.get(faktory_image).id,
         args=["/faktory", "-b", ":7419", "-w", ":7420", "-e", "production"],
         name=bad,
         env=["FAKTORY_PASSWORD=Zq7-vLx2-Rt9w-Hn4k-Pb6s-Yd3m"],
@@ -206,6 +205,8 @@ def test_up_on_a_swarm_refuses_a_version_change_across_the_queue_keys(
     docker_client: docker.DockerClient,
     test_session_id: str,
     deployment: SwarmDeployment,
+    faktory_image: str,
+    faktory_old_image: str,
 ) -> None:
     """`up`'s version guard on a swarm: 1.9.4 -> 1.10.0 with queued jobs is refused, with the
     service left as it was; after `down` (the volume stays) a new 1.10.0 server is refused too."""
@@ -215,7 +216,7 @@ def test_up_on_a_swarm_refuses_a_version_change_across_the_queue_keys(
         test_session_id,
         docker_client,
         node,
-        ensure_faktory_image(docker_client, "1.9.4"),
+        faktory_old_image,
         f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
     )
     spec = old.spec()
@@ -227,7 +228,7 @@ def test_up_on_a_swarm_refuses_a_version_change_across_the_queue_keys(
         with old.connect() as conn:
             conn.push_many(probe.make_job("demo.echo", [n], queue=PARKED) for n in range(50))
         before = old.versions()
-        spec["server"]["image"] = ensure_faktory_image(docker_client, "1.10.0")
+        spec["server"]["image"] = faktory_image
         old.write_spec(spec)
         refused = old.faktctl("up")
         assert refused.code == 4, refused.output
