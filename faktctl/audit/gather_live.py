@@ -290,14 +290,16 @@ def _read(engine: LiveEngine, container: str, path: str) -> str | None:
             data += chunk
             if len(data) > MAX_FILE:
                 return None
-        return data.decode("utf-8", errors="replace")
     except FaktctlError:
         return _cat(engine, container, path)
+    if not data:
+        return _cat(engine, container, path) or ""
+    return data.decode("utf-8", errors="replace")
 
 
 def _cat(engine: LiveEngine, container: str, path: str) -> str | None:
-    """A file the engine's archive API cannot see, read from inside the running container: a
-    swarm secret (/run/secrets/...) is mounted outside the container's file system view."""
+    """A file as the running container sees it, read from inside it: the engine's archive API
+    sees only an empty placeholder where a swarm secret (/run/secrets/...) is mounted."""
     try:
         code, output = engine.exec(container, ["cat", path])
     except FaktctlError:
