@@ -41,6 +41,12 @@ PasswordSource = Literal["FAKTORY_PASSWORD", "conf.d", "/etc/faktory/password", 
 # --- the command line ------------------------------------------------------------------------
 
 
+def reads_faktory_env(image: str | None) -> bool:
+    """False when the image's version is known to predate FAKTORY_ENV (1.4.2, #325)."""
+    version = parse_image(image).version if image else None
+    return version is None or release_of(version).reads_faktory_env
+
+
 @dataclass(frozen=True)
 class ImageDefault:
     """What a Faktory image runs when the deployment gives no command."""

@@ -19,10 +19,9 @@ from typing import Any
 from faktctl.audit import compose_syntax as syntax
 from faktctl.audit.backups import gather_backup
 from faktctl.audit.compose_file import ComposeFile, Service, parse_duration
-from faktctl.audit.effective import image_default
+from faktctl.audit.effective import image_default, reads_faktory_env
 from faktctl.audit.gather_proxies import Upstream, gather_proxies, upstream_of
 from faktctl.audit.identify import Dockerfile, Identity, identify, parse_dockerfile, read_dockerfile
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -37,7 +36,6 @@ from faktctl.audit.model import (
 from faktctl.audit.secretfacts import inspect_secret_files
 from faktctl.audit.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
-from faktctl.versions import release_of
 
 IGNORE_KEY = "x-faktctl-ignore"
 EXPOSURE_KEY = "x-faktctl-exposure"
@@ -120,15 +118,10 @@ def _server(
         memory_bytes=syntax.memory(svc),
         replicas=syntax.replicas(svc),
         exposure_intent=_exposure(svc),  # type: ignore[arg-type]
-        reads_faktory_env=_reads_env(image),
+        reads_faktory_env=reads_faktory_env(image),
         location=svc.where,
         locations=svc.locations(),
     )
-
-
-def _reads_env(image: str | None) -> bool:
-    version = parse_image(image).version if image else None
-    return version is None or release_of(version).reads_faktory_env
 
 
 def _default_command_note(svc: Service, who: Identity) -> list[str]:

@@ -31,6 +31,14 @@ class Forwards:
     targets: list[Target] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)  # directives naming a variable
 
+    def add(self, address: str, directive: str, unresolved: str | None = None) -> None:
+        """Record where `address` points, or that it cannot be resolved here."""
+        target = parse_target(address, directive)
+        if target is None:
+            self.unresolved.append(unresolved or directive)
+        else:
+            self.targets.append(target)
+
     def to(self, names: Iterable[str], port: int = WEB_PORT) -> list[Target]:
         wanted = {n.lower() for n in names}
         return [t for t in self.targets if t.host.lower() in wanted and t.port == port]
@@ -79,17 +87,9 @@ def nginx_forwards(text: str) -> Forwards:
         host = match.group("host") if match else ""
         if host in upstreams and not (match and match.group("port")):
             for server in upstreams[host]:
-                target = parse_target(server, f"{directive} (upstream {host}: server {server})")
-                if target is None:
-                    found.unresolved.append(f"{directive} (upstream server {server})")
-                else:
-                    found.targets.append(target)
+                found.add(server, f"{directive} (upstream {host}: server {server})")
             continue
-        target = parse_target(value, directive)
-        if target is None:
-            found.unresolved.append(directive)
-        else:
-            found.targets.append(target)
+        found.add(value, directive)
     return found
 
 
@@ -122,12 +122,7 @@ def _caddy_upstreams(found: Forwards, words: list[str], verb: str, skip_matcher:
     if skip_matcher and words and words[0].startswith(("/", "@", "*")):
         words = words[1:]
     for word in words:
-        directive = f"{verb} {word}"
-        target = parse_target(word, directive)
-        if target is None:
-            found.unresolved.append(directive)
-        else:
-            found.targets.append(target)
+        found.add(word, f"{verb} {word}")
     return found
 
 
@@ -195,11 +190,6 @@ def caddy_label_forwards(labels: Mapping[str, str], names: Iterable[str]) -> For
         for scheme, port in _UPSTREAMS.findall(value):
             number = int(port) if port else _DEFAULT_PORTS.get(scheme.lower(), 80)
             found.targets.append(Target(own, number, directive))
-        rest = _UPSTREAMS.sub("", value)
-        for word in rest.split():
-            target = parse_target(word, directive)
-            if target is None:
-                found.unresolved.append(directive)
-            else:
-                found.targets.append(target)
+        for word in _UPSTREAMS.sub("", value).split():
+            found.add(word, directive)
     return found

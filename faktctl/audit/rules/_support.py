@@ -197,7 +197,10 @@ def beyond_loopback(items: list[Reachable]) -> list[Reachable]:
 
 def reach_text(items: list[Reachable]) -> str:
     words = {"all": "all interfaces", "public": "a public address", "private": "a private IP"}
-    return ", ".join(f"`{item.how}` ({words.get(item.reach, item.reach)})" for item in items)
+    return ", ".join(
+        f"{item.how if '`' in item.how else f'`{item.how}`'} ({words.get(item.reach, item.reach)})"
+        for item in items
+    )
 
 
 def origin_text(var: EnvVar) -> str:

@@ -38,6 +38,12 @@ def _nothing_reached(ctx: ServerCtx, port: int, where: Location | None) -> Resul
                 f"port {inside}",
                 where,
             )
+        other = [p for p in ctx.server.ports if p.container_port == inside and p.protocol != "tcp"]
+        if other:
+            shown = ", ".join(f"`{p.raw or p.container_port}`" for p in other)
+            return passed(
+                f"port {inside} is published only as {other[0].protocol} ({shown})", where
+            )
         return passed(f"port {port} is not published", where)
     text, found = anyway
     if ctx.eff.args_known or not beyond_loopback(found):

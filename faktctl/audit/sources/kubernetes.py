@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from faktctl.audit import yamlsrc
-from faktctl.audit.effective import faktory_args, image_default
+from faktctl.audit.effective import faktory_args, image_default, reads_faktory_env
 from faktctl.audit.gather_compose import suppressions_from
 from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
@@ -660,6 +660,7 @@ def _server(
         memory_bytes=_memory(container, "limits"),
         replicas=replicas,
         exposure_intent=_exposure(pod.owner),  # type: ignore[arg-type]
+        reads_faktory_env=reads_faktory_env(image),
         location=here,
         locations=locations,
         kube=KubeServerFacts(
