@@ -15,15 +15,27 @@ from dataclasses import dataclass, field
 WEB_PORT = 7420
 _DEFAULT_PORTS = {"http": 80, "https": 443, "h2c": 80, "ws": 80, "wss": 443}
 _URL = re.compile(
-    r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?P<host>\[[^\]]*\]|[^:/?#]*)(?::(?P<port>\d+))?"
+    r"^(?:(?P<scheme>[a-z][a-z0-9+.-]*)://)?(?:[^@/]*@)?"
+    r"(?P<host>\[[^\]]*\]|[^:/?#@]*)(?::(?P<port>\d+))?"
 )
+
+
+_USERINFO = re.compile(r"(://)[^/@\s\"']+@")
+
+
+def redact(directive: str) -> str:
+    """A directive fit for a message: credentials in a URL (`http://user:pw@host`) hidden."""
+    return _USERINFO.sub(r"\1***@", directive)
 
 
 @dataclass(frozen=True)
 class Target:
     host: str
     port: int
-    directive: str  # as written, e.g. "proxy_pass http://faktory:7420"
+    directive: str  # as written (credentials hidden), e.g. "proxy_pass http://faktory:7420"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "directive", redact(self.directive))
 
 
 @dataclass
@@ -35,7 +47,7 @@ class Forwards:
         """Record where `address` points, or that it cannot be resolved here."""
         target = parse_target(address, directive)
         if target is None:
-            self.unresolved.append(unresolved or directive)
+            self.unresolved.append(redact(unresolved or directive))
         else:
             self.targets.append(target)
 

@@ -146,3 +146,13 @@ def test_old_servers_ignore_faktory_env() -> None:
     assert resolve(IMAGE_CMD, env, []).environment == "production"
     old = resolve(IMAGE_CMD, env, [], reads_env=False)
     assert old.environment == "development" and old.env_var_ignored
+
+
+def test_credentials_in_a_proxy_address_never_reach_a_message() -> None:
+    found = proxyconf.nginx_forwards("proxy_pass http://admin:hunter2@faktory:7420;")
+    assert hits(found) == [("faktory", 7420)]
+    assert "hunter2" not in found.targets[0].directive
+    line = 'url: "http://admin:hunter2@jobs:7420"'
+    generic = proxyconf.generic_forwards(line)
+    assert hits(generic) == [("jobs", 7420)]
+    assert all("hunter2" not in t.directive for t in generic.targets)
