@@ -1,3 +1,3 @@
-from faktctl.cli import main
+from faktctl.entry import main
 
 main()

@@ -5,19 +5,16 @@ Commands import their implementation lazily so `faktctl --help` stays fast.
 
 from __future__ import annotations
 
-import gc
-import signal
-import sys
-import traceback
 from enum import StrEnum
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from faktctl import __version__
-from faktctl.errors import ExitCode, FaktctlError, Interrupted, SpecError, UsageError
+from faktctl import __version__, options
+from faktctl.entry import boundary as boundary
+from faktctl.entry import os_failure as os_failure
+from faktctl.errors import UsageError
 
 app = typer.Typer(
     name="faktctl",
@@ -32,8 +29,7 @@ app = typer.Typer(
 SpecOption = Annotated[
     Path | None,
     typer.Option(
-        "--file",
-        "-f",
+        *options.FILE,
         help="Spec file to use (default: ./faktory.yaml).",
         dir_okay=False,
         show_default=False,
@@ -208,13 +204,12 @@ def down(
 def status(
     file: SpecOption = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help='JSON envelope {"faktctl": 1, ...} on stdout.')
+        bool, typer.Option(*options.JSON, help='JSON envelope {"faktctl": 1, ...} on stdout.')
     ] = False,
     verbose: Annotated[
         bool,
         typer.Option(
-            "--verbose",
-            "-v",
+            *options.VERBOSE,
             help="Inspect every container too: restart counts and exact start times.",
         ),
     ] = False,
@@ -590,78 +585,6 @@ def upgrade(
     )
 
 
-_OPERATIONS = {
-    "mkdir": "create the folder",
-    "makedirs": "create the folder",
-    "open": "open",
-    "read_text": "read",
-    "read_bytes": "read",
-    "write_text": "write",
-    "write_bytes": "write",
-    "replace": "replace",
-    "rename": "rename",
-    "unlink": "remove",
-    "rmdir": "remove",
-    "chmod": "change the mode of",
-    "stat": "look at",
-    "lstat": "look at",
-    "touch": "create",
-    "iterdir": "list",
-    "scandir": "list",
-    "listdir": "list",
-}
-
-
-def os_failure(err: OSError) -> FaktctlError:
-    """An OSError nobody translated, as one line: the operation (from the innermost function
-    that failed), the path, the reason; exit 2 for a path of the wrong kind, else 4."""
-    from faktctl.errors import OperationFailed
-    from faktctl.fsutil import file_error
-
-    if err.filename is None:
-        return OperationFailed(f"{err.strerror or err}")
-    innermost = err.__traceback__
-    while innermost is not None and innermost.tb_next is not None:
-        innermost = innermost.tb_next
-    function = innermost.tb_frame.f_code.co_name if innermost is not None else ""
-    operation = _OPERATIONS.get(function, "use")
-    return file_error(operation, str(err.filename), err)
-
-
-def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("interrupted")
-
-
 def main() -> None:
-    """Console-script entry point and the one error boundary."""
-    debug = "--debug" in sys.argv[1:]
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    try:
-        app()
-    except FaktctlError as err:
-        if debug:
-            traceback.print_exc()
-        if isinstance(err, SpecError):
-            print(err.one_line(), file=sys.stderr)
-        else:
-            print(f"faktctl: error: {err.one_line()}", file=sys.stderr)
-        sys.exit(int(err.exit_code))
-    except OSError as err:
-        if isinstance(err, BrokenPipeError):
-            sys.exit(int(ExitCode.OK))
-        if debug:
-            traceback.print_exc()
-        failure = os_failure(err)
-        print(f"faktctl: error: {failure.one_line()}", file=sys.stderr)
-        sys.exit(int(failure.exit_code))
-    except (Interrupted, KeyboardInterrupt):
-        if debug:
-            traceback.print_exc()
-        print("faktctl: interrupted", file=sys.stderr)
-        sys.exit(int(ExitCode.INTERRUPTED))
-    except BrokenPipeError:
-        sys.exit(int(ExitCode.OK))
-    finally:
-        # The work is done: moving every live object out of the collector's reach spares the
-        # interpreter a full collection of all the imported modules at exit (~50 ms).
-        gc.freeze()
+    """Console-script entry point when called as faktctl.cli:main (see faktctl.entry)."""
+    boundary(app)

@@ -28,7 +28,7 @@ from faktctl.observe import Observed, ObservedContainer
 from faktctl.serverconf import DB_DIR
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.engine_reader import ReadEngine
 
 INFO_TIMEOUT_S = 3.0
 SET_NAMES = ("scheduled", "retries", "dead", "working")
@@ -221,7 +221,7 @@ def _why_not_running(container: ObservedContainer) -> str:
     return f"the server container {container.name} is {container.state}"
 
 
-def read_last_save(engine: Engine, container_id: str, fallback_now: float) -> LastSave:
+def read_last_save(engine: ReadEngine, container_id: str, fallback_now: float) -> LastSave:
     script = _SAVE_SCRIPT.format(dirs=" ".join(DATA_DIRS))
     try:
         _, output = engine.exec(container_id, ["sh", "-c", script])
@@ -231,7 +231,7 @@ def read_last_save(engine: Engine, container_id: str, fallback_now: float) -> La
 
 
 def gather(
-    engine: Engine,
+    engine: ReadEngine,
     container: ObservedContainer | None,
     password: SecretStr,
     network: str | None = None,
@@ -259,7 +259,7 @@ def gather(
 
 
 def for_deployment(
-    engine: Engine, desired: Desired, observed: Observed, password: SecretStr, *, now: float
+    engine: ReadEngine, desired: Desired, observed: Observed, password: SecretStr, *, now: float
 ) -> FaktoryView:
     """The view of a project's server: its running container (else the first one found)."""
     containers = observed.of_service(desired.server.name)

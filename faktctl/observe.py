@@ -25,6 +25,7 @@ from faktctl.errors import UsageError
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.engine_reader import ReadEngine
 
 RUNNING_STATES = ("running", "restarting")
 _T = TypeVar("_T")
@@ -269,19 +270,19 @@ def _sorted(containers: Iterable[ObservedContainer]) -> tuple[ObservedContainer,
     return tuple(sorted(containers, key=lambda c: (c.service, c.replica or 0, c.name)))
 
 
-def take_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
+def take_snapshot(engine: ReadEngine, desired: Desired, images: bool = True) -> Observed:
     """Containers by project label (each inspected); network, volumes and images by the names
     the spec uses."""
     return _snapshot(engine, desired, images, detailed=True)
 
 
-def summary_snapshot(engine: Engine, desired: Desired, images: bool = True) -> Observed:
+def summary_snapshot(engine: ReadEngine, desired: Desired, images: bool = True) -> Observed:
     """Like take_snapshot, from one list query for the containers (no inspect per container),
     with the network, volume and image look-ups side by side with it."""
     return _snapshot(engine, desired, images, detailed=False)
 
 
-def _snapshot(engine: Engine, desired: Desired, images: bool, detailed: bool) -> Observed:
+def _snapshot(engine: ReadEngine, desired: Desired, images: bool, detailed: bool) -> Observed:
     references = sorted({s.image for s in desired.services}) if images else []
     with ThreadPoolExecutor(max_workers=SNAPSHOT_PARALLEL) as pool:
         found = pool.submit(_containers, engine, desired.project, detailed)
@@ -300,7 +301,7 @@ def _snapshot(engine: Engine, desired: Desired, images: bool, detailed: bool) ->
 
 
 def _containers(
-    engine: Engine, project: str, detailed: bool
+    engine: ReadEngine, project: str, detailed: bool
 ) -> tuple[tuple[ObservedContainer, ...], tuple[str, ...]]:
     """faktctl's containers of the project, and the names of those compose started (when
     faktctl has none), as `containers.find` decides."""
@@ -315,7 +316,7 @@ def _containers(
     return _sorted(parse_summary(raw) for raw in summaries), ()
 
 
-def inspected(engine: Engine, container_id: str) -> ObservedContainer | None:
+def inspected(engine: ReadEngine, container_id: str) -> ObservedContainer | None:
     """One container, inspected; None when it was removed meanwhile."""
     from faktctl.adapters.docker_engine import ObjectNotFound
 
@@ -325,7 +326,7 @@ def inspected(engine: Engine, container_id: str) -> ObservedContainer | None:
         return None
 
 
-def _network(engine: Engine, desired: Desired) -> ObservedNetwork | None:
+def _network(engine: ReadEngine, desired: Desired) -> ObservedNetwork | None:
     network_raw = engine.network(desired.network)
     if network_raw is None:
         return None
@@ -349,7 +350,7 @@ def refuse_compose_started(observed: Observed) -> None:
         )
 
 
-def _image_id(engine: Engine, reference: str) -> str | None:
+def _image_id(engine: ReadEngine, reference: str) -> str | None:
     found = engine.image(reference)
     return str(found["Id"]) if found is not None else None
 

@@ -28,6 +28,7 @@ from faktctl.secretvalue import redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.engine_reader import ReadEngine
 
 LOCALHOST = "127.0.0.1"
 EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})
@@ -120,7 +121,7 @@ def dial_address(
 
 
 def protocol_address(
-    ports: Iterable[Publish], engine: Engine, network_ip: str | None = None
+    ports: Iterable[Publish], engine: ReadEngine, network_ip: str | None = None
 ) -> Endpoint | None:
     """Where this machine reaches the server's port 7419 (see dial_address), or None."""
     return dial_address(
@@ -133,7 +134,7 @@ def protocol_address(
 
 
 def dashboard_address(
-    ports: Iterable[Publish], engine: Engine, protocol: Endpoint, network_ip: str | None = None
+    ports: Iterable[Publish], engine: ReadEngine, protocol: Endpoint, network_ip: str | None = None
 ) -> Endpoint | None:
     """Where this machine reaches the server's port 7420 the way it reaches 7419 (`protocol`):
     its published binding, or the container's network address when 7419 is dialled there too.

@@ -11,6 +11,16 @@ version numbers on its own. Facts measured on the real 1.9.4 and 1.10.0 servers:
 - 1.10.0 writes Redis's config to `<storage>/redis.conf` (0600) instead of `/tmp/redis.conf`.
 - 1.10.0 carries the security fixes for malformed commands and queue names that collide with
   internal keys.
+
+What the official image runs when a deployment gives no command (read from the history of the
+project's Dockerfile; the image has no ENTRYPOINT, so this CMD is the whole command line):
+
+- 0.9.0 to 1.4.1: `/faktory -w 0.0.0.0:7420 -b 0.0.0.0:7419 -e development`, and the server does
+  not read FAKTORY_ENV at all: whatever the environment says, that image runs in development.
+- 1.4.2 on (#325, "Allow FAKTORY_ENV to switch environment without flags"): the same without
+  `-e`, and FAKTORY_ENV is the default of `-e`.
+- Before 0.9.0 (the RocksDB era) the image's command is not established here.
+Both ports listen on every interface of the container in every release since 0.9.0.
 """
 
 from __future__ import annotations
@@ -44,11 +54,30 @@ class DataFormat:
         return self.queue_prefix + queue
 
 
-# Oldest first. A new entry starts where its data stops being readable by the one before.
-FORMATS: tuple[DataFormat, ...] = (
-    DataFormat("1.9", (0, 0, 0), "", 0, "/tmp/redis.conf"),
-    DataFormat("1.10", (1, 10, 0), "q:", 1, "{storage}/redis.conf"),
+_FORMAT_1_9 = DataFormat("1.9", (0, 0, 0), "", 0, "/tmp/redis.conf")
+_FORMAT_1_10 = DataFormat("1.10", (1, 10, 0), "q:", 1, "{storage}/redis.conf")
+_IMAGE_CMD = ("/faktory", "-w", "0.0.0.0:7420", "-b", "0.0.0.0:7419")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One range of Faktory versions, from `since` up to the next row's `since`."""
+
+    since: Version
+    data: DataFormat  # how it lays out its data in Redis
+    image_cmd: tuple[str, ...] | None  # the official image's CMD; None: not established
+    reads_faktory_env: bool  # FAKTORY_ENV is the default of -e
+
+
+# THE per-version table, oldest first. A new row starts where any fact above changes.
+RELEASES: tuple[Release, ...] = (
+    Release((0, 0, 0), _FORMAT_1_9, None, False),
+    Release((0, 9, 0), _FORMAT_1_9, (*_IMAGE_CMD, "-e", "development"), False),
+    Release((1, 4, 2), _FORMAT_1_9, _IMAGE_CMD, True),
+    Release((1, 10, 0), _FORMAT_1_10, _IMAGE_CMD, True),
 )
+# The data formats, oldest first (each row's `data`, once).
+FORMATS: tuple[DataFormat, ...] = tuple(dict.fromkeys(r.data for r in RELEASES))
 
 
 def parse_version(text: str) -> Version | None:
@@ -63,13 +92,22 @@ def text_of(version: Version) -> str:
     return ".".join(str(part) for part in version)
 
 
+def release_of(version: Version) -> Release:
+    """The row of the table that holds this version."""
+    chosen = RELEASES[0]
+    for release in RELEASES:
+        if version >= release.since:
+            chosen = release
+    return chosen
+
+
+def current_release() -> Release:
+    return RELEASES[-1]
+
+
 def format_of(version: Version) -> DataFormat:
     """The data format a server of this version reads and writes."""
-    chosen = FORMATS[0]
-    for data_format in FORMATS:
-        if version >= data_format.since:
-            chosen = data_format
-    return chosen
+    return release_of(version).data
 
 
 def crosses_boundary(old: Version, new: Version) -> bool:

@@ -13,8 +13,7 @@ from typing import Any
 
 from faktctl import safeyaml
 from faktctl.audit import foreign, yamlsrc
-from faktctl.audit.effective import IMAGE_CMD
-from faktctl.audit.images import parse_image
+from faktctl.audit.effective import image_default
 from faktctl.audit.interpolate import InterpolationError, Interpolator, Resolved, parse_env_file
 from faktctl.audit.model import EnvVar, Location
 from faktctl.audit.secretfacts import display
@@ -208,9 +207,8 @@ class Service:
             return entry + (cmd or ()), ""
         if cmd is not None:
             return cmd, ""
-        if image is not None and parse_image(image).is_faktory:
-            return IMAGE_CMD, "the image's default command"
-        return None, "the image's own command is not known"
+        default = image_default(image)
+        return default.argv, default.note
 
     # environment ----------------------------------------------------------------------------
 

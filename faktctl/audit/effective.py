@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from faktctl.audit.images import parse_image
 from faktctl.audit.model import MountFact
 from faktctl.serverconf import DB_DIR
+from faktctl.versions import current_release, release_of, text_of
 
 ENVIRONMENTS = ("development", "staging", "production")
 DEFAULT_ENVIRONMENT = "development"
@@ -25,8 +27,8 @@ DEFAULT_CONFIG_DIR = "/etc/faktory"
 ETC_PASSWORD = "/etc/faktory/password"
 DEFAULT_BINDING = "localhost:7419"
 DEFAULT_WEB_BINDING = "localhost:7420"
-# The image has no ENTRYPOINT; this is its CMD.
-IMAGE_CMD = ("/faktory", "-w", "0.0.0.0:7420", "-b", "0.0.0.0:7419")
+# The current image's CMD (it has no ENTRYPOINT); older ones differ: see image_default().
+IMAGE_CMD: tuple[str, ...] = current_release().image_cmd or ()
 SKIP_VALUES = frozenset({"1", "true", "yes"})
 _STRING_FLAGS = frozenset({"b", "w", "e", "l", "d", "c"})
 _BOOL_FLAGS = frozenset({"v", "h", "help"})
@@ -37,6 +39,49 @@ PasswordSource = Literal["FAKTORY_PASSWORD", "conf.d", "/etc/faktory/password", 
 
 
 # --- the command line ------------------------------------------------------------------------
+
+
+def reads_faktory_env(image: str | None) -> bool:
+    """False when the image's version is known to predate FAKTORY_ENV (1.4.2, #325)."""
+    version = parse_image(image).version if image else None
+    return version is None or release_of(version).reads_faktory_env
+
+
+@dataclass(frozen=True)
+class ImageDefault:
+    """What a Faktory image runs when the deployment gives no command."""
+
+    argv: tuple[str, ...] | None  # None: not known
+    note: str  # how argv was derived, or why it is unknown
+    assumed: str | None = None  # for the user: the default assumed for a tag naming no version
+
+
+def image_default(image: str | None) -> ImageDefault:
+    """The default command of `image`, from the per-version table (faktctl.versions)."""
+    if image is None or not parse_image(image).is_faktory:
+        return ImageDefault(None, "the image's own command is not known")
+    ref = parse_image(image)
+    kind = "Faktory Enterprise" if ref.enterprise else "Faktory"
+    version = ref.version
+    if version is None:
+        what = f"tag {ref.tag}" if ref.tag else ("a digest" if ref.digest else "no tag")
+        shown = " ".join(IMAGE_CMD)
+        return ImageDefault(
+            IMAGE_CMD,
+            "the image's default command, assuming a current release",
+            f"{image} ({what}) names no {kind} version: assumed a current image, whose default "
+            f"command is `{shown}` (no -e); images 0.9.0 to 1.4.1 add `-e development`",
+        )
+    release = release_of(version)
+    if release.image_cmd is None:
+        return ImageDefault(
+            None,
+            f"the default command of {kind} {text_of(version)} images (before 0.9.0) is not known",
+        )
+    note = "the image's default command"
+    if "-e" in release.image_cmd:
+        note = f"the default command of {kind} {text_of(version)} images"
+    return ImageDefault(release.image_cmd, note)
 
 
 def is_faktory_binary(token: str) -> bool:
@@ -212,6 +257,7 @@ class Behaviour:
     protocol_binding: str
     web_binding: str
     password: Password
+    env_var_ignored: bool = False  # FAKTORY_ENV is set, but this version does not read it
 
     @property
     def web_enabled(self) -> bool:
@@ -244,9 +290,14 @@ def resolve(
     user: str | None = None,
     argv_note: str = "",
     files: FileView | None = None,
+    reads_env: bool = True,
 ) -> Behaviour:
-    """The server's behaviour; `env` maps each SET variable to its value (None: unknown)."""
+    """The server's behaviour; `env` maps each SET variable to its value (None: unknown).
+    `reads_env` is False for servers older than 1.4.2, which ignore FAKTORY_ENV."""
     args = faktory_args(argv) if argv is not None else None
+    ignored = not reads_env and "FAKTORY_ENV" in env
+    if ignored:
+        env = {k: v for k, v in env.items() if k != "FAKTORY_ENV"}
     flags = parse_flags(args) if args is not None else Flags({})
     home = home_dir(user, env)
     var_known = "FAKTORY_ENV" not in env or env["FAKTORY_ENV"] is not None
@@ -284,6 +335,7 @@ def resolve(
         protocol_binding=flags.values.get("b", DEFAULT_BINDING),
         web_binding=flags.values.get("w", DEFAULT_WEB_BINDING),
         password=password,
+        env_var_ignored=ignored,
     )
 
 

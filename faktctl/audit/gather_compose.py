@@ -19,6 +19,8 @@ from typing import Any
 from faktctl.audit import compose_syntax as syntax
 from faktctl.audit.backups import gather_backup
 from faktctl.audit.compose_file import ComposeFile, Service, parse_duration
+from faktctl.audit.effective import image_default, reads_faktory_env
+from faktctl.audit.gather_proxies import Upstream, gather_proxies, upstream_of
 from faktctl.audit.identify import Dockerfile, Identity, identify, parse_dockerfile, read_dockerfile
 from faktctl.audit.model import (
     AuditFacts,
@@ -116,9 +118,18 @@ def _server(
         memory_bytes=syntax.memory(svc),
         replicas=syntax.replicas(svc),
         exposure_intent=_exposure(svc),  # type: ignore[arg-type]
+        reads_faktory_env=reads_faktory_env(image),
         location=svc.where,
         locations=svc.locations(),
     )
+
+
+def _default_command_note(svc: Service, who: Identity) -> list[str]:
+    """Which default command was assumed for an image whose tag names no version."""
+    if who.argv is not None or "command" in svc.data or "entrypoint" in svc.data:
+        return []
+    assumed = image_default(who.image).assumed
+    return [f"{svc.name}: {assumed}"] if assumed else []
 
 
 def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
@@ -145,6 +156,14 @@ def _build_dockerfile(svc: Service) -> Dockerfile | None:
     if "://" in context or context.startswith("git@"):
         return Dockerfile(None, problem=f"its build context {context} is remote")
     return read_dockerfile(svc.c.host_path(context), dockerfile, svc.c.shown)
+
+
+def _proxy_image(svc: Service) -> str | None:
+    """The image a service runs, or the base its `build:` starts from (to spot a proxy)."""
+    image = svc.text("image")
+    if image is not None or "build" not in svc.data:
+        return image
+    return _build_dockerfile(svc).base  # type: ignore[union-attr]
 
 
 def _identity(svc: Service, image: str | None) -> Identity:
@@ -224,6 +243,8 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
     workers: list[WorkerFacts] = []
     suppressions: list[Suppression] = []
     notes: list[str] = []
+    upstreams: list[Upstream] = []
+    others: list[tuple[Service, str | None]] = []
     for name, data in compose.services.items():
         if not isinstance(data, LineDict):
             line = compose.services.line_of(name)
@@ -236,9 +257,12 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
         is_worker = any(var in env for var in WORKER_VARS)
         if who.role == "server" or (who.role == "candidate" and not is_worker):
             servers.append(_server(svc, who, env, unreadable))
+            upstreams.append(upstream_of(svc, env))
+            notes += _default_command_note(svc, who)
         elif is_worker:
             workers.append(_worker(svc, env))
         else:
+            others.append((svc, _proxy_image(svc)))
             continue
         suppressions += suppressions_from(
             data.get(IGNORE_KEY), svc.name, compose.display, svc.line(IGNORE_KEY)
@@ -254,6 +278,7 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
             "start without it unless it is marked `required: false`)"
             for f in server.unreadable_env_files
         ]
+    routes, seen = gather_proxies(upstreams, others)
     return AuditFacts(
         kind="compose",
         file=compose.display,
@@ -264,4 +289,6 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
         backup=_backup(compose),
         secret_files=_secret_files(servers, workers),
         notes=tuple(notes),
+        proxies=routes,
+        proxies_seen=seen,
     )

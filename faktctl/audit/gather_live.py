@@ -179,9 +179,10 @@ def server_facts(raw: RawDict, exposure: Exposure = "internal") -> ServerFacts:
     """The neutral facts of one container (no engine calls)."""
     grace = _config(raw).get("StopTimeout")
     memory = _host(raw).get("Memory") or None
+    image = str(_config(raw).get("Image") or "") or None
     return ServerFacts(
         service=_name(raw),
-        image=str(_config(raw).get("Image") or "") or None,
+        image=image,
         argv=_argv(raw),
         argv_note="the container's command",
         user=str(_config(raw).get("User") or "") or None,
@@ -195,6 +196,7 @@ def server_facts(raw: RawDict, exposure: Exposure = "internal") -> ServerFacts:
         memory_bytes=int(memory) if memory else None,
         exposure_intent=exposure,
         live=_live_state(raw),
+        reads_faktory_env=effective.reads_faktory_env(image),
     )
 
 

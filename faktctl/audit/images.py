@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from faktctl.versions import parse_version
 
 OSS_NAME = "faktory"
 ENTERPRISE_NAME = "faktory-ent"
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,7 @@ class ImageRef:
 
     @property
     def version(self) -> tuple[int, int, int] | None:
-        if self.tag is None:
-            return None
-        match = _VERSION.match(self.tag)
-        if match is None:
-            return None
-        return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        return None if self.tag is None else parse_version(self.tag)
 
 
 def parse_image(reference: str) -> ImageRef:
@@ -54,14 +49,3 @@ def parse_image(reference: str) -> ImageRef:
     if colon > slash:
         text, tag = text[:colon], text[colon + 1 :]
     return ImageRef(repository=text, tag=tag or None, digest=digest or None)
-
-
-def version_text(version: tuple[int, int, int]) -> str:
-    return ".".join(str(part) for part in version)
-
-
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    match = _VERSION.match(text.strip())
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)

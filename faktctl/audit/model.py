@@ -218,6 +218,8 @@ class ServerFacts:
     location: Location | None = None
     locations: Mapping[str, Location] = field(default_factory=dict)
     live: LiveState | None = None
+    # False for images older than 1.4.2, whose server does not read FAKTORY_ENV (versions.py)
+    reads_faktory_env: bool = True
     # Files read from a running container: path -> content (None: it does not exist), and
     # folder listings (path -> file names). They override what the mounts suggest.
     container_files: Mapping[str, str | None] = field(default_factory=dict, repr=False)
@@ -230,6 +232,26 @@ class ServerFacts:
             if key in self.locations:
                 return self.locations[key]
         return self.location
+
+
+ProxyState = Literal["forwards", "undecided"]
+
+
+@dataclass(frozen=True)
+class ProxyRoute:
+    """A proxy service that forwards to a Faktory server's dashboard, or may: only those are
+    kept (a proxy that plainly does not forward there is listed in AuditFacts.proxies_seen)."""
+
+    proxy: str  # the proxy's service name, or a description when it is not in the file
+    kind: str  # nginx, traefik, caddy, nginx-proxy, haproxy...
+    server: str  # the Faktory service
+    state: ProxyState
+    how: str  # what forwards there ("proxy_pass http://faktory:7420 in nginx.conf"), or why
+    # it could not be decided
+    published: tuple[PortFact, ...] = ()  # the proxy's published ports
+    host_network: bool = False  # the proxy runs with network_mode: host
+    in_file: bool = True  # False: the route names a proxy outside this file (labels only)
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +320,8 @@ class AuditFacts:
     secret_files: tuple[SecretFileFact, ...] = ()
     render: RenderFacts | None = None
     notes: tuple[str, ...] = ()
+    proxies: tuple[ProxyRoute, ...] = ()  # compose: routes from proxy services to a dashboard
+    proxies_seen: tuple[str, ...] = ()  # compose: every proxy service looked at
 
 
 @dataclass(frozen=True)

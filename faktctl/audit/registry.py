@@ -30,6 +30,7 @@ ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live", "kubern
 STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes"})
 KUBERNETES: frozenset[InputKind] = frozenset({"kubernetes"})
 LIVE: frozenset[InputKind] = frozenset({"live"})
+COMPOSE: frozenset[InputKind] = frozenset({"compose"})
 ID_PATTERN = re.compile(r"^FK[PMSDBH]\d{3}$")
 _CATEGORY_LETTER: dict[Category, str] = {
     "persistence": "P",

@@ -25,7 +25,15 @@ UNSUPPRESSIBLE = frozenset({"FKH011"})
 def behaviour_of(server: ServerFacts) -> effective.Behaviour:
     env = {name: var.value for name, var in server.env.items()}
     files = effective.FileView(server.mounts, server.container_files, server.container_dirs)
-    return effective.resolve(server.argv, env, server.mounts, server.user, server.argv_note, files)
+    return effective.resolve(
+        server.argv,
+        env,
+        server.mounts,
+        server.user,
+        server.argv_note,
+        files,
+        reads_env=server.reads_faktory_env,
+    )
 
 
 def _outcomes(result: Result) -> list[Outcome]:

@@ -21,14 +21,40 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def read_small(path: Path) -> str | None:
-    """The text of a file of at most MAX_READ bytes; None when larger, unreadable or binary."""
+def read_config(path: Path) -> tuple[str | None, str | None]:
+    """(text, None) for a regular UTF-8 file of at most MAX_READ bytes, else (None, why not).
+    A FIFO, device or socket is refused without reading from it (a read could block)."""
     try:
-        if path.stat().st_size > MAX_READ:
-            return None
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        return None, "it does not exist"
+    except OSError as err:
+        return None, f"it cannot be read ({err.strerror or type(err).__name__})"
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return None, "it is a folder"
+        if not stat.S_ISREG(info.st_mode):
+            return None, "it is not a regular file"
+        if info.st_size > MAX_READ:
+            return None, f"it is larger than {MAX_READ // 1024} KiB"
+        data = os.read(fd, MAX_READ + 1)
+    except OSError as err:
+        return None, f"it cannot be read ({err.strerror or type(err).__name__})"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_READ:
+        return None, f"it is larger than {MAX_READ // 1024} KiB"
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, "it is not UTF-8 text"
+
+
+def read_small(path: Path) -> str | None:
+    """The text of a regular file of at most MAX_READ bytes; None when larger, unreadable,
+    binary or not a regular file."""
+    return read_config(path)[0]
 
 
 def inspect_secret_files(

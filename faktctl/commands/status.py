@@ -25,7 +25,7 @@ from faktctl.planner import Plan, plan
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.engine_reader import ReadEngine
 
 ENVELOPE_VERSION = 1
 
@@ -162,7 +162,7 @@ def render_table(document: dict[str, Any]) -> str:
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.engine_reader import connect_reader
     from faktctl.commands.up import build_digests
     from faktctl.observe import summary_snapshot, take_snapshot
     from faktctl.planner import with_build_tags
@@ -175,7 +175,7 @@ def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
         return swarm.status(project, as_json=as_json)
     desired = with_build_tags(project.desired, build_digests(project.desired))
     snapshot = take_snapshot if verbose else summary_snapshot
-    engine = connect()
+    engine = connect_reader()
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             looking = pool.submit(snapshot, engine, desired)
@@ -206,7 +206,7 @@ class _ServerView:
     view: faktory_view.FaktoryView
 
 
-def _server_view(engine: Engine, desired: Desired, password: SecretStr) -> _ServerView | None:
+def _server_view(engine: ReadEngine, desired: Desired, password: SecretStr) -> _ServerView | None:
     """The Faktory view of the server container found by its name, asked for beside the list
     query (the caller checks that the container is the project's; else it asks again)."""
     from faktctl.observe import inspected

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.cli import run_faktctl
 from tests.support.kube import (
+    BUILD_TIMEOUT_S,
     KubeAPI,
     documents,
     gateway_api_crds,
@@ -26,6 +27,11 @@ from tests.support.kube import (
     kustomize_build,
     running_apiserver,
 )
+
+# The session fixture builds kube-apiserver, etcd, kustomize and Helm from the Go proxy on a
+# machine without the cache: over 30 min on a loaded 2-core machine, inside the first test's
+# setup. The suite-wide 900 s per-test limit would fail every test of the module there.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S)
 
 UNIT = Path(__file__).resolve().parents[1] / "unit"
 CORPUS = sorted((UNIT / "k8s_corpus").glob("*.yaml"))

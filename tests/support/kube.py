@@ -45,6 +45,7 @@ STAGING_MODULES = (
     "mount-utils", "pod-security-admission", "sample-apiserver", "sample-cli-plugin",
     "sample-controller",
 )  # fmt: skip
+BUILD_TIMEOUT_S = 4500.0  # whole cold build of the four binaries, with margin
 READY_TIMEOUT = 300.0  # a loaded 2-core machine starts the API server slowly
 STOP_TIMEOUT = 20.0
 
@@ -61,6 +62,7 @@ def apiserver_binary() -> Path:
         KUBERNETES_VERSION,
         "k8s.io/kubernetes/cmd/kube-apiserver",
         replace=replace,
+        timeout=3600.0,  # the biggest build here: ~15 min quiet, over 30 min on a loaded machine
     )
 
 

@@ -8,9 +8,18 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from faktctl.audit.effective import Behaviour, binding_host
-from faktctl.audit.images import parse_image, parse_version
-from faktctl.audit.model import EnvVar, Location, MountFact, ServerFacts
+from faktctl.audit.images import parse_image
+from faktctl.audit.model import (
+    EnvVar,
+    LiveData,
+    LiveProbe,
+    Location,
+    MountFact,
+    PortFact,
+    ServerFacts,
+)
 from faktctl.audit.registry import ServerCtx
+from faktctl.versions import parse_version
 
 Reach = Literal["loopback", "private", "public", "all"]
 PROTOCOL_PORT = 7419
@@ -47,7 +56,7 @@ class Reachable:
     location: Location | None
 
 
-def _listen_port(binding: str, default: int) -> int:
+def listen_port(binding: str, default: int) -> int:
     _, _, port = binding.rpartition(":")
     return int(port) if port.isdigit() else default
 
@@ -72,7 +81,7 @@ def reachable(ctx: ServerCtx, faktory_port: int) -> list[Reachable]:
         ]
     if classify_host(binding_host(binding)) == "loopback":
         return []  # listening on the container's own loopback: publishing cannot reach it
-    inside = _listen_port(binding, faktory_port)
+    inside = listen_port(binding, faktory_port)
     found = []
     for port in server.ports:
         if port.container_port == inside and port.protocol == "tcp":
@@ -115,13 +124,83 @@ def published_anyway(ctx: ServerCtx, faktory_port: int) -> tuple[str, list[Reach
     )
 
 
+@dataclass(frozen=True)
+class Proxied:
+    """What the proxy services in the file make of one server's dashboard."""
+
+    exposed: list[Reachable]  # the dashboard reached beyond this host through a proxy
+    undecided: list[str]  # why a route could not be decided
+    safe: list[str]  # routes that exist but reach nothing beyond this host
+
+
+def _published_text(ports: list[PortFact]) -> str:
+    return ", ".join(f"`{p.raw or p.container_port}`" for p in ports)
+
+
+def proxied(ctx: ServerCtx) -> Proxied:
+    """The proxy routes to this server's 7420 (compose input), judged against where the
+    dashboard listens inside its container (the effective command)."""
+    result = Proxied([], [], [])
+    eff = ctx.eff
+    for route in ctx.facts.proxies:
+        if route.server != ctx.server.service:
+            continue
+        if not route.in_file:
+            result.undecided.append(route.how)
+            continue
+        open_ports = [
+            p
+            for p in route.published
+            if p.protocol == "tcp" and classify_host(p.host_ip) != "loopback"
+        ]
+        where = f"proxy service `{route.proxy}` ({route.kind})"
+        if not open_ports and not route.host_network:
+            result.safe.append(f"{where} publishes nothing beyond loopback")
+            continue
+        shown = "network_mode: host" if route.host_network else _published_text(open_ports)
+        if route.state == "undecided":
+            result.undecided.append(
+                f"{where}, published as {shown}, may forward to the dashboard: {route.how}"
+            )
+            continue
+        if not eff.web_enabled:
+            result.safe.append(f"{where} forwards to 7420, but the dashboard is disabled (-w :0)")
+            continue
+        if not eff.args_known:
+            result.undecided.append(
+                f"{where}, published as {shown}, forwards to 7420 ({route.how}), but whether "
+                f"the dashboard listens beyond its container's loopback depends on its command "
+                f"({eff.argv_note or 'not known here'})"
+            )
+            continue
+        if classify_host(binding_host(eff.web_binding)) == "loopback":
+            result.safe.append(
+                f"{where} forwards to 7420, but the dashboard listens on -w {eff.web_binding} "
+                "inside its container, out of the proxy's reach"
+            )
+            continue
+        how = f"{where} published as {shown}, forwarding to 7420 through {route.how}"
+        if route.host_network:
+            result.exposed.append(Reachable(WEB_PORT, "all", how, route.location))
+        for port in open_ports:
+            result.exposed.append(
+                Reachable(
+                    WEB_PORT, classify_host(port.host_ip), how, port.location or route.location
+                )
+            )
+    return result
+
+
 def beyond_loopback(items: list[Reachable]) -> list[Reachable]:
     return [item for item in items if item.reach != "loopback"]
 
 
 def reach_text(items: list[Reachable]) -> str:
     words = {"all": "all interfaces", "public": "a public address", "private": "a private IP"}
-    return ", ".join(f"`{item.how}` ({words.get(item.reach, item.reach)})" for item in items)
+    return ", ".join(
+        f"{item.how if '`' in item.how else f'`{item.how}`'} ({words.get(item.reach, item.reach)})"
+        for item in items
+    )
 
 
 def origin_text(var: EnvVar) -> str:
@@ -167,7 +246,10 @@ def env_unknown_reason(ctx: ServerCtx) -> str:
 
 def environment_reason(eff: Behaviour) -> str:
     if eff.env_source == "flag":
-        return f"-e {eff.flag_env}"
+        default = "default command" in eff.argv_note
+        return f"-e {eff.flag_env}" + (f", from {eff.argv_note}" if default else "")
+    if eff.env_var_ignored:
+        return "no -e flag, and FAKTORY_ENV is not read by servers older than 1.4.2"
     if eff.env_source == "FAKTORY_ENV":
         return f"FAKTORY_ENV={eff.var_env}"
     if eff.var_env == "":
@@ -204,16 +286,32 @@ def url_password(url: str) -> str | None:
         return None
 
 
+def live_probe(ctx: ServerCtx) -> LiveProbe | None:
+    """What talking to the running server showed (live input), if anything."""
+    return ctx.server.live.probe if ctx.server.live else None
+
+
+def live_data(ctx: ServerCtx) -> LiveData | None:
+    """Where the running server's Redis keeps its data (live input), if it was read."""
+    return ctx.server.live.data if ctx.server.live else None
+
+
+def wire_version(probe: LiveProbe | None) -> tuple[str, str] | None:
+    """The version the server itself reports, and where: GET /health first, then INFO."""
+    if probe is None:
+        return None
+    for text, where in ((probe.health_version, "GET /health"), (probe.info_version, "INFO")):
+        if text:
+            return text, where
+    return None
+
+
 def server_version(ctx: ServerCtx) -> tuple[tuple[int, int, int] | None, str]:
     """The Faktory version and where it was read (a live answer beats the image tag)."""
-    live = ctx.server.live
-    if live is not None and live.probe is not None:
-        for text, where in (
-            (live.probe.health_version, "GET /health"),
-            (live.probe.info_version, "INFO"),
-        ):
-            if text:
-                return parse_version(text), f"{where} reports {text}"
+    reported = wire_version(live_probe(ctx))
+    if reported is not None:
+        text, where = reported
+        return parse_version(text), f"{where} reports {text}"
     if ctx.server.image is None:
         return None, "the image is built locally"
     ref = parse_image(ctx.server.image)

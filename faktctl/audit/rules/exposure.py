@@ -4,15 +4,23 @@ without a password."""
 from __future__ import annotations
 
 from faktctl.audit.model import Location
-from faktctl.audit.registry import Result, ServerCtx, failed, passed, server_rule, skipped
+from faktctl.audit.registry import COMPOSE, Result, ServerCtx, failed, passed, server_rule, skipped
 from faktctl.audit.rules._support import (
     PROTOCOL_PORT,
     WEB_PORT,
     Reachable,
     beyond_loopback,
+    listen_port,
+    proxied,
     published_anyway,
     reach_text,
     reachable,
+)
+
+PROXY_FIX = (
+    "Publish the proxy on 127.0.0.1 only (reach it through an SSH tunnel), put authentication "
+    "in front of that route and give Faktory a password, or drop the route and use "
+    "`faktctl dashboard` instead."
 )
 
 
@@ -21,6 +29,21 @@ def _nothing_reached(ctx: ServerCtx, port: int, where: Location | None) -> Resul
     where the command is unknown is undecided, not safe."""
     anyway = published_anyway(ctx, port)
     if anyway is None:
+        binding = ctx.eff.web_binding if port == WEB_PORT else ctx.eff.protocol_binding
+        inside = listen_port(binding, port)
+        if inside != port and ctx.eff.args_known:
+            flag = "-w" if port == WEB_PORT else "-b"
+            return passed(
+                f"the server listens on {flag} {binding} and no port of the file maps container "
+                f"port {inside}",
+                where,
+            )
+        other = [p for p in ctx.server.ports if p.container_port == inside and p.protocol != "tcp"]
+        if other:
+            shown = ", ".join(f"`{p.raw or p.container_port}`" for p in other)
+            return passed(
+                f"port {inside} is published only as {other[0].protocol} ({shown})", where
+            )
         return passed(f"port {port} is not published", where)
     text, found = anyway
     if ctx.eff.args_known or not beyond_loopback(found):
@@ -96,7 +119,7 @@ def protocol_exposure(ctx: ServerCtx) -> Result:
 )
 def open_admin(ctx: ServerCtx) -> Result:
     where = ctx.server.loc("ports", "network_mode")
-    web = beyond_loopback(reachable(ctx, WEB_PORT))
+    web = beyond_loopback(reachable(ctx, WEB_PORT)) + proxied(ctx).exposed
     protocol = beyond_loopback(reachable(ctx, PROTOCOL_PORT))
     pw = ctx.eff.password
     if not web and not protocol:
@@ -113,3 +136,43 @@ def open_admin(ctx: ServerCtx) -> Result:
             exposed[0].location or where,
         )
     return passed("a password guards the published ports", where)
+
+
+@server_rule(
+    "FKD004",
+    "dashboard-exposure",
+    "error",
+    "No proxy service publishes the dashboard (7420) beyond this host",
+    PROXY_FIX,
+    inputs=COMPOSE,
+)
+def proxied_dashboard(ctx: ServerCtx) -> Result:
+    where = ctx.server.loc("ports", "network_mode")
+    found = proxied(ctx)
+    if found.exposed:
+        first = found.exposed[0]
+        routes = {item.how for item in found.exposed}
+        if ctx.server.exposure_intent == "proxy":
+            return passed(
+                f"the dashboard is behind a reverse proxy by intent (x-faktctl-exposure: proxy): "
+                f"{first.how}",
+                first.location or where,
+            )
+        return failed(
+            f"the dashboard is reachable beyond this host through a proxy: {first.how}"
+            + (f" (and {len(routes) - 1} more)" if len(routes) > 1 else ""),
+            first.location or where,
+            remediation=PROXY_FIX,
+        )
+    if found.undecided:
+        return skipped(
+            "could not be decided whether a proxy publishes the dashboard: "
+            + "; ".join(found.undecided),
+            where,
+        )
+    if found.safe:
+        return passed("; ".join(found.safe), where)
+    seen = ctx.facts.proxies_seen
+    if seen:
+        return passed(f"no proxy service forwards to its 7420 (looked at {', '.join(seen)})", where)
+    return passed("no proxy service in the file", where)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from faktctl.audit.images import parse_image, version_text
+from faktctl.audit.images import parse_image
 from faktctl.audit.model import AuditFacts
 from faktctl.audit.registry import (
     REGISTRY,
@@ -24,6 +24,7 @@ from faktctl.versions import (
     FORMATS,
     format_of,
     has_security_fixes,
+    text_of,
     upgrade_command,
 )
 
@@ -236,12 +237,12 @@ def security_fixes(ctx: ServerCtx) -> Result:
         return skipped(f"the version is not known ({where_from})", where)
     if not has_security_fixes(version):
         return failed(
-            f"{version_text(version)} ({where_from}) predates 1.10.0, which fixed a crash on "
+            f"{text_of(version)} ({where_from}) predates 1.10.0, which fixed a crash on "
             "malformed commands and queue names colliding with internal keys; upgrade with "
             f"`{upgrade_command()}`",
             where,
         )
-    return passed(f"{version_text(version)} ({where_from}) has the 1.10.0 fixes", where)
+    return passed(f"{text_of(version)} ({where_from}) has the 1.10.0 fixes", where)
 
 
 @server_rule(
@@ -268,11 +269,9 @@ def queue_key_upgrade(ctx: ServerCtx) -> Result:
     if version is None:
         return skipped(f"the version is not known ({where_from})", where)
     if format_of(version) == FORMATS[-1]:
-        return passed(
-            f"{version_text(version)} ({where_from}) already uses q:<name> queue keys", where
-        )
+        return passed(f"{text_of(version)} ({where_from}) already uses q:<name> queue keys", where)
     return passed(
-        f"{version_text(version)} ({where_from}) is pinned below 1.10: upgrade with "
+        f"{text_of(version)} ({where_from}) is pinned below 1.10: upgrade with "
         f"`{upgrade_command()}`",
         where,
     )

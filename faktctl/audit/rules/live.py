@@ -13,7 +13,7 @@ from faktctl.audit.registry import (
     server_rule,
     skipped,
 )
-from faktctl.audit.rules._support import data_mount
+from faktctl.audit.rules._support import data_mount, live_data, live_probe, wire_version
 
 RECENT_SAVE_S = 300.0  # Redis saves after 120 s with one change; allow for a slow save
 SAVE_WINDOW_S = 180.0
@@ -29,8 +29,7 @@ SAVE_WINDOW_S = 180.0
     inputs=LIVE,
 )
 def live_data_location(ctx: ServerCtx) -> Result:
-    live = ctx.server.live
-    data = live.data if live else None
+    data = live_data(ctx)
     if data is None:
         return skipped("the container's files could not be inspected")
     if data.socket_dir is None:
@@ -72,8 +71,7 @@ def _saved_outcome(data: LiveData) -> Result:
     inputs=LIVE,
 )
 def live_rdb_saved(ctx: ServerCtx) -> Result:
-    live = ctx.server.live
-    data = live.data if live else None
+    data = live_data(ctx)
     if data is None or data.socket_dir is None:
         return skipped("Redis's folder was not found (FKP010)")
     if data.last_bgsave_ok is False:
@@ -90,7 +88,7 @@ def live_rdb_saved(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_password_enforced(ctx: ServerCtx) -> Result:
-    probe = ctx.server.live.probe if ctx.server.live else None
+    probe = live_probe(ctx)
     if probe is None or probe.endpoint is None:
         return skipped(probe.unreachable if probe and probe.unreachable else "no probe was made")
     if probe.greeting_salted is None:
@@ -109,7 +107,7 @@ def live_password_enforced(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_password_accepted(ctx: ServerCtx) -> Result:
-    probe = ctx.server.live.probe if ctx.server.live else None
+    probe = live_probe(ctx)
     if probe is None or probe.endpoint is None or probe.greeting_salted is None:
         return skipped("no handshake was made (FKS020)")
     if not probe.greeting_salted:
@@ -117,7 +115,8 @@ def live_password_accepted(ctx: ServerCtx) -> Result:
     if not probe.password_known:
         return skipped("the configured password could not be read")
     if probe.hello_accepted:
-        extra = f"; INFO: Faktory {probe.info_version}" if probe.info_version else ""
+        reported = wire_version(probe)
+        extra = f"; {reported[1]}: Faktory {reported[0]}" if reported else ""
         queues = f", {probe.queues} queues" if probe.queues is not None else ""
         return passed(f"{probe.endpoint} accepted the configured password{extra}{queues}")
     return failed(f"{probe.endpoint} refused the configured password: {probe.hello_error}")
@@ -132,7 +131,7 @@ def live_password_accepted(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_dashboard_auth(ctx: ServerCtx) -> Result:
-    probe = ctx.server.live.probe if ctx.server.live else None
+    probe = live_probe(ctx)
     if probe is None or probe.web_endpoint is None:
         return skipped("the dashboard could not be reached from here")
     if probe.web_status is None:
@@ -167,9 +166,8 @@ def live_health(ctx: ServerCtx) -> Result:
     probe = live.probe
     if probe is not None and probe.health_error and probe.web_endpoint:
         return failed(f"GET /health failed: {probe.health_error}")
-    version = (
-        f" (GET /health: Faktory {probe.health_version})" if probe and probe.health_version else ""
-    )
+    reported = wire_version(probe)
+    version = f" ({reported[1]}: Faktory {reported[0]})" if reported else ""
     state = f", {live.health}" if live.health else ""
     return passed(f"container {live.container} is running{state}{version}")
 

@@ -4,7 +4,7 @@ because they sit under another version's queue keys."""
 from __future__ import annotations
 
 from faktctl.audit.registry import LIVE, Result, ServerCtx, failed, passed, server_rule, skipped
-from faktctl.audit.rules._support import server_version
+from faktctl.audit.rules._support import live_data, server_version
 from faktctl.versions import format_of
 
 
@@ -18,8 +18,7 @@ from faktctl.versions import format_of
     inputs=LIVE,
 )
 def hidden_queues(ctx: ServerCtx) -> Result:
-    live = ctx.server.live
-    data = live.data if live else None
+    data = live_data(ctx)
     if data is None or data.queue_keys is None:
         return skipped("the server's Redis could not be asked for its queue keys")
     version, where_from = server_version(ctx)

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from faktctl.audit import yamlsrc
-from faktctl.audit.effective import IMAGE_CMD, faktory_args
+from faktctl.audit.effective import faktory_args, image_default, reads_faktory_env
 from faktctl.audit.gather_compose import suppressions_from
 from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
@@ -201,9 +201,8 @@ def _argv(
         if is_faktory:  # the image has no ENTRYPOINT: args replace its CMD, binary included
             return tuple(words(args)), ""
         return None, "args given to an image whose entrypoint is not known"
-    if is_faktory:
-        return IMAGE_CMD, "the image's default command"
-    return None, "the image's command is not known"
+    default = image_default(image)
+    return default.argv, default.note
 
 
 # --- volumes ---------------------------------------------------------------------------------
@@ -661,6 +660,7 @@ def _server(
         memory_bytes=_memory(container, "limits"),
         replicas=replicas,
         exposure_intent=_exposure(pod.owner),  # type: ignore[arg-type]
+        reads_faktory_env=reads_faktory_env(image),
         location=here,
         locations=locations,
         kube=KubeServerFacts(

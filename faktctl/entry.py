@@ -1,0 +1,142 @@
+"""The console-script entry point and the one error boundary.
+
+`faktctl status` is what people (and scripts) run most often, so its common forms skip the
+typer app: `status [--json] [--verbose|-v] [--file|-f FILE]`, parsed with the option names
+typer declares too (faktctl.options), and run by the same faktctl.commands.status.run. Any
+other form (help, a typo, an option of another command) goes to typer as before, so errors and
+help read the same. Everything else goes through faktctl.cli."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from faktctl import options
+from faktctl.errors import ExitCode, FaktctlError, Interrupted, SpecError
+
+_OPERATIONS = {
+    "mkdir": "create the folder",
+    "makedirs": "create the folder",
+    "open": "open",
+    "read_text": "read",
+    "read_bytes": "read",
+    "write_text": "write",
+    "write_bytes": "write",
+    "replace": "replace",
+    "rename": "rename",
+    "unlink": "remove",
+    "rmdir": "remove",
+    "chmod": "change the mode of",
+    "stat": "look at",
+    "lstat": "look at",
+    "touch": "create",
+    "iterdir": "list",
+    "scandir": "list",
+    "listdir": "list",
+}
+
+
+def os_failure(err: OSError) -> FaktctlError:
+    """An OSError nobody translated, as one line: the operation (from the innermost function
+    that failed), the path, the reason; exit 2 for a path of the wrong kind, else 4."""
+    from faktctl.errors import OperationFailed
+    from faktctl.fsutil import file_error
+
+    if err.filename is None:
+        return OperationFailed(f"{err.strerror or err}")
+    innermost = err.__traceback__
+    while innermost is not None and innermost.tb_next is not None:
+        innermost = innermost.tb_next
+    function = innermost.tb_frame.f_code.co_name if innermost is not None else ""
+    operation = _OPERATIONS.get(function, "use")
+    return file_error(operation, str(err.filename), err)
+
+
+def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted("interrupted")
+
+
+def boundary(command: Callable[[], Any]) -> None:
+    """Run `command`: a FaktctlError or an OSError becomes one line on stderr and its exit
+    code; ^C exits 130; a traceback only with --debug."""
+    debug = options.DEBUG in sys.argv[1:]
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        command()
+    except FaktctlError as err:
+        if debug:
+            traceback.print_exc()
+        if isinstance(err, SpecError):
+            print(err.one_line(), file=sys.stderr)
+        else:
+            print(f"faktctl: error: {err.one_line()}", file=sys.stderr)
+        sys.exit(int(err.exit_code))
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):
+            sys.exit(int(ExitCode.OK))
+        if debug:
+            traceback.print_exc()
+        failure = os_failure(err)
+        print(f"faktctl: error: {failure.one_line()}", file=sys.stderr)
+        sys.exit(int(failure.exit_code))
+    except (Interrupted, KeyboardInterrupt):
+        if debug:
+            traceback.print_exc()
+        print("faktctl: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        sys.exit(int(ExitCode.OK))
+    finally:
+        # The work is done: moving every live object out of the collector's reach spares the
+        # interpreter a full collection of all the imported modules at exit (~50 ms).
+        gc.freeze()
+
+
+def status_arguments(argv: Sequence[str]) -> dict[str, Any] | None:
+    """The arguments of a plain `status` command line, or None for anything else (typer then
+    parses it, and says what is wrong with it)."""
+    if not argv or argv[0] != "status":
+        return None
+    found: dict[str, Any] = {"file": None, "as_json": False, "verbose": False}
+    rest = list(argv[1:])
+    while rest:
+        word = rest.pop(0)
+        if word in options.JSON:
+            found["as_json"] = True
+        elif word in options.VERBOSE:
+            found["verbose"] = True
+        elif word in options.FILE and rest and not rest[0].startswith("-"):
+            found["file"] = rest.pop(0)
+        elif word.startswith(options.FILE[0] + "=") and len(word) > len(options.FILE[0]) + 1:
+            found["file"] = word.partition("=")[2]
+        else:
+            return None
+    file = found["file"]
+    if file is not None:
+        if not file or Path(file).is_dir():  # typer's own message for these
+            return None
+        found["file"] = Path(file)
+    return found
+
+
+def _status(arguments: dict[str, Any]) -> None:
+    from faktctl.commands import status
+
+    sys.exit(status.run(**arguments))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    arguments = status_arguments(sys.argv[1:])
+    if arguments is not None:
+        boundary(lambda: _status(arguments))
+        return
+    from faktctl.cli import app
+
+    boundary(app)
