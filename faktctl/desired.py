@@ -16,6 +16,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from faktctl import labels
+from faktctl.secretvalue import derived, fingerprint
 from faktctl.serverconf import DASHBOARD_PORT as DASHBOARD_PORT
 from faktctl.serverconf import DATA_DIR as DATA_DIR
 from faktctl.serverconf import HEALTH_URL as HEALTH_URL
@@ -71,7 +72,7 @@ class SecretEnv:
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(self.value.get_secret_value().encode()).hexdigest()[:16]
+        return fingerprint(self.value, 16)
 
 
 @dataclass(frozen=True)
@@ -178,8 +179,7 @@ class Secrets:
 
 
 def faktory_url(password: SecretStr, host: str = SERVER_SERVICE) -> SecretStr:
-    encoded = quote(password.get_secret_value(), safe="")
-    return SecretStr(f"tcp://:{encoded}@{host}:{PROTOCOL_PORT}")
+    return derived(password, lambda value: f"tcp://:{quote(value, safe='')}@{host}:{PROTOCOL_PORT}")
 
 
 def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:

@@ -22,7 +22,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from faktctl.errors import ExitCode, OperationFailed
+from faktctl.secretvalue import matches
+
+# what a file faktctl writes may hold: text, bytes, or a secret (.env, a password file, a
+# Kubernetes secret), which becomes plain bytes only here, on its way to the disk
+Content = str | bytes | SecretStr
 
 # the path is the wrong kind of thing, or names a folder that is not there: the input is wrong
 _BAD_INPUT = frozenset({errno.EISDIR, errno.ENOTDIR, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP})
@@ -42,9 +49,15 @@ def file_error(operation: str, path: Path | str, err: OSError) -> FileOperationF
     return failure
 
 
-def atomic_write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
+def _bytes(content: Content) -> bytes:
+    if isinstance(content, SecretStr):
+        return content.get_secret_value().encode()
+    return content.encode() if isinstance(content, str) else content
+
+
+def atomic_write(path: Path, content: Content, mode: int = 0o644) -> None:
     """Write `content` to a temp file beside `path`, fsync it, then rename it over `path`."""
-    data = content.encode() if isinstance(content, str) else content
+    data = _bytes(content)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -70,7 +83,7 @@ def _replace(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
-def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
+def write_if_changed(path: Path, content: str | SecretStr, mode: int = 0o644) -> bool:
     """Write only when the content differs (or the mode is wrong). Returns True when written."""
     try:
         current: str | None = path.read_text()
@@ -78,7 +91,7 @@ def write_if_changed(path: Path, content: str, mode: int = 0o644) -> bool:
         current = None
     except OSError as err:
         raise file_error("read", path, err) from None
-    if current == content:
+    if matches(current, content):
         if (path.stat().st_mode & 0o777) != mode:
             try:
                 path.chmod(mode)
@@ -179,15 +192,13 @@ class StagedWrites:
         self._made: list[Path] = []
 
     def add(self, path: Path, content: str | bytes, mode: int = 0o644) -> None:
-        data = content.encode() if isinstance(content, str) else content
         self._folder(path.parent, private=False)
-        self._stage(path, data, mode)
+        self._stage(path, _bytes(content), mode)
 
-    def add_private(self, path: Path, content: str | bytes) -> None:
+    def add_private(self, path: Path, content: Content) -> None:
         """A secret: 0600 in a 0700 folder."""
-        data = content.encode() if isinstance(content, str) else content
         self._folder(path.parent, private=True)
-        self._stage(path, data, 0o600)
+        self._stage(path, _bytes(content), 0o600)
 
     def _folder(self, folder: Path, *, private: bool) -> None:
         missing = []

@@ -400,9 +400,10 @@ class Executor:
         address = self._probe_address(current)
         if address is None:
             return current.health == "healthy", "skipped (engine not local)"
-        password = self.settings.password.get_secret_value()
         try:
-            result = probe.handshake(address.host, address.port, password=password, timeout=2.0)
+            result = probe.handshake(
+                address.host, address.port, password=self.settings.password, timeout=2.0
+            )
         except probe.ProbeError as err:
             return False, str(err)
         if result.accepted:

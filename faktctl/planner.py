@@ -22,11 +22,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from pydantic import SecretStr
-
 from faktctl.desired import Desired, SecretEnv, ServiceRequest
 from faktctl.errors import OperationFailed
 from faktctl.observe import Observed, ObservedContainer
+from faktctl.secretvalue import fingerprint
 
 ActionKind = Literal[
     "create",
@@ -109,14 +108,10 @@ def _env_for_digest(service: ServiceRequest) -> list[tuple[str, str]]:
     ]
 
 
-def _sha256(secret: SecretStr) -> str:
-    return hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
-
-
 def secrets_digest(desired: Desired) -> str:
     """Digest of the server's secret files and the password (via FAKTORY_URL's value)."""
     files = [(s.name, s.host_path, s.target) for s in desired.secrets]
-    values = [_sha256(value) for _, value in desired.env_file]
+    values = [fingerprint(value) for _, value in desired.env_file]
     return _digest([files, values])
 
 
@@ -125,7 +120,7 @@ def dashboard_digest(desired: Desired) -> str | None:
     reads at start), or None when the server has none."""
     if desired.dashboard_password is None:
         return None
-    return _digest(_sha256(desired.dashboard_password))
+    return _digest(fingerprint(desired.dashboard_password))
 
 
 def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from faktctl.adapters import probe
 from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
 from faktctl.errors import FaktctlError
-from faktctl.render import redact
+from faktctl.secretvalue import redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -150,8 +150,7 @@ def dashboard_address(
 
 def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[str, Any]:
     """The server's INFO document; probe.ProbeError when it is unreachable or refuses us."""
-    secret = password.get_secret_value()
-    with probe.FaktoryConnection(endpoint.host, endpoint.port, secret, timeout=timeout) as conn:
+    with probe.FaktoryConnection(endpoint.host, endpoint.port, password, timeout=timeout) as conn:
         return conn.info()
 
 

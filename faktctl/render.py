@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,25 +19,12 @@ from faktctl.spec.types import format_size
 
 COMPOSE_FILENAME = "compose.yaml"
 ENV_FILENAME = ".env"
-REDACTED = "<redacted>"
 
 
 @dataclass(frozen=True)
 class RenderedFiles:
     compose: str
     env: SecretStr  # holds the password
-
-
-_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
-
-
-def redact(text: str, secrets: tuple[SecretStr, ...]) -> str:
-    """Hide known secrets and any password inside a Faktory URL (e.g. an old one on disk)."""
-    for secret in secrets:
-        value = secret.get_secret_value()
-        if value:
-            text = text.replace(value, REDACTED)
-    return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<3>", text)
 
 
 def templates_dir() -> Path:

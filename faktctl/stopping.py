@@ -4,19 +4,16 @@ Each container is stopped the engine's own way (`stop` with its grace period: it
 the wait, SIGKILL when the grace period runs out), then removed. What is bounded is the number
 of stops the engine is busy with: at most `STOP_PARALLEL` stops younger than `SLOW_S` run at a
 time. A stop still waiting after `SLOW_S` is a container taking its grace period (ignoring
-SIGTERM, finishing its jobs, or a worker closing its connections): it keeps its thread and its
-request, but no longer holds a place, so the next containers get their signal meanwhile. So a
-hundred replicas that ignore SIGTERM are all signalled within a few seconds and cost about one
-grace period together, not one per batch.
+SIGTERM, or finishing its jobs): it keeps its thread and its request, but no longer holds a
+place, so the next containers get their signal meanwhile. So a hundred replicas that ignore
+SIGTERM are all signalled within a few seconds and cost about one grace period together, not
+one per batch, while the engine never tears down more than a handful of containers at once
+(with a few hundred exits at the same moment, the Docker 20.10 engine was seen losing count of
+a network's endpoints, after which the network cannot be removed until the engine restarts).
 
-The pace is about the engine's own: a hundred Go workers signalled at once (docker compose v2's
-way) die within ~2 s of each other and the 2-core engine then tears them down at ~20 a second
-(measured: compose down of 100 takes ~7.5 s). Signalling at up to STOP_PARALLEL / SLOW_S = 32 a
-second keeps up with that teardown, so the last worker is signalled by the time the first ones
-are gone, without the engine ever holding a backlog of a hundred exits: with a burst of exits,
-the Docker 20.10 engine was seen losing count of a network's endpoints (here with 100 stops at
-once), after which the network cannot be removed until the engine restarts. At SLOW_S = 1 s the
-last of 100 workers got its signal ~6 s in and `down` trailed compose (8.65 s vs 7.53 s).
+SLOW_S = 0.5 was tried (issue 16): on a heavily loaded 2-core engine, 100 Go workers then got
+the stale-endpoint fault in 3 of 4 `down` runs (docker compose v2, which signals them all at
+once, in 2 of 2), for no measurable gain over compose (1.14x), so the pace stays at 16 a second.
 """
 
 from __future__ import annotations
@@ -36,7 +33,7 @@ if TYPE_CHECKING:
     from faktctl.planner import ContainerRef
 
 STOP_PARALLEL = 16  # stops the engine is busy with at once (8 measured slower, 32 no faster)
-SLOW_S = 0.5  # a stop running longer than this is waiting out a grace period (see above)
+SLOW_S = 1.0  # a stop running longer than this is waiting out a grace period
 POLL_S = 0.05
 MAX_THREADS = 256  # beyond this, even waiting stops queue up
 

@@ -666,6 +666,19 @@ class Engine:
             if not self.api.put_archive(container_id, folder, tar_stream):
                 raise EngineError(f"copying into {folder} of {container_id[:12]}: refused")
 
+    def secret_file_in(
+        self, container_id: str, path: str, secret: SecretStr, mode: int = 0o444
+    ) -> None:
+        """A one-line file holding `secret` at `path` (absolute) in a container, with the
+        folders leading to it; the value leaves faktctl here, for the engine."""
+        from faktctl.backups.stream import tar_single_file
+
+        data = secret.get_secret_value().encode() + b"\n"
+        parts = path.strip("/").split("/")
+        folders = tuple("/".join(parts[:end]) for end in range(1, len(parts)))
+        name = "/".join(parts)
+        self.archive_in(container_id, "/", tar_single_file(name, len(data), [data], mode, folders))
+
 
 def split_reference(reference: str) -> tuple[str, str]:
     """`repo:tag` -> (repo, tag); a registry port is not a tag; digests keep their `@`."""

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from faktctl import labels
 from faktctl.adapters.docker_engine import Engine, EngineError, ObjectNotFound, RawDict
 from faktctl.errors import OperationFailed
@@ -177,10 +179,13 @@ def create_network(
         )
 
 
-def create_secret(engine: Engine, name: str, data: bytes, object_labels: Mapping[str, str]) -> str:
+def create_secret(
+    engine: Engine, name: str, data: SecretStr, object_labels: Mapping[str, str]
+) -> str:
+    """A swarm secret holding `data` (its value leaves faktctl here, to the engine)."""
     with engine.doing(f"creating secret {name}"):
         created = engine.api.create_secret(
-            name, data, labels={**object_labels, **engine.labels_to_add}
+            name, data.get_secret_value().encode(), labels={**object_labels, **engine.labels_to_add}
         )
     return str(created["ID"])
 

@@ -1,9 +1,10 @@
 """Talk to a running Faktory server: the 7419 wire protocol and the 7420 HTTP endpoints.
 
-The protocol side uses only the standard library. Every socket operation runs under a
-deadline, so no call can block for longer than the timeout it was given. This is the only
-faktctl module that imports httpx; it does so inside the HTTP helpers so that importing the
-probe stays cheap.
+The protocol side uses only the standard library (and pydantic's SecretStr for the password,
+unwrapped here only, where it is hashed for HELLO or sent as HTTP Basic auth). Every socket
+operation runs under a deadline, so no call can block for longer than the timeout it was
+given. This is the only faktctl module that imports httpx; it does so inside the HTTP helpers
+so that importing the probe stays cheap.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+from pydantic import SecretStr
+
+# the server password as faktctl passes it around (SecretStr), or as a test or a container's
+# environment gives it; it becomes plain text only for the HELLO hash and HTTP Basic auth
+Password = str | SecretStr
 
 DEFAULT_PORT = 7419
 DEFAULT_WEB_PORT = 7420
@@ -172,12 +179,16 @@ def _read_greeting(wire: _Wire) -> dict[str, Any]:
     return greeting
 
 
-def _hello_payload(greeting: dict[str, Any], password: str | None) -> dict[str, Any]:
+def _plain(password: Password) -> str:
+    return password.get_secret_value() if isinstance(password, SecretStr) else password
+
+
+def _hello_payload(greeting: dict[str, Any], password: Password | None) -> dict[str, Any]:
     payload: dict[str, Any] = {"v": PROTOCOL_VERSION}
     salt = greeting.get("s")
     if salt is not None and password is not None:
         iterations = int(greeting.get("i", 1))
-        payload["pwdhash"] = pwdhash(password, str(salt), iterations)
+        payload["pwdhash"] = pwdhash(_plain(password), str(salt), iterations)
     return payload
 
 
@@ -186,7 +197,9 @@ def _iterations(greeting: dict[str, Any]) -> int | None:
     return int(value) if value is not None else None
 
 
-def _exchange_hello(wire: _Wire, host: str, port: int, password: str | None) -> HandshakeResult:
+def _exchange_hello(
+    wire: _Wire, host: str, port: int, password: Password | None
+) -> HandshakeResult:
     greeting = _read_greeting(wire)
     wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password)))
     accepted, error = True, None
@@ -209,7 +222,7 @@ def _exchange_hello(wire: _Wire, host: str, port: int, password: str | None) -> 
 
 
 def handshake(
-    host: str, port: int = DEFAULT_PORT, password: str | None = None, timeout: float = 5.0
+    host: str, port: int = DEFAULT_PORT, password: Password | None = None, timeout: float = 5.0
 ) -> HandshakeResult:
     """Connect, read +HI, send HELLO as a producer (no ``wid``) and report the outcome.
 
@@ -251,7 +264,7 @@ class FaktoryConnection:
         self,
         host: str,
         port: int = DEFAULT_PORT,
-        password: str | None = None,
+        password: Password | None = None,
         timeout: float = 5.0,
     ) -> None:
         self._wire: _Wire | None = _connect(host, port, timeout)
@@ -347,12 +360,12 @@ def http_status(
     port: int = DEFAULT_WEB_PORT,
     path: str = "/",
     timeout: float = 5.0,
-    password: str | None = None,
+    password: Password | None = None,
 ) -> int:
     """Status code of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
     import httpx
 
-    auth = httpx.BasicAuth("faktctl", password) if password is not None else None
+    auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
     url = _url(host, port, path)
     try:
         response = httpx.get(url, timeout=timeout, auth=auth, follow_redirects=False)

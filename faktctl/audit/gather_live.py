@@ -17,10 +17,12 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from pydantic import SecretStr
 
 from faktctl import containers, reach
 from faktctl.adapters import probe
@@ -66,7 +68,7 @@ class SpecContext:
     """What a spec adds to a live audit: which containers, the password, the intent."""
 
     project: str
-    password: str | None = field(repr=False)
+    password: SecretStr | None
     exposure: Exposure
     backup: BackupFacts
     suppressions: tuple[Suppression, ...]
@@ -476,7 +478,7 @@ def _endpoint(address: tuple[str, int]) -> str:
 def wire_probe(
     raw: RawDict,
     eff: effective.Behaviour,
-    password: str | None,
+    password: probe.Password | None,
     is_local: bool,
     engine_address: str = "",
 ) -> LiveProbe:
@@ -492,7 +494,7 @@ def wire_probe(
     return result
 
 
-def _protocol_probe(target: tuple[str, int], password: str | None) -> LiveProbe:
+def _protocol_probe(target: tuple[str, int], password: probe.Password | None) -> LiveProbe:
     host, port = target
     endpoint = _endpoint(target)
     try:
@@ -547,7 +549,7 @@ def _spec_context(file: Path | None) -> SpecContext | None:
     facts = SpecFacts(load(file))
     return SpecContext(
         project=facts.loaded.spec.project,
-        password=facts.password.get_secret_value() if facts.password else None,
+        password=facts.password,
         exposure=facts.loaded.spec.server.dashboard_exposure,
         backup=facts.backup(),
         suppressions=facts.suppressions(),

@@ -47,10 +47,18 @@ from faktctl.errors import UsageError
 from faktctl.project import Project, load
 from faktctl.render import ENV_FILENAME
 from faktctl.secretfiles import read_server_password
+from faktctl.secretvalue import matches
 from faktctl.spec.load import LoadedSpec
 from faktctl.spec.model import RESTIC_PREFIX
 
 FileState = Literal["match", "differs", "missing"]
+
+
+def _judged(secret: SecretStr) -> str:
+    """The value for the audit model, whose rules judge it (its strength, the same password in
+    the URL and on the server) as they judge one read from a compose file or a container: a
+    plain `str`, held only in fields without a repr (`EnvVar.value`, `MountFact.content`)."""
+    return secret.get_secret_value()
 
 
 class SpecFacts:
@@ -78,7 +86,7 @@ class SpecFacts:
         env: dict[str, EnvVar] = {}
         for name, value in svc.env:
             if isinstance(value, SecretEnv):
-                env[name] = EnvVar(name, value.value.get_secret_value(), "dotenv", ".env")
+                env[name] = EnvVar(name, _judged(value.value), "dotenv", ".env")
                 continue
             if name == "FAKTORY_ENV":
                 where = self.loc("server", "environment")
@@ -120,7 +128,7 @@ class SpecFacts:
                     PASSWORD_TARGET,
                     PASSWORD_SECRET,
                     True,
-                    self.password.get_secret_value() if self.password else None,
+                    _judged(self.password) if self.password else None,
                     False,
                     host_path=secret.host_path,
                     location=self.loc("server", "password_file"),
@@ -182,8 +190,7 @@ class SpecFacts:
             url = next((v for n, v in svc.env if n == "FAKTORY_URL"), None)
             var = None
             if isinstance(url, SecretEnv):
-                value = url.value.get_secret_value()
-                var = EnvVar("FAKTORY_URL", value, "dotenv", ".env", None, env_path)
+                var = EnvVar("FAKTORY_URL", _judged(url.value), "dotenv", ".env", None, env_path)
             found.append(WorkerFacts(svc.name, var, None, self.loc("workers", index)))
         return tuple(found)
 
@@ -247,7 +254,7 @@ class SpecFacts:
                 current = None
             state: FileState = "missing"
             if current is not None:
-                state = "match" if current == wanted else "differs"
+                state = "match" if matches(current, wanted) else "differs"
             states.append(RenderedFile(display(path), state))
         return RenderFacts(tuple(states))
 

@@ -195,7 +195,7 @@ def load_in_throwaway(
         with reporter.transfer("faktory.rdb", backup.manifest.rdb_size) as update:
             tar = snapshot_tar(backup, "db/faktory.rdb", ("db",), update)
             engine.archive_in(container_id, DATA_DIR, tar)
-        engine.archive_in(container_id, "/", password_tar(password))
+        engine.secret_file_in(container_id, PASSWORD_TARGET, password)
         _move_to_image_format(engine, backup, image, volume, job_labels)
         engine.start(container_id)
         try:
@@ -213,14 +213,6 @@ def load_in_throwaway(
                 engine.remove(container_id, force=True)
         with contextlib.suppress(OperationFailed):
             engine.remove_volume(volume)
-
-
-def password_tar(password: SecretStr) -> Iterator[bytes]:
-    """A tar stream putting the password at PASSWORD_TARGET (any user of the image reads it)."""
-    data = password.get_secret_value().encode() + b"\n"
-    parts = PASSWORD_TARGET.strip("/").split("/")
-    folders = tuple("/".join(parts[:end]) for end in range(1, len(parts)))
-    return stream.tar_single_file("/".join(parts), len(data), [data], 0o444, folders)
 
 
 def _redis_log_tail(engine: Engine, container_id: str, lines: int = 5) -> str:

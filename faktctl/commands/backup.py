@@ -269,6 +269,41 @@ def _run_single_backup(
 # --- faktctl backup list ----------------------------------------------------------------------
 
 
+def listing_table(backups: Sequence[Backup], now: datetime, *, files: bool) -> str:
+    """`backup list`'s table, one row per backup. `files`: the backups lie in a folder, so a
+    SNAPSHOT column says whether each one's .rdb.gz is there at its recorded size."""
+    from faktctl.backups.take import human_bytes
+
+    snapshot = ("SNAPSHOT",) if files else ()
+    rows = [("BACKUP", "CREATED (UTC)", "AGE", "SIZE", "JOBS", *snapshot, "VERIFIED")]
+    for backup in backups:
+        manifest = backup.manifest
+        rows.append(
+            (
+                backup.name,
+                manifest.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                format_age(age_of(manifest, now)),
+                human_bytes(manifest.size),
+                str(manifest.jobs),
+                *((_snapshot_state(backup),) if files else ()),
+                _verified_text(backup, now),
+            )
+        )
+    return columns(rows)
+
+
+def listing_summary(
+    backups: Sequence[Backup], where: str, policy: BackupPolicy, now: datetime
+) -> str:
+    """How many backups `where` holds and whether the newest (the first) is recent enough."""
+    age = age_of(backups[0].manifest, now)
+    verdict = "ok" if age <= policy.max_age else "TOO OLD"
+    return (
+        f"{len(backups)} backup(s) in {where}; newest is {format_age(age)} old "
+        f"(max age {format_age(policy.max_age)}): {verdict}"
+    )
+
+
 def _verified_text(backup: Backup, now: datetime) -> str:
     manifest = backup.manifest
     if manifest.verified_at is not None:
@@ -309,7 +344,6 @@ def _listing_json(listing: Listing, policy: BackupPolicy, now: datetime) -> dict
 
 
 def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> int:
-    from faktctl.backups.take import human_bytes
     from faktctl.commands import backup_repos as repos
 
     project = open_project(file)
@@ -327,28 +361,8 @@ def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> 
     if not listing.backups:
         ui.info(f"no backups of `{target.project}` in {target.destination}")
         return ExitCode.OK
-    rows = [("BACKUP", "CREATED (UTC)", "AGE", "SIZE", "JOBS", "SNAPSHOT", "VERIFIED")]
-    for backup in listing.backups:
-        manifest = backup.manifest
-        rows.append(
-            (
-                backup.name,
-                manifest.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                format_age(age_of(manifest, now)),
-                human_bytes(manifest.size),
-                str(manifest.jobs),
-                _snapshot_state(backup),
-                _verified_text(backup, now),
-            )
-        )
-    ui.data(columns(rows))
-    newest = listing.backups[0]
-    age = age_of(newest.manifest, now)
-    verdict = "ok" if age <= policy.max_age else "TOO OLD"
-    ui.info(
-        f"{len(listing.backups)} backup(s) in {target.destination}; newest is "
-        f"{format_age(age)} old (max age {format_age(policy.max_age)}): {verdict}"
-    )
+    ui.data(listing_table(listing.backups, now, files=True))
+    ui.info(listing_summary(listing.backups, str(target.destination), policy, now))
     return ExitCode.OK
 
 

@@ -122,27 +122,6 @@ def report_fanout(result: FanoutResult, as_json: bool) -> int:
 # --- list -----------------------------------------------------------------------------------
 
 
-def _rows(backups: list[Backup], now: datetime) -> list[tuple[str, ...]]:
-    from faktctl.backups.take import human_bytes
-    from faktctl.commands.backup import format_age
-
-    rows: list[tuple[str, ...]] = [("BACKUP", "CREATED (UTC)", "AGE", "SIZE", "JOBS", "VERIFIED")]
-    for backup in backups:
-        manifest = backup.manifest
-        verified = manifest.verified_at
-        rows.append(
-            (
-                backup.name,
-                manifest.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                format_age(age_of(manifest, now)),
-                human_bytes(manifest.size),
-                str(manifest.jobs),
-                f"yes, {format_age(now - verified)} ago" if verified else "no",
-            )
-        )
-    return rows
-
-
 def backups_at(
     project: Project, policy: BackupPolicy, destination: dest.Destination
 ) -> tuple[list[Backup], list[str]]:
@@ -157,7 +136,7 @@ def backups_at(
 
 
 def run_list(project: Project, policy: BackupPolicy, *, as_json: bool, wanted: str | None) -> int:
-    from faktctl.commands.backup import columns, envelope, format_age
+    from faktctl.commands.backup import envelope, listing_summary, listing_table
 
     now = datetime.now(UTC)
     chosen = destinations_of(project, policy)
@@ -182,13 +161,8 @@ def run_list(project: Project, policy: BackupPolicy, *, as_json: bool, wanted: s
             ui.info(f"{destination.label}: no backups of `{project.loaded.spec.project}`")
             continue
         ui.data(f"# {destination.label}")
-        ui.data(columns(_rows(backups, now)))
-        age = age_of(backups[0].manifest, now)
-        verdict = "ok" if age <= policy.max_age else "TOO OLD"
-        ui.info(
-            f"{len(backups)} backup(s) in {destination.label}; newest is {format_age(age)} old "
-            f"(max age {format_age(policy.max_age)}): {verdict}"
-        )
+        ui.data(listing_table(backups, now, files=isinstance(destination, dest.Folder)))
+        ui.info(listing_summary(backups, destination.label, policy, now))
     if as_json:
         ui.data(envelope("backup list", {"destinations": documents}))
     return ExitCode.OK

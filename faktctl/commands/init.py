@@ -12,6 +12,7 @@ from faktctl.commands.schema import schema_text
 from faktctl.errors import UsageError
 from faktctl.fsutil import StagedWrites, all_or_nothing, file_error
 from faktctl.secretfiles import generate_password
+from faktctl.secretvalue import as_line
 from faktctl.spec.load import SPEC_FILENAME, parse_spec
 from faktctl.spec.model import (
     DEFAULT_IMAGE,
@@ -87,7 +88,7 @@ def run(file: Path | None, *, project: str | None, assume_yes: bool, force: bool
         if _current(folder / SCHEMA_FILENAME) != schema:
             staged.add(folder / SCHEMA_FILENAME, schema)
         staged.add(spec_path, text)
-        staged.add_private(secret_path, generate_password().get_secret_value() + "\n")
+        staged.add_private(secret_path, as_line(generate_password()))
     ui.info(f"wrote {spec_path.name} (project `{name}`) and {SCHEMA_FILENAME}")
     ui.info(f"generated the server password in {DEFAULT_PASSWORD_FILE} (0600; not shown)")
     if added:

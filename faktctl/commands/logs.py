@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from faktctl import ui
 from faktctl.errors import FaktctlError, UsageError
-from faktctl.render import redact
+from faktctl.secretvalue import redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -5,22 +5,30 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from faktctl import ui
 from faktctl.desired import web_conf_path
 from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
 from faktctl.project import Project, open_project
-from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, REDACTED, redact, render
+from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, render
 from faktctl.secretfiles import write_web_conf
+from faktctl.secretvalue import REDACTED, matches
+from faktctl.secretvalue import shown as redacted
+
+# each file faktctl renders: the content it should have (secret for .env and secret files)
+# and its mode
+Targets = dict[Path, tuple[str | SecretStr, int]]
 
 
-def rendered_files(project: Project) -> dict[Path, tuple[str, int]]:
+def rendered_files(project: Project) -> Targets:
     """Each target file with the content it should have and its mode."""
     out_dir = project.dir
     files = render(project.desired, out_dir, project.loaded.path.name)
     return {
         out_dir / COMPOSE_FILENAME: (files.compose, 0o644),
-        out_dir / ENV_FILENAME: (files.env.get_secret_value(), 0o600),
+        out_dir / ENV_FILENAME: (files.env, 0o600),
     }
 
 
@@ -38,7 +46,7 @@ def run(file: Path | None, *, check: bool) -> int:
 
 def check_files(
     project: Project,
-    targets: dict[Path, tuple[str, int]],
+    targets: Targets,
     ok: str,
     fix: str = "faktctl render",
 ) -> int:
@@ -48,7 +56,7 @@ def check_files(
             current = path.read_text()
         except FileNotFoundError:
             current = None
-        if current == wanted:
+        if matches(current, wanted):
             continue
         drift = True
         name = shown(path, project)
@@ -57,8 +65,8 @@ def check_files(
             continue
         diff = "".join(
             difflib.unified_diff(
-                redact(current, project.secrets).splitlines(keepends=True),
-                redact(wanted, project.secrets).splitlines(keepends=True),
+                redacted(current, project.secrets).splitlines(keepends=True),
+                redacted(wanted, project.secrets).splitlines(keepends=True),
                 fromfile=f"{name} (on disk)",
                 tofile=f"{name} (rendered)",
             )

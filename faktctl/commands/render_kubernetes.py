@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.commands.render import check_files, shown
+from faktctl.commands.render import Targets, check_files, shown
 from faktctl.errors import ExitCode
 from faktctl.fsutil import ensure_private_dir, write_if_changed
 from faktctl.kubernetes.render import SECRETS_DIR, render_kubernetes
@@ -14,7 +14,7 @@ from faktctl.project import Project, open_project
 DEFAULT_DIR = "k8s"
 
 
-def kube_targets(project: Project, out_dir: Path) -> dict[Path, tuple[str, int]]:
+def kube_targets(project: Project, out_dir: Path) -> Targets:
     """Each file of the kustomize directory with its content and mode (secrets 0600)."""
     files = render_kubernetes(
         project.desired,
@@ -23,9 +23,9 @@ def kube_targets(project: Project, out_dir: Path) -> dict[Path, tuple[str, int]]
         project.loaded.path.name,
         project.loaded.spec.audit.ignore,
     )
-    targets = {out_dir / name: (text, 0o644) for name, text in files.manifests.items()}
+    targets: Targets = {out_dir / name: (text, 0o644) for name, text in files.manifests.items()}
     for name, secret in files.secrets.items():
-        targets[out_dir / name] = (secret.get_secret_value(), 0o600)
+        targets[out_dir / name] = (secret, 0o600)
     return targets
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl import ui
 from faktctl.errors import ExitCode, UsageError
 from faktctl.fsutil import write_if_changed
@@ -80,6 +78,7 @@ def _secret_commands(project: Project, secrets: dict[str, object]) -> None:
     """The files holding each external secret's exact content, and how to create them."""
     from faktctl.desired import web_conf_path
     from faktctl.secretfiles import write_secret, write_web_conf
+    from faktctl.secretvalue import derived
     from faktctl.swarm.plan import SecretObject
 
     loaded = project.loaded
@@ -88,7 +87,7 @@ def _secret_commands(project: Project, secrets: dict[str, object]) -> None:
     url = secrets.get("url")
     if isinstance(url, SecretObject):
         url_path = password_path.parent / URL_FILENAME
-        write_secret(url_path, SecretStr(url.data.get_secret_value().rstrip("\n")))
+        write_secret(url_path, derived(url.data, lambda value: value.rstrip("\n")))
         files["url"] = url_path
     if "web" in secrets:
         write_web_conf(loaded, web_conf_path(loaded))

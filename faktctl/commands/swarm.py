@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from faktctl import labels, ui
 from faktctl.errors import FaktctlError, OperationFailed, UsageError
-from faktctl.render import redact
+from faktctl.secretvalue import redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict
@@ -39,7 +39,7 @@ def web_conf(project: Project) -> SecretStr | None:
 
     if project.desired.dashboard_password is None:
         return None
-    return SecretStr(web_conf_text(project.desired.dashboard_password))
+    return web_conf_text(project.desired.dashboard_password)
 
 
 def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:

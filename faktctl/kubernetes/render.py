@@ -440,7 +440,7 @@ def _secret_files(desired: Desired, password: SecretStr) -> dict[str, SecretStr]
         files[f"{SECRETS_DIR}/faktory_url"] = urls[0].value
     if desired.dashboard_password is not None:
         key = posixpath.basename(WEB_CONF_TARGET)
-        files[f"{SECRETS_DIR}/{key}"] = SecretStr(web_conf_text(desired.dashboard_password))
+        files[f"{SECRETS_DIR}/{key}"] = web_conf_text(desired.dashboard_password)
     return files
 
 

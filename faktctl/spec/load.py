@@ -58,8 +58,17 @@ class _PositionLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _record_positions(node: yaml.Node, path: PathKey, out: _Positions) -> None:
+def _record_positions(
+    node: yaml.Node, path: PathKey, out: _Positions, seen: set[int] | None = None
+) -> None:
+    """Record where each key and item starts. A node reached again through an alias is not
+    walked again (its inner paths fall back to where the alias stands), so this is linear in
+    the file's size, not in what its aliases expand to."""
+    seen = set() if seen is None else seen
     out.of.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -67,14 +76,14 @@ def _record_positions(node: yaml.Node, path: PathKey, out: _Positions) -> None:
                     value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 )
                 for target in targets:
-                    _record_positions(target, path, out)
+                    _record_positions(target, path, out, seen)
                 continue
             key = str(key_node.value)
             out.of[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _record_positions(value_node, (*path, key), out)
+            _record_positions(value_node, (*path, key), out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_positions(item, (*path, index), out)
+            _record_positions(item, (*path, index), out, seen)
 
 
 def _without_extension_keys(value: Any) -> Any:

@@ -22,7 +22,7 @@ from faktctl.adapters.docker_engine import Engine, EngineError, RawDict
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
 from faktctl.launch import Failure, Progress
-from faktctl.render import redact
+from faktctl.secretvalue import redact
 from faktctl.spec.model import Spec
 from faktctl.swarm.plan import (
     ImageEntry,
@@ -126,7 +126,7 @@ class SwarmExecutor:
                 secret_ids[secret.name] = swarm.create_secret(
                     self._engine,
                     secret.name,
-                    secret.data.get_secret_value().encode(),
+                    secret.data,
                     {**desired.object_labels(), "io.faktctl.secret": secret.key},
                 )
         changed = {
@@ -220,9 +220,7 @@ class SwarmExecutor:
         with relay(self._engine, container_id, PROTOCOL_PORT) as opened:
             while time.monotonic() < deadline:
                 try:
-                    result = probe.handshake(
-                        "127.0.0.1", opened.port, self._password.get_secret_value()
-                    )
+                    result = probe.handshake("127.0.0.1", opened.port, self._password)
                 except probe.ProbeError as exc:
                     last = str(exc)
                     time.sleep(POLL_S)

@@ -33,6 +33,7 @@ from faktctl.desired import (
     SecretEnv,
     ServiceRequest,
 )
+from faktctl.secretvalue import as_line, fingerprint
 from faktctl.spec.model import SERVER_SERVICE, Spec
 from faktctl.spec.swarm import Swarm
 
@@ -166,8 +167,7 @@ class ImageEntry:
 
 
 def secret_name(project: str, key: SecretKey, value: SecretStr) -> str:
-    digest = hashlib.sha256(value.get_secret_value().encode()).hexdigest()[:12]
-    return f"{project}_{key}_{digest}"
+    return f"{project}_{key}_{fingerprint(value, 12)}"
 
 
 def translate(
@@ -211,7 +211,7 @@ def _worker_url(desired: Desired) -> SecretStr | None:
     for worker in desired.workers:
         for _, value in worker.env:
             if isinstance(value, SecretEnv):
-                return SecretStr(value.value.get_secret_value() + "\n")
+                return as_line(value.value)
     return None
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,13 +25,18 @@ class CliResult:
 
 
 def run_faktctl(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60.0
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    wrapper: Sequence[str] = (),
 ) -> CliResult:
-    """`python -m faktctl ARGS` in `cwd`, plain output (no colour, wide lines), no stdin."""
+    """`python -m faktctl ARGS` in `cwd`, plain output (no colour, wide lines), no stdin.
+    `wrapper` runs it through another program first (e.g. one that makes a folder read-only)."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "faktctl", *args],
+        [*wrapper, sys.executable, "-m", "faktctl", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

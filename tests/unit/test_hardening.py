@@ -3,12 +3,14 @@ one line, the right exit code, nothing half-written. Each case failed on the cod
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from faktctl.audit.registry import Outcome, Rule
 from faktctl.audit.runner import _run
 from faktctl.errors import Interrupted
 from faktctl.fsutil import all_or_nothing, write_output
+from tests.support.ci import impossible_here
 from tests.support.cli import run_faktctl, tree
 
 
@@ -87,6 +90,89 @@ def test_a_full_disk_is_one_line_with_exit_4(
     line = _one_error_line(capsys.readouterr().err)
     assert "No space left on device" in line and "cannot write" in line
     assert list(tmp_path.iterdir()) == []
+
+
+# --- a read-only folder -----------------------------------------------------------------------
+
+# in a private mount namespace: bind the folder onto itself, make that mount read-only, run
+_READ_ONLY_MOUNT = (
+    'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"'
+)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[list[str]]:
+    """`folder` read-only for the faktctl runs inside the block; yields the wrapper they run
+    through. Root writes through any folder mode, so the folder becomes a read-only bind
+    mount in a private mount namespace (`unshare --mount`, plus `--map-root-user` for any
+    other user): no one else sees it, and it ends with the run."""
+    as_root = [] if os.geteuid() == 0 else ["--map-root-user"]
+    wrapper = ["unshare", "--mount", *as_root, "--", "sh", "-c", _READ_ONLY_MOUNT, "sh"]
+    wrapper.append(str(folder))
+    try:
+        probe = subprocess.run(
+            [*wrapper, "touch", str(folder / ".probe")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except FileNotFoundError:
+        impossible_here("`unshare` is not installed")
+    if probe.returncode == 0 or "Read-only file system" not in probe.stderr:
+        (folder / ".probe").unlink(missing_ok=True)
+        impossible_here(f"no read-only bind mount here: {probe.stderr.strip()}")
+    yield wrapper
+
+
+def _paths(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def _refused_in_read_only(folder: Path, *args: str, cwd: Path) -> str:
+    """Run faktctl with `folder` read-only: exit 4 (the environment failed, the input is
+    fine), one line, and nothing changed under `cwd` (no file, folder or temp file added, no
+    byte changed). Returns the line."""
+    before, names = tree(cwd), _paths(cwd)
+    with read_only(folder) as wrapper:
+        result = run_faktctl(*args, cwd=cwd, wrapper=wrapper)
+    assert result.code == 4, result.output
+    assert (tree(cwd), _paths(cwd)) == (before, names)
+    return _one_error_line(result.stderr)
+
+
+_ROFS = "Read-only file system"
+
+
+def test_init_in_a_read_only_folder_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    line = _refused_in_read_only(tmp_path, "init", "--yes", "--project", "demo", cwd=tmp_path)
+    assert f"cannot write {tmp_path}/" in line and _ROFS in line, line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_with_a_read_only_secrets_folder_leaves_nothing_half_written(
+    tmp_path: Path,
+) -> None:
+    """The spec, schema and .gitignore could be written; the password cannot: none lands."""
+    (tmp_path / "secrets").mkdir()
+    line = _refused_in_read_only(
+        tmp_path / "secrets", "init", "--yes", "--project", "demo", cwd=tmp_path
+    )
+    assert f"{tmp_path}/secrets" in line and _ROFS in line, line
+    assert [p.name for p in tmp_path.rglob("*")] == ["secrets"]
+    _init(tmp_path)  # and a re-run once the folder is writable is not refused
+
+
+def test_render_in_a_read_only_folder_is_one_line(project: Path) -> None:
+    line = _refused_in_read_only(project, "render", cwd=project)
+    assert f"cannot write {project}/compose.yaml" in line and _ROFS in line, line
+    assert not (project / "compose.yaml").exists()
+
+
+def test_audit_output_into_a_read_only_folder_is_one_line(project: Path) -> None:
+    line = _refused_in_read_only(project, "audit", "-o", "report.txt", cwd=project)
+    assert "cannot write report.txt" in line and _ROFS in line, line
+    assert not (project / "report.txt").exists()
 
 
 def test_an_untranslated_oserror_names_path_and_operation() -> None:

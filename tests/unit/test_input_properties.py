@@ -1,12 +1,15 @@
 """Property tests: the spec loader, the compose reader and the capped YAML path (which the
 Kubernetes-manifest reader shares) take any document, generated or mutated, and either
 accept it or fail with faktctl's own one-line error (exit 2): never a traceback, never an
-unbounded run."""
+unbounded run, in time or in memory."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import tracemalloc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from hypothesis import strategies as st
 
 from faktctl import safeyaml
 from faktctl.audit.gather_compose import gather_compose
+from faktctl.audit.sources.kube_objects import parse_objects
 from faktctl.errors import ExitCode, FaktctlError
 from faktctl.spec.load import parse_spec
 
@@ -26,6 +30,12 @@ NOW = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
 # deeper. Each example is one in-process parse of milliseconds.
 EXAMPLES = int(os.environ.get("FAKTCTL_PROPERTY_EXAMPLES", "400"))
 PER_EXAMPLE_S = 5.0
+# Peak Python allocation while one document is read (tracemalloc). Today's readers peak at
+# about 9 MiB on the largest alias expansion they accept (a 3-wide, 9-deep bomb of mappings in
+# a spec), 1 MiB for compose files, under 1 MiB for ordinary documents. With the expansion cap
+# taken out (safeyaml.check_expansion a no-op), a 10-wide, 7-deep bomb peaks at ~476 MiB in
+# 91 s for a spec and ~91 MiB in 71 s for a compose file; 12 wide and 9 deep never finishes.
+PER_EXAMPLE_BYTES = 64 * 1024 * 1024
 
 SPEC_KEYS = [
     "version", "project", "server", "workers", "backup", "audit", "image", "environment",
@@ -141,24 +151,46 @@ secrets:
 """
 
 
-def _check_spec(text: str) -> None:
+@contextlib.contextmanager
+def bounded() -> Iterator[None]:
+    """Fail the example when reading it took PER_EXAMPLE_S or more, or when Python
+    allocations peaked at PER_EXAMPLE_BYTES or more while it ran."""
+    tracemalloc.start()
     started = time.monotonic()
     try:
-        parse_spec(text, Path("/nonexistent/faktory.yaml"))
-    except FaktctlError as err:
-        _assert_usage_error(err)
-    assert time.monotonic() - started < PER_EXAMPLE_S
+        yield
+        seconds = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seconds < PER_EXAMPLE_S, f"{seconds:.1f} s"
+    assert peak < PER_EXAMPLE_BYTES, f"peak {peak / 2**20:.0f} MiB"
+
+
+def _check_spec(text: str) -> None:
+    with bounded():
+        try:
+            parse_spec(text, Path("/nonexistent/faktory.yaml"))
+        except FaktctlError as err:
+            _assert_usage_error(err)
 
 
 def _check_compose(folder: Path, text: str) -> None:
     path = folder / "compose.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    started = time.monotonic()
-    try:
-        gather_compose(path, {}, NOW)
-    except FaktctlError as err:
-        _assert_usage_error(err)
-    assert time.monotonic() - started < PER_EXAMPLE_S
+    with bounded():
+        try:
+            gather_compose(path, {}, NOW)
+        except FaktctlError as err:
+            _assert_usage_error(err)
+
+
+def _check_manifests(text: str) -> None:
+    with bounded():
+        try:
+            parse_objects("manifests.yaml", text)
+        except FaktctlError as err:
+            _assert_usage_error(err)
 
 
 def _assert_usage_error(err: FaktctlError) -> None:
@@ -216,12 +248,78 @@ def test_multi_document_streams_load_or_fail_with_one_line(data: st.DataObject) 
     parts = data.draw(st.lists(documents(COMPOSE_KEYS), min_size=1, max_size=4))
     text = "---\n".join(yaml.safe_dump(part) for part in parts)
     text = data.draw(st.one_of(st.just(text), mutated(text)))
-    try:
-        safeyaml.load_all(text, "manifests.yaml", max_nodes=5_000)
-    except safeyaml.YamlLimitError as err:
-        _assert_usage_error(err)
-    except yaml.YAMLError:
-        pass  # a syntax error: each reader places it as file:line:col (tested per reader)
+    with bounded():
+        try:
+            safeyaml.load_all(text, "manifests.yaml", max_nodes=5_000)
+        except safeyaml.YamlLimitError as err:
+            _assert_usage_error(err)
+        except yaml.YAMLError:
+            pass  # a syntax error: each reader places it as file:line:col (tested per reader)
+
+
+# --- alias bombs: "billion laughs" of every width and depth, where the readers walk ------------
+
+
+@st.composite
+def alias_bomb(draw: st.DrawFn) -> tuple[str, str]:
+    """(an `x-laughs:` block defining anchors a0..aN, each level a list of `width` aliases of
+    the level below, and the alias of the top level). 12 wide and 9 deep stands for 5e9
+    values; a reader that expands aliases without a limit never finishes that."""
+    width = draw(st.integers(min_value=2, max_value=12))
+    depth = draw(st.integers(min_value=1, max_value=9))
+    leaf = draw(st.sampled_from(["lol", "''", "{k: v}", "[x, y]", "7", "${A}"]))
+    lines = [f"  - &a0 {leaf}"]
+    for level in range(1, depth + 1):
+        lines.append(f"  - &a{level} [{', '.join([f'*a{level - 1}'] * width)}]")
+    return "x-laughs:\n" + "\n".join(lines) + "\n", f"*a{depth}"
+
+
+SPEC_WITH_BOMB = """\
+{defs}version: 1
+project: demo
+server:
+  image: contribsys/faktory:1.9.4
+  env: {{BOMB: {top}}}
+workers:
+  - name: w
+    image: shop/w:1
+    command: {top}
+"""
+COMPOSE_WITH_BOMB = """\
+{defs}services:
+  faktory:
+    image: contribsys/faktory:1.9.4
+    environment: {top}
+  worker:
+    image: shop/w:1
+    command: {top}
+"""
+MANIFEST_WITH_BOMB = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: faktory}}
+{defs}spec:
+  containers:
+    - name: faktory
+      image: contribsys/faktory:1.9.4
+      args: {top}
+      env: {top}
+"""
+
+
+@PROPERTY
+@given(bomb=alias_bomb(), reader=st.sampled_from(["spec", "compose", "manifests"]))
+@example(bomb=("x-laughs:\n  - &a0 lol\n", "*a0"), reader="spec")
+def test_alias_bombs_are_refused_or_read_within_time_and_memory(
+    compose_folder: Path, bomb: tuple[str, str], reader: str
+) -> None:
+    defs, top = bomb
+    if reader == "spec":
+        _check_spec(SPEC_WITH_BOMB.format(defs=defs, top=top))
+    elif reader == "compose":
+        _check_compose(compose_folder, COMPOSE_WITH_BOMB.format(defs=defs, top=top))
+    else:
+        _check_manifests(MANIFEST_WITH_BOMB.format(defs=defs, top=top))
 
 
 @pytest.mark.parametrize(
