@@ -619,7 +619,7 @@ def _audit_server(
 
 
 def _relayed_probe(
-    engine: LiveEngine, raw: RawDict, eff: effective.Behaviour, password: str | None
+    engine: LiveEngine, raw: RawDict, eff: effective.Behaviour, password: probe.Password | None
 ) -> LiveProbe:
     """A swarm task's overlay address is not reachable from this machine, and its ports are
     usually not published: probe it through relays into its container, as `up` and
