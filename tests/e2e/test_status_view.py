@@ -34,7 +34,12 @@ def _fill(deployment: Deployment) -> None:
                 conn.push(probe.make_job("StatusJob", [n], queue=queue))
         later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         conn.push({**probe.make_job("Later", [], queue="status-later"), "at": later})
-        conn.push({**probe.make_job("Retried", [], queue="status-r"), "retry": 5})
+        # A job that already failed 10 times: Faktory schedules its next try count^4 s later
+        # (~3 h), so it stays in the retry set while the test reads it twice. A first failure
+        # comes due after 15-45 s and once left the set between the two reads.
+        earlier = {"retry_count": 10, "errtype": "Boom", "message": "earlier failure"}
+        retried = probe.make_job("Retried", [], queue="status-r")
+        conn.push({**retried, "retry": 25, "failure": earlier})
         _fail_one(conn, "status-r")
         conn.push({**probe.make_job("Doomed", [], queue="status-d"), "retry": -1})
         _fail_one(conn, "status-d")
