@@ -10,23 +10,24 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-from pydantic import SecretStr
-
 from faktctl import labels
-from faktctl.secretvalue import derived, fingerprint
+from faktctl.secretvalue import SecretStr, derived, fingerprint
 from faktctl.serverconf import DASHBOARD_PORT as DASHBOARD_PORT
 from faktctl.serverconf import DATA_DIR as DATA_DIR
 from faktctl.serverconf import HEALTH_URL as HEALTH_URL
 from faktctl.serverconf import PASSWORD_SECRET as PASSWORD_SECRET
 from faktctl.serverconf import PASSWORD_TARGET as PASSWORD_TARGET
 from faktctl.serverconf import PROTOCOL_PORT as PROTOCOL_PORT
+from faktctl.serverconf import SERVER_SERVICE
 from faktctl.serverconf import command as server_command
 from faktctl.serverconf import environment as server_environment
-from faktctl.spec.load import LoadedSpec
-from faktctl.spec.model import SERVER_SERVICE, Spec, Worker
+
+if TYPE_CHECKING:  # the spec model (pydantic) is only needed to build a desired state
+    from faktctl.spec.load import LoadedSpec
+    from faktctl.spec.model import Spec, Worker
 
 WEB_CONF_TARGET = "/etc/faktory/conf.d/faktctl-web.toml"
 FAKTORY_URL_VAR = "FAKTORY_URL"

@@ -18,13 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl import reach
 from faktctl.adapters import probe
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.observe import Observed, ObservedContainer
+from faktctl.secretvalue import SecretStr
 from faktctl.serverconf import DB_DIR
 
 if TYPE_CHECKING:
@@ -240,6 +239,22 @@ def gather(
     timeout: float = INFO_TIMEOUT_S,
 ) -> FaktoryView:
     """Ask the running server (container `container`) for its view; never raises."""
+    view = ask_info(engine, container, password, network, timeout=timeout)
+    if not view.reachable or container is None:
+        return view
+    return replace(view, last_save=read_last_save(engine, container.id, fallback_now))
+
+
+def ask_info(
+    engine: ReadEngine,
+    container: ObservedContainer | None,
+    password: SecretStr,
+    network: str | None = None,
+    *,
+    timeout: float = INFO_TIMEOUT_S,
+) -> FaktoryView:
+    """The view from the server's INFO alone (no last save): `gather` without the exec, for a
+    caller that reads the last save at the same time."""
     if container is None:
         return unreachable("no server container exists (run `faktctl up`)")
     if container.state != "running":
@@ -254,8 +269,7 @@ def gather(
         info = reach.read_info(address, password, timeout)
     except probe.ProbeError as err:
         return unreachable(str(err), str(address))
-    view = from_info(info, str(address))
-    return replace(view, last_save=read_last_save(engine, container.id, fallback_now))
+    return from_info(info, str(address))
 
 
 def for_deployment(

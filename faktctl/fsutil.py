@@ -18,14 +18,11 @@ import contextlib
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl.errors import ExitCode, OperationFailed
-from faktctl.secretvalue import matches
+from faktctl.secretvalue import SecretStr, matches
 
 # what a file faktctl writes may hold: text, bytes, or a secret (.env, a password file, a
 # Kubernetes secret), which becomes plain bytes only here, on its way to the disk
@@ -55,6 +52,12 @@ def _bytes(content: Content) -> bytes:
     return content.encode() if isinstance(content, str) else content
 
 
+def _mkstemp(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:
+    import tempfile  # only when writing: reading commands (`status`) skip its imports
+
+    return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=dir)
+
+
 def atomic_write(path: Path, content: Content, mode: int = 0o644) -> None:
     """Write `content` to a temp file beside `path`, fsync it, then rename it over `path`."""
     data = _bytes(content)
@@ -69,7 +72,7 @@ def atomic_write(path: Path, content: Content, mode: int = 0o644) -> None:
 
 
 def _replace(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = _mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -222,7 +225,7 @@ class StagedWrites:
         if path.is_dir():
             raise file_error("write", path, IsADirectoryError(errno.EISDIR, "Is a folder"))
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp_name = _mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as err:
             raise file_error("write", path, err) from None
         self._staged.append((tmp_name, path))

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from pydantic import SecretStr
-
 from faktctl import labels, reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ContainerConfig, Engine
@@ -26,6 +24,7 @@ from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
+from faktctl.secretvalue import SecretStr
 from faktctl.stopping import BulkStop
 
 POLL_S = 0.25

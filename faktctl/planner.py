@@ -314,21 +314,32 @@ def _short_id(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """What a service's containers must carry, worked out once per service (not per replica)."""
+
+    config_hash: str
+    parts: dict[str, Any]
+
+    @classmethod
+    def of(cls, desired: Desired, service: ServiceRequest) -> Wanted:
+        return cls(service.config_hash(), config_parts(desired, service))
+
+
 def why_outdated(
-    desired: Desired,
+    wanted: Wanted,
     service: ServiceRequest,
     container: ObservedContainer,
     local_image_id: str | None,
 ) -> str | None:
-    """Why this container must be recreated, or None when it matches the spec."""
-    wanted = config_parts(desired, service)
-    if container.config_hash != service.config_hash():
-        changes = describe_changes(container.config_parts, wanted)
+    """Why this container must be recreated, or None when it matches `wanted`."""
+    if container.config_hash != wanted.config_hash:
+        changes = describe_changes(container.config_parts, wanted.parts)
         return f"config changed ({', '.join(changes)})" if changes else "config changed"
     secrets = container.config_parts.get("secrets")
-    if service.role == "server" and secrets is not None and secrets != wanted["secrets"]:
+    if service.role == "server" and secrets is not None and secrets != wanted.parts["secrets"]:
         return "password or password file changed"
-    dashboard = wanted.get("dashboard")
+    dashboard = wanted.parts.get("dashboard")
     if dashboard is not None and container.config_parts.get("dashboard") != dashboard:
         return "dashboard password changed"
     if local_image_id and container.image_id and container.image_id != local_image_id:
@@ -375,9 +386,10 @@ def plan_service(desired: Desired, service: ServiceRequest, observed: Observed) 
     local_image = observed.image_ids.get(service.image)
     outdated: dict[str, list[ObservedContainer]] = {}
     stopped: list[ObservedContainer] = []
+    wanted = Wanted.of(desired, service)
     for replica in sorted(kept):
         container = kept[replica]
-        reason = why_outdated(desired, service, container, local_image)
+        reason = why_outdated(wanted, service, container, local_image)
         if reason is not None:
             outdated.setdefault(reason, []).append(container)
         elif container.state in ("created", "exited"):

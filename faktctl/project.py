@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl.desired import Desired, Secrets, build_desired
 from faktctl.errors import UsageError
 from faktctl.secretfiles import read_dashboard_password, read_server_password
-from faktctl.spec.load import LoadedSpec, find_spec, load_spec
+from faktctl.secretvalue import SecretStr
+from faktctl.spec.load import LoadedSpec, load_spec
+from faktctl.spec.locate import find_spec
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
 from faktctl.adapters import probe
 from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
 from faktctl.errors import FaktctlError
-from faktctl.secretvalue import redact
+from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

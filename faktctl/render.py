@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from faktctl import __version__
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.types import format_size
 
 COMPOSE_FILENAME = "compose.yaml"

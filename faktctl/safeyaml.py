@@ -20,11 +20,12 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from faktctl.errors import UsageError
+
+if TYPE_CHECKING:  # PyYAML is imported where YAML is parsed, not for reading a file's text
+    import yaml
 
 MAX_BYTES = 4 * 1024 * 1024  # far above any real spec, compose file or manifest set
 MAX_NODES = 250_000  # scalars, mappings and sequences after alias expansion
@@ -92,7 +93,7 @@ def _size(limit: int) -> str:
 def load(
     text: str,
     display: str,
-    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    loader: type[yaml.SafeLoader] | None = None,
     *,
     max_nodes: int = MAX_NODES,
     max_depth: int = MAX_DEPTH,
@@ -101,7 +102,7 @@ def load(
     (for positions) and its value. yaml.YAMLError propagates for the caller to place."""
     if len(text) > MAX_BYTES:
         raise YamlLimitError(f"{display}: larger than {_size(MAX_BYTES)}")
-    parser = loader(text)
+    parser = _loader(loader)(text)
     try:
         try:
             node = parser.get_single_node()
@@ -120,7 +121,7 @@ def load(
 def load_all(
     text: str,
     display: str,
-    loader: type[yaml.SafeLoader] = yaml.SafeLoader,
+    loader: type[yaml.SafeLoader] | None = None,
     *,
     max_nodes: int = MAX_NODES,
     max_depth: int = MAX_DEPTH,
@@ -131,7 +132,7 @@ def load_all(
     construct_document (yamlsrc builds its line-numbered tree that way)."""
     if len(text) > MAX_BYTES:
         raise YamlLimitError(f"{display}: larger than {_size(MAX_BYTES)}")
-    parser = loader(text)
+    parser = _loader(loader)(text)
     documents: list[tuple[yaml.Node, Any]] = []
     budget = max_nodes
     try:
@@ -152,6 +153,14 @@ def load_all(
     finally:
         parser.dispose()
     return documents
+
+
+def _loader(given: type[yaml.SafeLoader] | None) -> type[yaml.SafeLoader]:
+    if given is not None:
+        return given
+    import yaml
+
+    return yaml.SafeLoader
 
 
 def check_expansion(
@@ -200,6 +209,8 @@ def check_expansion(
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     if isinstance(node, yaml.SequenceNode):

@@ -7,13 +7,14 @@ import os
 import secrets
 import stat
 from pathlib import Path
-
-from pydantic import SecretStr
+from typing import TYPE_CHECKING
 
 from faktctl.errors import UsageError
 from faktctl.fsutil import atomic_write, ensure_private_dir, write_if_changed
-from faktctl.secretvalue import as_line, derived
-from faktctl.spec.load import LoadedSpec
+from faktctl.secretvalue import SecretStr, as_line, derived
+
+if TYPE_CHECKING:
+    from faktctl.spec.load import LoadedSpec
 
 PASSWORD_BYTES = 32  # token_urlsafe(32) gives 43 characters
 MIN_PASSWORD_LENGTH = 16
@@ -151,9 +152,18 @@ def _one_line(data: bytes, shown: str) -> str:
     return value
 
 
+def password_path(loaded: LoadedSpec) -> Path:
+    return loaded.resolve(loaded.spec.server.password_file)
+
+
+def dashboard_password_path(loaded: LoadedSpec) -> Path | None:
+    field = loaded.spec.server.dashboard_password_file
+    return None if field is None else loaded.resolve(field)
+
+
 def read_server_password(loaded: LoadedSpec) -> SecretStr:
     return read_secret(
-        loaded.resolve(loaded.spec.server.password_file),
+        password_path(loaded),
         "password",
         "server.password_file",
         inside=loaded.base_dir,
@@ -172,11 +182,11 @@ def _web_conf(password: str) -> str:
 
 def read_dashboard_password(loaded: LoadedSpec) -> SecretStr | None:
     """The separate dashboard password, or None when the spec names no file for it."""
-    field = loaded.spec.server.dashboard_password_file
-    if field is None:
+    path = dashboard_password_path(loaded)
+    if path is None:
         return None
     return read_secret(
-        loaded.resolve(field),
+        path,
         "dashboard password",
         "server.dashboard_password_file",
         inside=loaded.base_dir,

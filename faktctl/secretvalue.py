@@ -19,10 +19,52 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
-
-from pydantic import SecretStr
+from typing import Final
 
 REDACTED = "<redacted>"
+
+
+class SecretStr:
+    """A text that never shows itself: repr and str are masked, and only `get_secret_value`
+    gives the value. faktctl's own class rather than pydantic's, so that the commands that run
+    most often (`status`) need not import pydantic at all; it behaves like pydantic's (equal
+    when the values are equal, hashable, has a length)."""
+
+    __slots__ = ("_value",)
+    MASK: Final = "**********"
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"a secret holds a str, not {type(value).__name__}")
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"SecretStr('{self.MASK if self._value else ''}')"
+
+    def __str__(self) -> str:
+        return self.MASK if self._value else ""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __copy__(self) -> SecretStr:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SecretStr:
+        return self
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        raise TypeError("a secret is not pickled")
+
 
 _URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
 

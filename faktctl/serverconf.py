@@ -7,6 +7,7 @@ path and the data folder from here, so none of them can drift from the others.
 
 from __future__ import annotations
 
+SERVER_SERVICE = "faktory"  # the server's service name on every platform
 DATA_DIR = "/var/lib/faktory"  # production keeps everything here (FAKTORY.md)
 DB_DIR = f"{DATA_DIR}/db"  # the Redis socket, faktory.rdb and redis.log
 PASSWORD_SECRET = "faktory_password"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from pathlib import Path
 
 import pytest
 
+from faktctl.desired_cache import CACHE_DIR_VAR
 from tests.support.ci import in_ci
 
 E2E_DIR = Path(__file__).parent / "e2e"
@@ -30,3 +32,17 @@ def pytest_runtest_makereport(
             f"end-to-end test skipped in CI (CI is set), which counts as a failure: {reason}"
         )
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_faktctl_cache(tmp_path_factory: pytest.TempPathFactory) -> Generator[Path, None, None]:
+    """Every faktctl the suite runs (in-process or as a subprocess) keeps its cache of desired
+    states in a folder of the session's, not the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("faktctl-cache")
+    before = os.environ.get(CACHE_DIR_VAR)
+    os.environ[CACHE_DIR_VAR] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(CACHE_DIR_VAR, None)
+    else:
+        os.environ[CACHE_DIR_VAR] = before

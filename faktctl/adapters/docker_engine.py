@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import os
 import re
 import stat
@@ -27,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl.desired import Healthcheck, Mount, Publish
 from faktctl.errors import EngineUnavailable, OperationFailed
 from faktctl.reach import engine_host
+from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     import docker
@@ -697,6 +695,8 @@ def connect(timeout: int = API_TIMEOUT_S) -> Engine:
     address = engine_address()
     # `logs -f` on many replicas holds more streams than the pool keeps; the extra connections
     # are closed when done, which urllib3 would report as a warning on stderr
+    import logging
+
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         client = docker.from_env(timeout=timeout, max_pool_size=CONNECTIONS)

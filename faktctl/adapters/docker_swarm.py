@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
-
 from faktctl import labels
 from faktctl.adapters.docker_engine import Engine, EngineError, ObjectNotFound, RawDict
 from faktctl.errors import OperationFailed
+from faktctl.secretvalue import SecretStr
 from faktctl.swarm.plan import Observed, ObservedService, SwarmService
 
 _NS = 1_000_000_000

@@ -14,13 +14,12 @@ import hashlib
 import json
 import socket
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from pydantic import SecretStr
+from faktctl.secretvalue import SecretStr
 
 # the server password as faktctl passes it around (SecretStr), or as a test or a container's
 # environment gives it; it becomes plain text only for the HELLO hash and HTTP Basic auth
@@ -246,6 +245,8 @@ def _send_end(wire: _Wire) -> None:
 
 def new_jid() -> str:
     """A random job id long enough for Faktory (it rejects ids shorter than 8 characters)."""
+    import uuid
+
     return uuid.uuid4().hex
 
 

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from pydantic import SecretStr
-
 from faktctl.errors import OperationFailed, UsageError
+from faktctl.secretvalue import SecretStr
 
 MIN_VERSION = (0, 14, 0)
 INSTALL_HINT = (

@@ -22,8 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import SecretStr
-
 from faktctl import containers, reach
 from faktctl.adapters import probe
 from faktctl.audit import effective
@@ -46,6 +44,7 @@ from faktctl.audit.model import (
 )
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.observe import published_ports
+from faktctl.secretvalue import SecretStr
 
 PROBE_TIMEOUT_S = 3.0
 MAX_FILE = 64 * 1024

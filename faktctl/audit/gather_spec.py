@@ -11,8 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
-
 from faktctl.audit.backups import gather_backup, gather_policy
 from faktctl.audit.model import (
     AuditFacts,
@@ -47,7 +45,7 @@ from faktctl.errors import UsageError
 from faktctl.project import Project, load
 from faktctl.render import ENV_FILENAME
 from faktctl.secretfiles import read_server_password
-from faktctl.secretvalue import matches
+from faktctl.secretvalue import SecretStr, matches
 from faktctl.spec.load import LoadedSpec
 from faktctl.spec.model import RESTIC_PREFIX
 

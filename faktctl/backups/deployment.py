@@ -13,15 +13,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import SecretStr
-
 from faktctl import containers
 from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.observe import published_ports
 from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
-from faktctl.spec.model import SERVER_SERVICE
+from faktctl.secretvalue import SecretStr
+from faktctl.serverconf import SERVER_SERVICE
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl import __version__
 from faktctl.adapters import restic as restic_cli
 from faktctl.backups import deployment, repository, savepoint, stream, take
@@ -39,6 +37,7 @@ from faktctl.backups.manifest import (
 )
 from faktctl.backups.report import Reporter
 from faktctl.errors import OperationFailed
+from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -28,8 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl import __version__, reach
 from faktctl.backups import deployment, savepoint, stream
 from faktctl.backups.manifest import (
@@ -45,6 +43,7 @@ from faktctl.backups.manifest import (
 )
 from faktctl.backups.report import Reporter
 from faktctl.errors import OperationFailed
+from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from faktctl import containers, serverconf
 from faktctl.backups import deployment, stream
 from faktctl.backups.manifest import (
@@ -31,6 +29,7 @@ from faktctl.backups.manifest import (
 from faktctl.backups.report import Reporter
 from faktctl.desired import Mount, Publish
 from faktctl.errors import OperationFailed
+from faktctl.secretvalue import SecretStr
 from faktctl.serverconf import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
 from faktctl.versions import crosses_boundary, format_of, parse_version
 

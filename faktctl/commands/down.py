@@ -7,10 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl import ui
 from faktctl.errors import OperationFailed, UsageError
+from faktctl.secretvalue import SecretStr
 
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:

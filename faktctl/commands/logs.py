@@ -14,11 +14,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
 from faktctl import ui
 from faktctl.errors import FaktctlError, UsageError
-from faktctl.secretvalue import redact
+from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl import ui
 from faktctl.desired import web_conf_path
 from faktctl.errors import ExitCode
@@ -14,7 +12,7 @@ from faktctl.fsutil import write_if_changed
 from faktctl.project import Project, open_project
 from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, render
 from faktctl.secretfiles import write_web_conf
-from faktctl.secretvalue import REDACTED, matches
+from faktctl.secretvalue import REDACTED, SecretStr, matches
 from faktctl.secretvalue import shown as redacted
 
 # each file faktctl renders: the content it should have (secret for .env and secret files)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +23,8 @@ from faktctl.observe import Observed, ObservedContainer
 from faktctl.planner import Plan, plan
 
 if TYPE_CHECKING:
-    from pydantic import SecretStr
-
     from faktctl.adapters.engine_reader import ReadEngine
+    from faktctl.secretvalue import SecretStr
 
 ENVELOPE_VERSION = 1
 
@@ -160,34 +159,28 @@ def render_table(document: dict[str, Any]) -> str:
 
 
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
+    from faktctl import desired_cache
     from faktctl.adapters.engine_reader import connect_reader
     from faktctl.commands.up import build_digests
-    from faktctl.observe import summary_snapshot, take_snapshot
     from faktctl.planner import with_build_tags
-    from faktctl.project import open_project
+    from faktctl.spec.locate import find_spec
 
-    project = open_project(file)
-    if project.loaded.spec.platform == "swarm":
-        from faktctl.commands import swarm
+    remembered = desired_cache.lookup(find_spec(file))
+    if remembered is None:
+        from faktctl.project import open_project
 
-        return swarm.status(project, as_json=as_json)
-    desired = with_build_tags(project.desired, build_digests(project.desired))
-    snapshot = take_snapshot if verbose else summary_snapshot
+        project = open_project(file)
+        if project.loaded.spec.platform == "swarm":
+            from faktctl.commands import swarm
+
+            return swarm.status(project, as_json=as_json)
+        desired_cache.remember(project)
+        remembered = desired_cache.Remembered(project.desired, project.password)
+    password = remembered.password
+    desired = with_build_tags(remembered.desired, build_digests(remembered.desired))
     engine = connect_reader()
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            looking = pool.submit(snapshot, engine, desired)
-            asking = pool.submit(_server_view, engine, desired, project.password)
-            observed = looking.result()
-            server = asking.result()
-        if server is None or server.container_id not in {c.id for c in observed.containers}:
-            server_view = faktory_view.for_deployment(
-                engine, desired, observed, project.password, now=time.time()
-            )
-        else:
-            server_view = server.view
+        observed, server_view = _look(engine, desired, password, verbose)
     finally:
         engine.close()
     the_plan = plan(desired, observed)
@@ -200,20 +193,32 @@ def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
     return ExitCode.FINDINGS if the_plan.changes else ExitCode.OK
 
 
-@dataclass(frozen=True)
-class _ServerView:
-    container_id: str
-    view: faktory_view.FaktoryView
+def _look(
+    engine: ReadEngine, desired: Desired, password: SecretStr, verbose: bool
+) -> tuple[Observed, faktory_view.FaktoryView]:
+    """The containers (one list query) and the Faktory view, asked for side by side: the
+    server's INFO and its last save (an exec, the slowest request) go out at once, addressed
+    by the server container's name, and are kept when that container is the project's."""
+    from concurrent.futures import ThreadPoolExecutor
 
-
-def _server_view(engine: ReadEngine, desired: Desired, password: SecretStr) -> _ServerView | None:
-    """The Faktory view of the server container found by its name, asked for beside the list
-    query (the caller checks that the container is the project's; else it asks again)."""
-    from faktctl.observe import inspected
+    from faktctl.observe import inspected, summary_snapshot, take_snapshot
     from faktctl.planner import container_name
 
-    server = inspected(engine, container_name(desired.project, desired.server.name, 1))
-    if server is None or server.service != desired.server.name or server.state != "running":
-        return None
-    view = faktory_view.gather(engine, server, password, desired.network, fallback_now=time.time())
-    return _ServerView(server.id, view)
+    snapshot = take_snapshot if verbose else summary_snapshot
+    server_name = container_name(desired.project, desired.server.name, 1)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        saving = pool.submit(faktory_view.read_last_save, engine, server_name, time.time())
+        looking = pool.submit(snapshot, engine, desired)
+        server = inspected(engine, server_name)
+        view = faktory_view.ask_info(engine, server, password, desired.network)
+        observed = looking.result()
+        last_save = saving.result()
+    mine = {c.id for c in observed.containers}
+    if server is None or server.id not in mine or server.service != desired.server.name:
+        server_view = faktory_view.for_deployment(
+            engine, desired, observed, password, now=time.time()
+        )
+        return observed, server_view
+    if view.reachable:
+        view = replace(view, last_save=last_save)
+    return observed, view

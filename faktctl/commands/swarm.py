@@ -12,11 +12,9 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl import labels, ui
 from faktctl.errors import FaktctlError, OperationFailed, UsageError
-from faktctl.secretvalue import redact
+from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict

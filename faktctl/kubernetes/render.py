@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import SecretStr
 
 from faktctl import __version__
 from faktctl.desired import (
@@ -33,6 +32,7 @@ from faktctl.desired import (
 )
 from faktctl.errors import UsageError
 from faktctl.secretfiles import web_conf_text
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.model import Kubernetes, Suppression
 
 IGNORE_ANNOTATION = "faktctl.io/audit-ignore"  # read back by faktctl.audit.sources.kubernetes

@@ -6,6 +6,7 @@ This is the only place in faktctl that parses the spec's YAML.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ from pydantic import BaseModel, ValidationError
 
 from faktctl import safeyaml
 from faktctl.errors import SpecError, shown
+from faktctl.spec.locate import SPEC_FILENAME as SPEC_FILENAME
+from faktctl.spec.locate import find_spec
 from faktctl.spec.model import Spec
-
-SPEC_FILENAME = "faktory.yaml"
 
 Position = tuple[int, int]  # 1-based line and column
 PathKey = tuple[str | int, ...]
@@ -106,6 +107,7 @@ class LoadedSpec:
     spec: Spec
     path: Path
     positions: dict[PathKey, Position]
+    source_sha256: str = ""  # of the exact text validated (faktctl.desired_cache keys on it)
 
     @property
     def base_dir(self) -> Path:
@@ -117,20 +119,6 @@ class LoadedSpec:
 
     def line_of(self, *path: str | int) -> int:
         return _Positions(dict(self.positions)).nearest(tuple(path))[0]
-
-
-def find_spec(explicit: Path | None) -> Path:
-    path = explicit if explicit is not None else Path.cwd() / SPEC_FILENAME
-    if not path.exists():
-        raise SpecError(
-            [
-                f"{path.name}: spec file not found at {path} "
-                "(run `faktctl init` to create one, or pass -f FILE)"
-            ]
-        )
-    if path.is_dir():
-        raise SpecError([f"{path}: is a folder, not a spec file (pass -f FILE)"])
-    return path
 
 
 def load_spec(path: Path) -> LoadedSpec:
@@ -175,7 +163,12 @@ def parse_spec(text: str, path: Path) -> LoadedSpec:
         spec = Spec.model_validate(_without_extension_keys(data))
     except ValidationError as err:
         raise SpecError(_describe(err, display, positions)) from None
-    return LoadedSpec(spec=spec, path=path, positions=dict(positions.of))
+    return LoadedSpec(
+        spec=spec,
+        path=path,
+        positions=dict(positions.of),
+        source_sha256=hashlib.sha256(text.encode()).hexdigest(),
+    )
 
 
 def _describe(err: ValidationError, display: str, positions: _Positions) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from faktctl.serverconf import SERVER_SERVICE as SERVER_SERVICE
 from faktctl.spec.swarm import Swarm
 from faktctl.spec.types import (
     ENV_NAME_PATTERN,
@@ -28,7 +29,6 @@ from faktctl.spec.types import (
 from faktctl.versions import DEFAULT_IMAGE
 
 DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
-SERVER_SERVICE = "faktory"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 NAME_MAX_LENGTH = 63  # engine object names are built from it (a DNS label's length)
 

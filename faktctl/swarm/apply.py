@@ -13,8 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import SecretStr
-
 from faktctl import ui
 from faktctl.adapters import docker_swarm as swarm
 from faktctl.adapters import probe
@@ -22,7 +20,7 @@ from faktctl.adapters.docker_engine import Engine, EngineError, RawDict
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
 from faktctl.launch import Failure, Progress
-from faktctl.secretvalue import redact
+from faktctl.secretvalue import SecretStr, redact
 from faktctl.spec.model import Spec
 from faktctl.swarm.plan import (
     ImageEntry,

@@ -22,8 +22,6 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
-from pydantic import SecretStr
-
 from faktctl import labels
 from faktctl.desired import (
     PASSWORD_TARGET,
@@ -33,8 +31,9 @@ from faktctl.desired import (
     SecretEnv,
     ServiceRequest,
 )
-from faktctl.secretvalue import as_line, fingerprint
-from faktctl.spec.model import SERVER_SERVICE, Spec
+from faktctl.secretvalue import SecretStr, as_line, fingerprint
+from faktctl.serverconf import SERVER_SERVICE
+from faktctl.spec.model import Spec
 from faktctl.spec.swarm import Swarm
 
 URL_SECRET_TARGET = "/run/secrets/faktory_url"

@@ -24,13 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from faktctl import labels
 from faktctl.backups import deployment, take
 from faktctl.backups.manifest import Backup
 from faktctl.backups.report import Reporter
 from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.secretvalue import SecretStr
 from faktctl.upgrade import keys
 from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
 from faktctl.versions import FORMATS, format_of, parse_version, text_of

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from faktctl.adapters import probe
+from faktctl.desired_cache import CACHE_DIR_VAR
 from tests.e2e.upkit import (
     Deployment,
     assert_password_never_printed,
@@ -27,6 +28,7 @@ from tests.e2e.upkit import (
     new_deployment,
     tear_down,
 )
+from tests.support.cli import CliResult
 from tests.support.local import wait_until
 
 JOBS = 200
@@ -168,6 +170,51 @@ def test_status_reports_every_service(deployment: Deployment) -> None:
         ]
     finally:
         _set_replicas(deployment, "spare", 1)
+
+
+def test_status_reads_the_spec_and_password_anew_when_they_change(
+    deployment: Deployment,
+) -> None:
+    """Issue 16: a repeated `status` takes the desired state from faktctl's cache (no pydantic
+    imported, the spec not parsed), and a changed password file is seen at once: drift on the
+    server, and the server refusing the new password."""
+    first = deployment.faktctl("status", "--json")
+    assert first.code == 0, first.output
+    timed = deployment.faktctl("status", "--json", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert timed.code == 0, timed.output
+    imported = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines()}
+    assert "faktctl.desired" in imported
+    assert "pydantic" not in imported and "faktctl.spec.model" not in imported
+    uncached = deployment.faktctl("status", "--json", env={CACHE_DIR_VAR: ""})
+    assert uncached.code == 0, uncached.output
+
+    def comparable(run: CliResult) -> dict[str, Any]:
+        result = json.loads(run.stdout)["result"]
+        faktory = result.pop("faktory")
+        for service in result["services"]:
+            for container in service["containers"]:
+                container.pop("status")
+        return {**result, "faktory_version": faktory["version"]}
+
+    assert comparable(timed) == comparable(uncached)
+
+    password_file = deployment.folder / "secrets" / "faktory_password"
+    kept, old_password = password_file.read_bytes(), deployment.password
+    password_file.write_text("a-new-password-nobody-has-set-yet\n")
+    try:
+        changed = deployment.faktctl("status", "--json")
+        assert changed.code == 1, changed.output
+        result = json.loads(changed.stdout)["result"]
+        assert any(
+            line.startswith("recreate faktory: password or password file changed")
+            for line in result["drift"]
+        ), result["drift"]
+        assert result["faktory"]["reachable"] is False
+        assert "a-new-password" not in changed.output and old_password not in changed.output
+    finally:
+        password_file.write_bytes(kept)
+    again = deployment.faktctl("status", "--json")
+    assert again.code == 0 and json.loads(again.stdout)["result"]["faktory"]["reachable"] is True
 
 
 def test_logs_show_each_container_with_the_password_redacted(deployment: Deployment) -> None:

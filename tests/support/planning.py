@@ -7,12 +7,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from faktctl.desired import Desired, Secrets, build_desired
 from faktctl.launch import container_config
 from faktctl.observe import Observed, ObservedContainer, ObservedNetwork
 from faktctl.planner import config_parts
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
 
 SPEC = """\

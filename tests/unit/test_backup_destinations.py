@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from faktctl.adapters.restic import Restic, failure_reason, parse_version, snapshot_tags
 from faktctl.backups import destinations, notify, repository, schedule
 from faktctl.backups.manifest import Backup, Manifest
 from faktctl.backups.take import select_pruned
 from faktctl.errors import UsageError
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.model import BackupNotify, BackupPolicy
 
 BASE = Path("/srv/app")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from faktctl.desired import SecretEnv, build_desired, faktory_url
 from faktctl.desired import Secrets as DesiredSecrets
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
 
 SPEC = """\

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-from pydantic import SecretStr
 from requests import Response
 
 from faktctl import labels
@@ -31,6 +30,7 @@ from faktctl.launch import container_config
 from faktctl.lock import LockHeld, lock_path, project_lock
 from faktctl.observe import parse_container, parse_time
 from faktctl.planner import plan
+from faktctl.secretvalue import SecretStr
 from tests.support.planning import desired_from, everything, observed_with
 
 RAW_SERVER = {

@@ -6,11 +6,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from faktctl import reach
 from faktctl.desired import Publish
 from faktctl.errors import OperationFailed
+from faktctl.secretvalue import SecretStr
 
 
 def engine(local: bool = True, address: str = "unix:///var/run/docker.sock", **more: Any) -> Any:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from faktctl.desired import Secrets, build_desired
 from faktctl.errors import SpecError
+from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
 from faktctl.swarm.plan import (
     SHELL_WRAPPER,
