@@ -13,6 +13,7 @@ from faktctl.secretvalue import SecretStr
 
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
+    from faktctl import desired_cache
     from faktctl.adapters.docker_engine import connect
     from faktctl.commands.up import progress_display
     from faktctl.desired import Desired, Secrets, build_desired
@@ -21,18 +22,24 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.observe import summary_snapshot, with_exact_stop_grace
     from faktctl.planner import plan_down
     from faktctl.project import load
+    from faktctl.spec.locate import find_spec
 
     started = time.monotonic()
-    loaded = load(file)
-    if loaded.spec.platform == "swarm":
-        from faktctl.commands import swarm
+    spec_path = find_spec(file)
+    remembered = desired_cache.lookup(spec_path)
+    if remembered is not None:
+        desired: Desired = remembered.desired
+    else:
+        loaded = load(file)
+        if loaded.spec.platform == "swarm":
+            from faktctl.commands import swarm
 
-        return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
-    # down needs names only, never the password: it works even when the secret is gone
-    desired: Desired = build_desired(loaded, Secrets(SecretStr("")))
+            return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
+        # down needs names only, never the password: it works even when the secret is gone
+        desired = build_desired(loaded, Secrets(SecretStr("")))
     engine = connect()
     try:
-        with project_lock(loaded.base_dir, desired.project, "down"):
+        with project_lock(spec_path.parent, desired.project, "down"):
             observed = summary_snapshot(engine, desired, images=False)
             observed = with_exact_stop_grace(engine, observed, desired.server.name)
             volume_names = [v.name for v in desired.volumes]

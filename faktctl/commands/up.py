@@ -143,12 +143,14 @@ def _image_id(engine: Engine, reference: str) -> str | None:
 def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
     """The one frame of `up` on both platforms: connect, plan only (--dry-run) or apply under
     the project's lock. A swarm needs a manager and plans services (faktctl.commands.swarm)."""
+    from faktctl import desired_cache
     from faktctl.adapters.docker_engine import connect
     from faktctl.lock import project_lock
     from faktctl.project import open_project
 
     started = time.monotonic()
     project = open_project(file)
+    desired_cache.remember(project)  # the next `status` or `down` skips loading the spec
     plan_only, apply = _dry_run, _up
     engine = connect()
     try:
