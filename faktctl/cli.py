@@ -210,13 +210,15 @@ def status(
         bool,
         typer.Option(
             *options.VERBOSE,
-            help="Inspect every container too: restart counts and exact start times.",
+            help="Inspect every container too (restart counts, exact start times) and read "
+            "Redis's persistence state in the server (a failed save, unsaved writes).",
         ),
     ] = False,
 ) -> None:
     """Show each service's containers: state, health, published ports, image, uptime, and the
     drift against the spec, then what the Faktory server reports. One engine query for all
-    containers; --verbose adds restart counts. Exit 0 when up to date, 1 when it drifts."""
+    containers; --verbose adds restart counts and Redis's persistence state. Exit 0 when up to
+    date, 1 when it drifts."""
     from faktctl.commands import status as command
 
     raise typer.Exit(command.run(file, as_json=as_json, verbose=verbose))

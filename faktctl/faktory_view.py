@@ -7,7 +7,9 @@ and its password can call `gather`.
 
 - `from_info` and `last_save_from` are pure (unit-tested with real INFO documents);
 - `gather` does the I/O: one authenticated INFO over the protocol port and one exec into the
-  server container (`redis-cli INFO` on Faktory's Redis socket, plus the file's mtime).
+  server container (`redis-cli INFO` on Faktory's Redis socket, plus the file's mtime);
+  `status` asks for the INFO alone (`ask_info`) and, unless --verbose, the snapshot's age from
+  the engine's stat of the file (`read_save_file`, no process started in the container).
 
 The view never raises for a server that cannot be reached: it says why in `unreachable`.
 """
@@ -16,10 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from faktctl import reach
 from faktctl.adapters import probe
+from faktctl.adapters.docker_engine import ObjectNotFound
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.observe import Observed, ObservedContainer
@@ -33,6 +37,7 @@ INFO_TIMEOUT_S = 3.0
 SET_NAMES = ("scheduled", "retries", "dead", "working")
 # Production keeps Redis under the data volume; development under the image user's home.
 DATA_DIRS = (DB_DIR, "/root/.faktory/db")
+RDB_NAME = "faktory.rdb"
 _SAVE_SCRIPT = (
     'for d in {dirs}; do if [ -S "$d/redis.sock" ]; then echo "DIR $d"; '
     'echo "FILE $(stat -c %Y "$d/faktory.rdb" 2>/dev/null)"; '
@@ -227,6 +232,42 @@ def read_last_save(engine: ReadEngine, container_id: str, fallback_now: float) -
     except FaktctlError as err:
         return LastSave(error=err.one_line())
     return last_save_from(output.decode(errors="replace"), fallback_now)
+
+
+def read_save_file(engine: ReadEngine, container_id: str, now: float) -> LastSave:
+    """How old `faktory.rdb` is, from the engine's stat of the file: one request and no
+    process in the container, so `status` shows it by default. Redis writes a snapshot to a
+    temp file and renames it, so the file's time is the last save's (or, with no save since
+    the server started, that of the file it loaded). Redis's own persistence state (a failed
+    background save, writes not saved yet) needs `read_last_save`'s exec."""
+    for folder in DATA_DIRS:
+        try:
+            found = engine.stat_path(container_id, f"{folder}/{RDB_NAME}")
+        except ObjectNotFound:
+            continue
+        except FaktctlError as err:
+            return LastSave(error=err.one_line())
+        saved = engine_time(found.get("mtime"))
+        if saved is None:
+            return LastSave(error=f"the engine gave no modification time for {RDB_NAME}")
+        return LastSave(age_s=max(0.0, now - saved))
+    return LastSave(error=f"no {RDB_NAME} yet (no save since the server started)")
+
+
+def engine_time(text: Any) -> float | None:
+    """Seconds since the epoch of an engine timestamp (RFC 3339, up to nanoseconds)."""
+    if not isinstance(text, str) or not text:
+        return None
+    stamp = text.strip().replace("Z", "+00:00")
+    main, dot, rest = stamp.partition(".")
+    if dot:  # Python reads at most 6 fractional digits
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        stamp = f"{main}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment.timestamp() if moment.tzinfo is not None else None
 
 
 def gather(

@@ -13,6 +13,7 @@ same one-line errors (faktctl.adapters.docker_engine): `EngineUnavailable` namin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -58,6 +59,8 @@ class ReadEngine(Protocol):
     def image(self, reference: str) -> RawDict | None: ...
 
     def exec(self, container_id: str, cmd: list[str]) -> tuple[int, bytes]: ...
+
+    def stat_path(self, container_id: str, path: str) -> RawDict: ...
 
     def close(self) -> None: ...
 
@@ -145,10 +148,9 @@ class EngineReader:
             return sock
         return socket.create_connection((self._host, self._port), timeout=self.timeout)
 
-    def _request(
-        self, method: str, path: str, doing: str, body: Any = None, missing_ok: bool = False
-    ) -> tuple[int, bytes]:
-        """One HTTP/1.0 exchange (the engine answers it unchunked and then closes)."""
+    def _exchange(self, method: str, path: str, doing: str, body: Any = None) -> bytes:
+        """One HTTP/1.0 exchange, the whole answer as received (the engine answers unchunked
+        and then closes)."""
         head = f"{method} {path} HTTP/1.0\r\nHost: docker\r\n"
         payload = b""
         if body is not None:
@@ -160,14 +162,18 @@ class EngineReader:
             raise unavailable(self.address, exc, doing) from exc
         try:
             sock.sendall(head.encode() + b"\r\n" + payload)
-            received = b"".join(iter(lambda: sock.recv(1 << 16), b""))
+            return b"".join(iter(lambda: sock.recv(1 << 16), b""))
         except TimeoutError as exc:
             raise EngineError(f"{doing}: the Docker engine did not answer in time") from exc
         except OSError as exc:
             raise unavailable(self.address, exc, doing) from exc
         finally:
             sock.close()
-        status, reason, data = parse_response(received, doing)
+
+    def _request(
+        self, method: str, path: str, doing: str, body: Any = None, missing_ok: bool = False
+    ) -> tuple[int, bytes]:
+        status, reason, data = parse_response(self._exchange(method, path, doing, body), doing)
         if status == 404 and missing_ok:
             return 404, b""
         if status >= 400:
@@ -221,6 +227,19 @@ class EngineReader:
         found = self._json(path, f"looking up image {reference}", missing_ok=True)
         return None if found is None else dict(found)
 
+    def stat_path(self, container_id: str, path: str) -> RawDict:
+        """The engine's stat of a path in a container (name, size, mode, mtime, linkTarget):
+        one HEAD request on the archive endpoint, no process started in the container."""
+        doing = f"looking at {path} in {container_id[:12]}"
+        query = urlencode({"path": path})
+        where = f"/containers/{quote(container_id, safe='')}/archive?{query}"
+        status, reason, headers, _ = split_response(self._exchange("HEAD", where, doing), doing)
+        if status >= 400:
+            kind = ObjectNotFound if status == 404 else EngineError
+            raise kind(f"{doing}: {reason or status}")
+        encoded = headers.get("x-docker-container-path-stat")
+        return dict(json.loads(base64.b64decode(encoded))) if encoded else {}
+
     def exec(self, container_id: str, cmd: list[str]) -> tuple[int, bytes]:
         doing = f"running {cmd[0]} in {container_id[:12]}"
         body = {"AttachStdout": True, "AttachStderr": True, "Cmd": cmd}
@@ -232,19 +251,25 @@ class EngineReader:
         return (int(code) if code is not None else -1), demultiplex(output)
 
 
-def parse_response(received: bytes, doing: str) -> tuple[int, str, bytes]:
-    """Status, reason and body of a whole HTTP/1.x response (chunked or not)."""
+def split_response(received: bytes, doing: str) -> tuple[int, str, dict[str, str], bytes]:
+    """Status, reason, headers (lower-case names) and raw body of an HTTP/1.x response."""
     header, sep, body = received.partition(b"\r\n\r\n")
     status_line, *fields = header.decode("latin-1").split("\r\n")
     parts = status_line.split(" ", 2)
     if not sep or len(parts) < 2 or not parts[1].isdigit():
         raise EngineError(f"{doing}: the Docker engine's answer was cut short")
     headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers, body
+
+
+def parse_response(received: bytes, doing: str) -> tuple[int, str, bytes]:
+    """Status, reason and body of a whole HTTP/1.x response (chunked or not)."""
+    status, reason, headers, body = split_response(received, doing)
     if headers.get("transfer-encoding", "").lower() == "chunked":
         body = _unchunked(body)
     elif headers.get("content-length", "").isdigit():
         body = body[: int(headers["content-length"])]
-    return int(parts[1]), parts[2] if len(parts) > 2 else "", body
+    return status, reason, body
 
 
 def _unchunked(body: bytes) -> bytes:

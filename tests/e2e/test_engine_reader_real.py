@@ -52,6 +52,11 @@ def test_the_reader_answers_as_the_sdk_does(
             ["sh", "-c", "echo err >&2; exit 4"],
         ):
             assert reader.exec(container_id, script) == sdk.exec(container_id, script)
+        for path in ("/bin/sh", "/etc"):  # a file and a folder of the image
+            stat = reader.stat_path(container_id, path)
+            assert stat == sdk.stat_path(container_id, path) and stat["mtime"]
+        with pytest.raises(ObjectNotFound, match=r"^looking at /no/such/file in "):
+            reader.stat_path(container_id, "/no/such/file")
         with pytest.raises(ObjectNotFound, match=r"^inspecting container nope-nope: "):
             reader.inspect("nope-nope")
     finally:

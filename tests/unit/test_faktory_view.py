@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from faktctl import faktory_view
+from faktctl.adapters.docker_engine import EngineError, ObjectNotFound
 from faktctl.faktory_view import FaktoryView, LastSave
 
 # INFO as the real 1.9.4 server answers it (trimmed of the task runner's timing fields).
@@ -120,3 +123,53 @@ def test_unreachable_is_one_line_and_json() -> None:
         "address": None,
         "error": "127.0.0.1:7419: cannot connect: Connection refused",
     }
+
+
+class _StatEngine:
+    """Answers stat_path from a table of paths (pure: the I/O is proven in e2e)."""
+
+    def __init__(self, files: dict[str, dict[str, object]], error: Exception | None = None):
+        self.files = files
+        self.error = error
+        self.asked: list[str] = []
+
+    def stat_path(self, container_id: str, path: str) -> dict[str, object]:
+        self.asked.append(path)
+        if self.error is not None:
+            raise self.error
+        if path not in self.files:
+            raise ObjectNotFound(f"looking at {path}: no such file")
+        return self.files[path]
+
+
+def test_engine_times_with_nanoseconds_and_offsets() -> None:
+    assert faktory_view.engine_time("2026-12-01T10:00:00.123456789Z") == pytest.approx(
+        1796119200.123456
+    )
+    assert faktory_view.engine_time("2026-12-01T11:00:00+01:00") == 1796119200.0
+    assert faktory_view.engine_time("2026-12-01T10:00:00") is None  # no zone: not guessed
+    assert faktory_view.engine_time("yesterday") is None and faktory_view.engine_time(None) is None
+
+
+def test_the_snapshot_age_comes_from_the_file_in_the_production_folder_first() -> None:
+    engine = _StatEngine(
+        {"/var/lib/faktory/db/faktory.rdb": {"mtime": "2026-12-01T10:00:00Z", "size": 9}}
+    )
+    save = faktory_view.read_save_file(engine, "abc", now=1796119200.0 + 75)  # type: ignore[arg-type]
+    assert save.age_s == 75 and save.error is None
+    assert faktory_view.last_save_text(save) == "1m15s ago"
+    assert engine.asked == ["/var/lib/faktory/db/faktory.rdb"]
+
+
+def test_a_development_server_keeps_its_snapshot_under_root() -> None:
+    engine = _StatEngine({"/root/.faktory/db/faktory.rdb": {"mtime": "2026-12-01T10:00:00Z"}})
+    save = faktory_view.read_save_file(engine, "abc", now=1796119200.0 + 5)  # type: ignore[arg-type]
+    assert save.age_s == 5 and len(engine.asked) == 2
+
+
+def test_no_snapshot_file_or_an_engine_error_says_why() -> None:
+    none = faktory_view.read_save_file(_StatEngine({}), "abc", now=0.0)  # type: ignore[arg-type]
+    assert none.age_s is None and "no faktory.rdb yet" in faktory_view.last_save_text(none)
+    broken = _StatEngine({}, error=EngineError("looking at the file: permission denied"))
+    failed = faktory_view.read_save_file(broken, "abc", now=0.0)  # type: ignore[arg-type]
+    assert failed.error is not None and "permission denied" in failed.error
