@@ -21,7 +21,6 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.lock import project_lock
     from faktctl.observe import summary_snapshot, with_exact_stop_grace
     from faktctl.planner import plan_down
-    from faktctl.project import load
     from faktctl.spec.locate import find_spec
 
     started = time.monotonic()
@@ -30,6 +29,8 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     if remembered is not None:
         desired: Desired = remembered.desired
     else:
+        from faktctl.project import load  # the spec model: only when the cache cannot answer
+
         loaded = load(file)
         if loaded.spec.platform == "swarm":
             from faktctl.commands import swarm
