@@ -1,15 +1,15 @@
-"""The desired state `status` derives from a spec, remembered between runs.
+"""The desired state derived from a spec, remembered between runs (`up` and `status` write it).
 
 `status` is what people and scripts run most. Loading a spec means importing pydantic and
 building the spec model (about 0.12 s of CPU, most of what `status` costs); when nothing the
-desired state is derived from has changed, `status` takes it from here instead.
+desired state is derived from has changed, `status` and `down` take it from here instead.
 
 An entry is keyed by all of that:
 - the spec file: its absolute path and the SHA-256 of the exact text that was validated;
 - the secret values the desired state carries: they are never written here, each is stored as
-  its fingerprint and found again, on a hit, among the values read from the secret files anew
-  (the server password, and the dashboard password when the spec names one); a value it
-  cannot find (the password changed) makes the entry a miss;
+  its fingerprint (salted, a salt per entry) and found again, on a hit, among the values read
+  from the secret files anew (the server password, and the dashboard password when the spec
+  names one); a value it cannot find (the password changed) makes the entry a miss;
 - the code that derived it: the path, size and modification time of every faktctl module
   loaded when it was written, and of the installed pydantic and PyYAML packages.
 Anything else (another version of the format, an entry that is not a regular file of this
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from faktctl import desired as desired_module
 from faktctl.desired import Desired, faktory_url
 from faktctl.errors import FaktctlError
-from faktctl.secretvalue import SecretStr, fingerprint
+from faktctl.secretvalue import SecretStr, salted_fingerprint
 
 if TYPE_CHECKING:
     from faktctl.project import Project
@@ -135,14 +135,14 @@ def _stamps_hold(stamps: Any) -> bool:
 # --- desired state <-> JSON, secrets as fingerprints --------------------------------------------
 
 
-def encode(value: Any) -> Any:
+def encode(value: Any, salt: str) -> Any:
     if isinstance(value, SecretStr):
-        return {"$secret": fingerprint(value)}
+        return {"$secret": salted_fingerprint(value, salt)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {f.name: encode(getattr(value, f.name), salt) for f in dataclasses.fields(value)}
         return {"$class": type(value).__name__, "fields": fields}
     if isinstance(value, (tuple, list)):
-        return [encode(item) for item in value]
+        return [encode(item, salt) for item in value]
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     raise TypeError(f"cannot remember a {type(value).__name__}")
@@ -169,13 +169,13 @@ def decode(value: Any, secrets: dict[str, SecretStr]) -> Any:
 
 
 def candidate_secrets(
-    project: str, password: SecretStr, dashboard: SecretStr | None
+    project: str, password: SecretStr, dashboard: SecretStr | None, salt: str
 ) -> dict[str, SecretStr]:
-    """Every secret value a desired state of `project` can hold, by fingerprint."""
+    """Every secret value a desired state of `project` can hold, by salted fingerprint."""
     values = [password, faktory_url(password), SecretStr(project)]
     if dashboard is not None:
         values.append(dashboard)
-    return {fingerprint(value): value for value in values}
+    return {salted_fingerprint(value, salt): value for value in values}
 
 
 # --- reading and writing entries -------------------------------------------------------------
@@ -237,7 +237,8 @@ def lookup(spec_path: Path) -> Remembered | None:
             if dashboard_file
             else None
         )
-        secrets = candidate_secrets(str(entry["project"]), password, dashboard)
+        salt = str(entry["salt"])
+        secrets = candidate_secrets(str(entry["project"]), password, dashboard, salt)
         desired = decode(entry["desired"], secrets)
     except (Miss, FaktctlError, OSError, KeyError, TypeError, ValueError):
         return None
@@ -248,6 +249,8 @@ def lookup(spec_path: Path) -> Remembered | None:
 
 def remember(project: Project) -> None:
     """Write the entry for a project just loaded from its spec; silent when it cannot."""
+    import secrets
+
     from faktctl.fsutil import atomic_write, ensure_private_dir
     from faktctl.secretfiles import dashboard_password_path, password_path
 
@@ -256,6 +259,7 @@ def remember(project: Project) -> None:
     if path is None or not loaded.source_sha256 or loaded.spec.platform == "swarm":
         return
     dashboard_file = dashboard_password_path(loaded)
+    salt = secrets.token_hex(16)
     entry = {
         "format": FORMAT,
         "spec": str(loaded.path.absolute()),
@@ -264,7 +268,8 @@ def remember(project: Project) -> None:
         "password_file": str(password_path(loaded).absolute()),
         "dashboard_password_file": str(dashboard_file.absolute()) if dashboard_file else None,
         "code": code_stamps(),
-        "desired": encode(project.desired),
+        "salt": salt,
+        "desired": encode(project.desired, salt),
     }
     try:
         ensure_private_dir(path.parent)

@@ -74,6 +74,12 @@ def fingerprint(secret: SecretStr, length: int = 64) -> str:
     return hashlib.sha256(secret.get_secret_value().encode()).hexdigest()[:length]
 
 
+def salted_fingerprint(secret: SecretStr, salt: str) -> str:
+    """SHA-256 of `salt` and the value: a fingerprint kept on disk (faktctl.desired_cache), where
+    a salt of its own per file spares it from tables of precomputed hashes."""
+    return hashlib.sha256(f"{salt}\0{secret.get_secret_value()}".encode()).hexdigest()
+
+
 def derived(secret: SecretStr, make: Callable[[str], str]) -> SecretStr:
     """`make(value)`, kept secret: for text that carries the value (a URL, a config file)."""
     return SecretStr(make(secret.get_secret_value()))

@@ -4,6 +4,7 @@ is derived from has changed, and the cache never holds a secret value."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import pickle
 import shutil
@@ -14,7 +15,7 @@ import pytest
 from faktctl import desired_cache
 from faktctl.planner import Wanted
 from faktctl.project import Project, open_project
-from faktctl.secretvalue import SecretStr
+from faktctl.secretvalue import SecretStr, fingerprint
 from tests.paths import REPO
 
 PASSWORD = "cache-test-password-0123456789abcdef"
@@ -97,6 +98,9 @@ def test_no_secret_value_is_written(tmp_path: Path, private_cache: Path) -> None
     (entry,) = (private_cache / "desired").iterdir()
     text = entry.read_text()
     assert PASSWORD not in text
+    # not even its plain hash: fingerprints on disk are salted, a salt per entry
+    assert hashlib.sha256(PASSWORD.encode()).hexdigest() not in text
+    assert fingerprint(SecretStr(PASSWORD)) not in text
     assert json.loads(text)["format"] == desired_cache.FORMAT
     assert oct(entry.stat().st_mode & 0o777) == oct(0o600)
     assert oct((private_cache / "desired").stat().st_mode & 0o777) == oct(0o700)
