@@ -186,10 +186,10 @@ def down(
     file: SpecOption = None,
     volumes: Annotated[
         bool,
-        typer.Option("--volumes", help="Also delete the data volume (every job in it)."),
+        typer.Option(*options.VOLUMES, help="Also delete the data volume (every job in it)."),
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask before deleting the volume.")
+        bool, typer.Option(*options.YES, help="Do not ask before deleting the volume.")
     ] = False,
 ) -> None:
     """Stop and remove the deployment: workers first, then the server with its stop grace

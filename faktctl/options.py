@@ -6,4 +6,6 @@ from __future__ import annotations
 FILE = ("--file", "-f")
 JSON = ("--json",)
 VERBOSE = ("--verbose", "-v")
+VOLUMES = ("--volumes",)
+YES = ("--yes", "-y")
 DEBUG = "--debug"

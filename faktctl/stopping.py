@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -90,8 +90,10 @@ class BulkStop:
                 for item in [r for r in running if r.future.done()]:
                     running.remove(item)
                     self._collect(item)
-                if waiting or running:
-                    time.sleep(POLL_S)
+                if running:
+                    # back as soon as a stop ends (the next phase, e.g. the server's stop after
+                    # the workers', starts at once), else after POLL_S to let old stops age
+                    wait([r.future for r in running], timeout=POLL_S, return_when=FIRST_COMPLETED)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -11,7 +11,7 @@ import pytest
 
 from faktctl.adapters.docker_engine import EngineError
 from faktctl.adapters.engine_reader import demultiplex, parse_response, plain_address
-from faktctl.entry import status_arguments
+from faktctl.entry import fast_arguments
 
 
 def test_plain_sockets_are_read_directly_and_anything_else_goes_to_the_sdk(
@@ -60,18 +60,25 @@ def test_exec_output_is_stdout_and_stderr_in_order() -> None:
     assert demultiplex(b"") == b""
 
 
-def test_only_plain_status_lines_skip_typer(tmp_path: Path) -> None:
-    assert status_arguments(["status"]) == {"file": None, "as_json": False, "verbose": False}
-    assert status_arguments(["status", "--json", "-v", "-f", "x.yaml"]) == {
-        "file": Path("x.yaml"),
-        "as_json": True,
-        "verbose": True,
-    }
-    assert status_arguments(["status", "--file=a.yaml", "--verbose"]) == {
-        "file": Path("a.yaml"),
-        "as_json": False,
-        "verbose": True,
-    }
+def test_only_plain_status_and_down_lines_skip_typer(tmp_path: Path) -> None:
+    plain = {"file": None, "as_json": False, "verbose": False}
+    assert fast_arguments(["status"]) == ("status", plain)
+    assert fast_arguments(["status", "--json", "-v", "-f", "x.yaml"]) == (
+        "status",
+        {"file": Path("x.yaml"), "as_json": True, "verbose": True},
+    )
+    assert fast_arguments(["status", "--file=a.yaml", "--verbose"]) == (
+        "status",
+        {"file": Path("a.yaml"), "as_json": False, "verbose": True},
+    )
+    assert fast_arguments(["down"]) == (
+        "down",
+        {"file": None, "volumes": False, "assume_yes": False},
+    )
+    assert fast_arguments(["down", "--volumes", "-y", "--file", "b.yaml"]) == (
+        "down",
+        {"file": Path("b.yaml"), "volumes": True, "assume_yes": True},
+    )
     for typer_says in (
         [],
         ["up"],
@@ -84,5 +91,9 @@ def test_only_plain_status_lines_skip_typer(tmp_path: Path) -> None:
         ["status", "--file="],
         ["status", "--file", str(tmp_path)],  # a folder: typer's own message
         ["status", "extra"],
+        ["status", "--volumes"],  # another command's flag
+        ["down", "--json"],
+        ["down", "--help"],
+        ["down", "-yv"],
     ):
-        assert status_arguments(typer_says) is None, typer_says
+        assert fast_arguments(typer_says) is None, typer_says
