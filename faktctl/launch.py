@@ -25,7 +25,7 @@ from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 from faktctl.secretvalue import SecretStr
-from faktctl.stopping import BulkStop
+from faktctl.stopping import BulkStop, StopEngine, TeardownEngine
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
@@ -163,6 +163,48 @@ def _exit_text(container: ObservedContainer) -> str:
     return f"restarted {container.restart_count} time(s) by the engine"
 
 
+def take_down(engine: TeardownEngine, desired: Desired, progress: Progress, plan: Plan) -> Outcome:
+    """`down`: the workers (side by side, see faktctl.stopping), then the server with its grace
+    period once every worker is gone, then the network and the volumes."""
+    outcome = Outcome()
+    server = desired.server.name
+    containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
+    outcome.failures += stop_and_remove(
+        engine, progress, [a for a in containers if a.service != server]
+    )
+    outcome.failures += stop_and_remove(
+        engine, progress, [a for a in containers if a.service == server]
+    )
+    for action in (a for a in plan.actions if a.kind == "remove" and a.service is None):
+        if outcome.failures:
+            break  # a container still attached would make these fail; say the first cause
+        try:
+            _remove_object(engine, progress, action)
+        except FaktctlError as err:
+            progress.finish(action.target, err.one_line(), ok=False)
+            outcome.failures.append(Failure(action.target, err.one_line()))
+    outcome.done += [a.text() for a in plan.actions if a.kind == "remove"]
+    return outcome
+
+
+def stop_and_remove(engine: StopEngine, progress: Progress, actions: list[Action]) -> list[Failure]:
+    """Every container of these actions, stopped side by side (each with its own grace
+    period) and removed; see faktctl.stopping."""
+    work = [(action.target, ref) for action in actions for ref in action.remove]
+    problems = BulkStop(engine, progress).run(work)
+    return [Failure(problem.target, problem.message) for problem in problems]
+
+
+def _remove_object(engine: TeardownEngine, progress: Progress, action: Action) -> None:
+    kind, _, name = action.target.partition(" ")
+    progress.update(action.target, "removing")
+    if kind == "network":
+        engine.remove_network(name)
+    else:
+        engine.remove_volume(name)
+    progress.finish(action.target, "removed")
+
+
 class Executor:
     def __init__(
         self, engine: Engine, desired: Desired, settings: Settings, progress: Progress
@@ -231,41 +273,8 @@ class Executor:
         self._settle(watch, outcome, "keeps restarting")
         return outcome.failures
 
-    def apply_down(self, plan: Plan) -> Outcome:
-        """Workers (in parallel), then the server, then the network and volumes."""
-        outcome = Outcome()
-        server = self.desired.server.name
-        containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
-        outcome.failures += self._stop_and_remove([a for a in containers if a.service != server])
-        self._parallel(
-            outcome, [u for a in containers if a.service == server for u in self._removals(a)]
-        )
-        for action in (a for a in plan.actions if a.kind == "remove" and a.service is None):
-            if outcome.failures:
-                break  # a container still attached would make these fail; say the first cause
-            try:
-                self._remove_object(action)
-            except FaktctlError as err:
-                self.progress.finish(action.target, err.one_line(), ok=False)
-                outcome.failures.append(Failure(action.target, err.one_line()))
-        outcome.done += [a.text() for a in plan.actions if a.kind == "remove"]
-        return outcome
-
     def _stop_and_remove(self, actions: list[Action]) -> list[Failure]:
-        """Every container of these actions, stopped side by side (each with its own grace
-        period) and removed; see faktctl.stopping."""
-        work = [(action.target, ref) for action in actions for ref in action.remove]
-        problems = BulkStop(self.engine, self.progress).run(work)
-        return [Failure(problem.target, problem.message) for problem in problems]
-
-    def _remove_object(self, action: Action) -> None:
-        kind, _, name = action.target.partition(" ")
-        self.progress.update(action.target, "removing")
-        if kind == "network":
-            self.engine.remove_network(name)
-        else:
-            self.engine.remove_volume(name)
-        self.progress.finish(action.target, "removed")
+        return stop_and_remove(self.engine, self.progress, actions)
 
     # infrastructure
 

@@ -225,7 +225,7 @@ def stop_grace_known(container: ObservedContainer) -> bool:
     return container.detailed or "stop_grace" in container.config_parts
 
 
-def with_exact_stop_grace(engine: Engine, observed: Observed, server_service: str) -> Observed:
+def with_exact_stop_grace(engine: ReadEngine, observed: Observed, server_service: str) -> Observed:
     """A summary snapshot with the server's containers, and any whose stop grace no label
     records, inspected: their grace period comes from the engine itself."""
     unsure = [

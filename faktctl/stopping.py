@@ -33,13 +33,28 @@ from faktctl.adapters.docker_engine import ObjectNotFound
 from faktctl.errors import FaktctlError
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
     from faktctl.planner import ContainerRef
 
 STOP_PARALLEL = 32  # stops the engine is busy with at once (see above)
 SLOW_S = 1.0  # a stop running longer than this is waiting out a grace period
 POLL_S = 0.05
 MAX_THREADS = 256  # beyond this, even waiting stops queue up
+
+
+class StopEngine(Protocol):
+    """Both engine clients (the SDK adapter, and EngineReader for `down`) have these."""
+
+    def stop(self, container_id: str, timeout: int = ...) -> None: ...
+
+    def remove(self, container_id: str, force: bool = ...) -> None: ...
+
+
+class TeardownEngine(StopEngine, Protocol):
+    """And the network and volumes after the containers (`down`)."""
+
+    def remove_network(self, name_or_id: str) -> None: ...
+
+    def remove_volume(self, name: str) -> None: ...
 
 
 class Progress(Protocol):
@@ -65,7 +80,9 @@ class _Running:
 class BulkStop:
     """Stop (gracefully) and remove a set of containers; failures are returned, not raised."""
 
-    def __init__(self, engine: Engine, progress: Progress, parallel: int = STOP_PARALLEL) -> None:
+    def __init__(
+        self, engine: StopEngine, progress: Progress, parallel: int = STOP_PARALLEL
+    ) -> None:
         self.engine = engine
         self.progress = progress
         self.parallel = parallel

@@ -402,19 +402,7 @@ class Engine:
     def _still_attached(self, name_or_id: str) -> EngineError:
         with self.doing(f"inspecting network {name_or_id}"):
             attached = self.api.inspect_network(name_or_id).get("Containers") or {}
-        names = sorted(str(c.get("Name") or cid[:12]) for cid, c in attached.items())
-        if names:
-            return EngineError(
-                f"removing network {name_or_id}: still attached: {', '.join(names)}",
-                "disconnect or remove those containers, then run the command again",
-            )
-        return EngineError(
-            f"removing network {name_or_id}: the Docker engine still counts endpoints on it "
-            "though no container is attached (an engine fault seen after many containers "
-            "stopped at once)",
-            "restart the Docker engine, then run `faktctl down` again; the data volume is "
-            "untouched",
-        )
+        return still_attached(name_or_id, attached)
 
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         with self.doing(f"creating volume {name}"):
@@ -686,6 +674,23 @@ def split_reference(reference: str) -> tuple[str, str]:
     if not sep or "/" in tag:
         return reference, "latest"
     return repository, tag
+
+
+def still_attached(name_or_id: str, attached: Mapping[str, Any]) -> EngineError:
+    """Why a network with "active endpoints" cannot go, from its inspected `Containers`: the
+    containers still attached, or none (the engine lost count of its endpoints)."""
+    names = sorted(str(c.get("Name") or cid[:12]) for cid, c in attached.items())
+    if names:
+        return EngineError(
+            f"removing network {name_or_id}: still attached: {', '.join(names)}",
+            "disconnect or remove those containers, then run the command again",
+        )
+    return EngineError(
+        f"removing network {name_or_id}: the Docker engine still counts endpoints on it "
+        "though no container is attached (an engine fault seen after many containers "
+        "stopped at once)",
+        "restart the Docker engine, then run `faktctl down` again; the data volume is untouched",
+    )
 
 
 def connect(timeout: int = API_TIMEOUT_S) -> Engine:

@@ -27,14 +27,17 @@ from urllib.parse import quote, urlencode, urlsplit
 from faktctl.adapters.docker_engine import (
     API_TIMEOUT_S,
     DEFAULT_HOST,
+    DEFAULT_STOP_TIMEOUT_S,
     INSPECT_PARALLEL,
     EngineError,
     ObjectNotFound,
     RawDict,
     _first_line,
+    still_attached,
     unavailable,
 )
 from faktctl.reach import engine_host
+from faktctl.stopping import TeardownEngine
 
 
 class ReadEngine(Protocol):
@@ -116,9 +119,10 @@ def demultiplex(stream: bytes) -> bytes:
 
 
 class EngineReader:
-    """Reads from the engine over a plain unix or tcp socket, one HTTP/1.0 request per
-    connection (a unix socket connects in microseconds, requests from several threads never
-    share one, and http.client alone would import ssl and email for nothing)."""
+    """Reads from the engine (and makes the few changes `down` makes) over a plain unix or tcp
+    socket, one HTTP/1.0 request per connection (a unix socket connects in microseconds,
+    requests from several threads never share one, and http.client alone would import ssl and
+    email for nothing)."""
 
     def __init__(self, address: str, timeout: float = API_TIMEOUT_S) -> None:
         self.address = address
@@ -136,28 +140,32 @@ class EngineReader:
     def close(self) -> None:
         """Nothing stays open between requests."""
 
-    def _socket(self) -> socket.socket:
+    def _socket(self, timeout: float | None = None) -> socket.socket:
+        timeout = self.timeout if timeout is None else timeout
         if self._unix_path is not None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self.timeout)
+            sock.settimeout(timeout)
             try:
                 sock.connect(self._unix_path)
             except OSError:
                 sock.close()
                 raise
             return sock
-        return socket.create_connection((self._host, self._port), timeout=self.timeout)
+        return socket.create_connection((self._host, self._port), timeout=timeout)
 
-    def _exchange(self, method: str, path: str, doing: str, body: Any = None) -> bytes:
+    def _exchange(
+        self, method: str, path: str, doing: str, body: Any = None, wait_s: float = 0
+    ) -> bytes:
         """One HTTP/1.0 exchange, the whole answer as received (the engine answers unchunked
-        and then closes)."""
+        and then closes). `wait_s`: how long the engine may take on purpose (a stop's grace
+        period), on top of the usual timeout."""
         head = f"{method} {path} HTTP/1.0\r\nHost: docker\r\n"
         payload = b""
         if body is not None:
             payload = json.dumps(body).encode()
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         try:
-            sock = self._socket()
+            sock = self._socket(self.timeout + wait_s)
         except OSError as exc:
             raise unavailable(self.address, exc, doing) from exc
         try:
@@ -171,9 +179,16 @@ class EngineReader:
             sock.close()
 
     def _request(
-        self, method: str, path: str, doing: str, body: Any = None, missing_ok: bool = False
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        body: Any = None,
+        missing_ok: bool = False,
+        wait_s: float = 0,
     ) -> tuple[int, bytes]:
-        status, reason, data = parse_response(self._exchange(method, path, doing, body), doing)
+        received = self._exchange(method, path, doing, body, wait_s)
+        status, reason, data = parse_response(received, doing)
         if status == 404 and missing_ok:
             return 404, b""
         if status >= 400:
@@ -226,6 +241,34 @@ class EngineReader:
         path = f"/images/{quote(reference, safe='')}/json"
         found = self._json(path, f"looking up image {reference}", missing_ok=True)
         return None if found is None else dict(found)
+
+    # the writes `down` needs (the same names and errors as the SDK adapter's)
+
+    def stop(self, container_id: str, timeout: int = DEFAULT_STOP_TIMEOUT_S) -> None:
+        """Stop gracefully: SIGTERM, then SIGKILL after `timeout` seconds."""
+        path = f"/containers/{quote(container_id, safe='')}/stop?t={int(timeout)}"
+        self._request("POST", path, f"stopping container {container_id[:12]}", wait_s=timeout)
+
+    def remove(self, container_id: str, force: bool = False) -> None:
+        """Remove a container; one already gone is no error."""
+        query = urlencode({"force": "1" if force else "0"})
+        path = f"/containers/{quote(container_id, safe='')}?{query}"
+        self._request("DELETE", path, f"removing container {container_id[:12]}", missing_ok=True)
+
+    def remove_network(self, name_or_id: str) -> None:
+        """Remove a network; "active endpoints" names the containers still attached."""
+        doing = f"removing network {name_or_id}"
+        try:
+            self._request("DELETE", f"/networks/{quote(name_or_id, safe='')}", doing)
+        except EngineError as err:
+            if "has active endpoints" not in err.message:
+                raise
+            where = f"/networks/{quote(name_or_id, safe='')}"
+            found = self._json(where, f"inspecting network {name_or_id}", missing_ok=True) or {}
+            raise still_attached(name_or_id, found.get("Containers") or {}) from err
+
+    def remove_volume(self, name: str) -> None:
+        self._request("DELETE", f"/volumes/{quote(name, safe='')}", f"removing volume {name}")
 
     def stat_path(self, container_id: str, path: str) -> RawDict:
         """The engine's stat of a path in a container (name, size, mode, mtime, linkTarget):
@@ -298,6 +341,21 @@ def _message(data: bytes) -> str:
 
 def connect_reader() -> ReadEngine:
     """An engine to read from: EngineReader for a plain socket, else the SDK adapter."""
+    address = plain_address()
+    if address is None:
+        from faktctl.adapters.docker_engine import connect
+
+        return connect()
+    return EngineReader(address)
+
+
+class DownEngine(ReadEngine, TeardownEngine, Protocol):
+    """What `down` needs: the reads, and stopping and removing containers, network, volumes."""
+
+
+def connect_for_down() -> DownEngine:
+    """EngineReader for a plain socket (no docker SDK to import, and a few hundred requests
+    without its per-request cost), else the SDK adapter."""
     address = plain_address()
     if address is None:
         from faktctl.adapters.docker_engine import connect

@@ -14,10 +14,10 @@ from faktctl.secretvalue import SecretStr
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl import desired_cache
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.engine_reader import connect_for_down
     from faktctl.commands.up import progress_display
     from faktctl.desired import Desired, Secrets, build_desired
-    from faktctl.launch import Executor, Settings
+    from faktctl.launch import take_down
     from faktctl.lock import project_lock
     from faktctl.observe import summary_snapshot, with_exact_stop_grace
     from faktctl.planner import plan_down
@@ -38,7 +38,7 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
             return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
         # down needs names only, never the password: it works even when the secret is gone
         desired = build_desired(loaded, Secrets(SecretStr("")))
-    engine = connect()
+    engine = connect_for_down()
     try:
         with project_lock(spec_path.parent, desired.project, "down"):
             observed = summary_snapshot(engine, desired, images=False)
@@ -56,9 +56,8 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
             if not plan.changes:
                 ui.info(f"nothing to remove for project `{desired.project}`")
                 return 0
-            settings = Settings(timeout_s=0, password=SecretStr(""), secrets=())
             with progress_display() as progress:
-                outcome = Executor(engine, desired, settings, progress).apply_down(plan)
+                outcome = take_down(engine, desired, progress, plan)
             for action in plan.actions:
                 if action.kind == "noop":
                     ui.info(f"{action.target}: {action.reason}")

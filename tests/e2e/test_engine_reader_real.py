@@ -1,15 +1,20 @@
-"""The stdlib engine reader (what `faktctl status` reads with) against the real engine: the
-same answers as the docker SDK adapter, and the same one-line errors."""
+"""The stdlib engine client (what `faktctl status` reads with, and `down` stops and removes
+with) against the real engine: the same answers as the docker SDK adapter, and the same
+one-line errors."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import docker
+import docker.errors
 import pytest
 
-from faktctl.adapters.docker_engine import DEFAULT_HOST, ObjectNotFound, connect
+from faktctl.adapters.docker_engine import DEFAULT_HOST, EngineError, ObjectNotFound, connect
 from faktctl.adapters.engine_reader import EngineReader, plain_address
 from faktctl.errors import EngineUnavailable
 
@@ -76,3 +81,49 @@ def test_an_engine_that_is_not_there_is_one_line_naming_the_address(
         "DOCKER_HOST)"
     )
     assert DEFAULT_HOST.startswith("unix://")
+
+
+def test_the_reader_stops_and_removes_what_down_removes(
+    docker_client: docker.DockerClient,
+    faktory_image: str,
+    run_container: Callable[..., Container],
+    test_labels: dict[str, str],
+) -> None:
+    """`down` goes through EngineReader on a plain socket: a stop with its grace period, a
+    remove (twice is no error), and the network's "still attached" error naming the container,
+    all against the real engine."""
+    address = plain_address()
+    if address is None:
+        pytest.skip("the engine is not on a plain socket here (DOCKER_HOST/context)")
+    reader = EngineReader(address)
+    name = f"faktctl-reader-{uuid.uuid4().hex[:8]}"
+    network = docker_client.networks.create(name, labels=test_labels)
+    volume = docker_client.volumes.create(name, labels=test_labels)
+    try:
+        container = run_container(
+            faktory_image, name=name, network=name, volumes={name: {"bind": "/data"}}
+        )
+        assert container.id is not None
+        with pytest.raises(
+            EngineError, match=rf"^removing network {name}: still attached: {name}$"
+        ):
+            reader.remove_network(name)
+        started = time.monotonic()
+        reader.stop(container.id, timeout=20)
+        assert time.monotonic() - started < 15  # Faktory ends on SIGTERM, long before SIGKILL
+        assert docker_client.api.inspect_container(container.id)["State"]["Running"] is False
+        reader.stop(container.id, timeout=20)  # already stopped: no error
+        reader.remove(container.id)
+        reader.remove(container.id)  # already gone: no error
+        reader.remove_network(name)
+        reader.remove_volume(name)
+        assert not docker_client.networks.list(names=[name])
+        assert name not in {v.name for v in docker_client.volumes.list()}
+        with pytest.raises(ObjectNotFound, match=r"^stopping container nope-nope"):
+            reader.stop("nope-nope", timeout=1)
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.containers.get(name).remove(force=True)
+        for leftover in (network, volume):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                leftover.remove()

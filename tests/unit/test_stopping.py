@@ -71,7 +71,7 @@ def refs(*ids: str, grace: int = 0) -> list[tuple[str, ContainerRef]]:
 
 def run(engine: FakeEngine, work: list[tuple[str, ContainerRef]]) -> tuple[list[object], Recorder]:
     recorder = Recorder()
-    problems = BulkStop(engine, recorder, parallel=4).run(work)  # type: ignore[arg-type]
+    problems = BulkStop(engine, recorder, parallel=4).run(work)
     return list(problems), recorder
 
 
