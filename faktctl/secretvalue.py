@@ -66,6 +66,15 @@ class SecretStr:
         raise TypeError("a secret is not pickled")
 
 
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def hide_url_userinfo(text: str) -> str:
+    """`text` with the `user:password@` of every URL in it shown as `***@` (a restic
+    repository, a proxy's upstream); the one rule for credentials written into a URL."""
+    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+
+
 _URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from faktctl.secretvalue import hide_url_userinfo
+
 WEB_PORT = 7420
 _DEFAULT_PORTS = {"http": 80, "https": 443, "h2c": 80, "ws": 80, "wss": 443}
 _URL = re.compile(
@@ -20,12 +22,7 @@ _URL = re.compile(
 )
 
 
-_USERINFO = re.compile(r"(://)[^/@\s\"']+@")
-
-
-def redact(directive: str) -> str:
-    """A directive fit for a message: credentials in a URL (`http://user:pw@host`) hidden."""
-    return _USERINFO.sub(r"\1***@", directive)
+redact = hide_url_userinfo  # a directive fit for a message: `http://user:pw@host` hidden
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,16 @@ against the spec's folder like a backup folder. Pure: no restic or engine calls 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from faktctl.errors import UsageError
+from faktctl.secretvalue import hide_url_userinfo
 from faktctl.spec.model import RESTIC_PREFIX, BackupPolicy
 
 # restic's backends written as `<backend>:<rest>`; anything else is a local path
 RESTIC_BACKENDS = ("local", "sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone")
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Hide `user:password@` in URLs (rest:https://user:pass@host/...)."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+redact = hide_url_userinfo  # rest:https://user:pass@host/... -> rest:https://***@host/...
 
 
 @dataclass(frozen=True)
