@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from faktctl import labels
-from faktctl.serverconf import SERVER_SERVICE
+from faktctl.faktory.server import SERVER_SERVICE
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import RawDict

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from faktctl import labels
+from faktctl.faktory.server import DASHBOARD_PORT as DASHBOARD_PORT
+from faktctl.faktory.server import DATA_DIR as DATA_DIR
+from faktctl.faktory.server import HEALTH_URL as HEALTH_URL
+from faktctl.faktory.server import PASSWORD_SECRET as PASSWORD_SECRET
+from faktctl.faktory.server import PASSWORD_TARGET as PASSWORD_TARGET
+from faktctl.faktory.server import PROTOCOL_PORT as PROTOCOL_PORT
+from faktctl.faktory.server import SERVER_SERVICE
+from faktctl.faktory.server import command as server_command
+from faktctl.faktory.server import environment as server_environment
 from faktctl.secretvalue import SecretStr, derived, fingerprint
-from faktctl.serverconf import DASHBOARD_PORT as DASHBOARD_PORT
-from faktctl.serverconf import DATA_DIR as DATA_DIR
-from faktctl.serverconf import HEALTH_URL as HEALTH_URL
-from faktctl.serverconf import PASSWORD_SECRET as PASSWORD_SECRET
-from faktctl.serverconf import PASSWORD_TARGET as PASSWORD_TARGET
-from faktctl.serverconf import PROTOCOL_PORT as PROTOCOL_PORT
-from faktctl.serverconf import SERVER_SERVICE
-from faktctl.serverconf import command as server_command
-from faktctl.serverconf import environment as server_environment
 
 if TYPE_CHECKING:  # the spec model (pydantic) is only needed to build a desired state
     from faktctl.spec.load import LoadedSpec

@@ -26,9 +26,9 @@ from faktctl.adapters import probe
 from faktctl.adapters.docker_engine import ObjectNotFound
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
+from faktctl.faktory.server import DB_DIR
 from faktctl.observe import Observed, ObservedContainer
 from faktctl.secretvalue import SecretStr
-from faktctl.serverconf import DB_DIR
 
 if TYPE_CHECKING:
     from faktctl.adapters.engine_reader import ReadEngine

@@ -15,10 +15,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import MountFact
-from faktctl.serverconf import DB_DIR
-from faktctl.versions import current_release, release_of, text_of
+from faktctl.faktory.images import parse_image
+from faktctl.faktory.server import DB_DIR
+from faktctl.faktory.versions import current_release, release_of, text_of
 
 ENVIRONMENTS = ("development", "staging", "production")
 DEFAULT_ENVIRONMENT = "development"
@@ -57,7 +57,7 @@ class ImageDefault:
 
 
 def image_default(image: str | None) -> ImageDefault:
-    """The default command of `image`, from the per-version table (faktctl.versions)."""
+    """The default command of `image`, from the per-version table (faktctl.faktory.versions)."""
     if image is None or not parse_image(image).is_faktory:
         return ImageDefault(None, "the image's own command is not known")
     ref = parse_image(image)

@@ -25,7 +25,6 @@ from typing import Any, Protocol
 from faktctl import containers, reach
 from faktctl.adapters import probe
 from faktctl.audit import effective
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -43,6 +42,7 @@ from faktctl.audit.model import (
     WorkerFacts,
 )
 from faktctl.errors import FaktctlError, UsageError
+from faktctl.faktory.images import parse_image
 from faktctl.observe import published_ports
 from faktctl.secretvalue import SecretStr
 
@@ -433,7 +433,7 @@ def _queue_keys(
     engine: LiveEngine, container: str, folder: str
 ) -> tuple[tuple[str, int, int], ...] | None:
     """Every queue's size under both key formats (1.9 `<name>`, 1.10 `q:<name>`)."""
-    from faktctl.upgrade import keys
+    from faktctl.faktory import keys
 
     command = ["redis-cli", "-s", f"{folder}/redis.sock", "--raw", "EVAL", keys.SCRIPT, "0"]
     try:

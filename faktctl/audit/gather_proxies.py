@@ -27,10 +27,10 @@ from pathlib import Path
 from faktctl.audit import compose_syntax as syntax
 from faktctl.audit import proxyconf
 from faktctl.audit.compose_file import Service
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import EnvVar, MountFact, PortFact, ProxyRoute
 from faktctl.audit.secretfacts import read_config
 from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.faktory.images import parse_image
 
 MAX_FILES = 64
 MAX_DEPTH = 3

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from faktctl.audit.effective import faktory_args
-from faktctl.audit.images import parse_image
+from faktctl.faktory.images import parse_image
 
 Role = Literal["server", "candidate", "other"]
 _FROM = re.compile(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", re.IGNORECASE)

@@ -231,7 +231,8 @@ class ServerFacts:
     location: Location | None = None
     locations: Mapping[str, Location] = field(default_factory=dict)
     live: LiveState | None = None
-    # False for images older than 1.4.2, whose server does not read FAKTORY_ENV (versions.py)
+    # False for images older than 1.4.2, whose server does not read FAKTORY_ENV
+    # (faktory/versions.py)
     reads_faktory_env: bool = True
     # Files read from a running container: path -> content (None: it does not exist), and
     # folder listings (path -> file names). They override what the mounts suggest.

@@ -17,10 +17,10 @@ from faktctl import containers
 from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
+from faktctl.faktory.server import SERVER_SERVICE
 from faktctl.observe import published_ports
 from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.secretvalue import SecretStr
-from faktctl.serverconf import SERVER_SERVICE
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict

@@ -32,7 +32,7 @@ from faktctl.backups.report import Reporter
 from faktctl.backups.verify import snapshot_tar
 from faktctl.desired import DATA_DIR, Mount
 from faktctl.errors import OperationFailed, UsageError
-from faktctl.versions import DataFormat, crosses_boundary, format_of, parse_version
+from faktctl.faktory.versions import DataFormat, crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
@@ -271,7 +271,7 @@ def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) 
 
 def key_move(backup_version: str, server_version: str) -> tuple[DataFormat, DataFormat] | None:
     """The queue-key formats to move between when the backup was made by a server version that
-    keeps queues under other keys than the running one (faktctl.versions)."""
+    keeps queues under other keys than the running one (faktctl.faktory.versions)."""
     made_by, running = parse_version(backup_version), parse_version(server_version)
     if made_by is None or running is None or not crosses_boundary(made_by, running):
         return None
@@ -383,7 +383,7 @@ def _move_keys(
     reporter: Reporter,
 ) -> None:
     """Move the restored queues to the running version's keys, on the stopped volume."""
-    from faktctl.upgrade import keys
+    from faktctl.faktory import keys
 
     reporter.step(describe_key_move(backup, move) or "moving queue keys")
     mount = deployment.data_mount(server)

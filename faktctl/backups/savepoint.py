@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faktctl.errors import OperationFailed
-from faktctl.serverconf import DB_DIR as DB_DIR
+from faktctl.faktory.server import DB_DIR as DB_DIR
 
 SOCKET = f"{DB_DIR}/redis.sock"
 RDB_PATH = f"{DB_DIR}/faktory.rdb"

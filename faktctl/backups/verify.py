@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from faktctl import containers, serverconf
+from faktctl import containers
 from faktctl.backups import deployment, stream
 from faktctl.backups.manifest import (
     Backup,
@@ -29,14 +29,15 @@ from faktctl.backups.manifest import (
 from faktctl.backups.report import Reporter
 from faktctl.desired import Mount, Publish
 from faktctl.errors import OperationFailed
+from faktctl.faktory import server as serverconf
+from faktctl.faktory.server import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
+from faktctl.faktory.versions import crosses_boundary, format_of, parse_version
 from faktctl.secretvalue import SecretStr
-from faktctl.serverconf import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
-from faktctl.versions import crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine
 
-# The throwaway server starts exactly as a project's server does (faktctl.serverconf), in
+# The throwaway server starts exactly as a project's server does (faktctl.faktory.server), in
 # production; only its dashboard port is left unpublished.
 THROWAWAY_ENVIRONMENT = "production"
 REDIS_LOG = f"{DB_DIR}/redis.log"
@@ -247,7 +248,7 @@ def default_image(engine: Engine, project: str, spec_image: str, version: str = 
 
 
 def _image_of_version(engine: Engine, project: str, spec_image: str, version: str) -> str | None:
-    from faktctl.audit.images import parse_image
+    from faktctl.faktory.images import parse_image
 
     if parse_version(version) is None:
         return None
@@ -270,8 +271,8 @@ def _move_to_image_format(
 ) -> None:
     """When the verifying image keeps queues under other keys than the backup's version, move
     them on the throwaway volume first, as `restore` would."""
-    from faktctl.audit.images import parse_image
-    from faktctl.upgrade import keys
+    from faktctl.faktory import keys
+    from faktctl.faktory.images import parse_image
 
     made_by = parse_version(backup.manifest.faktory_version)
     loads_with = parse_image(image).version

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from faktctl.serverconf import SERVER_SERVICE as SERVER_SERVICE
+from faktctl.faktory.server import SERVER_SERVICE as SERVER_SERVICE
+from faktctl.faktory.versions import DEFAULT_IMAGE
 from faktctl.spec.swarm import Swarm
 from faktctl.spec.types import (
     ENV_NAME_PATTERN,
@@ -26,7 +27,6 @@ from faktctl.spec.types import (
     format_size,
     parse_port_binding,
 )
-from faktctl.versions import DEFAULT_IMAGE
 
 DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"

@@ -31,8 +31,8 @@ from faktctl.desired import (
     SecretEnv,
     ServiceRequest,
 )
+from faktctl.faktory.server import SERVER_SERVICE
 from faktctl.secretvalue import SecretStr, as_line, fingerprint
-from faktctl.serverconf import SERVER_SERVICE
 from faktctl.spec.model import Spec
 from faktctl.spec.swarm import Swarm
 

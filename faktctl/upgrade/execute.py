@@ -29,10 +29,10 @@ from faktctl.backups import deployment, take
 from faktctl.backups.manifest import Backup
 from faktctl.backups.report import Reporter
 from faktctl.errors import FaktctlError, OperationFailed
+from faktctl.faktory import keys
+from faktctl.faktory.versions import FORMATS, format_of, parse_version, text_of
 from faktctl.secretvalue import SecretStr
-from faktctl.upgrade import keys
 from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
-from faktctl.versions import FORMATS, format_of, parse_version, text_of
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine, RawDict

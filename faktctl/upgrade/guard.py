@@ -1,5 +1,5 @@
 """`faktctl up`'s version guard: a spec whose server image crosses a queue-key change
-(faktctl.versions) must not simply recreate the server, or every queued job disappears from
+(faktctl.faktory.versions) must not simply recreate the server, or every queued job disappears from
 its view. `up` refuses and points to `faktctl upgrade`, unless the server holds no queued job.
 """
 
@@ -9,11 +9,11 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from faktctl.audit.images import parse_image
 from faktctl.errors import FaktctlError, OperationFailed
-from faktctl.serverconf import DATA_DIR
-from faktctl.upgrade import keys
-from faktctl.versions import FORMATS, crosses_boundary, format_of, text_of, upgrade_command
+from faktctl.faktory import keys
+from faktctl.faktory.images import parse_image
+from faktctl.faktory.server import DATA_DIR
+from faktctl.faktory.versions import FORMATS, crosses_boundary, format_of, text_of, upgrade_command
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from faktctl.audit.images import parse_image
 from faktctl.errors import UsageError
-from faktctl.versions import (
+from faktctl.faktory.images import parse_image
+from faktctl.faktory.versions import (
     DEFAULT_VERSION,
     DataFormat,
     Version,
@@ -181,7 +181,7 @@ def preflight_target(preflight: Preflight) -> Target:
 
 
 def _formats_other_than(fmt: DataFormat) -> list[DataFormat]:
-    from faktctl.versions import FORMATS
+    from faktctl.faktory.versions import FORMATS
 
     return [f for f in FORMATS if f != fmt]
 

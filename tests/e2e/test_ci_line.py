@@ -18,7 +18,7 @@ from typing import Any
 import docker
 import pytest
 
-from faktctl.audit.images import parse_image
+from faktctl.faktory.images import parse_image
 from tests.e2e.upkit import Deployment, assert_password_never_printed, tear_down
 from tests.support.images import ensure_faktory_image
 from tests.support.local import free_port

@@ -27,7 +27,7 @@ import yaml
 from docker.models.containers import Container
 
 from faktctl.adapters import probe
-from faktctl.audit.images import parse_image
+from faktctl.faktory.images import parse_image
 from tests.support.cli import run_faktctl
 from tests.support.images import ensure_faktory_image
 

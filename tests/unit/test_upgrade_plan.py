@@ -9,11 +9,8 @@ import pytest
 
 from faktctl.backups.deployment import Counts
 from faktctl.backups.restore import key_move
-from faktctl.specedit import SpecEditFailed, replace_server_image, set_server_image
-from faktctl.upgrade.execute import missing_jobs
-from faktctl.upgrade.keys import KeyMoveFailed, parse_report
-from faktctl.upgrade.plan import Preflight, UpgradeRefused, decide, resolve_target
-from faktctl.versions import (
+from faktctl.faktory.keys import KeyMoveFailed, parse_report
+from faktctl.faktory.versions import (
     DEFAULT_IMAGE,
     FORMATS,
     crosses_boundary,
@@ -21,6 +18,9 @@ from faktctl.versions import (
     has_security_fixes,
     parse_version,
 )
+from faktctl.specedit import SpecEditFailed, replace_server_image, set_server_image
+from faktctl.upgrade.execute import missing_jobs
+from faktctl.upgrade.plan import Preflight, UpgradeRefused, decide, resolve_target
 
 SETS = {"scheduled": 100, "retries": 50, "dead": 20, "working": 0}
 

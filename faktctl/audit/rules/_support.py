@@ -8,7 +8,6 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from faktctl.audit.effective import Behaviour, binding_host
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
     EnvVar,
     LiveData,
@@ -19,7 +18,8 @@ from faktctl.audit.model import (
     ServerFacts,
 )
 from faktctl.audit.registry import ServerCtx
-from faktctl.versions import parse_version
+from faktctl.faktory.images import parse_image
+from faktctl.faktory.versions import parse_version
 
 Reach = Literal["loopback", "private", "public", "all"]
 PROTOCOL_PORT = 7419

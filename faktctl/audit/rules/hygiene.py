@@ -6,7 +6,6 @@ from __future__ import annotations
 import posixpath
 import re
 
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import AuditFacts
 from faktctl.audit.registry import (
     REGISTRY,
@@ -19,7 +18,8 @@ from faktctl.audit.registry import (
     skipped,
 )
 from faktctl.audit.rules._support import server_version
-from faktctl.versions import (
+from faktctl.faktory.images import parse_image
+from faktctl.faktory.versions import (
     DEFAULT_IMAGE,
     FORMATS,
     format_of,

@@ -16,7 +16,7 @@ from faktctl.audit.registry import (
     skipped,
 )
 from faktctl.audit.rules._support import DATA_KINDS, data_mount, env_unknown_reason
-from faktctl.serverconf import DATA_DIR
+from faktctl.faktory.server import DATA_DIR
 
 MIN_GRACE_S = 30
 # Where people mount Faktory data; a mount here that misses the real data dir is a trap.

@@ -1,11 +1,11 @@
-"""Checks of what differs between Faktory versions (faktctl.versions): jobs a server cannot see
-because they sit under another version's queue keys."""
+"""Checks of what differs between Faktory versions (faktctl.faktory.versions): jobs a server
+cannot see because they sit under another version's queue keys."""
 
 from __future__ import annotations
 
 from faktctl.audit.registry import LIVE, Result, ServerCtx, failed, passed, server_rule, skipped
 from faktctl.audit.rules._support import live_data, server_version
-from faktctl.versions import format_of
+from faktctl.faktory.versions import format_of
 
 
 @server_rule(

@@ -20,7 +20,6 @@ from typing import Any
 from faktctl.audit import yamlsrc
 from faktctl.audit.effective import faktory_args, image_default, reads_faktory_env
 from faktctl.audit.gather_compose import suppressions_from
-from faktctl.audit.images import parse_image
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -58,6 +57,7 @@ from faktctl.audit.sources.kube_objects import (
 )
 from faktctl.audit.yamlsrc import LineDict
 from faktctl.errors import UsageError
+from faktctl.faktory.images import parse_image
 
 IGNORE_ANNOTATION = "faktctl.io/audit-ignore"
 EXPOSURE_ANNOTATION = "faktctl.io/exposure"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from faktctl.errors import OperationFailed
-from faktctl.versions import DataFormat
+from faktctl.faktory.versions import DataFormat
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker_engine import Engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from faktctl.versions import parse_version
+from faktctl.faktory.versions import parse_version
 
 OSS_NAME = "faktory"
 ENTERPRISE_NAME = "faktory-ent"
