@@ -17,7 +17,7 @@ from faktctl import labels
 from faktctl.faktory.server import SERVER_SERVICE
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import RawDict
+    from faktctl.adapters.docker.engine import RawDict
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
@@ -28,7 +28,7 @@ Role = Literal["server", "worker"]
 
 
 class ContainerSource(Protocol):
-    """What the lookup needs from the engine (faktctl.adapters.docker_engine.Engine)."""
+    """What the lookup needs from the engine (faktctl.adapters.docker.engine.Engine)."""
 
     def containers(self, labels: Mapping[str, str], all: bool = True) -> list[RawDict]: ...
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import reach
 from faktctl.adapters import probe
-from faktctl.adapters.docker_engine import ObjectNotFound
+from faktctl.adapters.docker.engine import ObjectNotFound
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.faktory.server import DB_DIR
@@ -31,7 +31,7 @@ from faktctl.observe import Observed, ObservedContainer
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.engine_reader import ReadEngine
+    from faktctl.adapters.docker.reader import ReadEngine
 
 INFO_TIMEOUT_S = 3.0
 SET_NAMES = ("scheduled", "retries", "dead", "working")

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from faktctl import labels, reach
 from faktctl.adapters import probe
-from faktctl.adapters.docker_engine import ContainerConfig, Engine
+from faktctl.adapters.docker.engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.observe import ObservedContainer, parse_container

@@ -24,8 +24,8 @@ from faktctl.desired import Desired, Publish
 from faktctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
-    from faktctl.adapters.engine_reader import ReadEngine
+    from faktctl.adapters.docker.engine import Engine
+    from faktctl.adapters.docker.reader import ReadEngine
 
 RUNNING_STATES = ("running", "restarting")
 _T = TypeVar("_T")
@@ -318,7 +318,7 @@ def _containers(
 
 def inspected(engine: ReadEngine, container_id: str) -> ObservedContainer | None:
     """One container, inspected; None when it was removed meanwhile."""
-    from faktctl.adapters.docker_engine import ObjectNotFound
+    from faktctl.adapters.docker.engine import ObjectNotFound
 
     try:
         return parse_container(engine.inspect(container_id))

@@ -19,7 +19,7 @@ from faktctl.errors import FaktctlError
 from faktctl.planner import BUILD_TAG_PREFIX
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 KEEP_PREVIOUS = 1
 

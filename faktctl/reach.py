@@ -25,8 +25,8 @@ from faktctl.errors import FaktctlError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
-    from faktctl.adapters.engine_reader import ReadEngine
+    from faktctl.adapters.docker.engine import Engine
+    from faktctl.adapters.docker.reader import ReadEngine
 
 LOCALHOST = "127.0.0.1"
 EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})

@@ -53,7 +53,7 @@ RawDict = dict[str, Any]
 
 
 class LiveEngine(Protocol):
-    """The engine primitives the live audit needs (faktctl.adapters.docker_engine.Engine)."""
+    """The engine primitives the live audit needs (faktctl.adapters.docker.engine.Engine)."""
 
     def containers(self, labels: Mapping[str, str], all: bool = True) -> list[RawDict]: ...
 
@@ -272,7 +272,7 @@ def _with_swarm(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> ServerF
     service_id = swarm_service_id(raw)
     if not service_id or not hasattr(engine, "api"):
         return facts
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     node = str(_config(raw).get("Labels", {}).get("com.docker.swarm.node.id", ""))
     try:
@@ -622,10 +622,10 @@ def _relayed_probe(
 ) -> LiveProbe:
     """A swarm task's overlay address is not reachable from this machine, and its ports are
     usually not published: probe it through relays into its container, as `up` and
-    `faktctl dashboard` reach it (faktctl.tunnel)."""
+    `faktctl dashboard` reach it (faktctl.adapters.docker.tunnel)."""
     import contextlib
 
-    from faktctl.tunnel import relay
+    from faktctl.adapters.docker.tunnel import relay
 
     if (raw.get("State") or {}).get("Status") != "running":
         return LiveProbe(None, unreachable="the container is not running")
@@ -661,7 +661,7 @@ def gather_live(
     spec = _spec_context(file)
     owned = engine is None
     if engine is None:
-        from faktctl.adapters import docker_engine
+        from faktctl.adapters.docker import engine as docker_engine
 
         engine = docker_engine.connect()
     try:

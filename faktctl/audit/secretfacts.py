@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from faktctl.audit.gitstatus import git_states
+from faktctl.adapters.git import git_states
 from faktctl.audit.model import Location, SecretFileFact
 
 MAX_READ = 64 * 1024  # a larger file is no configuration or password file the audit reads

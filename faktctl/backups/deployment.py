@@ -23,7 +23,7 @@ from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.adapters.docker.engine import Engine, RawDict
 
 DEFAULT_SERVER_STOP_S = 60
 DEFAULT_WORKER_STOP_S = 10
@@ -118,7 +118,7 @@ def swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
     """The message for a swarm server task running on another node; None otherwise (no swarm,
     a worker node that cannot list services, no such service, no running task)."""
     from faktctl import labels
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     try:
         here = docker_swarm.require_manager(engine)
@@ -190,9 +190,10 @@ def protocol_endpoint(container: Mapping[str, Any], engine: Engine) -> Endpoint:
 def reaching(engine: Engine, container: Mapping[str, Any]) -> Iterator[Endpoint]:
     """Where this machine reaches the server's port 7419 for the duration of the block: its
     published binding; for a swarm task with nothing published (the swarm default), a relay
-    through the engine API into its container (faktctl.tunnel), closed at the end."""
+    through the engine API into its container (faktctl.adapters.docker.tunnel), closed at the
+    end."""
     if swarm_service_of(container) and protocol_address(published_ports(container), engine) is None:
-        from faktctl.tunnel import relay
+        from faktctl.adapters.docker.tunnel import relay
 
         with relay(engine, str(container["Id"]), PROTOCOL_PORT) as opened:
             yield Endpoint("127.0.0.1", opened.port)
@@ -407,7 +408,7 @@ class ScaledService:
 
 
 def _scaled(raw: Mapping[str, Any], default_grace: int) -> ScaledService:
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     spec = raw.get("Spec") or {}
     grace_ns = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("StopGracePeriod")
@@ -436,7 +437,7 @@ class SwarmPause:
         return "worker service(s), scaled to 0 and back"
 
     def stop(self, say: Callable[[str], None]) -> None:
-        from faktctl.adapters import docker_swarm
+        from faktctl.adapters.docker import swarm as docker_swarm
 
         for worker in self.workers:
             say(f"scaling worker service {worker.name} to 0 (from {worker.replicas})")
@@ -453,8 +454,8 @@ class SwarmPause:
 
     def _wait_stopped(self, service: ScaledService, container_id: str = "") -> None:
         """Until no task of the service runs (and the given container has exited)."""
-        from faktctl.adapters import docker_swarm
-        from faktctl.adapters.docker_engine import ObjectNotFound
+        from faktctl.adapters.docker import swarm as docker_swarm
+        from faktctl.adapters.docker.engine import ObjectNotFound
 
         limit = service.grace_s + 60
         deadline = time.monotonic() + limit
@@ -479,7 +480,7 @@ class SwarmPause:
             time.sleep(SWARM_POLL_S)
 
     def start_server(self, say: Callable[[str], None], timeout: float) -> str:
-        from faktctl.adapters import docker_swarm
+        from faktctl.adapters.docker import swarm as docker_swarm
 
         server = self.server_service
         say(f"scaling the server service {server.name} back to {server.replicas}")
@@ -499,7 +500,7 @@ class SwarmPause:
             time.sleep(SWARM_POLL_S)
 
     def start_workers(self, say: Callable[[str], None]) -> list[str]:
-        from faktctl.adapters import docker_swarm
+        from faktctl.adapters.docker import swarm as docker_swarm
 
         problems = []
         for worker in self.workers:
@@ -518,7 +519,7 @@ def pause_for(engine: Engine, project: str, server: Mapping[str, Any]) -> Pause:
     if not service_id:
         return ContainerPause(engine, server, running_workers(engine, project))
     from faktctl import labels
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     try:
         docker_swarm.require_manager(engine)

@@ -40,7 +40,7 @@ from faktctl.errors import OperationFailed
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from faktctl.errors import OperationFailed, UsageError
 from faktctl.faktory.versions import DataFormat, crosses_boundary, format_of, parse_version
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 INCOMING = "faktory.rdb.faktctl-restore"
 HELPER_SCRIPT = """set -e
@@ -198,7 +198,7 @@ def write_rdb(
     reporter: Reporter,
 ) -> None:
     """Put the snapshot in place as faktory.rdb on the stopped server's data mount."""
-    from faktctl.adapters.docker_engine import ContainerConfig
+    from faktctl.adapters.docker.engine import ContainerConfig
 
     mount = deployment.data_mount(server)
     project = backup.manifest.project

@@ -46,7 +46,7 @@ from faktctl.errors import OperationFailed
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 PARTIAL_SUFFIX = ".partial"
 STALE_AFTER_S = 3600.0

@@ -35,7 +35,7 @@ from faktctl.faktory.versions import crosses_boundary, format_of, parse_version
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 # The throwaway server starts exactly as a project's server does (faktctl.faktory.server), in
 # production; only its dashboard port is left unpublished.
@@ -171,7 +171,7 @@ def load_in_throwaway(
     engine: Engine, backup: Backup, image: str, timeout: float, reporter: Reporter
 ) -> deployment.Counts:
     """Start a throwaway server on a throwaway volume holding the snapshot; return its INFO."""
-    from faktctl.adapters.docker_engine import ContainerConfig
+    from faktctl.adapters.docker.engine import ContainerConfig
 
     project = backup.manifest.project
     suffix = secrets.token_hex(4)

@@ -18,7 +18,7 @@ from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.backups.stream import Compression
     from faktctl.backups.take import Target
 
@@ -147,7 +147,7 @@ def target_of(project: Project, policy: BackupPolicy | None = None) -> Target:
 
 @contextlib.contextmanager
 def engine_session() -> Iterator[Engine]:
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker.engine import connect
 
     engine = connect()
     try:

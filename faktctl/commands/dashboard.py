@@ -2,7 +2,7 @@
 
 Works for both platforms: the server's container (a swarm task's container on a swarm) is
 found by its labels on the engine the SDK reaches, and every browser connection becomes one
-`nc 127.0.0.1 7420` exec inside it (faktctl.tunnel). Nothing needs to be published.
+`nc 127.0.0.1 7420` exec inside it (faktctl.adapters.docker.tunnel). Nothing needs to be published.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from faktctl.desired import DASHBOARD_PORT
 from faktctl.errors import ExitCode, FaktctlError, UsageError
 
 if TYPE_CHECKING:
-    from faktctl.tunnel import Relay
+    from faktctl.adapters.docker.tunnel import Relay
 
 
 def run(file: Path | None, *, port: int, address: str) -> int:
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.tunnel import Relay
     from faktctl.backups.deployment import running_server
     from faktctl.project import load
-    from faktctl.tunnel import Relay
 
     loaded = load(file)
     engine = connect()

@@ -14,7 +14,7 @@ from faktctl.secretvalue import SecretStr
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl import desired_cache
-    from faktctl.adapters.engine_reader import connect_for_down
+    from faktctl.adapters.docker.reader import connect_for_down
     from faktctl.commands.up import progress_display
     from faktctl.desired import Desired, Secrets, build_desired
     from faktctl.launch import take_down

@@ -19,7 +19,7 @@ from faktctl.errors import FaktctlError, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.observe import ObservedContainer
     from faktctl.spec.load import LoadedSpec
 
@@ -57,7 +57,7 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker.engine import connect
     from faktctl.containers import find
     from faktctl.observe import in_parallel, parse_container
     from faktctl.project import load

@@ -20,7 +20,7 @@ URL_FILENAME = "faktory_url"
 
 
 def run(file: Path | None, *, check: bool) -> int:
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker.engine import connect
     from faktctl.commands.swarm import web_conf
     from faktctl.commands.up import build_digests
     from faktctl.planner import with_build_tags

@@ -25,7 +25,7 @@ from faktctl.observe import Observed, ObservedContainer
 from faktctl.planner import Plan, plan
 
 if TYPE_CHECKING:
-    from faktctl.adapters.engine_reader import ReadEngine
+    from faktctl.adapters.docker.reader import ReadEngine
     from faktctl.secretvalue import SecretStr
 
 ENVELOPE_VERSION = 1
@@ -162,7 +162,7 @@ def render_table(document: dict[str, Any]) -> str:
 
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
     from faktctl import desired_cache
-    from faktctl.adapters.engine_reader import connect_reader
+    from faktctl.adapters.docker.reader import connect_reader
     from faktctl.commands.up import build_digests
     from faktctl.planner import with_build_tags
     from faktctl.spec.locate import find_spec

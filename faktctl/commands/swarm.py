@@ -17,7 +17,7 @@ from faktctl.errors import FaktctlError, OperationFailed, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.adapters.docker.engine import Engine, RawDict
     from faktctl.faktory_view import FaktoryView
     from faktctl.planner import PullPolicy
     from faktctl.project import Project
@@ -112,8 +112,8 @@ def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepa
 
 
 def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
-    from faktctl.adapters import docker_swarm
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker import swarm as docker_swarm
+    from faktctl.adapters.docker.engine import connect
     from faktctl.lock import project_lock
 
     project = loaded.spec.project
@@ -154,7 +154,7 @@ def _confirm_volume(volume: str, assume_yes: bool) -> None:
 def _remove_services(engine: Engine, project: str, loaded: LoadedSpec) -> int:
     """Workers first, then the server; waits until their containers here have stopped, within
     the server's stop grace period, so Faktory can save its data before the network goes."""
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     found = docker_swarm.services(engine, project)
     ordered = sorted(
@@ -180,7 +180,7 @@ def _wait_containers_gone(engine: Engine, project: str, timeout_s: float) -> Non
 
 
 def _remove_rest(engine: Engine, project: str, network: str, volume: str | None) -> int:
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     removed = 0
     if engine.network(network) is not None:
@@ -218,8 +218,8 @@ def _retry(action: Any, doing: str, timeout_s: float = 30.0) -> None:
 
 
 def status(project: Project, *, as_json: bool) -> int:
-    from faktctl.adapters import docker_swarm
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker import swarm as docker_swarm
+    from faktctl.adapters.docker.engine import connect
 
     engine = connect()
     try:
@@ -249,9 +249,9 @@ def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
     """What the server says (INFO through the engine-API relay into its task's container)."""
     from faktctl import faktory_view, reach
     from faktctl.adapters import probe
+    from faktctl.adapters.docker.tunnel import relay
     from faktctl.backups.deployment import running_server
     from faktctl.desired import PROTOCOL_PORT
-    from faktctl.tunnel import relay
 
     try:
         server = running_server(engine, project.desired.project)
@@ -288,7 +288,7 @@ def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
 def _status_rows(
     engine: Engine, project: str, desired: SwarmDesired | None
 ) -> list[dict[str, Any]]:
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     hosts = docker_swarm.nodes(engine)
     found = {str(s["Spec"]["Name"]): s for s in docker_swarm.services(engine, project)}
@@ -305,7 +305,7 @@ def _status_rows(
 def _row(
     engine: Engine, name: str, raw: RawDict | None, want: Any, hosts: dict[str, str]
 ) -> dict[str, Any]:
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     if raw is None:
         return {"service": name, "drift": "missing", "desired": want.replicas, "running": 0}
@@ -363,8 +363,8 @@ def logs(
     follow: bool,
     tail: int | None,
 ) -> int:
-    from faktctl.adapters import docker_swarm
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker import swarm as docker_swarm
+    from faktctl.adapters.docker.engine import connect
 
     engine = connect()
     try:
@@ -403,7 +403,7 @@ def _pump(
     tail: int | None,
     lock: threading.Lock,
 ) -> None:
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     prefix = str((raw["Spec"].get("Labels") or {}).get(labels.SERVICE, raw["Spec"]["Name"]))
     pending = ""

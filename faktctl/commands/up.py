@@ -22,7 +22,7 @@ from faktctl.planner import ImageAction, PullPolicy, plan, plan_images, with_bui
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.launch import Failure, Outcome, Progress
     from faktctl.project import Project
 
@@ -116,7 +116,7 @@ def progress_display() -> Iterator[Progress]:
 
 def build_digests(desired: Desired) -> dict[str, str]:
     """Service name -> digest of its build context, for every service with `build:`."""
-    from faktctl.adapters.docker_engine import context_digest
+    from faktctl.adapters.docker.engine import context_digest
 
     return {
         s.name: context_digest(s.build.context, s.build.dockerfile)
@@ -144,7 +144,7 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
     """The one frame of `up` on both platforms: connect, plan only (--dry-run) or apply under
     the project's lock. A swarm needs a manager and plans services (faktctl.commands.swarm)."""
     from faktctl import desired_cache
-    from faktctl.adapters.docker_engine import connect
+    from faktctl.adapters.docker.engine import connect
     from faktctl.lock import project_lock
     from faktctl.project import open_project
 
@@ -155,7 +155,7 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
     engine = connect()
     try:
         if project.loaded.spec.platform == "swarm":
-            from faktctl.adapters.docker_swarm import require_manager
+            from faktctl.adapters.docker.swarm import require_manager
             from faktctl.commands import swarm
 
             require_manager(engine)

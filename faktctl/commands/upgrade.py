@@ -92,7 +92,7 @@ def _say_nothing(lines: list[str], as_json: bool, kind: str) -> None:
 
 
 def _update_spec(path: Path, image: str, changes_image: bool) -> bool:
-    from faktctl.specedit import set_server_image
+    from faktctl.spec.edit import set_server_image
 
     if not changes_image:
         return False

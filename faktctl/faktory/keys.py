@@ -22,7 +22,7 @@ from faktctl.errors import OperationFailed
 from faktctl.faktory.versions import DataFormat
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
 
 Mode = Literal["count", "move"]
 DB_DIR = "/var/lib/faktory/db"
@@ -200,7 +200,7 @@ def offline(
 ) -> KeyReport:
     """Run the script against the data volume of a stopped server, in a throwaway container
     with no network (only the image's redis-server, reachable through a socket in /tmp)."""
-    from faktctl.adapters.docker_engine import ContainerConfig
+    from faktctl.adapters.docker.engine import ContainerConfig
     from faktctl.desired import DATA_DIR, Mount
 
     shell = OFFLINE_SHELL.format(db=DB_DIR, mark=MARK)

@@ -2,7 +2,8 @@
 
 Order: the overlay network and any new secret; the server (created or updated stop-first),
 ready when its task runs healthy and a HELLO with the password answers +OK (through a relay
-into its container, see faktctl.tunnel); then the workers (start-first rolling updates), each
+into its container, see faktctl.adapters.docker.tunnel); then the workers (start-first rolling
+updates), each
 converged when all its tasks run, or reported with the failing task's error and its last log
 lines; then services no longer in the spec; then secrets no longer used (old passwords).
 """
@@ -14,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faktctl import ui
-from faktctl.adapters import docker_swarm as swarm
 from faktctl.adapters import probe
-from faktctl.adapters.docker_engine import Engine, EngineError, RawDict
+from faktctl.adapters.docker import swarm as swarm
+from faktctl.adapters.docker.engine import Engine, EngineError, RawDict
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
 from faktctl.launch import Failure, Progress
@@ -207,7 +208,7 @@ class SwarmExecutor:
         return True
 
     def _hello(self, container_id: str) -> str:
-        from faktctl.tunnel import relay
+        from faktctl.adapters.docker.tunnel import relay
 
         try:
             self._engine.inspect(container_id)

@@ -35,7 +35,7 @@ from faktctl.secretvalue import SecretStr
 from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine, RawDict
+    from faktctl.adapters.docker.engine import Engine, RawDict
     from faktctl.desired import Desired
 
 
@@ -101,7 +101,7 @@ def require_managed(found: Found) -> None:
 
 def ensure_image(engine: Engine, image: str, pull: str, say: Reporter) -> None:
     """The target image is present before anything stops (pulled per --pull)."""
-    from faktctl.adapters.docker_engine import ImageUnavailable
+    from faktctl.adapters.docker.engine import ImageUnavailable
 
     present = engine.image(image) is not None
     if pull == "always" or (pull == "missing" and not present):

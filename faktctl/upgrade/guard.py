@@ -16,7 +16,7 @@ from faktctl.faktory.server import DATA_DIR
 from faktctl.faktory.versions import FORMATS, crosses_boundary, format_of, text_of, upgrade_command
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker_engine import Engine
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.desired import Desired
     from faktctl.observe import Observed, ObservedContainer
     from faktctl.planner import Plan
@@ -108,7 +108,7 @@ def check_swarm_change(
     `up` creates it; then an existing data volume on this engine is checked like on one
     engine). The running version is read from the tags of the image the service runs (it runs
     an image id or digest); its queued jobs from its task container on this engine's node."""
-    from faktctl.adapters import docker_swarm
+    from faktctl.adapters.docker import swarm as docker_swarm
 
     new = parse_image(image).version
     if new is None:

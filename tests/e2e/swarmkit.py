@@ -22,9 +22,9 @@ import docker.errors
 
 from faktctl import labels
 from faktctl.adapters import probe
-from faktctl.adapters.docker_engine import connect
+from faktctl.adapters.docker.engine import connect
+from faktctl.adapters.docker.tunnel import relay
 from faktctl.backups.deployment import running_server
-from faktctl.tunnel import relay
 from tests.support.cli import CliResult, run_faktctl
 from tests.support.specfolder import SpecFolder
 

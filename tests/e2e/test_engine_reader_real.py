@@ -14,8 +14,8 @@ import docker
 import docker.errors
 import pytest
 
-from faktctl.adapters.docker_engine import DEFAULT_HOST, EngineError, ObjectNotFound, connect
-from faktctl.adapters.engine_reader import EngineReader, plain_address
+from faktctl.adapters.docker.engine import DEFAULT_HOST, EngineError, ObjectNotFound, connect
+from faktctl.adapters.docker.reader import EngineReader, plain_address
 from faktctl.errors import EngineUnavailable
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from faktctl.adapters.docker_engine import Engine, ObjectNotFound, connect
+from faktctl.adapters.docker.engine import Engine, ObjectNotFound, connect
 from faktctl.backups import savepoint
 
 if TYPE_CHECKING:

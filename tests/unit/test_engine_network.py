@@ -8,7 +8,7 @@ import docker.errors
 import pytest
 from requests import Response
 
-from faktctl.adapters.docker_engine import Engine, EngineError
+from faktctl.adapters.docker.engine import Engine, EngineError
 
 
 class FakeApi:

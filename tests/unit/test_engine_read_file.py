@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from faktctl.adapters.docker_engine import Engine, ObjectNotFound
+from faktctl.adapters.docker.engine import Engine, ObjectNotFound
 from tests.support.tarballs import tar_of
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.adapters.docker_engine import EngineError
-from faktctl.adapters.engine_reader import demultiplex, parse_response, plain_address
+from faktctl.adapters.docker.engine import EngineError
+from faktctl.adapters.docker.reader import demultiplex, parse_response, plain_address
 from faktctl.entry import fast_arguments
 
 

@@ -13,7 +13,7 @@ import pytest
 from requests import Response
 
 from faktctl import labels
-from faktctl.adapters.docker_engine import (
+from faktctl.adapters.docker.engine import (
     NameConflict,
     PortInUse,
     context_digest,

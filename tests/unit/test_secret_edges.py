@@ -15,8 +15,8 @@ PACKAGE = Path(faktctl.__file__).parent
 EDGES = {
     "render.py": "the .env writer: the value is the file's content",
     "fsutil.py": "the files faktctl owns (password files, .env, Kubernetes secret files)",
-    "adapters/docker_engine.py": "the engine adapter: container environment, secret files",
-    "adapters/docker_swarm.py": "swarm secret creation: the secret's bytes go to the engine",
+    "adapters/docker/engine.py": "the engine adapter: container environment, secret files",
+    "adapters/docker/swarm.py": "swarm secret creation: the secret's bytes go to the engine",
     "adapters/probe.py": "the Faktory protocol: HELLO's password hash, HTTP Basic auth",
     "adapters/restic.py": "restic reads the repository password from its environment",
     "audit/gather_spec.py": "the audit judges the value as it judges a container's",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from faktctl import stopping
-from faktctl.adapters.docker_engine import EngineError, ObjectNotFound
+from faktctl.adapters.docker.engine import EngineError, ObjectNotFound
 from faktctl.planner import ContainerRef
 from faktctl.stopping import BulkStop
 

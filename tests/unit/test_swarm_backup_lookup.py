@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from faktctl import labels
-from faktctl.adapters import docker_swarm
+from faktctl.adapters.docker import swarm as docker_swarm
 from faktctl.backups import deployment
 
 

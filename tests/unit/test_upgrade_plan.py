@@ -18,7 +18,7 @@ from faktctl.faktory.versions import (
     has_security_fixes,
     parse_version,
 )
-from faktctl.specedit import SpecEditFailed, replace_server_image, set_server_image
+from faktctl.spec.edit import SpecEditFailed, replace_server_image, set_server_image
 from faktctl.upgrade.execute import missing_jobs
 from faktctl.upgrade.plan import Preflight, UpgradeRefused, decide, resolve_target
 

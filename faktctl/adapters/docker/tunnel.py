@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
-from faktctl.adapters.docker_engine import Engine
+from faktctl.adapters.docker.engine import Engine
 
 _HEADER = 8
 _CHUNK = 65536

@@ -7,7 +7,7 @@ request. So when the engine is reached over a plain socket (DOCKER_HOST `unix://
 without TLS, or no DOCKER_HOST and no docker context in use) these reads go over http.client;
 for anything else (ssh://, TLS, a docker context, npipe) `connect_reader` hands back the SDK
 adapter, which reads the same way. Both answer with the engine's own JSON, and fail with the
-same one-line errors (faktctl.adapters.docker_engine): `EngineUnavailable` naming the address,
+same one-line errors (faktctl.adapters.docker.engine): `EngineUnavailable` naming the address,
 `ObjectNotFound`, `EngineError`.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
-from faktctl.adapters.docker_engine import (
+from faktctl.adapters.docker.engine import (
     API_TIMEOUT_S,
     DEFAULT_HOST,
     DEFAULT_STOP_TIMEOUT_S,
@@ -343,7 +343,7 @@ def connect_reader() -> ReadEngine:
     """An engine to read from: EngineReader for a plain socket, else the SDK adapter."""
     address = plain_address()
     if address is None:
-        from faktctl.adapters.docker_engine import connect
+        from faktctl.adapters.docker.engine import connect
 
         return connect()
     return EngineReader(address)
@@ -358,7 +358,7 @@ def connect_for_down() -> DownEngine:
     without its per-request cost), else the SDK adapter."""
     address = plain_address()
     if address is None:
-        from faktctl.adapters.docker_engine import connect
+        from faktctl.adapters.docker.engine import connect
 
         return connect()
     return EngineReader(address)

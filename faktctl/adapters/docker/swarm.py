@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faktctl import labels
-from faktctl.adapters.docker_engine import Engine, EngineError, ObjectNotFound, RawDict
+from faktctl.adapters.docker.engine import Engine, EngineError, ObjectNotFound, RawDict
 from faktctl.errors import OperationFailed
 from faktctl.secretvalue import SecretStr
 from faktctl.swarm.plan import Observed, ObservedService, SwarmService
