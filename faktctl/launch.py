@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
-from faktctl import labels, reach
+from faktctl import labels
 from faktctl.adapters import probe
 from faktctl.adapters.docker.engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
+from faktctl.live import reach
 from faktctl.observe import ObservedContainer, parse_container
 from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
 from faktctl.secretvalue import SecretStr

@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from faktctl import containers, labels
+from faktctl import labels
 from faktctl.desired import Desired, Publish
 from faktctl.errors import UsageError
+from faktctl.live import containers
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine

@@ -1,11 +1,11 @@
 """faktctl audit --live: facts from the running deployment.
 
-Containers come from the engine (the spec's project, found as faktctl.containers finds it for
+Containers come from the engine (the spec's project, found as faktctl.live.containers finds it for
 every command, compose-started projects included; without a spec any container running a
 Faktory image or a /faktory command). Their inspect data gives the effective command,
 environment, mounts, port bindings, restart policy and health; the files the password logic
 needs are read through the engine; and the server is asked over the wire where `up` and backup
-reach it too (faktctl.reach.dial_address: a published port, else on a local engine the
+reach it too (faktctl.live.reach.dial_address: a published port, else on a local engine the
 container's own IP on its network): the +HI greeting, HELLO with the configured password,
 INFO, GET /health and GET / without credentials. Where the data really goes is read with
 `ls`/`stat`/`redis-cli` inside the container.
@@ -22,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from faktctl import containers, reach
 from faktctl.adapters import probe
 from faktctl.audit import effective
 from faktctl.audit.model import (
@@ -43,6 +42,7 @@ from faktctl.audit.model import (
 )
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.faktory.images import parse_image
+from faktctl.live import containers, reach
 from faktctl.observe import published_ports
 from faktctl.secretvalue import SecretStr
 
@@ -453,7 +453,7 @@ def _address(
     raw: RawDict, listen: str, is_local: bool, engine_address: str = ""
 ) -> tuple[str, int] | None:
     """Where to reach `listen` (a Go listen address inside the container) from here: the one
-    rule faktctl.reach.dial_address that `up` and backup use too."""
+    rule faktctl.live.reach.dial_address that `up` and backup use too."""
     _, _, port_text = listen.rpartition(":")
     if not port_text.isdigit():
         return None

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from faktctl import containers
 from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.faktory.server import SERVER_SERVICE
+from faktctl.live import containers
+from faktctl.live.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.observe import published_ports
-from faktctl.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

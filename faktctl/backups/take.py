@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faktctl import __version__, reach
+from faktctl import __version__
 from faktctl.backups import deployment, savepoint, stream
 from faktctl.backups.manifest import (
     SNAPSHOT_SUFFIX,
@@ -43,6 +43,7 @@ from faktctl.backups.manifest import (
 )
 from faktctl.backups.report import Reporter
 from faktctl.errors import OperationFailed
+from faktctl.live import reach
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from faktctl import containers
 from faktctl.backups import deployment, stream
 from faktctl.backups.manifest import (
     Backup,
@@ -32,6 +31,7 @@ from faktctl.errors import OperationFailed
 from faktctl.faktory import server as serverconf
 from faktctl.faktory.server import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_PORT
 from faktctl.faktory.versions import crosses_boundary, format_of, parse_version
+from faktctl.live import containers
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """faktctl status: per service its containers, state, health, ports, image, uptime, and the
 drift against the spec (the plan `up` would carry out); then the Faktory view of the server
-(faktctl.faktory_view: version, queues, sets, totals, workers, last save). Exit 0 when the
+(faktctl.live.view: version, queues, sets, totals, workers, last save). Exit 0 when the
 deployment matches the spec, 1 when it drifts (including not deployed at all).
 
 The containers come from one engine list query (the engine's summary: state, health, ports,
@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from faktctl import faktory_view, ui
+from faktctl import ui
 from faktctl.desired import Desired, ServiceRequest
 from faktctl.errors import ExitCode
+from faktctl.live import view as faktory_view
 from faktctl.observe import Observed, ObservedContainer
 from faktctl.planner import Plan, plan
 

@@ -18,7 +18,7 @@ from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine, RawDict
-    from faktctl.faktory_view import FaktoryView
+    from faktctl.live.view import FaktoryView
     from faktctl.planner import PullPolicy
     from faktctl.project import Project
     from faktctl.spec.load import LoadedSpec
@@ -239,7 +239,7 @@ def status(project: Project, *, as_json: bool) -> int:
         }
         ui.data(json.dumps({"faktctl": 1, "command": "status", "result": document}, indent=2))
     else:
-        from faktctl.faktory_view import text_lines
+        from faktctl.live.view import text_lines
 
         ui.data("\n".join(_status_lines(rows)) + "\n\n" + "\n".join(text_lines(view)))
     return 1 if drift else 0
@@ -247,11 +247,12 @@ def status(project: Project, *, as_json: bool) -> int:
 
 def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
     """What the server says (INFO through the engine-API relay into its task's container)."""
-    from faktctl import faktory_view, reach
     from faktctl.adapters import probe
     from faktctl.adapters.docker.tunnel import relay
     from faktctl.backups.deployment import running_server
     from faktctl.desired import PROTOCOL_PORT
+    from faktctl.live import reach
+    from faktctl.live import view as faktory_view
 
     try:
         server = running_server(engine, project.desired.project)

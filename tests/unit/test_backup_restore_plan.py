@@ -12,7 +12,7 @@ import pytest
 from faktctl.backups import deployment, restore
 from faktctl.backups.manifest import Backup
 from faktctl.errors import OperationFailed
-from faktctl.reach import Endpoint
+from faktctl.live.reach import Endpoint
 from tests.support.backups import make_manifest, write_backup
 
 

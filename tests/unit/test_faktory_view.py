@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from faktctl import faktory_view
 from faktctl.adapters.docker.engine import EngineError, ObjectNotFound
-from faktctl.faktory_view import FaktoryView, LastSave
+from faktctl.live import view as faktory_view
+from faktctl.live.view import FaktoryView, LastSave
 
 # INFO as the real 1.9.4 server answers it (trimmed of the task runner's timing fields).
 INFO_194: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""faktctl.reach: how this machine dials a server's port 7419, and the redacted log tail."""
+"""faktctl.live.reach: how this machine dials a server's port 7419, and the redacted log tail."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from faktctl import reach
 from faktctl.desired import Publish
 from faktctl.errors import OperationFailed
+from faktctl.live import reach
 from faktctl.secretvalue import SecretStr
 
 

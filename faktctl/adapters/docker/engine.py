@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl.desired import Healthcheck, Mount, Publish
 from faktctl.errors import EngineUnavailable, OperationFailed
-from faktctl.reach import engine_host
+from faktctl.live.reach import engine_host
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ from faktctl.adapters.docker.engine import (
     still_attached,
     unavailable,
 )
-from faktctl.reach import engine_host
+from faktctl.live.reach import engine_host
 from faktctl.stopping import TeardownEngine
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from faktctl import reach
 from faktctl.adapters import probe
 from faktctl.adapters.docker.engine import ObjectNotFound
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.faktory.server import DB_DIR
+from faktctl.live import reach
 from faktctl.observe import Observed, ObservedContainer
 from faktctl.secretvalue import SecretStr
 
