@@ -176,7 +176,8 @@ def measure(
     root: Path, replicas: int, client: docker.DockerClient, images: tuple[str, str], rounds: int
 ) -> dict[str, dict[str, list[float]]]:
     """Each tool's run gets a project of its own: a network the engine can no longer remove
-    (the Docker 20.10 endpoint-count fault, see faktctl.stopping) is reported and left behind
+    (the Docker 20.10 endpoint-count fault, see faktctl.platforms.engine.stop) is reported and left
+    behind
     without breaking the next run, which would otherwise find its name taken."""
     samples: dict[str, dict[str, list[float]]] = {
         tool: {op: [] for op in OPERATIONS} for tool in ("faktctl", "compose")

@@ -84,7 +84,8 @@ def fingerprint(secret: SecretStr, length: int = 64) -> str:
 
 
 def salted_fingerprint(secret: SecretStr, salt: str) -> str:
-    """SHA-256 of `salt` and the value: a fingerprint kept on disk (faktctl.desired_cache), where
+    """SHA-256 of `salt` and the value: a fingerprint kept on disk
+    (faktctl.platforms.engine.cache), where
     a salt of its own per file spares it from tables of precomputed hashes."""
     return hashlib.sha256(f"{salt}\0{secret.get_secret_value()}".encode()).hexdigest()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.desired_cache import CACHE_DIR_VAR
+from faktctl.platforms.engine.cache import CACHE_DIR_VAR
 from tests.support.ci import in_ci
 
 E2E_DIR = Path(__file__).parent / "e2e"

@@ -43,7 +43,7 @@ from faktctl.audit.model import (
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.faktory.images import parse_image
 from faktctl.live import containers, reach
-from faktctl.observe import published_ports
+from faktctl.platforms.engine.observe import published_ports
 from faktctl.secretvalue import SecretStr
 
 PROBE_TIMEOUT_S = 3.0

@@ -42,8 +42,8 @@ from faktctl.desired import (
     web_conf_path,
 )
 from faktctl.errors import UsageError
+from faktctl.platforms.compose import ENV_FILENAME
 from faktctl.project import Project, load
-from faktctl.render import ENV_FILENAME
 from faktctl.secretfiles import read_server_password
 from faktctl.secretvalue import SecretStr, matches
 from faktctl.spec.load import LoadedSpec

@@ -19,7 +19,7 @@ from faktctl.errors import OperationFailed
 from faktctl.faktory.server import SERVER_SERVICE
 from faktctl.live import containers
 from faktctl.live.reach import Endpoint, log_tail, protocol_address, read_info
-from faktctl.observe import published_ports
+from faktctl.platforms.engine.observe import published_ports
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

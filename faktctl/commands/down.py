@@ -13,14 +13,14 @@ from faktctl.secretvalue import SecretStr
 
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
-    from faktctl import desired_cache
     from faktctl.adapters.docker.reader import connect_for_down
     from faktctl.commands.up import progress_display
     from faktctl.desired import Desired, Secrets, build_desired
-    from faktctl.launch import take_down
     from faktctl.lock import project_lock
-    from faktctl.observe import summary_snapshot, with_exact_stop_grace
-    from faktctl.planner import plan_down
+    from faktctl.platforms.engine import cache as desired_cache
+    from faktctl.platforms.engine.apply import take_down
+    from faktctl.platforms.engine.observe import summary_snapshot, with_exact_stop_grace
+    from faktctl.platforms.engine.plan import plan_down
     from faktctl.spec.locate import find_spec
 
     started = time.monotonic()
@@ -33,7 +33,7 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
 
         loaded = load(file)
         if loaded.spec.platform == "swarm":
-            from faktctl.commands import swarm
+            from faktctl.platforms.swarm import lifecycle as swarm
 
             return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
         # down needs names only, never the password: it works even when the secret is gone

@@ -125,7 +125,7 @@ def _spec_text(name: str, workers: list[WorkerAnswer]) -> str:
 
     import jinja2
 
-    from faktctl.render import templates_dir
+    from faktctl.platforms.compose import templates_dir
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),

@@ -20,7 +20,7 @@ from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.observe import ObservedContainer
+    from faktctl.platforms.engine.observe import ObservedContainer
     from faktctl.spec.load import LoadedSpec
 
 _END = object()
@@ -59,12 +59,12 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
     from faktctl.adapters.docker.engine import connect
     from faktctl.live.containers import find
-    from faktctl.observe import in_parallel, parse_container
+    from faktctl.platforms.engine.observe import in_parallel, parse_container
     from faktctl.project import load
 
     loaded = load(file)
     if loaded.spec.platform == "swarm":
-        from faktctl.commands import swarm
+        from faktctl.platforms.swarm import lifecycle as swarm
 
         return swarm.logs(loaded, _secrets(loaded), service=service, follow=follow, tail=tail)
     known = ["faktory", *(w.name for w in loaded.spec.workers)]

@@ -9,8 +9,8 @@ from faktctl import ui
 from faktctl.desired import web_conf_path
 from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
+from faktctl.platforms.compose import COMPOSE_FILENAME, ENV_FILENAME, render
 from faktctl.project import Project, open_project
-from faktctl.render import COMPOSE_FILENAME, ENV_FILENAME, render
 from faktctl.secretfiles import write_web_conf
 from faktctl.secretvalue import REDACTED, SecretStr, matches
 from faktctl.secretvalue import shown as redacted

@@ -8,7 +8,7 @@ from faktctl import ui
 from faktctl.commands.render import Targets, check_files, shown
 from faktctl.errors import ExitCode
 from faktctl.fsutil import ensure_private_dir, write_if_changed
-from faktctl.kubernetes.render import SECRETS_DIR, render_kubernetes
+from faktctl.platforms.kubernetes import SECRETS_DIR, render_kubernetes
 from faktctl.project import Project, open_project
 
 DEFAULT_DIR = "k8s"

@@ -21,11 +21,11 @@ URL_FILENAME = "faktory_url"
 
 def run(file: Path | None, *, check: bool) -> int:
     from faktctl.adapters.docker.engine import connect
-    from faktctl.commands.swarm import web_conf
     from faktctl.commands.up import build_digests
-    from faktctl.planner import with_build_tags
-    from faktctl.swarm.apply import swarm_desired
-    from faktctl.swarm.stack import STACK_FILENAME, render_stack
+    from faktctl.platforms.engine.plan import with_build_tags
+    from faktctl.platforms.swarm.apply import swarm_desired
+    from faktctl.platforms.swarm.lifecycle import web_conf
+    from faktctl.platforms.swarm.stack import STACK_FILENAME, render_stack
 
     project = open_project(file)
     if project.loaded.spec.platform != "swarm":
@@ -77,9 +77,9 @@ def _check(path: Path, wanted: str) -> int:
 def _secret_commands(project: Project, secrets: dict[str, object]) -> None:
     """The files holding each external secret's exact content, and how to create them."""
     from faktctl.desired import web_conf_path
+    from faktctl.platforms.swarm.plan import SecretObject
     from faktctl.secretfiles import write_secret, write_web_conf
     from faktctl.secretvalue import derived
-    from faktctl.swarm.plan import SecretObject
 
     loaded = project.loaded
     password_path = loaded.resolve(loaded.spec.server.password_file).absolute()

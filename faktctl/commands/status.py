@@ -22,8 +22,8 @@ from faktctl import ui
 from faktctl.desired import Desired, ServiceRequest
 from faktctl.errors import ExitCode
 from faktctl.live import view as faktory_view
-from faktctl.observe import Observed, ObservedContainer
-from faktctl.planner import Plan, plan
+from faktctl.platforms.engine.observe import Observed, ObservedContainer
+from faktctl.platforms.engine.plan import Plan, plan
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.reader import ReadEngine
@@ -162,10 +162,10 @@ def render_table(document: dict[str, Any]) -> str:
 
 
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
-    from faktctl import desired_cache
     from faktctl.adapters.docker.reader import connect_reader
     from faktctl.commands.up import build_digests
-    from faktctl.planner import with_build_tags
+    from faktctl.platforms.engine import cache as desired_cache
+    from faktctl.platforms.engine.plan import with_build_tags
     from faktctl.spec.locate import find_spec
 
     remembered = desired_cache.lookup(find_spec(file))
@@ -174,7 +174,7 @@ def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
 
         project = open_project(file)
         if project.loaded.spec.platform == "swarm":
-            from faktctl.commands import swarm
+            from faktctl.platforms.swarm import lifecycle as swarm
 
             return swarm.status(project, as_json=as_json)
         desired_cache.remember(project)
@@ -204,8 +204,8 @@ def _look(
     and are kept when that container is the project's."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from faktctl.observe import inspected, summary_snapshot, take_snapshot
-    from faktctl.planner import container_name
+    from faktctl.platforms.engine.observe import inspected, summary_snapshot, take_snapshot
+    from faktctl.platforms.engine.plan import container_name
 
     snapshot = take_snapshot if verbose else summary_snapshot
     server_name = container_name(desired.project, desired.server.name, 1)

@@ -17,13 +17,19 @@ from typing import TYPE_CHECKING
 from faktctl import ui
 from faktctl.desired import Desired, web_conf_path
 from faktctl.errors import OperationFailed
-from faktctl.planner import ImageAction, PullPolicy, plan, plan_images, with_build_tags
+from faktctl.platforms.engine.plan import (
+    ImageAction,
+    PullPolicy,
+    plan,
+    plan_images,
+    with_build_tags,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.launch import Failure, Outcome, Progress
+    from faktctl.platforms.engine.apply import Failure, Outcome, Progress
     from faktctl.project import Project
 
 
@@ -142,10 +148,11 @@ def _image_id(engine: Engine, reference: str) -> str | None:
 
 def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
     """The one frame of `up` on both platforms: connect, plan only (--dry-run) or apply under
-    the project's lock. A swarm needs a manager and plans services (faktctl.commands.swarm)."""
-    from faktctl import desired_cache
+    the project's lock. A swarm needs a manager and plans services
+    (faktctl.platforms.swarm.lifecycle)."""
     from faktctl.adapters.docker.engine import connect
     from faktctl.lock import project_lock
+    from faktctl.platforms.engine import cache as desired_cache
     from faktctl.project import open_project
 
     started = time.monotonic()
@@ -156,7 +163,7 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
     try:
         if project.loaded.spec.platform == "swarm":
             from faktctl.adapters.docker.swarm import require_manager
-            from faktctl.commands import swarm
+            from faktctl.platforms.swarm import lifecycle as swarm
 
             require_manager(engine)
             plan_only, apply = swarm.dry_run, swarm.apply
@@ -171,7 +178,7 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
 
 
 def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
-    from faktctl.observe import refuse_compose_started, up_snapshot
+    from faktctl.platforms.engine.observe import refuse_compose_started, up_snapshot
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
     observed = up_snapshot(engine, resolved)
@@ -184,8 +191,8 @@ def _dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
 
 
 def _up(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
-    from faktctl.launch import Executor, Outcome, Settings, apply_images
-    from faktctl.observe import refuse_compose_started, up_snapshot
+    from faktctl.platforms.engine.apply import Executor, Outcome, Settings, apply_images
+    from faktctl.platforms.engine.observe import refuse_compose_started, up_snapshot
     from faktctl.secretfiles import write_web_conf
     from faktctl.upgrade.guard import check_version_change
 
@@ -224,7 +231,7 @@ def _prune_old_builds(engine: Engine, resolved: Desired) -> None:
     """Old `build-*` tags of worker images go; the current and the one before it stay."""
     if not any(s.build is not None for s in resolved.services):
         return
-    from faktctl.prune import prune_build_tags
+    from faktctl.platforms.engine.prune import prune_build_tags
 
     removed, busy = prune_build_tags(engine, resolved)
     if removed:

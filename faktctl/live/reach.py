@@ -1,6 +1,7 @@
 """Reaching a running Faktory server from this machine, and showing why one did not start.
 
-Shared by `faktctl up` (faktctl.launch) and by backup/restore (faktctl.backups.deployment):
+Shared by `faktctl up` (faktctl.platforms.engine.apply) and by backup/restore
+(faktctl.backups.deployment):
 
 - `protocol_address`: where this machine dials the server's port 7419, from the container's
   published bindings (and, on a local engine, its address on a network faktctl created);

@@ -27,7 +27,7 @@ from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
 from faktctl.faktory.server import DB_DIR
 from faktctl.live import reach
-from faktctl.observe import Observed, ObservedContainer
+from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:

@@ -107,7 +107,8 @@ class LoadedSpec:
     spec: Spec
     path: Path
     positions: dict[PathKey, Position]
-    source_sha256: str = ""  # of the exact text validated (faktctl.desired_cache keys on it)
+    # of the exact text validated (faktctl.platforms.engine.cache keys on it)
+    source_sha256: str = ""
 
     @property
     def base_dir(self) -> Path:

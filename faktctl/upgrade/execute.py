@@ -190,7 +190,7 @@ class Upgrader:
     # --- the server container ----------------------------------------------------------------
 
     def _start_server(self, image: str) -> str:
-        from faktctl.launch import container_config
+        from faktctl.platforms.engine.apply import container_config
 
         desired = _with_server_image(self.desired, image)
         config = container_config(desired, desired.server, 1)

@@ -18,8 +18,8 @@ from faktctl.faktory.versions import FORMATS, crosses_boundary, format_of, text_
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
     from faktctl.desired import Desired
-    from faktctl.observe import Observed, ObservedContainer
-    from faktctl.planner import Plan
+    from faktctl.platforms.engine.observe import Observed, ObservedContainer
+    from faktctl.platforms.engine.plan import Plan
 
 
 class VersionChangeRefused(OperationFailed):

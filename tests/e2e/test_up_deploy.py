@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from faktctl.adapters import probe
-from faktctl.desired_cache import CACHE_DIR_VAR
+from faktctl.platforms.engine.cache import CACHE_DIR_VAR
 from tests.e2e.upkit import (
     Deployment,
     assert_password_never_printed,

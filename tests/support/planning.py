@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from faktctl.desired import Desired, Secrets, build_desired
-from faktctl.launch import container_config
-from faktctl.observe import Observed, ObservedContainer, ObservedNetwork
-from faktctl.planner import config_parts
+from faktctl.platforms.engine.apply import container_config
+from faktctl.platforms.engine.observe import Observed, ObservedContainer, ObservedNetwork
+from faktctl.platforms.engine.plan import config_parts
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
 

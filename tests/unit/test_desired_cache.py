@@ -1,4 +1,5 @@
-"""faktctl.desired_cache: `status` takes the desired state from the cache only when nothing it
+"""faktctl.platforms.engine.cache: `status` takes the desired state from the cache only when
+nothing it
 is derived from has changed, and the cache never holds a secret value."""
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from faktctl import desired_cache
-from faktctl.planner import Wanted
+from faktctl.platforms.engine import cache as desired_cache
+from faktctl.platforms.engine.plan import Wanted
 from faktctl.project import Project, open_project
 from faktctl.secretvalue import SecretStr, fingerprint
 from tests.paths import REPO

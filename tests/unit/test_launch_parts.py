@@ -26,10 +26,10 @@ from faktctl.commands.logs import merge_by_time
 from faktctl.commands.status import envelope, render_table, status_document
 from faktctl.desired import Publish
 from faktctl.errors import EngineUnavailable, OperationFailed
-from faktctl.launch import container_config
 from faktctl.lock import LockHeld, lock_path, project_lock
-from faktctl.observe import parse_container, parse_time
-from faktctl.planner import plan
+from faktctl.platforms.engine.apply import container_config
+from faktctl.platforms.engine.observe import parse_container, parse_time
+from faktctl.platforms.engine.plan import plan
 from faktctl.secretvalue import SecretStr
 from tests.support.planning import desired_from, everything, observed_with
 

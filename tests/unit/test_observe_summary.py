@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from faktctl import labels
 from faktctl.commands.status import render_table, status_document
 from faktctl.desired import Publish
-from faktctl.observe import health_from_status, parse_summary, stop_grace_known
-from faktctl.planner import plan
+from faktctl.platforms.engine.observe import health_from_status, parse_summary, stop_grace_known
+from faktctl.platforms.engine.plan import plan
 from tests.support.planning import desired_from, everything, observed_with
 
 SUMMARY = {
@@ -97,7 +97,7 @@ def test_status_from_summaries_shows_the_engine_s_uptime_and_no_restart_column()
 
 
 def test_up_inspects_only_containers_a_summary_cannot_vouch_for() -> None:
-    from faktctl.observe import needs_inspect
+    from faktctl.platforms.engine.observe import needs_inspect
 
     settled = parse_summary({**SUMMARY, "Status": "Up 7 minutes"})
     assert not needs_inspect(settled)

@@ -63,7 +63,7 @@ def test_installed_wheel_finds_its_templates_outside_the_checkout(
         )
 
     where = subprocess.run(
-        [sys.executable, "-c", "import faktctl.render as r; print(r.templates_dir())"],
+        [sys.executable, "-c", "import faktctl.platforms.compose as r; print(r.templates_dir())"],
         cwd=project,
         env=env,
         capture_output=True,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from faktctl.launch import container_config
-from faktctl.observe import ObservedNetwork
-from faktctl.planner import (
+from faktctl.platforms.engine.apply import container_config
+from faktctl.platforms.engine.observe import ObservedNetwork
+from faktctl.platforms.engine.plan import (
     ImageNotAllowed,
     describe_image_change,
     plan,

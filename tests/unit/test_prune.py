@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faktctl.prune import BuildTag, build_tags, tags_to_prune
+from faktctl.platforms.engine.prune import BuildTag, build_tags, tags_to_prune
 
 
 def test_keeps_the_current_and_the_newest_previous_per_repository() -> None:

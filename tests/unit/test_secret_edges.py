@@ -13,7 +13,7 @@ PACKAGE = Path(faktctl.__file__).parent
 
 # module (relative to faktctl/) -> why its plain value must exist there
 EDGES = {
-    "render.py": "the .env writer: the value is the file's content",
+    "platforms/compose.py": "the .env writer: the value is the file's content",
     "fsutil.py": "the files faktctl owns (password files, .env, Kubernetes secret files)",
     "adapters/docker/engine.py": "the engine adapter: container environment, secret files",
     "adapters/docker/swarm.py": "swarm secret creation: the secret's bytes go to the engine",

@@ -1,4 +1,5 @@
-"""BulkStop's scheduling (faktctl.stopping) against a fake engine: how many stops run at once,
+"""BulkStop's scheduling (faktctl.platforms.engine.stop) against a fake engine: how many stops run
+at once,
 that containers waiting out their grace period do not hold the others back, what is removed
 and what is reported. The real engine's side is proven in tests/e2e/test_down_scale.py."""
 
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from faktctl import stopping
 from faktctl.adapters.docker.engine import EngineError, ObjectNotFound
-from faktctl.planner import ContainerRef
-from faktctl.stopping import BulkStop
+from faktctl.platforms.engine import stop as stopping
+from faktctl.platforms.engine.plan import ContainerRef
+from faktctl.platforms.engine.stop import BulkStop
 
 
 @dataclass

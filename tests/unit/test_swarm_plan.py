@@ -8,9 +8,7 @@ import pytest
 
 from faktctl.desired import Secrets, build_desired
 from faktctl.errors import SpecError
-from faktctl.secretvalue import SecretStr
-from faktctl.spec.load import parse_spec
-from faktctl.swarm.plan import (
+from faktctl.platforms.swarm.plan import (
     SHELL_WRAPPER,
     ImageEntry,
     Observed,
@@ -20,6 +18,8 @@ from faktctl.swarm.plan import (
     plan,
     translate,
 )
+from faktctl.secretvalue import SecretStr
+from faktctl.spec.load import parse_spec
 
 SPEC = """\
 project: shop
@@ -176,7 +176,7 @@ def test_swarm_section_on_the_engine_platform_is_an_error() -> None:
 def test_stack_file_carries_the_same_services_labels_and_external_secrets() -> None:
     import yaml
 
-    from faktctl.swarm.stack import render_stack
+    from faktctl.platforms.swarm.stack import render_stack
 
     swarm = _swarm()
     text = render_stack(swarm, "faktory.yaml")

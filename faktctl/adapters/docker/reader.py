@@ -37,7 +37,7 @@ from faktctl.adapters.docker.engine import (
     unavailable,
 )
 from faktctl.live.reach import engine_host
-from faktctl.stopping import TeardownEngine
+from faktctl.platforms.engine.stop import TeardownEngine
 
 
 class ReadEngine(Protocol):

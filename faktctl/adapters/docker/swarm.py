@@ -2,7 +2,8 @@
 
 A sibling of docker_engine.py (which keeps containers, images and archives): it reuses that
 module's `Engine` connection and its one-line error translation, and turns the pure
-`faktctl.swarm.plan.SwarmService` into the engine's service spec. Service updates always send
+`faktctl.platforms.swarm.plan.SwarmService` into the engine's service spec. Service updates always
+send
 the complete spec (never merged with the current one), so what the plan says is what runs.
 """
 
@@ -15,8 +16,8 @@ from typing import Any
 from faktctl import labels
 from faktctl.adapters.docker.engine import Engine, EngineError, ObjectNotFound, RawDict
 from faktctl.errors import OperationFailed
+from faktctl.platforms.swarm.plan import Observed, ObservedService, SwarmService
 from faktctl.secretvalue import SecretStr
-from faktctl.swarm.plan import Observed, ObservedService, SwarmService
 
 _NS = 1_000_000_000
 

@@ -1,6 +1,7 @@
 """Desired x observed -> plan: what `up` (and `down`) will do, each step with a reason.
 
-Pure: no engine, no file system, no clock. The executor (faktctl.launch) applies a plan and
+Pure: no engine, no file system, no clock. The executor (faktctl.platforms.engine.apply) applies a
+plan and
 decides nothing; `up --dry-run` prints `Plan.lines()`, and `status` reports the same lines as
 drift.
 
@@ -24,7 +25,7 @@ from typing import Any, Literal
 
 from faktctl.desired import Desired, SecretEnv, ServiceRequest
 from faktctl.errors import OperationFailed
-from faktctl.observe import Observed, ObservedContainer
+from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.secretvalue import fingerprint
 
 ActionKind = Literal[

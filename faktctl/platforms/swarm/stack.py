@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from faktctl.swarm.plan import SwarmDesired, SwarmService
+from faktctl.platforms.swarm.plan import SwarmDesired, SwarmService
 
 STACK_FILENAME = "stack.yaml"
 HEADER = """\

@@ -19,11 +19,11 @@ from faktctl.secretvalue import SecretStr, redact
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine, RawDict
     from faktctl.live.view import FaktoryView
-    from faktctl.planner import PullPolicy
+    from faktctl.platforms.engine.plan import PullPolicy
+    from faktctl.platforms.swarm.apply import Prepared
+    from faktctl.platforms.swarm.plan import SwarmDesired
     from faktctl.project import Project
     from faktctl.spec.load import LoadedSpec
-    from faktctl.swarm.apply import Prepared
-    from faktctl.swarm.plan import SwarmDesired
 
 DOWN_POLL_S = 0.25
 DOWN_EXTRA_WAIT_S = 30.0
@@ -42,7 +42,7 @@ def web_conf(project: Project) -> SecretStr | None:
 
 def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
     from faktctl.commands.up import resolve_images
-    from faktctl.swarm.apply import observe_and_plan, print_plan, swarm_desired
+    from faktctl.platforms.swarm.apply import observe_and_plan, print_plan, swarm_desired
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
     if image_actions:
@@ -58,8 +58,8 @@ def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
 
 def apply(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
     from faktctl.commands.up import progress_display, resolve_images
-    from faktctl.launch import apply_images
-    from faktctl.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
+    from faktctl.platforms.engine.apply import apply_images
+    from faktctl.platforms.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
     with progress_display() as progress:
@@ -274,8 +274,8 @@ def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
 
 def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
     from faktctl.commands.up import build_digests
-    from faktctl.planner import with_build_tags
-    from faktctl.swarm.apply import swarm_desired
+    from faktctl.platforms.engine.plan import with_build_tags
+    from faktctl.platforms.swarm.apply import swarm_desired
 
     resolved = with_build_tags(project.desired, build_digests(project.desired))
     try:

@@ -1,5 +1,5 @@
 """The executor: applies a plan through the engine adapter and reports progress. It decides
-nothing: what to do and in which order comes from faktctl.planner.
+nothing: what to do and in which order comes from faktctl.platforms.engine.plan.
 
 Phases follow the plan: network and volumes, orphans, the server, the health gate, then every
 worker container in parallel. A failure is recorded and the run goes on where that is safe
@@ -23,10 +23,17 @@ from faktctl.adapters.docker.engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.live import reach
-from faktctl.observe import ObservedContainer, parse_container
-from faktctl.planner import Action, ContainerRef, ImageAction, Plan, config_parts, container_name
+from faktctl.platforms.engine.observe import ObservedContainer, parse_container
+from faktctl.platforms.engine.plan import (
+    Action,
+    ContainerRef,
+    ImageAction,
+    Plan,
+    config_parts,
+    container_name,
+)
+from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine
 from faktctl.secretvalue import SecretStr
-from faktctl.stopping import BulkStop, StopEngine, TeardownEngine
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
@@ -165,7 +172,8 @@ def _exit_text(container: ObservedContainer) -> str:
 
 
 def take_down(engine: TeardownEngine, desired: Desired, progress: Progress, plan: Plan) -> Outcome:
-    """`down`: the workers (side by side, see faktctl.stopping), then the server with its grace
+    """`down`: the workers (side by side, see faktctl.platforms.engine.stop), then the server with
+    its grace
     period once every worker is gone, then the network and the volumes."""
     outcome = Outcome()
     server = desired.server.name
@@ -190,7 +198,7 @@ def take_down(engine: TeardownEngine, desired: Desired, progress: Progress, plan
 
 def stop_and_remove(engine: StopEngine, progress: Progress, actions: list[Action]) -> list[Failure]:
     """Every container of these actions, stopped side by side (each with its own grace
-    period) and removed; see faktctl.stopping."""
+    period) and removed; see faktctl.platforms.engine.stop."""
     work = [(action.target, ref) for action in actions for ref in action.remove]
     problems = BulkStop(engine, progress).run(work)
     return [Failure(problem.target, problem.message) for problem in problems]

@@ -33,7 +33,7 @@ from faktctl.adapters.docker.engine import ObjectNotFound
 from faktctl.errors import FaktctlError
 
 if TYPE_CHECKING:
-    from faktctl.planner import ContainerRef
+    from faktctl.platforms.engine.plan import ContainerRef
 
 STOP_PARALLEL = 32  # stops the engine is busy with at once (see above)
 SLOW_S = 1.0  # a stop running longer than this is waiting out a grace period

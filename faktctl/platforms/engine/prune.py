@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl.desired import Desired
 from faktctl.errors import FaktctlError
-from faktctl.planner import BUILD_TAG_PREFIX
+from faktctl.platforms.engine.plan import BUILD_TAG_PREFIX
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine

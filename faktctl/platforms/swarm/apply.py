@@ -20,10 +20,8 @@ from faktctl.adapters.docker import swarm as swarm
 from faktctl.adapters.docker.engine import Engine, EngineError, RawDict
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
-from faktctl.launch import Failure, Progress
-from faktctl.secretvalue import SecretStr, redact
-from faktctl.spec.model import Spec
-from faktctl.swarm.plan import (
+from faktctl.platforms.engine.apply import Failure, Progress
+from faktctl.platforms.swarm.plan import (
     ImageEntry,
     SwarmDesired,
     SwarmPlan,
@@ -33,6 +31,8 @@ from faktctl.swarm.plan import (
     translate,
     with_images,
 )
+from faktctl.secretvalue import SecretStr, redact
+from faktctl.spec.model import Spec
 
 POLL_S = 0.25
 LOG_TAIL_LINES = 12
