@@ -42,41 +42,41 @@ def gather(
     if k8s is not None:
         if file is not None or live or compose is not None:
             raise UsageError("--k8s cannot be combined with -f, --compose or --live")
-        from faktctl.audit.sources.kubernetes import gather_kubernetes
+        from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
 
         return gather_kubernetes(k8s, now)
     if compose is not None:
         if file is not None or live:
             raise UsageError("--compose cannot be combined with -f or --live")
-        from faktctl.audit.gather_compose import gather_compose
+        from faktctl.audit.sources.compose.gather import gather_compose
 
         return gather_compose(compose, os.environ, now)
     if live:
-        from faktctl.audit.gather_live import gather_live
+        from faktctl.audit.sources.live import gather_live
 
         return gather_live(file, labels, now)
     if labels:
         raise UsageError("--label only applies to --live")
-    from faktctl.audit.gather_spec import gather_spec
+    from faktctl.audit.sources.spec import gather_spec
 
     return gather_spec(file, now)
 
 
 def format_report(report: AuditReport, fmt: str, strict: bool, to_terminal: bool) -> str:
     if fmt == "json":
-        from faktctl.report.jsonreport import render_json
+        from faktctl.audit.report.jsonreport import render_json
 
         return render_json(report, strict)
     if fmt == "sarif":
         from faktctl.audit.registry import all_rules
-        from faktctl.report.sarif import render_sarif
+        from faktctl.audit.report.sarif import render_sarif
 
         return render_sarif(report, [rule.meta for rule in all_rules()])
     if fmt == "junit":
-        from faktctl.report.junit import render_junit
+        from faktctl.audit.report.junit import render_junit
 
         return render_junit(report)
-    from faktctl.report.table import render_plain, render_table
+    from faktctl.audit.report.table import render_plain, render_table
 
     if not to_terminal:
         return render_plain(report, strict, width=_columns(120))
@@ -103,15 +103,15 @@ def run(
 ) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format `{fmt}`", f"use one of {', '.join(FORMATS)}")
+    from faktctl.audit.report.policy import exit_code
     from faktctl.audit.runner import audit
-    from faktctl.report.policy import exit_code
 
     stream = standard_stream(output) if output is not None else 1
     try:
         report = audit(gather(file, compose, live, _labels(labels), k8s))
     except FaktctlError as err:
         if fmt == "json":  # a machine reads stdout: give it an envelope that says why
-            from faktctl.report.jsonreport import render_json_error
+            from faktctl.audit.report.jsonreport import render_json_error
 
             _emit(render_json_error(err), output, stream)
         raise
@@ -123,7 +123,7 @@ def run(
     else:
         assert output is not None
         write_output(output, text)
-        from faktctl.report.table import summary_line
+        from faktctl.audit.report.table import summary_line
 
         ui.info(f"{summary_line(report, strict)} (report written to {output})")
     return int(exit_code(report.findings, strict))

@@ -35,7 +35,9 @@ from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.model import Kubernetes, Suppression
 
-IGNORE_ANNOTATION = "faktctl.io/audit-ignore"  # read back by faktctl.audit.sources.kubernetes
+IGNORE_ANNOTATION = (
+    "faktctl.io/audit-ignore"  # read back by faktctl.audit.sources.kubernetes.gather
+)
 KUSTOMIZATION = "kustomization.yaml"
 SERVER_FILE = "server.yaml"
 NETWORK_FILE = "network.yaml"

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.audit.compose_file import parse_duration, parse_size
-from faktctl.audit.compose_syntax import split_short_port
-from faktctl.audit.gather_compose import gather_compose
-from faktctl.audit.interpolate import InterpolationError, Interpolator, parse_env_file
+from faktctl.audit.sources.compose.file import parse_duration, parse_size
+from faktctl.audit.sources.compose.gather import gather_compose
+from faktctl.audit.sources.compose.interpolate import (
+    InterpolationError,
+    Interpolator,
+    parse_env_file,
+)
+from faktctl.audit.sources.compose.syntax import split_short_port
 from faktctl.errors import UsageError
 from tests.support.cli import run_faktctl
 

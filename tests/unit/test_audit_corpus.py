@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.audit.gather_compose import gather_compose
 from faktctl.audit.model import AuditReport
 from faktctl.audit.runner import audit
+from faktctl.audit.sources.compose.gather import gather_compose
 
 CORPUS = Path(__file__).parent / "audit_corpus"
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faktctl.audit.identify import Dockerfile, identify, parse_dockerfile
+from faktctl.audit.sources.compose.identify import Dockerfile, identify, parse_dockerfile
 
 
 def test_final_stage_base_follows_stage_names_and_flags() -> None:

@@ -1,4 +1,5 @@
-"""Reading where a reverse proxy forwards (faktctl.audit.proxyconf), and the per-version
+"""Reading where a reverse proxy forwards (faktctl.audit.sources.compose.proxyconf), and the
+per-version
 default command the audit assumes when a compose service gives none."""
 
 from __future__ import annotations
@@ -8,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.audit import proxyconf
 from faktctl.audit.effective import IMAGE_CMD, image_default, resolve
-from faktctl.audit.gather_proxies import kind_of
-from faktctl.audit.secretfacts import MAX_READ, read_config
+from faktctl.audit.sources.compose import proxyconf
+from faktctl.audit.sources.compose.proxies import kind_of
+from faktctl.audit.sources.secretfacts import MAX_READ, read_config
 
 NAMES = {"faktory", "jobs"}
 

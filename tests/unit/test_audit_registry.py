@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from faktctl.audit import registry
-from faktctl.audit.gather_live import is_server, server_facts
 from faktctl.audit.model import CATEGORIES
 from faktctl.audit.registry import RETIRED, all_rules, server_rule
+from faktctl.audit.sources.live import is_server, server_facts
 
 # Ids are part of the interface (suppressions, SARIF, CI filters): this list only ever grows.
 KNOWN_IDS = {

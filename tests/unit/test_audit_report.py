@@ -10,16 +10,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from faktctl.audit.gather_compose import gather_compose
 from faktctl.audit.model import AuditReport, Finding, Location, RuleMeta, Suppression
 from faktctl.audit.registry import all_rules
+from faktctl.audit.report.jsonreport import render_json, report_dict
+from faktctl.audit.report.junit import render_junit
+from faktctl.audit.report.policy import exit_code, summarize
+from faktctl.audit.report.sarif import sarif_dict
+from faktctl.audit.report.table import render_plain, render_table
 from faktctl.audit.runner import audit
+from faktctl.audit.sources.compose.gather import gather_compose
 from faktctl.errors import ExitCode
-from faktctl.report.jsonreport import render_json, report_dict
-from faktctl.report.junit import render_junit
-from faktctl.report.policy import exit_code, summarize
-from faktctl.report.sarif import sarif_dict
-from faktctl.report.table import render_plain, render_table
 
 CORPUS = Path(__file__).parent / "audit_corpus"
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)

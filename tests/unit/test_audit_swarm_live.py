@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from faktctl.audit.gather_live import server_facts, swarm_server_facts
 from faktctl.audit.model import AuditFacts
 from faktctl.audit.runner import audit
+from faktctl.audit.sources.live import server_facts, swarm_server_facts
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 TASK: dict[str, Any] = {

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from faktctl import safeyaml
-from faktctl.audit.gather_compose import gather_compose
-from faktctl.audit.sources.kube_objects import parse_objects
+from faktctl.audit.sources.compose.gather import gather_compose
+from faktctl.audit.sources.kubernetes.objects import parse_objects
 from faktctl.errors import ExitCode, FaktctlError
 from faktctl.spec.load import parse_spec
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from faktctl.audit.runner import audit
-from faktctl.audit.sources.kubernetes import gather_kubernetes
+from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
 from faktctl.errors import UsageError
 from tests.support.cli import run_faktctl
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from faktctl.audit.runner import audit
-from faktctl.audit.sources.kubernetes import gather_kubernetes
+from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
 from faktctl.project import open_project
 from tests.support.cli import run_faktctl, tree
 

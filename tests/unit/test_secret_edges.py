@@ -19,7 +19,7 @@ EDGES = {
     "adapters/docker/swarm.py": "swarm secret creation: the secret's bytes go to the engine",
     "adapters/probe.py": "the Faktory protocol: HELLO's password hash, HTTP Basic auth",
     "adapters/restic.py": "restic reads the repository password from its environment",
-    "audit/gather_spec.py": "the audit judges the value as it judges a container's",
+    "audit/sources/spec.py": "the audit judges the value as it judges a container's",
     "secretvalue.py": "fingerprints, redaction and derived secrets (never a plain result)",
 }
 

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from faktctl.audit.backups import gather_backup, gather_policy
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -27,7 +26,8 @@ from faktctl.audit.model import (
     Suppression,
     WorkerFacts,
 )
-from faktctl.audit.secretfacts import display, inspect_secret_files, read_small
+from faktctl.audit.sources.backups import gather_backup, gather_policy
+from faktctl.audit.sources.secretfacts import display, inspect_secret_files, read_small
 from faktctl.desired import (
     DASHBOARD_PORT,
     DATA_DIR,

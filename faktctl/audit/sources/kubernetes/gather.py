@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from faktctl.audit import yamlsrc
 from faktctl.audit.effective import faktory_args, image_default, reads_faktory_env
-from faktctl.audit.gather_compose import suppressions_from
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -37,8 +35,9 @@ from faktctl.audit.model import (
     Suppression,
     WorkerFacts,
 )
-from faktctl.audit.secretfacts import inspect_secret_files
-from faktctl.audit.sources.kube_objects import (
+from faktctl.audit.sources import yamlsrc
+from faktctl.audit.sources.compose.gather import suppressions_from
+from faktctl.audit.sources.kubernetes.objects import (
     GeneratedFile,
     KubeObject,
     PodTemplate,
@@ -55,7 +54,8 @@ from faktctl.audit.sources.kube_objects import (
     selector_matches,
     service_selects,
 )
-from faktctl.audit.yamlsrc import LineDict
+from faktctl.audit.sources.secretfacts import inspect_secret_files
+from faktctl.audit.sources.yamlsrc import LineDict
 from faktctl.errors import UsageError
 from faktctl.faktory.images import parse_image
 

@@ -8,7 +8,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from faktctl.audit.compose_file import ComposeFile, Service, parse_size
 from faktctl.audit.model import (
     HealthcheckFact,
     Location,
@@ -17,8 +16,9 @@ from faktctl.audit.model import (
     PortFact,
     SwarmFacts,
 )
-from faktctl.audit.secretfacts import read_small
-from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.audit.sources.compose.file import ComposeFile, Service, parse_size
+from faktctl.audit.sources.secretfacts import read_small
+from faktctl.audit.sources.yamlsrc import LineDict, LineList
 
 # Where a bind-mounted host file may hold configuration or a password worth reading.
 _READABLE_TARGETS = ("/etc/faktory", "/run/secrets", "/.faktory/conf.d", "/root/.faktory")

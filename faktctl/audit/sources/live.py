@@ -539,7 +539,7 @@ def _web_probe(target: tuple[str, int]) -> dict[str, Any]:
 
 
 def _spec_context(file: Path | None) -> SpecContext | None:
-    from faktctl.audit.gather_spec import SpecFacts
+    from faktctl.audit.sources.spec import SpecFacts
     from faktctl.project import load
     from faktctl.spec.load import SPEC_FILENAME
 

@@ -16,12 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faktctl.audit import compose_syntax as syntax
-from faktctl.audit.backups import gather_backup
-from faktctl.audit.compose_file import ComposeFile, Service, parse_duration
 from faktctl.audit.effective import image_default, reads_faktory_env
-from faktctl.audit.gather_proxies import Upstream, gather_proxies, upstream_of
-from faktctl.audit.identify import Dockerfile, Identity, identify, parse_dockerfile, read_dockerfile
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
@@ -33,8 +28,19 @@ from faktctl.audit.model import (
     Suppression,
     WorkerFacts,
 )
-from faktctl.audit.secretfacts import inspect_secret_files
-from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.audit.sources.backups import gather_backup
+from faktctl.audit.sources.compose import syntax as syntax
+from faktctl.audit.sources.compose.file import ComposeFile, Service, parse_duration
+from faktctl.audit.sources.compose.identify import (
+    Dockerfile,
+    Identity,
+    identify,
+    parse_dockerfile,
+    read_dockerfile,
+)
+from faktctl.audit.sources.compose.proxies import Upstream, gather_proxies, upstream_of
+from faktctl.audit.sources.secretfacts import inspect_secret_files
+from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
 
 IGNORE_KEY = "x-faktctl-ignore"

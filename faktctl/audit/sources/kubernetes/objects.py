@@ -1,7 +1,8 @@
 """Kubernetes manifests as located objects: read a file, a folder or stdin, split the
 multi-document YAML (and `List` objects), and find the pods inside the workloads.
 
-Pure apart from reading the input. Parsing goes through faktctl.audit.yamlsrc, the project's one
+Pure apart from reading the input. Parsing goes through faktctl.audit.sources.yamlsrc, the
+project's one
 YAML loader, so every node remembers its line and column.
 """
 
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from faktctl import safeyaml
-from faktctl.audit import yamlsrc
 from faktctl.audit.model import Location
-from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.audit.sources import yamlsrc
+from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
 
 STDIN = "<stdin>"

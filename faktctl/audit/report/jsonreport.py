@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from faktctl.audit.model import AuditReport, Finding, Location
+from faktctl.audit.report.policy import exit_code, summarize
 from faktctl.errors import FaktctlError
-from faktctl.report.policy import exit_code, summarize
 
 ENVELOPE_VERSION = 1
 

@@ -24,12 +24,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from faktctl.audit import compose_syntax as syntax
-from faktctl.audit import proxyconf
-from faktctl.audit.compose_file import Service
 from faktctl.audit.model import EnvVar, MountFact, PortFact, ProxyRoute
-from faktctl.audit.secretfacts import read_config
-from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.audit.sources.compose import proxyconf
+from faktctl.audit.sources.compose import syntax as syntax
+from faktctl.audit.sources.compose.file import Service
+from faktctl.audit.sources.secretfacts import read_config
+from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.faktory.images import parse_image
 
 MAX_FILES = 64

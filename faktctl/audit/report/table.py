@@ -11,7 +11,7 @@ import io
 from collections.abc import Sequence
 
 from faktctl.audit.model import AuditReport, Finding
-from faktctl.report.policy import blocking, summarize
+from faktctl.audit.report.policy import blocking, summarize
 
 DEPLOYMENT = "deployment"
 _STATUS_STYLE = {"pass": "green", "fail": "red", "skip": "yellow"}

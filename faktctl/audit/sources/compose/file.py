@@ -12,12 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from faktctl import safeyaml
-from faktctl.audit import foreign, yamlsrc
 from faktctl.audit.effective import image_default
-from faktctl.audit.interpolate import InterpolationError, Interpolator, Resolved, parse_env_file
 from faktctl.audit.model import EnvVar, Location
-from faktctl.audit.secretfacts import display
-from faktctl.audit.yamlsrc import LineDict, LineList
+from faktctl.audit.sources import yamlsrc
+from faktctl.audit.sources.compose import foreign
+from faktctl.audit.sources.compose.interpolate import (
+    InterpolationError,
+    Interpolator,
+    Resolved,
+    parse_env_file,
+)
+from faktctl.audit.sources.secretfacts import display
+from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
 
 # What an env_file that cannot be read might set: the audit must not assume them absent.
