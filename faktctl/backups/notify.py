@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from faktctl.backups.destinations import redact
+from faktctl.envelope import ENVELOPE_VERSION
 from faktctl.spec.model import BackupNotify
 
 ATTEMPTS = 3
@@ -33,7 +34,7 @@ class Report:
 
 def payload(report: Report) -> dict[str, Any]:
     return {
-        "faktctl": 1,
+        "faktctl": ENVELOPE_VERSION,
         "event": "backup",
         "project": report.project,
         "outcome": "success" if report.ok else "failure",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.backups.manifest import Backup, Listing, age_of, find_backup, list_backups
+from faktctl.envelope import envelope_json
 from faktctl.errors import ExitCode, FaktctlError
 from faktctl.project import Project, open_project
 from faktctl.spec.model import BackupPolicy
@@ -27,10 +27,6 @@ PLAIN_STEPS = 4  # plain progress prints at 25 %, 50 %, 75 %, 100 %
 
 
 # --- output helpers shared with `faktctl restore` ---------------------------------------------
-
-
-def envelope(command: str, result: Any) -> str:
-    return json.dumps({"faktctl": 1, "command": command, "result": result}, indent=2)
 
 
 class ConsoleReporter:
@@ -254,7 +250,7 @@ def _run_single_backup(
     for name in result.pruned:
         ui.info(f"removed old backup {name} (keep {target.keep})")
     if as_json:
-        ui.data(envelope("backup", result.to_json()))
+        ui.data(envelope_json("backup", result.to_json()))
         return ExitCode.OK, single
     ratio = manifest.size / manifest.rdb_size if manifest.rdb_size else 1.0
     ui.info(
@@ -354,7 +350,7 @@ def run_list(file: Path | None, *, as_json: bool, wanted: str | None = None) -> 
     listing = list_backups(target.destination, target.project)
     now = datetime.now(UTC)
     if as_json:
-        ui.data(envelope("backup list", _listing_json(listing, policy, now)))
+        ui.data(envelope_json("backup list", _listing_json(listing, policy, now)))
         return ExitCode.OK
     for invalid in listing.invalid:
         ui.info(f"warning: {invalid.reason}")
@@ -408,7 +404,7 @@ def run_verify(
     verification = result.verification
     if as_json:
         ui.data(
-            envelope(
+            envelope_json(
                 "backup verify",
                 {"name": backup.name, "verification": verification.to_json()},
             )

@@ -94,13 +94,13 @@ def take(
 
 def report_fanout(result: FanoutResult, as_json: bool) -> int:
     from faktctl.backups.take import human_bytes
-    from faktctl.commands.backup import envelope
+    from faktctl.envelope import envelope_json
 
     for outcome in result.outcomes:
         for name in outcome.pruned:
             ui.info(f"{outcome.destination.label}: removed old backup {name}")
     if as_json:
-        ui.data(envelope("backup", result.to_json()))
+        ui.data(envelope_json("backup", result.to_json()))
     else:
         ui.info(
             f"backup {result.name}: {result.counts.jobs} jobs, "
@@ -136,7 +136,8 @@ def backups_at(
 
 
 def run_list(project: Project, policy: BackupPolicy, *, as_json: bool, wanted: str | None) -> int:
-    from faktctl.commands.backup import envelope, listing_summary, listing_table
+    from faktctl.commands.backup import listing_summary, listing_table
+    from faktctl.envelope import envelope_json
 
     now = datetime.now(UTC)
     chosen = destinations_of(project, policy)
@@ -164,7 +165,7 @@ def run_list(project: Project, policy: BackupPolicy, *, as_json: bool, wanted: s
         ui.data(listing_table(backups, now, files=isinstance(destination, dest.Folder)))
         ui.info(listing_summary(backups, destination.label, policy, now))
     if as_json:
-        ui.data(envelope("backup list", {"destinations": documents}))
+        ui.data(envelope_json("backup list", {"destinations": documents}))
     return ExitCode.OK
 
 
@@ -250,7 +251,8 @@ def run_verify_repository(
 ) -> int:
     from faktctl.backups import deployment, repository
     from faktctl.backups.verify import VerificationFailed, default_image, load_in_throwaway
-    from faktctl.commands.backup import engine_session, envelope
+    from faktctl.commands.backup import engine_session
+    from faktctl.envelope import envelope_json
 
     started = time.monotonic()
     reporter.step(f"checking {restic.label} (restic check --read-data)")
@@ -279,7 +281,7 @@ def run_verify_repository(
     seconds = time.monotonic() - started
     if as_json:
         ui.data(
-            envelope(
+            envelope_json(
                 "backup verify",
                 {
                     "name": backup.name,

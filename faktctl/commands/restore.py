@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.commands.backup import choose_backup, engine_session, envelope
+from faktctl.commands.backup import choose_backup, engine_session
+from faktctl.envelope import envelope_json
 from faktctl.errors import ExitCode, OperationFailed, UsageError
 
 
@@ -60,7 +61,7 @@ def run(
     for problem in result.worker_problems:
         ui.info(f"warning: a worker did not start again: {problem}")
     if as_json:
-        ui.data(envelope("restore", result.to_json()))
+        ui.data(envelope_json("restore", result.to_json()))
     else:
         ui.info(f"restored {backup.name}; the replaced data is in backup {result.safety.name}")
         if result.changes:

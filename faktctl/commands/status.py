@@ -11,7 +11,6 @@ from one stat by the engine)."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl import ui
 from faktctl.desired import Desired, ServiceRequest
+from faktctl.envelope import envelope_json
 from faktctl.errors import ExitCode
 from faktctl.live import view as faktory_view
 from faktctl.platforms.engine.observe import Observed, ObservedContainer
@@ -28,8 +28,6 @@ from faktctl.platforms.engine.plan import Plan, plan
 if TYPE_CHECKING:
     from faktctl.adapters.docker.reader import ReadEngine
     from faktctl.secretvalue import SecretStr
-
-ENVELOPE_VERSION = 1
 
 
 def _port_text(container: ObservedContainer) -> list[str]:
@@ -93,10 +91,6 @@ def status_document(
         "orphans": [_container_doc(c, now) | {"service": c.service} for c in orphans],
         "drift": [a.text() for a in the_plan.changes],
     }
-
-
-def envelope(result: dict[str, Any]) -> dict[str, Any]:
-    return {"faktctl": ENVELOPE_VERSION, "command": "status", "result": result}
 
 
 def _duration(seconds: int | None) -> str:
@@ -190,7 +184,7 @@ def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
     document = status_document(desired, observed, the_plan, datetime.now(UTC))
     document["faktory"] = server_view.as_json()
     if as_json:
-        ui.data(json.dumps(envelope(document), indent=2))
+        ui.data(envelope_json("status", document))
     else:
         ui.data(render_table(document) + "\n\n" + "\n".join(faktory_view.text_lines(server_view)))
     return ExitCode.FINDINGS if the_plan.changes else ExitCode.OK

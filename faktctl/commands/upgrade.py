@@ -83,10 +83,10 @@ def run(
 
 
 def _say_nothing(lines: list[str], as_json: bool, kind: str) -> None:
-    from faktctl.commands.backup import envelope
+    from faktctl.envelope import envelope_json
 
     if as_json:
-        ui.data(envelope("upgrade", {"kind": kind, "message": lines[0]}))
+        ui.data(envelope_json("upgrade", {"kind": kind, "message": lines[0]}))
     else:
         ui.info(lines[0])
 
@@ -103,7 +103,7 @@ def _update_spec(path: Path, image: str, changes_image: bool) -> bool:
 
 
 def _report(outcome: object, spec_updated: bool, as_json: bool) -> None:
-    from faktctl.commands.backup import envelope
+    from faktctl.envelope import envelope_json
     from faktctl.upgrade.execute import Outcome
 
     assert isinstance(outcome, Outcome)
@@ -111,7 +111,7 @@ def _report(outcome: object, spec_updated: bool, as_json: bool) -> None:
         ui.info(f"warning: a worker did not start again: {problem}")
     if as_json:
         result = outcome.to_json() | {"spec_updated": spec_updated}
-        ui.data(envelope("upgrade", result))
+        ui.data(envelope_json("upgrade", result))
         return
     ui.info(outcome.plan.headline().replace("nothing to do", "done", 1) + ": done")
     width = max((len(name) for name, _, _ in outcome.per_queue()), default=5)

@@ -23,8 +23,9 @@ from faktctl.adapters.docker.engine import (
     unavailable,
 )
 from faktctl.commands.logs import merge_by_time
-from faktctl.commands.status import envelope, render_table, status_document
+from faktctl.commands.status import render_table, status_document
 from faktctl.desired import Publish
+from faktctl.envelope import envelope
 from faktctl.errors import EngineUnavailable, OperationFailed
 from faktctl.lock import LockHeld, lock_path, project_lock
 from faktctl.platforms.engine.apply import container_config
@@ -116,7 +117,7 @@ def test_status_document_and_table() -> None:
     emails = next(s for s in document["services"] if s["name"] == "emails")
     assert emails["replicas"] == {"desired": 2, "running": 1}
     assert emails["drift"] == document["drift"]
-    assert envelope(document) == {"faktctl": 1, "command": "status", "result": document}
+    assert envelope("status", document) == {"faktctl": 1, "command": "status", "result": document}
     table = render_table(document)
     assert table.splitlines()[0].split() == [
         "SERVICE", "CONTAINER", "STATE", "HEALTH", "RESTARTS", "PORTS", "IMAGE", "UPTIME"

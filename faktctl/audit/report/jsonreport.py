@@ -7,9 +7,8 @@ from typing import Any
 
 from faktctl.audit.model import AuditReport, Finding, Location
 from faktctl.audit.report.policy import exit_code, summarize
+from faktctl.envelope import envelope, envelope_json
 from faktctl.errors import FaktctlError
-
-ENVELOPE_VERSION = 1
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
@@ -49,10 +48,9 @@ def _location(location: Location | None) -> dict[str, Any] | None:
 
 def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:
     summary = summarize(report.findings)
-    return {
-        "faktctl": ENVELOPE_VERSION,
-        "command": "audit",
-        "result": {
+    return envelope(
+        "audit",
+        {
             "input": {"kind": report.kind, "file": report.file},
             "strict": strict,
             "exit_code": int(exit_code(report.findings, strict)),
@@ -69,7 +67,7 @@ def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:
             "findings": [finding_dict(f) for f in report.findings],
             "notes": list(report.notes),
         },
-    }
+    )
 
 
 def render_json(report: AuditReport, strict: bool) -> str:
@@ -79,14 +77,9 @@ def render_json(report: AuditReport, strict: bool) -> str:
 def render_json_error(error: FaktctlError) -> str:
     """The envelope `--format json` still writes when the audit cannot run (exit 2, 3, 4):
     no result, and an `error` object, so a CI step that parses stdout never gets nothing."""
-    document = {
-        "faktctl": ENVELOPE_VERSION,
-        "command": "audit",
-        "result": None,
-        "error": {
-            "exit_code": int(error.exit_code),
-            "message": error.one_line(),
-            "hint": error.hint,
-        },
+    failure = {
+        "exit_code": int(error.exit_code),
+        "message": error.one_line(),
+        "hint": error.hint,
     }
-    return json.dumps(document, indent=2) + "\n"
+    return envelope_json("audit", None, error=failure) + "\n"

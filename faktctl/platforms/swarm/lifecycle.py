@@ -6,13 +6,13 @@ manager of an active swarm; every object carries the project's labels like on on
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from faktctl import labels, ui
+from faktctl.envelope import envelope_json
 from faktctl.errors import FaktctlError, OperationFailed, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
@@ -237,7 +237,7 @@ def status(project: Project, *, as_json: bool) -> int:
             "up_to_date": not drift,
             "faktory": view.as_json(),
         }
-        ui.data(json.dumps({"faktctl": 1, "command": "status", "result": document}, indent=2))
+        ui.data(envelope_json("status", document))
     else:
         from faktctl.live.view import text_lines
 
