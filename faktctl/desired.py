@@ -6,8 +6,6 @@ rendered compose.yaml and a launched deployment cannot disagree.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -112,19 +110,19 @@ class ServiceRequest:
         data = asdict(self)
         for ignored in ("replicas", "build", "image_given"):
             data.pop(ignored)
-        data["env"] = [
+        data["env"] = self.env_without_secrets()
+        return labels.config_fingerprint(data)
+
+    def env_without_secrets(self) -> list[tuple[str, str]]:
+        """The environment with each secret value replaced by its fingerprint (what is hashed)."""
+        return [
             (name, value.fingerprint if isinstance(value, SecretEnv) else value)
             for name, value in self.env
         ]
-        canonical = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def labels(self, project: str) -> dict[str, str]:
         return {
-            labels.MANAGED: "true",
-            labels.PROJECT: project,
-            labels.SERVICE: self.name,
-            labels.ROLE: self.role,
+            **labels.of_service(project, self.name, self.role),
             labels.CONFIG_HASH: self.config_hash(),
         }
 
@@ -168,7 +166,7 @@ class Desired:
         raise KeyError(name)
 
     def object_labels(self) -> dict[str, str]:
-        return {labels.MANAGED: "true", labels.PROJECT: self.project}
+        return labels.owned(self.project)
 
 
 @dataclass(frozen=True)

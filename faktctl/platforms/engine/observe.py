@@ -263,10 +263,6 @@ def up_snapshot(engine: Engine, desired: Desired) -> Observed:
     return replace(observed, containers=containers)
 
 
-def project_selector(project: str) -> dict[str, str]:
-    return {labels.MANAGED: "true", labels.PROJECT: project}
-
-
 def _sorted(containers: Iterable[ObservedContainer]) -> tuple[ObservedContainer, ...]:
     return tuple(sorted(containers, key=lambda c: (c.service, c.replica or 0, c.name)))
 

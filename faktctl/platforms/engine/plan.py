@@ -17,13 +17,12 @@ Rules:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from faktctl.desired import Desired, SecretEnv, ServiceRequest
+from faktctl import labels
+from faktctl.desired import Desired, ServiceRequest
 from faktctl.errors import OperationFailed
 from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.secretvalue import fingerprint
@@ -98,15 +97,7 @@ def container_name(project: str, service: str, replica: int) -> str:
 
 
 def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-
-def _env_for_digest(service: ServiceRequest) -> list[tuple[str, str]]:
-    return [
-        (name, value.fingerprint if isinstance(value, SecretEnv) else value)
-        for name, value in service.env
-    ]
+    return labels.config_fingerprint(value)[:12]
 
 
 def secrets_digest(desired: Desired) -> str:
@@ -130,7 +121,7 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
     parts: dict[str, Any] = {
         "image": service.image,
         "command": _digest(data["command"]),
-        "env": {"names": list(service.env_names), "values": _digest(_env_for_digest(service))},
+        "env": {"names": list(service.env_names), "values": _digest(service.env_without_secrets())},
         "mounts": _digest(data["mounts"]),
         "ports": _digest(data["ports"]),
         "restart": service.restart,

@@ -170,7 +170,7 @@ def _remove_services(engine: Engine, project: str, loaded: LoadedSpec) -> int:
 
 
 def _wait_containers_gone(engine: Engine, project: str, timeout_s: float) -> None:
-    selector = {labels.MANAGED: "true", labels.PROJECT: project}
+    selector = labels.owned(project)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not engine.containers(selector):

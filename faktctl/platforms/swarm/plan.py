@@ -16,8 +16,6 @@ this module only says how a swarm carries them:
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
@@ -115,25 +113,13 @@ class SwarmService:
     endpoint_mode: Literal["dnsrr", "vip"] = "dnsrr"
 
     def config_hash(self) -> str:
-        canonical = json.dumps(asdict(self), sort_keys=True, default=str, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return labels.config_fingerprint(asdict(self))
 
     def labels(self, project: str) -> dict[str, str]:
-        return {
-            labels.MANAGED: "true",
-            labels.PROJECT: project,
-            labels.SERVICE: self.service,
-            labels.ROLE: self.role,
-            labels.CONFIG_HASH: self.config_hash(),
-        }
+        return {**self.container_labels(project), labels.CONFIG_HASH: self.config_hash()}
 
     def container_labels(self, project: str) -> dict[str, str]:
-        return {
-            labels.MANAGED: "true",
-            labels.PROJECT: project,
-            labels.SERVICE: self.service,
-            labels.ROLE: self.role,
-        }
+        return labels.of_service(project, self.service, self.role)
 
 
 @dataclass(frozen=True)
@@ -154,7 +140,7 @@ class SwarmDesired:
         return self.services[1:]
 
     def object_labels(self) -> dict[str, str]:
-        return {labels.MANAGED: "true", labels.PROJECT: self.project}
+        return labels.owned(self.project)
 
 
 @dataclass(frozen=True)
@@ -248,7 +234,7 @@ def _server(
         published_port=settings.publish_protocol,
         network=network,
         aliases=(SERVER_SERVICE,),
-        volume_labels=tuple(sorted({labels.MANAGED: "true", labels.PROJECT: project}.items())),
+        volume_labels=tuple(sorted(labels.owned(project).items())),
     )
 
 
