@@ -17,7 +17,7 @@ from faktctl.adapters import probe
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.faktory.server import SERVER_SERVICE
-from faktctl.live import containers
+from faktctl.live import containers, ready
 from faktctl.live.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.platforms.engine.observe import published_ports
 from faktctl.secretvalue import SecretStr
@@ -301,42 +301,64 @@ def wait_ready(
     *,
     require_health: bool = True,
 ) -> Counts:
-    """Wait until the container runs, is healthy (when it has a healthcheck) and answers INFO.
+    """Wait until the container runs, is healthy (when it has a healthcheck) and answers INFO
+    (faktctl.live.ready decides).
 
     Returns the first INFO counts. NotReady, with the end of its log, on exit or timeout.
     """
-    deadline = time.monotonic() + timeout
-    last = "not started"
-    pause = 0.1
-    while True:
-        container = engine.inspect(container_id)
-        state = container.get("State", {})
-        if not state.get("Running"):
-            if state.get("Status") in ("exited", "dead"):
-                code = state.get("ExitCode")
-                raise NotReady(
-                    f"{name_of(container)} exited (status {code}) before it was ready"
-                    + _log_ending(engine, container_id, password)
-                )
-            last = f"container is {state.get('Status', 'not running')}"
-        else:
-            health = (state.get("Health") or {}).get("Status")
-            try:
-                with reaching(engine, container) as endpoint:
-                    counts = read_counts(endpoint, password, timeout=5.0)
-            except ServerUnreachable as err:
-                last = err.message
-            else:
-                if not require_health or health in (None, "healthy"):
-                    return counts
-                last = f"the engine reports it {health}"
-        if time.monotonic() >= deadline:
-            raise NotReady(
-                f"{name_of(container)} was not ready after {timeout:g}s ({last})"
-                + _log_ending(engine, container_id, password)
+    server = _RestartedServer(engine, container_id, password, require_health)
+    outcome = ready.wait(server, timeout, ready.Pace(0.1, growth=1.5, most_s=1.0))
+    if isinstance(outcome, ready.Ready):
+        return outcome.value
+    name = name_of(server.container)
+    if isinstance(outcome, ready.Failed):
+        raise NotReady(outcome.reason + _log_ending(engine, container_id, password))
+    last = outcome.reason if isinstance(outcome, ready.Refused) else outcome.last
+    raise NotReady(
+        f"{name} was not ready after {timeout:g}s ({last})"
+        + _log_ending(engine, container_id, password)
+    )
+
+
+class _RestartedServer:
+    """A server container restore, upgrade or verify (re)started, as the readiness gate asks
+    about it: the password question is the INFO whose counts the caller compares."""
+
+    def __init__(
+        self, engine: Engine, container_id: str, password: SecretStr, require_health: bool
+    ) -> None:
+        self._engine = engine
+        self._container_id = container_id
+        self._password = password
+        self._require_health = require_health
+        self.container: RawDict = {}
+
+    def look(self) -> ready.Seen:
+        self.container = self._engine.inspect(self._container_id)
+        state = self.container.get("State", {})
+        if state.get("Running"):
+            return ready.Seen()
+        if state.get("Status") in ("exited", "dead"):
+            code = state.get("ExitCode")
+            return ready.Seen(
+                failed=f"{name_of(self.container)} exited (status {code}) before it was ready"
             )
-        time.sleep(pause)
-        pause = min(pause * 1.5, 1.0)
+        return ready.Seen(
+            running=False, waiting=f"container is {state.get('Status', 'not running')}"
+        )
+
+    def ask(self) -> ready.Answer[Counts]:
+        try:
+            with reaching(self._engine, self.container) as endpoint:
+                return ready.Answer(accepted=read_counts(endpoint, self._password, timeout=5.0))
+        except ServerUnreachable as err:
+            return ready.Answer(unanswered=err.message)
+
+    def unhealthy(self) -> str | None:
+        health = (self.container.get("State", {}).get("Health") or {}).get("Status")
+        if not self._require_health or health in (None, "healthy"):
+            return None
+        return f"the engine reports it {health}"
 
 
 def _log_ending(engine: Engine, container_id: str, password: SecretStr) -> str:

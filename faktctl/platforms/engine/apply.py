@@ -22,7 +22,7 @@ from faktctl.adapters import probe
 from faktctl.adapters.docker.engine import ContainerConfig, Engine
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
-from faktctl.live import reach
+from faktctl.live import reach, ready
 from faktctl.platforms.engine.observe import ObservedContainer, parse_container
 from faktctl.platforms.engine.plan import (
     Action,
@@ -214,6 +214,24 @@ def _remove_object(engine: TeardownEngine, progress: Progress, action: Action) -
     progress.finish(action.target, "removed")
 
 
+def _startup_failure(current: ObservedContainer, baseline: int) -> str | None:
+    if current.state in ("exited", "dead") or current.restart_count > baseline:
+        return f"{current.name} exited during start-up ({_exit_text(current)})"
+    if current.health == "unhealthy":
+        return f"{current.name} is unhealthy"
+    return None
+
+
+def _probe_address(
+    engine: Engine, desired: Desired, current: ObservedContainer
+) -> reach.Endpoint | None:
+    """None for a remote engine: `up` then goes by the engine's health alone."""
+    if not engine.is_local:
+        return None
+    network_ip = current.ip_addresses.get(desired.network)
+    return reach.protocol_address(current.ports, engine, network_ip)
+
+
 class Executor:
     def __init__(
         self, engine: Engine, desired: Desired, settings: Settings, progress: Progress
@@ -332,55 +350,35 @@ class Executor:
         return True
 
     def _wait_healthy(self, service: str, fresh: bool) -> Failure | None:
-        """Until Faktory itself says it is ready, or the timeout.
+        """Until Faktory itself says it is ready (faktctl.live.ready), or the timeout.
 
         Ready: the container runs, a HELLO with the password answers +OK and, where 7420 is
         reachable, GET /health answers 200, whatever the engine's health status says yet (its
         first check only comes after its interval). Without a route to the server (a remote
         engine) the engine's health status decides. A start-up failure is reported at once,
         with the end of the server's log."""
-        deadline = time.monotonic() + self.settings.timeout_s
         name = container_name(self.desired.project, service, 1)
-        baseline: int | None = 0 if fresh else None
-        last_probe = "not tried yet"
-        accepted = False
-        while True:
-            current = parse_container(self.engine.inspect(name))
-            baseline = current.restart_count if baseline is None else baseline
-            failure = self._startup_failure(service, current, baseline)
-            if failure is not None:
-                self.progress.finish(service, failure.message, ok=False)
-                return failure
-            if not accepted and current.state == "running":
-                accepted, last_probe = self._handshake(current)
-                if last_probe.startswith("refused"):
-                    return self._failed(service, current, f"Faktory {last_probe}")
-            if accepted:
-                web_ok, web_text = self._web_health(current)
-                if web_ok or current.health == "healthy":
-                    self.progress.finish(service, f"ready ({name}: {last_probe}{web_text})")
-                    return None
-                last_probe = f"+OK, {web_text.lstrip(', ')}"
-            if time.monotonic() >= deadline:
-                return self._failed(
-                    service,
-                    current,
-                    f"{name} was not ready after {self.settings.timeout_s:g}s "
-                    f"(engine health: {current.health or 'none'}; handshake: {last_probe})",
-                )
-            self.progress.update(service, f"waiting until ready ({current.health or 'up'})")
-            time.sleep(HEALTH_POLL_S)
-
-    def _startup_failure(
-        self, service: str, current: ObservedContainer, baseline: int
-    ) -> Failure | None:
-        if current.state in ("exited", "dead") or current.restart_count > baseline:
-            return self._failure(
-                service, current, f"{current.name} exited during start-up ({_exit_text(current)})"
+        server = _StartingServer(self, service, name, baseline=0 if fresh else None)
+        outcome = ready.wait(server, self.settings.timeout_s, ready.Pace(HEALTH_POLL_S))
+        current = server.current
+        if isinstance(outcome, ready.Ready):
+            self.progress.finish(service, f"ready ({name}: {outcome.value}{server.web_text})")
+            return None
+        assert current is not None  # every outcome but Ready follows at least one look
+        if isinstance(outcome, ready.Failed):
+            failure = self._failure(service, current, outcome.reason)
+            self.progress.finish(service, failure.message, ok=False)
+            return failure
+        if isinstance(outcome, ready.Refused):
+            return self._failed(
+                service, current, f"Faktory refused the configured password: {outcome.reason}"
             )
-        if current.health == "unhealthy":
-            return self._failure(service, current, f"{current.name} is unhealthy")
-        return None
+        return self._failed(
+            service,
+            current,
+            f"{name} was not ready after {self.settings.timeout_s:g}s "
+            f"(engine health: {current.health or 'none'}; handshake: {server.last_probe})",
+        )
 
     def _failed(self, service: str, current: ObservedContainer, message: str) -> Failure:
         failure = self._failure(service, current, message)
@@ -390,42 +388,6 @@ class Executor:
     def _failure(self, target: str, current: ObservedContainer, message: str) -> Failure:
         tail = reach.log_tail(self.engine, current.id, LOG_TAIL_LINES, self.settings.secrets)
         return Failure(target, message, tail)
-
-    def _probe_address(self, current: ObservedContainer) -> reach.Endpoint | None:
-        """None for a remote engine: `up` then goes by the engine's health alone."""
-        if not self.engine.is_local:
-            return None
-        network_ip = current.ip_addresses.get(self.desired.network)
-        return reach.protocol_address(current.ports, self.engine, network_ip)
-
-    def _web_health(self, current: ObservedContainer) -> tuple[bool, str]:
-        """(ready, what was seen): GET /health must answer 200 where 7420 is reachable."""
-        protocol = self._probe_address(current)
-        if protocol is None:
-            return False, ""
-        network_ip = current.ip_addresses.get(self.desired.network)
-        web = reach.dashboard_address(current.ports, self.engine, protocol, network_ip)
-        if web is None:
-            return True, ""
-        try:
-            code = probe.health_code(web.host, web.port, timeout=2.0)
-        except probe.ProbeError as err:
-            return False, f", /health: {err}"
-        return code == 200, f", /health {code}"
-
-    def _handshake(self, current: ObservedContainer) -> tuple[bool, str]:
-        address = self._probe_address(current)
-        if address is None:
-            return current.health == "healthy", "skipped (engine not local)"
-        try:
-            result = probe.handshake(
-                address.host, address.port, password=self.settings.password, timeout=2.0
-            )
-        except probe.ProbeError as err:
-            return False, str(err)
-        if result.accepted:
-            return True, "+OK"
-        return False, f"refused the configured password: {result.error}"
 
     # container work units (each runs on its own; workers run them in parallel)
 
@@ -563,13 +525,83 @@ class Executor:
         """How many worker processes Faktory knows (INFO tasks.Workers.size), if reachable."""
         name = container_name(self.desired.project, self.desired.server.name, 1)
         try:
-            address = self._probe_address(parse_container(self.engine.inspect(name)))
+            address = _probe_address(
+                self.engine, self.desired, parse_container(self.engine.inspect(name))
+            )
             if address is None:
                 return None
             info = reach.read_info(address, self.settings.password, timeout=2.0)
             return int(info["faktory"]["tasks"]["Workers"]["size"])
         except (FaktctlError, probe.ProbeError, KeyError, TypeError, ValueError):
             return None
+
+
+class _StartingServer:
+    """The server container `up` just started, as the readiness gate asks about it."""
+
+    def __init__(self, executor: Executor, service: str, name: str, baseline: int | None) -> None:
+        self._executor = executor
+        self._engine = executor.engine
+        self._desired = executor.desired
+        self._service = service
+        self._name = name
+        self._baseline = baseline
+        self.current: ObservedContainer | None = None
+        self.last_probe = "not tried yet"  # the handshake's last result, for a timeout
+        self.web_text = ""  # the last /health result, for the ready line
+        self._accepted: str | None = None  # the HELLO note, once the password was accepted
+
+    def look(self) -> ready.Seen:
+        if self.current is not None:  # the previous round did not decide
+            health = self.current.health or "up"
+            self._executor.progress.update(self._service, f"waiting until ready ({health})")
+        current = parse_container(self._engine.inspect(self._name))
+        self.current = current
+        self._baseline = current.restart_count if self._baseline is None else self._baseline
+        failed = _startup_failure(current, self._baseline)
+        return ready.Seen(failed=failed, running=current.state == "running" or bool(self._accepted))
+
+    def ask(self) -> ready.Answer[str]:
+        if self._accepted is not None:
+            return ready.Answer(accepted=self._accepted)
+        assert self.current is not None
+        address = _probe_address(self._engine, self._desired, self.current)
+        if address is None:
+            self.last_probe = "skipped (engine not local)"
+            healthy = self.current.health == "healthy"
+            answer = (
+                ready.Answer(accepted=self.last_probe)
+                if healthy
+                else ready.Answer(unanswered=self.last_probe)
+            )
+        else:
+            answer = ready.hello(address, self._executor.settings.password, timeout=2.0)
+            self.last_probe = answer.accepted or answer.unanswered or ""
+        self._accepted = answer.accepted
+        return answer
+
+    def unhealthy(self) -> str | None:
+        assert self.current is not None
+        web_ok, self.web_text = self._web_health(self.current)
+        if web_ok or self.current.health == "healthy":
+            return None
+        self.last_probe = f"+OK, {self.web_text.lstrip(', ')}"
+        return self.last_probe
+
+    def _web_health(self, current: ObservedContainer) -> tuple[bool, str]:
+        """(ready, what was seen): GET /health must answer 200 where 7420 is reachable."""
+        protocol = _probe_address(self._engine, self._desired, current)
+        if protocol is None:
+            return False, ""
+        network_ip = current.ip_addresses.get(self._desired.network)
+        web = reach.dashboard_address(current.ports, self._engine, protocol, network_ip)
+        if web is None:
+            return True, ""
+        try:
+            code = probe.health_code(web.host, web.port, timeout=2.0)
+        except probe.ProbeError as err:
+            return False, f", /health: {err}"
+        return code == 200, f", /health {code}"
 
 
 class _Prepared:

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from faktctl import ui
-from faktctl.adapters import probe
 from faktctl.adapters.docker import swarm as swarm
 from faktctl.adapters.docker.engine import Engine, EngineError, RawDict
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
+from faktctl.live import ready
+from faktctl.live.reach import Endpoint
 from faktctl.platforms.engine.apply import Failure, Progress
 from faktctl.platforms.swarm.plan import (
     ImageEntry,
@@ -214,19 +215,14 @@ class SwarmExecutor:
             self._engine.inspect(container_id)
         except OperationFailed:
             return "HELLO skipped: its container runs on another node"
-        deadline = time.monotonic() + min(self._timeout_s, 30.0)
-        last = ""
         with relay(self._engine, container_id, PROTOCOL_PORT) as opened:
-            while time.monotonic() < deadline:
-                try:
-                    result = probe.handshake("127.0.0.1", opened.port, self._password)
-                except probe.ProbeError as exc:
-                    last = str(exc)
-                    time.sleep(POLL_S)
-                    continue
-                if result.accepted:
-                    return "HELLO answered +OK"
-                return f"!HELLO refused: {result.error or 'password not accepted'}"
+            answering = ready.Answering(Endpoint("127.0.0.1", opened.port), self._password)
+            outcome = ready.wait(answering, min(self._timeout_s, 30.0), ready.Pace(POLL_S), last="")
+        if isinstance(outcome, ready.Ready):
+            return "HELLO answered +OK"
+        if isinstance(outcome, ready.Refused):
+            return f"!HELLO refused: {outcome.reason or 'password not accepted'}"
+        last = outcome.reason if isinstance(outcome, ready.Failed) else outcome.last
         return f"!no HELLO answer: {last or 'no reply'}"
 
     def _converged(self, service: SwarmService) -> None:
