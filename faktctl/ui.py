@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+# A transfer's progress: called with the number of bytes done so far.
+ByteProgress = Callable[[int], None]
+
+
+class Progress(Protocol):
+    """Work on named targets (services, images, networks, volumes), as `up` and `down` show it."""
+
+    def update(self, target: str, message: str) -> None:
+        """Work in progress on a target."""
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        """The final word on a target."""
 
 
 @cache

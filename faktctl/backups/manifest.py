@@ -51,6 +51,7 @@ from typing import Any
 
 from faktctl.errors import OperationFailed, UsageError
 from faktctl.fsutil import atomic_write
+from faktctl.ui import ByteProgress
 
 FORMAT = 1
 SNAPSHOT_SUFFIX = ".rdb.gz"
@@ -453,10 +454,7 @@ class ChecksumResult:
     size: int | None = None
 
 
-ProgressFn = Callable[[int], None]
-
-
-def file_sha256(path: Path, on_progress: ProgressFn | None = None) -> tuple[str, int]:
+def file_sha256(path: Path, on_progress: ByteProgress | None = None) -> tuple[str, int]:
     """sha256 hex and size of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     size = 0
@@ -469,7 +467,7 @@ def file_sha256(path: Path, on_progress: ProgressFn | None = None) -> tuple[str,
     return digest.hexdigest(), size
 
 
-def verify_checksum(backup: Backup, on_progress: ProgressFn | None = None) -> ChecksumResult:
+def verify_checksum(backup: Backup, on_progress: ByteProgress | None = None) -> ChecksumResult:
     """Compare the snapshot file with the manifest's size and sha256."""
     path = backup.snapshot_path
     try:
@@ -496,7 +494,7 @@ def verify_checksum(backup: Backup, on_progress: ProgressFn | None = None) -> Ch
     return ChecksumResult(True, "sha256 matches", digest, size)
 
 
-def require_checksum(backup: Backup, on_progress: ProgressFn | None = None) -> ChecksumResult:
+def require_checksum(backup: Backup, on_progress: ByteProgress | None = None) -> ChecksumResult:
     """verify_checksum, raising ChecksumMismatch (exit 4) unless it passes."""
     result = verify_checksum(backup, on_progress)
     if result.ok is not True:

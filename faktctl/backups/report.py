@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from typing import Protocol
 
-Update = Callable[[int], None]
+from faktctl.ui import ByteProgress
 
 
 class Reporter(Protocol):
@@ -16,5 +15,7 @@ class Reporter(Protocol):
     def warn(self, message: str) -> None:
         """Something the person should know; the job goes on."""
 
-    def transfer(self, what: str, total: int | None) -> contextlib.AbstractContextManager[Update]:
+    def transfer(
+        self, what: str, total: int | None
+    ) -> contextlib.AbstractContextManager[ByteProgress]:
         """A byte transfer; the context yields a callable taking the bytes done so far."""

@@ -39,10 +39,10 @@ from faktctl.backups.manifest import (
     BackupNotFound,
     ChecksumMismatch,
     Manifest,
-    ProgressFn,
     parse_iso,
     parse_manifest_name,
 )
+from faktctl.ui import ByteProgress
 
 RDB_FILE = "faktory.rdb"
 DUMP_PATH = "/" + RDB_FILE
@@ -189,7 +189,7 @@ def find(restic: Restic, project: str, reference: str | None) -> Backup:
     )
 
 
-def rdb_sha256(backup: Backup, on_progress: ProgressFn | None = None) -> tuple[str, int]:
+def rdb_sha256(backup: Backup, on_progress: ByteProgress | None = None) -> tuple[str, int]:
     """Read the snapshot's faktory.rdb out of the repository and hash it."""
     assert backup.read_rdb is not None
     digest = hashlib.sha256()
@@ -203,7 +203,7 @@ def rdb_sha256(backup: Backup, on_progress: ProgressFn | None = None) -> tuple[s
     return digest.hexdigest(), size
 
 
-def require_checksum(backup: Backup, on_progress: ProgressFn | None = None) -> None:
+def require_checksum(backup: Backup, on_progress: ByteProgress | None = None) -> None:
     """ChecksumMismatch (exit 4) unless the repository gives back exactly the recorded bytes;
     restic's own error (a damaged pack) when it cannot give them back at all."""
     digest, size = rdb_sha256(backup, on_progress)

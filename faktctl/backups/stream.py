@@ -19,12 +19,13 @@ import struct
 import tarfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from faktctl.errors import OperationFailed
+from faktctl.ui import ByteProgress
 
 BLOCK = 512
 BLOCK_SIZE = 4 << 20
@@ -39,7 +40,6 @@ LEVELS = {"none": 0, "fast": 1, "best": 6}
 
 Compression = Literal["auto", "fast", "best", "none"]
 COMPRESSIONS: tuple[Compression, ...] = ("auto", "fast", "best", "none")
-Progress = Callable[[int], None]
 
 
 class StreamError(OperationFailed):
@@ -308,7 +308,7 @@ class _Writer:
     """Writes members in input order; a second thread hashes each member while it is written,
     and a third asks the kernel to start writing it to disk (see `_start_writeback`)."""
 
-    def __init__(self, out: BinaryIO, on_progress: Progress | None) -> None:
+    def __init__(self, out: BinaryIO, on_progress: ByteProgress | None) -> None:
         self.out = out
         self.digest = hashlib.sha256()
         self.size = self.raw = self.deflated = self.stored = 0
@@ -398,7 +398,7 @@ def gzip_to(
     out: BinaryIO,
     *,
     compression: Compression = "auto",
-    on_progress: Progress | None = None,
+    on_progress: ByteProgress | None = None,
     block_size: int = BLOCK_SIZE,
     threads: int = 2,
 ) -> Written:
@@ -462,7 +462,7 @@ def read_blocks(handle: BinaryIO, size: int = READ_SIZE) -> Iterator[bytes]:
         yield block
 
 
-def counted(pieces: Iterable[bytes], on_progress: Progress | None) -> Iterator[bytes]:
+def counted(pieces: Iterable[bytes], on_progress: ByteProgress | None) -> Iterator[bytes]:
     """Pass bytes through, reporting the running total."""
     total = 0
     for piece in pieces:

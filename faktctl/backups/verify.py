@@ -33,6 +33,7 @@ from faktctl.faktory.server import DATA_DIR, DB_DIR, PASSWORD_TARGET, PROTOCOL_P
 from faktctl.faktory.versions import crosses_boundary, format_of, parse_version
 from faktctl.live import containers
 from faktctl.secretvalue import SecretStr
+from faktctl.ui import ByteProgress
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
@@ -150,7 +151,7 @@ def snapshot_tar(
     backup: Backup,
     name: str,
     folders: tuple[str, ...] = (),
-    on_progress: stream.Progress | None = None,
+    on_progress: ByteProgress | None = None,
 ) -> Iterator[bytes]:
     """The decompressed snapshot as a tar stream holding one file called `name`."""
     if backup.read_rdb is not None:

@@ -93,23 +93,10 @@ def status_document(
     }
 
 
-def _duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "-"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if days:
-        return f"{days}d{hours % 24}h"
-    if hours:
-        return f"{hours}h{minutes % 60:02d}m"
-    if minutes:
-        return f"{minutes}m{seconds % 60:02d}s"
-    return f"{seconds}s"
-
-
 def _uptime(c: dict[str, Any]) -> str:
     """Exact when inspected; else the engine's words ("Up 5 minutes (healthy)" -> "5 minutes")."""
     if c["uptime_s"] is not None or not c.get("status"):
-        return _duration(c["uptime_s"])
+        return faktory_view.duration(c["uptime_s"])
     text = str(c["status"])
     if not text.startswith("Up "):
         return "-"

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.platforms.engine.apply import Failure, Outcome, Progress
+    from faktctl.platforms.engine.apply import Failure, Outcome
     from faktctl.project import Project
+    from faktctl.ui import Progress
 
 
 # --- progress display -------------------------------------------------------------------------

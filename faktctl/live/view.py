@@ -328,6 +328,8 @@ def for_deployment(
 
 
 def duration(seconds: float | None) -> str:
+    """An elapsed time for people, in its two largest units (`3d4h`, `2h05m`, `7m09s`, `42s`);
+    `-` when unknown. Status tables and the server line both show uptimes this way."""
     if seconds is None:
         return "-"
     whole = int(seconds)

@@ -33,6 +33,7 @@ def parse_duration(value: Any) -> Any:
 
 
 def format_duration(value: timedelta) -> str:
+    """The spec's own form of a duration: its largest exact unit (`90s`, `5m`, `24h`, `7d`)."""
     total = int(value.total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if total and total % size == 0:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
 
 from faktctl import labels
 from faktctl.adapters import probe
@@ -34,20 +33,13 @@ from faktctl.platforms.engine.plan import (
 )
 from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine
 from faktctl.secretvalue import SecretStr
+from faktctl.ui import Progress
 
 POLL_S = 0.25
 HEALTH_POLL_S = 0.02  # an inspect is ~2 ms on an idle engine
 SETTLE_POLL_S = 0.03
 LOG_TAIL_LINES = 12
 PARALLEL = 8
-
-
-class Progress(Protocol):
-    def update(self, target: str, message: str) -> None:
-        """Work in progress on a target (a service, image, network or volume)."""
-
-    def finish(self, target: str, message: str, ok: bool = True) -> None:
-        """The final word on a target."""
 
 
 @dataclass(frozen=True)

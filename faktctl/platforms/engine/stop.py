@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from faktctl.adapters.docker.engine import ObjectNotFound
 from faktctl.errors import FaktctlError
+from faktctl.ui import Progress
 
 if TYPE_CHECKING:
     from faktctl.platforms.engine.plan import ContainerRef
@@ -55,12 +56,6 @@ class TeardownEngine(StopEngine, Protocol):
     def remove_network(self, name_or_id: str) -> None: ...
 
     def remove_volume(self, name: str) -> None: ...
-
-
-class Progress(Protocol):
-    def update(self, target: str, message: str) -> None: ...
-
-    def finish(self, target: str, message: str, ok: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
 from faktctl.live import ready
 from faktctl.live.reach import Endpoint
-from faktctl.platforms.engine.apply import Failure, Progress
+from faktctl.platforms.engine.apply import Failure
 from faktctl.platforms.swarm.plan import (
     ImageEntry,
     SwarmDesired,
@@ -34,6 +34,7 @@ from faktctl.platforms.swarm.plan import (
 )
 from faktctl.secretvalue import SecretStr, redact
 from faktctl.spec.model import Spec
+from faktctl.ui import Progress
 
 POLL_S = 0.25
 LOG_TAIL_LINES = 12

@@ -26,6 +26,7 @@ HEADER = """\
 
 
 def _seconds(value: int) -> str:
+    """A stack file's duration: whole seconds, as `faktctl render` writes compose.yaml's."""
     return f"{value}s"
 
 
