@@ -71,7 +71,9 @@ def atomic_write(path: Path, content: Content, mode: int = 0o644) -> None:
         raise file_error("write", path, err) from None
 
 
-def _replace(path: Path, data: bytes, mode: int) -> None:
+def _write_temp(path: Path, data: bytes, mode: int) -> str:
+    """A temp file beside `path` holding `data` with `mode`, on the disk (fsync): its name.
+    On any failure it is removed again."""
     fd, tmp_name = _mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)
@@ -79,6 +81,16 @@ def _replace(path: Path, data: bytes, mode: int) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return tmp_name
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    tmp_name = _write_temp(path, data, mode)
+    try:
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -225,16 +237,7 @@ class StagedWrites:
         if path.is_dir():
             raise file_error("write", path, IsADirectoryError(errno.EISDIR, "Is a folder"))
         try:
-            fd, tmp_name = _mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        except OSError as err:
-            raise file_error("write", path, err) from None
-        self._staged.append((tmp_name, path))
-        try:
-            os.fchmod(fd, mode)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            self._staged.append((_write_temp(path, data, mode), path))
         except OSError as err:
             raise file_error("write", path, err) from None
 
