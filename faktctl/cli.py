@@ -1,4 +1,4 @@
-"""The typer app: command declarations and the error boundary.
+"""The typer app: command declarations (the error boundary is faktctl.entry's).
 
 Commands import their implementation lazily so `faktctl --help` stays fast.
 """
@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 
 from faktctl import __version__, options
-from faktctl.entry import boundary as boundary
-from faktctl.entry import os_failure as os_failure
 from faktctl.errors import UsageError
 
 app = typer.Typer(
@@ -585,8 +583,3 @@ def upgrade(
             timeout=float(timeout),
         )
     )
-
-
-def main() -> None:
-    """Console-script entry point when called as faktctl.cli:main (see faktctl.entry)."""
-    boundary(app)

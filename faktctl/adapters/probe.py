@@ -14,10 +14,9 @@ import hashlib
 import json
 import socket
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from faktctl.secretvalue import SecretStr
 
@@ -243,18 +242,6 @@ def _send_end(wire: _Wire) -> None:
         wire.send_line("END")
 
 
-def new_jid() -> str:
-    """A random job id long enough for Faktory (it rejects ids shorter than 8 characters)."""
-    import uuid
-
-    return uuid.uuid4().hex
-
-
-def make_job(jobtype: str, args: Iterable[Any] = (), queue: str = "default") -> dict[str, Any]:
-    """A minimal valid job payload."""
-    return {"jid": new_jid(), "jobtype": jobtype, "args": list(args), "queue": queue}
-
-
 class FaktoryConnection:
     """A producer connection to Faktory, authenticated on construction.
 
@@ -278,7 +265,7 @@ class FaktoryConnection:
             self._wire.close()
             raise ProbeError(f"{_endpoint(host, port)}: HELLO refused: {self.handshake.error}")
 
-    def __enter__(self) -> FaktoryConnection:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -305,24 +292,6 @@ class FaktoryConnection:
         reply = self.command("INFO")
         return _json_object(reply, self._require_wire().endpoint, "INFO")
 
-    def queue_sizes(self) -> dict[str, int]:
-        """Queue name -> number of enqueued jobs, taken from INFO."""
-        queues = self.info().get("faktory", {}).get("queues", {})
-        return {str(name): int(size) for name, size in queues.items()}
-
-    def push(self, job: dict[str, Any]) -> str:
-        """Enqueue one job; fills in ``jid`` and ``args`` when missing. Returns the jid."""
-        full = _complete_job(job)
-        self.command("PUSH", json.dumps(full))
-        return str(full["jid"])
-
-    def push_many(self, jobs: Iterable[dict[str, Any]]) -> dict[str, str]:
-        """Enqueue jobs with one PUSHB; returns ``{jid: error}`` for the jobs the server refused."""
-        batch = [_complete_job(job) for job in jobs]
-        reply = self.command("PUSHB", json.dumps(batch))
-        refused = _json_object(reply, self._require_wire().endpoint, "PUSHB")
-        return {str(jid): str(error) for jid, error in refused.items()}
-
     def close(self) -> None:
         """Send END (best effort) and close the socket; safe to call twice."""
         if self._wire is None:
@@ -330,13 +299,6 @@ class FaktoryConnection:
         _send_end(self._wire)
         self._wire.close()
         self._wire = None
-
-
-def _complete_job(job: dict[str, Any]) -> dict[str, Any]:
-    full = dict(job)
-    full.setdefault("jid", new_jid())
-    full.setdefault("args", [])
-    return full
 
 
 def _json_object(reply: str | None, endpoint: str, verb: str) -> dict[str, Any]:

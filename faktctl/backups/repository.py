@@ -33,7 +33,6 @@ from typing import Any
 from faktctl.adapters.restic import Restic
 from faktctl.backups.manifest import (
     MANIFEST_SUFFIX,
-    PRE_RESTORE_TAG,
     STAMP_FORMAT,
     Backup,
     BackupNotFound,
@@ -223,7 +222,3 @@ def mark_verified(restic: Restic, backup: Backup) -> None:
 
 def retention_tags(project: str, tag: str | None) -> list[str]:
     return [*base_tags(project), f"kind={kind_of(tag)}"]
-
-
-def is_pre_restore(backup: Backup) -> bool:
-    return backup.tag == PRE_RESTORE_TAG

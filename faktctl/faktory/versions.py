@@ -50,9 +50,6 @@ class DataFormat:
     data_version: int  # the value of the Redis key `v` this format implies
     redis_conf: str  # where the server writes Redis's config ({storage} = the data folder)
 
-    def queue_key(self, queue: str) -> str:
-        return self.queue_prefix + queue
-
 
 _FORMAT_1_9 = DataFormat("1.9", (0, 0, 0), "", 0, "/tmp/redis.conf")
 _FORMAT_1_10 = DataFormat("1.10", (1, 10, 0), "q:", 1, "{storage}/redis.conf")

@@ -25,6 +25,7 @@ from faktctl import labels
 from faktctl.adapters import probe
 from tests.support import local
 from tests.support.images import ensure_faktory_image, ensure_go_worker_image
+from tests.support.producer import Producer
 
 READY_TIMEOUT = 30.0
 POLL_INTERVAL = 0.2
@@ -174,8 +175,8 @@ class FaktoryServer:
         """FAKTORY_URL for a container on the same network."""
         return _faktory_url(self.name, 7419, self.password)
 
-    def connect(self, timeout: float = 5.0) -> probe.FaktoryConnection:
-        return probe.FaktoryConnection(self.host, self.port, self.password, timeout=timeout)
+    def connect(self, timeout: float = 5.0) -> Producer:
+        return Producer(self.host, self.port, self.password, timeout=timeout)
 
     def logs(self) -> str:
         return bytes(self.container.logs()).decode(errors="replace")

@@ -21,11 +21,11 @@ import docker
 import docker.errors
 
 from faktctl import labels
-from faktctl.adapters import probe
 from faktctl.adapters.docker.engine import connect
 from faktctl.adapters.docker.tunnel import relay
 from faktctl.backups.deployment import running_server
 from tests.support.cli import CliResult, run_faktctl
+from tests.support.producer import Producer
 from tests.support.specfolder import SpecFolder
 
 RUN_TIMEOUT = 300.0
@@ -105,16 +105,14 @@ class SwarmDeployment(SpecFolder):
         return {s.name for s in self.client.secrets.list(filters=selector)}
 
     @contextlib.contextmanager
-    def connect(self, password: str | None = None) -> Iterator[probe.FaktoryConnection]:
+    def connect(self, password: str | None = None) -> Iterator[Producer]:
         """A Faktory connection to the server's task through the engine API relay."""
         engine = connect()
         try:
             server = running_server(engine, self.project)
             with (
                 relay(engine, str(server["Id"]), 7419) as opened,
-                probe.FaktoryConnection(
-                    "127.0.0.1", opened.port, password or self.password, timeout=10.0
-                ) as conn,
+                Producer("127.0.0.1", opened.port, password or self.password, timeout=10.0) as conn,
             ):
                 yield conn
         finally:

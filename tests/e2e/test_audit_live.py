@@ -21,6 +21,7 @@ from docker.models.containers import Container
 
 from faktctl.adapters import probe
 from tests.support.cli import run_faktctl
+from tests.support.producer import Producer, make_job
 
 CASE_LABEL = "io.faktctl.audit-case"
 PASSWORD = "live-audit-" + uuid.uuid4().hex
@@ -210,8 +211,8 @@ def test_safe_deployment_passes(
         mem_limit="1g",
     )
     port = wait_for_greeting(wait_until, container, PASSWORD)
-    with probe.FaktoryConnection("127.0.0.1", port, PASSWORD) as conn:
-        conn.push(probe.make_job("AuditProbe", [1]))
+    with Producer("127.0.0.1", port, PASSWORD) as conn:
+        conn.push(make_job("AuditProbe", [1]))
     saved = container.exec_run(["redis-cli", "-s", "/var/lib/faktory/db/redis.sock", "SAVE"])
     assert saved.exit_code == 0, saved.output
 

@@ -27,7 +27,6 @@ from typing import Any
 import docker
 import pytest
 
-from faktctl.adapters import probe
 from faktctl.backups.manifest import (
     Backup,
     list_backups,
@@ -41,6 +40,7 @@ from tests.e2e.upkit import (
     make_deployment,
 )
 from tests.support.local import wait_until
+from tests.support.producer import make_job
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -85,17 +85,15 @@ def fill(deployment: Deployment) -> None:
         "errtype": "Error",
     }
     with deployment.connect() as conn:
-        refused = conn.push_many(
-            [probe.make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS)]
-        )
+        refused = conn.push_many([make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS)])
         assert refused == {}
         for n in range(SCHEDULED):
-            conn.push({**probe.make_job("demo.echo", [n], queue=PARKED), "at": later})
+            conn.push({**make_job("demo.echo", [n], queue=PARKED), "at": later})
         for n in range(RETRIES):
-            job = probe.make_job("demo.fail", [n], queue=WORK)
+            job = make_job("demo.fail", [n], queue=WORK)
             conn.push({**job, "retry": 25, "failure": earlier_failure})
         for n in range(DEAD):  # out of retries: the next failure sends it to the dead set
-            job = probe.make_job("demo.fail", [n], queue=WORK)
+            job = make_job("demo.fail", [n], queue=WORK)
             conn.push({**job, "retry": 1, "failure": earlier_failure})
 
     def failed_by_the_worker() -> bool:
@@ -156,8 +154,8 @@ def test_backup_then_down_volumes_up_then_restore_brings_every_job_back(
 
 def test_a_backup_taken_right_after_a_push_contains_it(deployment: Deployment) -> None:
     with deployment.connect() as conn:
-        conn.push_many([probe.make_job("demo.echo", [n], queue=PARKED) for n in range(10)])
-        conn.push(probe.make_job("demo.echo", ["the last one"], queue="last-push"))
+        conn.push_many([make_job("demo.echo", [n], queue=PARKED) for n in range(10)])
+        conn.push(make_job("demo.echo", ["the last one"], queue="last-push"))
         pushed_at = time.monotonic()
     started = time.monotonic()
     taken = backup(deployment)
@@ -197,7 +195,7 @@ def test_a_corrupted_backup_is_refused_and_the_server_keeps_its_data(
     data[len(data) // 2] ^= 0x01
     taken.snapshot_path.write_bytes(bytes(data))
     with deployment.connect() as conn:
-        conn.push(probe.make_job("demo.echo", ["after the backup"], queue=PARKED))
+        conn.push(make_job("demo.echo", ["after the backup"], queue=PARKED))
     before = server_state(deployment)
 
     restore = deployment.faktctl("restore", taken.name, "--yes")

@@ -18,6 +18,7 @@ from faktctl.adapters import probe
 from tests.support.cli import CliResult, run_faktctl
 from tests.support.compose import compose, label_override
 from tests.support.local import free_port
+from tests.support.producer import Producer, make_job
 
 JOBS = 50
 HEALTH_TIMEOUT = 90.0
@@ -39,14 +40,14 @@ class Composed:
         return run_faktctl(*args, cwd=self.folder, env=labelled, timeout=240)
 
     def queue(self) -> int:
-        with probe.FaktoryConnection("127.0.0.1", self.port, self.password) as conn:
+        with Producer("127.0.0.1", self.port, self.password) as conn:
             return conn.queue_sizes().get("parked", 0)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT
         while time.monotonic() < deadline:
             try:
-                probe.FaktoryConnection("127.0.0.1", self.port, self.password).close()
+                Producer("127.0.0.1", self.port, self.password).close()
                 return
             except probe.ProbeError:
                 time.sleep(0.5)
@@ -74,13 +75,13 @@ def composed(tmp_path: Path, faktory_image: str, test_session_id: str) -> Iterat
 
 
 def test_backup_and_restore_of_a_composed_deployment(composed: Composed) -> None:
-    with probe.FaktoryConnection("127.0.0.1", composed.port, composed.password) as conn:
-        conn.push_many([probe.make_job("demo.echo", [n], queue="parked") for n in range(JOBS)])
+    with Producer("127.0.0.1", composed.port, composed.password) as conn:
+        conn.push_many([make_job("demo.echo", [n], queue="parked") for n in range(JOBS)])
     taken = composed.faktctl("backup")
     assert taken.code == 0, taken.output
     name = Path(taken.stdout.strip()).name.removesuffix(".manifest.json")
 
-    with probe.FaktoryConnection("127.0.0.1", composed.port, composed.password) as conn:
+    with Producer("127.0.0.1", composed.port, composed.password) as conn:
         conn.command("FLUSH")
     assert composed.queue() == 0
 

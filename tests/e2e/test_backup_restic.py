@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from faktctl.adapters import probe
 from faktctl.backups.manifest import list_backups
 from tests.e2e.upkit import Deployment, assert_password_never_printed, make_deployment
+from tests.support.producer import make_job
 from tests.support.provision import deb_tool
 from tests.support.restic import RestServer, Webhook, restic_path, run_restic, webhook
 
@@ -66,7 +66,7 @@ def restic_spec(deployment: Deployment, destinations: list[str], **extra: Any) -
 
 def push(deployment: Deployment, count: int, start: int = 0) -> None:
     with deployment.connect() as conn:
-        jobs = [probe.make_job("demo.echo", [n], queue=PARKED) for n in range(start, start + count)]
+        jobs = [make_job("demo.echo", [n], queue=PARKED) for n in range(start, start + count)]
         assert conn.push_many(jobs) == {}
 
 

@@ -20,6 +20,7 @@ from faktctl.adapters import probe
 from tests.support.cli import run_faktctl
 from tests.support.compose import compose, label_override
 from tests.support.local import free_port
+from tests.support.producer import Producer, make_job
 
 HEALTH_TIMEOUT = 90.0
 PERSISTED_QUEUE = "e2e-persisted"
@@ -126,8 +127,8 @@ def test_rendered_project_runs_a_production_faktory_that_keeps_its_data(
         assert probe.http_status("127.0.0.1", web, "/", password=project.password) == 401
     assert probe.http_health("127.0.0.1", project.dashboard_port)["server"]["faktory_version"]
 
-    with probe.FaktoryConnection("127.0.0.1", project.protocol_port, project.password) as conn:
-        conn.push(probe.make_job("demo.echo", [1], queue=PERSISTED_QUEUE))
+    with Producer("127.0.0.1", project.protocol_port, project.password) as conn:
+        conn.push(make_job("demo.echo", [1], queue=PERSISTED_QUEUE))
         assert conn.queue_sizes().get(PERSISTED_QUEUE) == 1
 
     project.compose("down")  # volumes kept; a graceful stop saves the RDB
@@ -136,7 +137,7 @@ def test_rendered_project_runs_a_production_faktory_that_keeps_its_data(
 
     project.compose("up", "-d")
     server = _wait_healthy(docker_client, project.name)
-    with probe.FaktoryConnection("127.0.0.1", project.protocol_port, project.password) as conn:
+    with Producer("127.0.0.1", project.protocol_port, project.password) as conn:
         assert conn.queue_sizes().get(PERSISTED_QUEUE) == 1
     code, _ = server.exec_run(["ls", "/var/lib/faktory/db/faktory.rdb"])
     assert code == 0, "the RDB must live in the mounted volume"

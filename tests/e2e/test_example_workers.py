@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 from docker.models.containers import Container
 
-from faktctl.adapters import probe
-
 if TYPE_CHECKING:
     from tests.e2e.conftest import FaktoryServer
 
+from tests.support.producer import make_job
 
 PASSWORD = "worker-e2e-pw"
 JOBS = 10
@@ -32,7 +31,7 @@ def _processed(server: FaktoryServer) -> int:
 
 
 def _push_echo_jobs(server: FaktoryServer, count: int) -> None:
-    jobs = [probe.make_job("demo.echo", [n, "e2e"]) for n in range(count)]
+    jobs = [make_job("demo.echo", [n, "e2e"]) for n in range(count)]
     with server.connect() as conn:
         assert conn.push_many(jobs) == {}
 

@@ -30,6 +30,7 @@ from faktctl.adapters import probe
 from faktctl.faktory.images import parse_image
 from tests.support.cli import run_faktctl
 from tests.support.images import ensure_faktory_image
+from tests.support.producer import Producer, make_job
 
 SPEC = """\
 project: shop
@@ -134,8 +135,8 @@ def test_the_rendered_server_container_runs_under_docker(
         assert not refused.accepted, "the server accepted a client without the password"
         wrong = probe.handshake("127.0.0.1", port, "not-the-password", timeout=5.0)
         assert not wrong.accepted
-        with probe.FaktoryConnection("127.0.0.1", port, password, timeout=10.0) as conn:
-            conn.push(probe.make_job("K8sProof", [1]))
+        with Producer("127.0.0.1", port, password, timeout=10.0) as conn:
+            conn.push(make_job("K8sProof", [1]))
             assert conn.queue_sizes().get("default") == 1
         logs = bytes(server.logs()).decode(errors="replace")
         # production: the data goes to /var/lib/faktory/db (development would use

@@ -12,6 +12,7 @@ from faktctl.adapters import probe
 if TYPE_CHECKING:
     from tests.e2e.conftest import FaktoryServer
 
+from tests.support.producer import make_job
 
 PASSWORD = "e2e-Secret-42"
 
@@ -45,7 +46,7 @@ def test_missing_password_is_refused(protected: FaktoryServer) -> None:
 
 def test_pushed_job_shows_in_info(protected: FaktoryServer) -> None:
     with protected.connect() as conn:
-        conn.push(probe.make_job("demo.echo", ["hello"], queue="e2e"))
+        conn.push(make_job("demo.echo", ["hello"], queue="e2e"))
         info = conn.info()
         sizes = conn.queue_sizes()
     assert sizes.get("e2e") == 1

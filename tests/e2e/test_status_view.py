@@ -10,16 +10,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from faktctl.adapters import probe
 from tests.e2e.upkit import Deployment, assert_password_never_printed, go_worker, make_deployment
 from tests.support.local import wait_until
+from tests.support.producer import Producer, make_job
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
 QUEUED = {"status-a": 3, "status-b": 2}
 
 
-def _fail_one(conn: probe.FaktoryConnection, queue: str) -> None:
+def _fail_one(conn: Producer, queue: str) -> None:
     reply = conn.command("FETCH", queue)
     assert reply is not None, f"no job to fetch from {queue}"
     jid = json.loads(reply)["jid"]
@@ -31,19 +31,19 @@ def _fill(deployment: Deployment) -> None:
     with deployment.connect() as conn:
         for queue, count in QUEUED.items():
             for n in range(count):
-                conn.push(probe.make_job("StatusJob", [n], queue=queue))
+                conn.push(make_job("StatusJob", [n], queue=queue))
         later = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        conn.push({**probe.make_job("Later", [], queue="status-later"), "at": later})
+        conn.push({**make_job("Later", [], queue="status-later"), "at": later})
         # A job that already failed 10 times: Faktory schedules its next try count^4 s later
         # (~3 h), so it stays in the retry set while the test reads it twice. A first failure
         # comes due after 15-45 s and once left the set between the two reads.
         earlier = {"retry_count": 10, "errtype": "Boom", "message": "earlier failure"}
-        retried = probe.make_job("Retried", [], queue="status-r")
+        retried = make_job("Retried", [], queue="status-r")
         conn.push({**retried, "retry": 25, "failure": earlier})
         _fail_one(conn, "status-r")
-        conn.push({**probe.make_job("Doomed", [], queue="status-d"), "retry": -1})
+        conn.push({**make_job("Doomed", [], queue="status-d"), "retry": -1})
         _fail_one(conn, "status-d")
-        conn.push(probe.make_job("Done", [], queue="status-ok"))
+        conn.push(make_job("Done", [], queue="status-ok"))
         reply = conn.command("FETCH", "status-ok")
         assert reply is not None
         conn.command("ACK", json.dumps({"jid": json.loads(reply)["jid"]}))

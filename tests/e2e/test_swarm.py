@@ -29,6 +29,7 @@ from tests.support.images import (
     go_worker_recipe_hash,
 )
 from tests.support.local import wait_until
+from tests.support.producer import make_job
 
 PUSHED = 500
 PARKED = 200  # jobs on a queue no worker reads: they must survive every server replacement
@@ -234,7 +235,7 @@ def test_worker_image_change_rolls_with_no_job_lost(
     deployment.write_spec(spec)
 
     with deployment.connect() as conn:
-        conn.push_many(probe.make_job("demo.echo", [i]) for i in range(300))
+        conn.push_many(make_job("demo.echo", [i]) for i in range(300))
     deployment.up()
     _produce(deployment, go_worker_image, 100)
     wait_until(lambda: _processed(deployment) >= before + 400, 180, "every job processed")
@@ -253,7 +254,7 @@ def test_server_config_change_is_stop_first_and_keeps_queued_jobs(
     deployment: SwarmDeployment,
 ) -> None:
     with deployment.connect() as conn:
-        conn.push_many(probe.make_job("demo.echo", [i], queue="parked") for i in range(PARKED))
+        conn.push_many(make_job("demo.echo", [i], queue="parked") for i in range(PARKED))
     assert _parked(deployment) == PARKED
     spec = deployment.spec()
     spec["server"]["log_level"] = "debug"

@@ -16,7 +16,6 @@ import docker.types
 import pytest
 
 from faktctl import labels
-from faktctl.adapters import probe
 from faktctl.backups.manifest import Backup, list_backups, read_manifest
 from tests.e2e.swarmkit import SwarmDeployment, new_swarm_deployment, single_node_swarm, tear_down
 from tests.support.cli import run_faktctl
@@ -25,6 +24,7 @@ from tests.support.images import (
     go_worker_recipe_hash,
 )
 from tests.support.local import free_port, wait_until
+from tests.support.producer import make_job
 
 PARKED = "parked"  # no worker reads it: its jobs stay queued
 JOBS = 300
@@ -87,8 +87,8 @@ def test_backup_then_lose_the_data_then_restore_brings_every_job_back(
     deployment: SwarmDeployment,
 ) -> None:
     with deployment.connect() as conn:
-        conn.push_many(probe.make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS))
-        later = [probe.make_job("demo.echo", [n], queue=PARKED) for n in range(SCHEDULED)]
+        conn.push_many(make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS))
+        later = [make_job("demo.echo", [n], queue=PARKED) for n in range(SCHEDULED)]
         for job in later:
             job["at"] = "2099-01-01T00:00:00Z"
         conn.push_many(later)
@@ -104,7 +104,7 @@ def test_backup_then_lose_the_data_then_restore_brings_every_job_back(
     deployment.up()
     assert _sizes(deployment) == (0, 0)
     with deployment.connect() as conn:  # a change made after the backup, undone by the restore
-        conn.push(probe.make_job("demo.echo", ["after the backup"], queue="later"))
+        conn.push(make_job("demo.echo", ["after the backup"], queue="later"))
 
     restore = deployment.faktctl("restore", taken.name, "--yes")
     assert restore.code == 0, restore.output
@@ -226,7 +226,7 @@ def test_up_on_a_swarm_refuses_a_version_change_across_the_queue_keys(
     try:
         old.up()
         with old.connect() as conn:
-            conn.push_many(probe.make_job("demo.echo", [n], queue=PARKED) for n in range(50))
+            conn.push_many(make_job("demo.echo", [n], queue=PARKED) for n in range(50))
         before = old.versions()
         spec["server"]["image"] = faktory_image
         old.write_spec(spec)

@@ -13,9 +13,9 @@ from typing import Any
 
 import docker
 
-from faktctl.adapters import probe
 from tests.e2e.upkit import Deployment, assert_password_never_printed, go_worker, make_deployment
 from tests.support.images import tag_alias
+from tests.support.producer import make_job
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -25,9 +25,7 @@ JOBS = 100
 
 def _push_parked(deployment: Deployment) -> None:
     with deployment.connect() as conn:
-        refused = conn.push_many(
-            [probe.make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS)]
-        )
+        refused = conn.push_many([make_job("demo.echo", [n], queue=PARKED) for n in range(JOBS)])
         assert refused == {}
         assert conn.queue_sizes().get(PARKED) == JOBS
 

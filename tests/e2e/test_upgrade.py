@@ -22,6 +22,7 @@ from faktctl import labels
 from faktctl.adapters import probe
 from tests.e2e.upkit import Deployment, go_worker, new_deployment, tear_down
 from tests.support.local import wait_until
+from tests.support.producer import make_job
 
 QUEUES = {"default": 500, "critical": 300, "bulk": 200}
 SCHEDULED, RETRIES, DEAD = 100, 50, 20
@@ -58,19 +59,17 @@ def old_deployment(
 def _fill(deployment: Deployment) -> None:
     """1000 jobs over 3 queues, 100 scheduled, 50 retries, 20 dead."""
     with deployment.connect() as conn:
-        jobs = [
-            probe.make_job("demo.echo", [n], q) for q, size in QUEUES.items() for n in range(size)
-        ]
+        jobs = [make_job("demo.echo", [n], q) for q, size in QUEUES.items() for n in range(size)]
         assert conn.push_many(jobs) == {}
         later = []
         for n in range(SCHEDULED):
-            job = probe.make_job("demo.echo", [n], "default")
+            job = make_job("demo.echo", [n], "default")
             job["at"] = FAR_FUTURE
             later.append(job)
         assert conn.push_many(later) == {}
         for count, retry in ((RETRIES, 25), (DEAD, 0)):
             for n in range(count):
-                job = probe.make_job("demo.fail", [n], "failing")
+                job = make_job("demo.fail", [n], "failing")
                 job["retry"] = retry
                 conn.push(job)
                 fetched = conn.command("FETCH", "failing")
@@ -120,11 +119,11 @@ class Producer(threading.Thread):
     def run(self) -> None:
         deadline = time.monotonic() + 300
         while not self.stop.is_set() and time.monotonic() < deadline:
-            job = probe.make_job("demo.echo", ["live"], "live")
+            job = make_job("demo.echo", ["live"], "live")
             try:
                 with self.deployment.connect() as conn:
                     while not self.stop.is_set():
-                        job = probe.make_job("demo.echo", ["live"], "live")
+                        job = make_job("demo.echo", ["live"], "live")
                         conn.push(job)
                         self.acked.append(job["jid"])
                         time.sleep(0.02)

@@ -18,9 +18,9 @@ import docker
 import pytest
 
 from faktctl import labels
-from faktctl.adapters import probe
 from tests.support.cli import CliResult, run_faktctl
 from tests.support.local import free_port
+from tests.support.producer import Producer
 from tests.support.specfolder import SpecFolder
 
 RUN_TIMEOUT = 240.0
@@ -62,8 +62,8 @@ class Deployment(SpecFolder):
         assert isinstance(attrs, dict)
         return attrs
 
-    def connect(self) -> probe.FaktoryConnection:
-        return probe.FaktoryConnection("127.0.0.1", self.protocol_port, self.password)
+    def connect(self) -> Producer:
+        return Producer("127.0.0.1", self.protocol_port, self.password)
 
     def url(self) -> str:
         return f"tcp://:{self.password}@127.0.0.1:{self.protocol_port}"

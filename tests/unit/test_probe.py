@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from faktctl.adapters import probe
+from tests.support.producer import Producer, make_job
 
 SALT = "55104dc76695721d"
 ITERATIONS = 1545
@@ -241,7 +242,7 @@ def test_silent_server_times_out_within_the_timeout() -> None:
 
 def test_push_then_info_shows_the_job(fake_faktory: Callable[..., FakeFaktoryServer]) -> None:
     server = fake_faktory(password="foobar")
-    with probe.FaktoryConnection("127.0.0.1", server.port, "foobar", timeout=2) as conn:
+    with Producer("127.0.0.1", server.port, "foobar", timeout=2) as conn:
         jid = conn.push({"jobtype": "demo.echo", "queue": "critical"})
         assert conn.queue_sizes() == {"critical": 1}
         info = conn.info()
@@ -254,8 +255,8 @@ def test_push_then_info_shows_the_job(fake_faktory: Callable[..., FakeFaktorySer
 
 def test_push_many_uses_pushb(fake_faktory: Callable[..., FakeFaktoryServer]) -> None:
     server = fake_faktory()
-    jobs = [probe.make_job("demo.echo", [n]) for n in range(3)]
-    with probe.FaktoryConnection("127.0.0.1", server.port, timeout=2) as conn:
+    jobs = [make_job("demo.echo", [n]) for n in range(3)]
+    with Producer("127.0.0.1", server.port, timeout=2) as conn:
         assert conn.push_many(jobs) == {}
         assert conn.queue_sizes() == {"default": 3}
     assert "PUSHB" in server.state.commands
@@ -263,7 +264,7 @@ def test_push_many_uses_pushb(fake_faktory: Callable[..., FakeFaktoryServer]) ->
 
 def test_nil_reply_and_server_error(fake_faktory: Callable[..., FakeFaktoryServer]) -> None:
     server = fake_faktory()
-    with probe.FaktoryConnection("127.0.0.1", server.port, timeout=2) as conn:
+    with Producer("127.0.0.1", server.port, timeout=2) as conn:
         assert conn.command("FETCH", "default") is None
         with pytest.raises(probe.ServerError, match="unknown command BOGUS") as caught:
             conn.command("BOGUS")
@@ -272,7 +273,7 @@ def test_nil_reply_and_server_error(fake_faktory: Callable[..., FakeFaktoryServe
 
 def test_close_sends_end_once(fake_faktory: Callable[..., FakeFaktoryServer]) -> None:
     server = fake_faktory()
-    conn = probe.FaktoryConnection("127.0.0.1", server.port, timeout=2)
+    conn = Producer("127.0.0.1", server.port, timeout=2)
     conn.close()
     conn.close()
     for _ in range(100):
@@ -289,7 +290,7 @@ def test_refused_password_raises_on_connect(
 ) -> None:
     server = fake_faktory(password="foobar")
     with pytest.raises(probe.ProbeError, match="Invalid password"):
-        probe.FaktoryConnection("127.0.0.1", server.port, "wrong", timeout=2)
+        Producer("127.0.0.1", server.port, "wrong", timeout=2)
 
 
 # --- HTTP -----------------------------------------------------------------------------------

@@ -46,8 +46,8 @@ def preflight(**changes: object) -> Preflight:
 
 def test_versions_table() -> None:
     assert DEFAULT_IMAGE == "contribsys/faktory:1.10.0"
-    assert format_of((1, 9, 4)).queue_key("default") == "default"
-    assert format_of((1, 10, 0)).queue_key("default") == "q:default"
+    assert format_of((1, 9, 4)).queue_prefix == ""  # queue `default` is the Redis key `default`
+    assert format_of((1, 10, 0)).queue_prefix == "q:"  # ... and `q:default` from 1.10 on
     assert format_of((2, 0, 0)) is FORMATS[-1]
     assert crosses_boundary((1, 9, 4), (1, 10, 0))
     assert crosses_boundary((1, 10, 1), (1, 9, 3))
