@@ -42,10 +42,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -454,17 +455,22 @@ class ChecksumResult:
     size: int | None = None
 
 
-def file_sha256(path: Path, on_progress: ByteProgress | None = None) -> tuple[str, int]:
-    """sha256 hex and size of a file, read in 1 MiB blocks."""
+def sha256_of(blocks: Iterable[bytes], on_progress: ByteProgress | None = None) -> tuple[str, int]:
+    """sha256 hex and size of a stream of bytes, reporting the running size."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-            size += len(block)
-            if on_progress is not None:
-                on_progress(size)
+    for block in blocks:
+        digest.update(block)
+        size += len(block)
+        if on_progress is not None:
+            on_progress(size)
     return digest.hexdigest(), size
+
+
+def file_sha256(path: Path, on_progress: ByteProgress | None = None) -> tuple[str, int]:
+    """sha256 hex and size of a file, read in 1 MiB blocks."""
+    with path.open("rb") as handle:
+        return sha256_of(iter(partial(handle.read, HASH_BLOCK), b""), on_progress)
 
 
 def verify_checksum(backup: Backup, on_progress: ByteProgress | None = None) -> ChecksumResult:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from faktctl.backups.manifest import (
     Manifest,
     parse_iso,
     parse_manifest_name,
+    sha256_of,
 )
 from faktctl.ui import ByteProgress
 
@@ -191,15 +191,8 @@ def find(restic: Restic, project: str, reference: str | None) -> Backup:
 def rdb_sha256(backup: Backup, on_progress: ByteProgress | None = None) -> tuple[str, int]:
     """Read the snapshot's faktory.rdb out of the repository and hash it."""
     assert backup.read_rdb is not None
-    digest = hashlib.sha256()
-    size = 0
     with backup.read_rdb() as chunks:
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            if on_progress is not None:
-                on_progress(size)
-    return digest.hexdigest(), size
+        return sha256_of(chunks, on_progress)
 
 
 def require_checksum(backup: Backup, on_progress: ByteProgress | None = None) -> None:

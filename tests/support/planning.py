@@ -11,6 +11,7 @@ from faktctl.desired import Desired, Secrets, build_desired
 from faktctl.platforms.engine.apply import container_config
 from faktctl.platforms.engine.observe import Observed, ObservedContainer, ObservedNetwork
 from faktctl.platforms.engine.plan import config_parts
+from faktctl.platforms.swarm.plan import ImageEntry
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
 
@@ -24,6 +25,28 @@ workers:
   - name: reports
     image: reports:7
 """
+# a swarm with both worker deliveries: the server address as a variable and as a file
+SWARM_SPEC = """\
+project: shop
+platform: swarm
+server:
+  image: contribsys/faktory:1.10.0
+workers:
+  - name: emails
+    image: emails:1
+    replicas: 3
+    env: {FAKTORY_QUEUES: mail}
+  - name: reports
+    image: reports:1
+    command: [report, --fast]
+swarm:
+  server_node: {label: faktory.server=true}
+  worker_spread: [node.labels.zone]
+  update_parallelism: 2
+  workers:
+    reports: {faktory_url: file}
+"""
+SWARM_ENTRIES = {"emails:1": ImageEntry(("/usr/bin/emails",), ("--serve",))}
 IMAGE_IDS = {
     "contribsys/faktory:1.9.3": "sha256:aaa111",
     "contribsys/faktory:1.9.4": "sha256:bbb222",

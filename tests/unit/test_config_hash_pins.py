@@ -19,6 +19,7 @@ from faktctl.platforms.engine.apply import container_config
 from faktctl.platforms.swarm.plan import ImageEntry, SwarmDesired, translate
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
+from tests.support.planning import SWARM_ENTRIES, SWARM_SPEC
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSWORD = "pin-password"
@@ -60,29 +61,8 @@ ENGINE_PINS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 # `platform: swarm` needs a server node; polyglot publishes ports, which a swarm refuses, so
-# the swarm pins are the minimal example and a spec with both worker deliveries.
+# the swarm pins are the minimal example and the swarm spec of the planner tests.
 SWARM_SECTION = "platform: swarm\nswarm:\n  server_node: {hostname: node-1}\n"
-SHOP = """\
-project: shop
-platform: swarm
-server:
-  image: contribsys/faktory:1.10.0
-workers:
-  - name: emails
-    image: emails:1
-    replicas: 3
-    env: {FAKTORY_QUEUES: mail}
-  - name: reports
-    image: reports:1
-    command: [report, --fast]
-swarm:
-  server_node: {label: faktory.server=true}
-  worker_spread: [node.labels.zone]
-  update_parallelism: 2
-  workers:
-    reports: {faktory_url: file}
-"""
-SHOP_ENTRIES = {"emails:1": ImageEntry(("/usr/bin/emails",), ("--serve",))}
 SWARM_PINS: dict[str, str] = {
     "minimal_faktory": "2bc31393a161f41a94de488ff722859b701fe73ed988472f40297ba21bc9a66b",
     "shop_faktory": "ea00392fbbed8dd8a5b3d6c4fdcd46cfa0b824abb3f405dbab8521a837c65818",
@@ -133,7 +113,7 @@ def test_engine_container_labels_keep_their_values(example: str, service: str) -
 
 def _all_swarm_services() -> SwarmDesired:
     minimal = _swarm("minimal", _example_text("minimal") + SWARM_SECTION, {})
-    shop = _swarm("shop", SHOP, SHOP_ENTRIES)
+    shop = _swarm("shop", SWARM_SPEC, SWARM_ENTRIES)
     return SwarmDesired("pins", "pins", False, (), minimal.services + shop.services, None)
 
 

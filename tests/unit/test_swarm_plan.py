@@ -10,7 +10,6 @@ from faktctl.desired import Secrets, build_desired
 from faktctl.errors import SpecError
 from faktctl.platforms.swarm.plan import (
     SHELL_WRAPPER,
-    ImageEntry,
     Observed,
     ObservedService,
     SwarmDesired,
@@ -20,34 +19,13 @@ from faktctl.platforms.swarm.plan import (
 )
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import parse_spec
-
-SPEC = """\
-project: shop
-platform: swarm
-server:
-  image: contribsys/faktory:1.10.0
-workers:
-  - name: emails
-    image: emails:1
-    replicas: 3
-    env: {FAKTORY_QUEUES: mail}
-  - name: reports
-    image: reports:1
-    command: [report, --fast]
-swarm:
-  server_node: {label: faktory.server=true}
-  worker_spread: [node.labels.zone]
-  update_parallelism: 2
-  workers:
-    reports: {faktory_url: file}
-"""
-ENTRIES = {"emails:1": ImageEntry(("/usr/bin/emails",), ("--serve",))}
+from tests.support.planning import SWARM_ENTRIES, SWARM_SPEC
 
 
-def _swarm(text: str = SPEC, password: str = "pw-one") -> SwarmDesired:
+def _swarm(text: str = SWARM_SPEC, password: str = "pw-one") -> SwarmDesired:
     loaded = parse_spec(text, Path("/srv/shop/faktory.yaml"))
     desired = build_desired(loaded, Secrets(SecretStr(password)))
-    return translate(desired, loaded.spec, SecretStr(password), None, ENTRIES)
+    return translate(desired, loaded.spec, SecretStr(password), None, SWARM_ENTRIES)
 
 
 def test_server_is_one_pinned_stop_first_replica_with_its_password_as_a_secret() -> None:
@@ -87,7 +65,7 @@ def test_file_delivery_leaves_the_command_alone() -> None:
 
 
 def test_shell_delivery_needs_the_image_inspected() -> None:
-    loaded = parse_spec(SPEC, Path("/srv/shop/faktory.yaml"))
+    loaded = parse_spec(SWARM_SPEC, Path("/srv/shop/faktory.yaml"))
     desired = build_desired(loaded, Secrets(SecretStr("pw")))
     with pytest.raises(SwarmPlanError, match="emails:1 was not inspected"):
         translate(desired, loaded.spec, SecretStr("pw"), None, {})
