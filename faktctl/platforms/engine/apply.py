@@ -356,11 +356,9 @@ class Executor:
         if isinstance(outcome, ready.Ready):
             self.progress.finish(service, f"ready ({name}: {outcome.value}{server.web_text})")
             return None
-        assert current is not None  # every outcome but Ready follows at least one look
+        assert current is not None  # every outcome follows at least one look
         if isinstance(outcome, ready.Failed):
-            failure = self._failure(service, current, outcome.reason)
-            self.progress.finish(service, failure.message, ok=False)
-            return failure
+            return self._failed(service, current, outcome.reason)
         if isinstance(outcome, ready.Refused):
             return self._failed(
                 service, current, f"Faktory refused the configured password: {outcome.reason}"
