@@ -139,7 +139,8 @@ def commands_page() -> str:
         "",
     ]
     for name, command, ctx in tree:
-        lines += [f"## {name}", "", "```", command.get_usage(ctx).strip(), "```", ""]
+        usage = " ".join([ctx.command_path, *command.collect_usage_pieces(ctx)])
+        lines += [f"## {name}", "", "```", usage, "```", ""]
         for paragraph in _paragraphs(command.help or ""):
             lines += [_prose(paragraph), ""]
         rows = []

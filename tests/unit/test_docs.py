@@ -35,6 +35,14 @@ def test_generation_writes_nothing_when_pages_are_current(tmp_path: Path) -> Non
     assert docs.stale_pages(tmp_path) == ["spec.md"]
 
 
+def test_generation_ignores_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = {name: render() for name, render in docs.PAGES.items()}
+    for name, value in {"COLUMNS": "20", "FORCE_COLOR": "1", "TERM": "xterm-256color"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert {name: render() for name, render in docs.PAGES.items()} == wide
+
+
 def test_every_check_says_what_it_looks_at_and_why_it_matters() -> None:
     from faktctl.audit.registry import all_rules
 
