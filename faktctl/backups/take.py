@@ -151,7 +151,8 @@ class BackupResult:
         """The first folder's backup, as a one-folder backup reports it."""
         first = result.first_folder
         assert first is not None
-        folder = next(o for o in result.outcomes if isinstance(o.destination, Folder))
+        written_to = str(first.backup.manifest_path)
+        folder = next(o for o in result.outcomes if o.where == written_to)
         return cls(
             backup=first.backup,
             pruned=tuple(folder.pruned),
