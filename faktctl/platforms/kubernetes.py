@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -35,6 +36,9 @@ from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.model import Kubernetes, Suppression
 
+if TYPE_CHECKING:
+    from faktctl.platforms.protocol import Targets
+
 IGNORE_ANNOTATION = (
     "faktctl.io/audit-ignore"  # read back by faktctl.audit.sources.kubernetes.gather
 )
@@ -43,6 +47,7 @@ SERVER_FILE = "server.yaml"
 NETWORK_FILE = "network.yaml"
 WORKERS_FILE = "workers.yaml"
 SECRETS_DIR = "secrets"
+DEFAULT_DIR = "k8s"  # beside the spec, unless `render --out` names another
 GITIGNORE = ".gitignore"
 # The uid/gid the server runs as: not root, not in the image's /etc/passwd (nothing needs it).
 RUN_AS = 65532
@@ -62,6 +67,13 @@ class KubeFiles:
 
     manifests: dict[str, str]
     secrets: dict[str, SecretStr]
+
+    def targets(self, out_dir: Path) -> Targets:
+        """Each file under `out_dir` with its content and mode (the secret files 0600)."""
+        found: Targets = {out_dir / name: (text, 0o644) for name, text in self.manifests.items()}
+        for name, secret in self.secrets.items():
+            found[out_dir / name] = (secret, 0o600)
+        return found
 
 
 def object_name(name: str) -> str:
