@@ -49,13 +49,7 @@ def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
 
     project = open_project(file)
     directory = out if out is not None else project.dir / DEFAULT_DIR
-    files = render_kubernetes(
-        project.desired,
-        project.loaded.spec.kubernetes,
-        project.password,
-        project.loaded.path.name,
-        project.loaded.spec.audit.ignore,
-    )
+    files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
     targets = files.targets(directory)
     if check:
         return check_files(

@@ -27,14 +27,15 @@ from faktctl.desired import (
     DATA_DIR,
     PROTOCOL_PORT,
     WEB_CONF_TARGET,
+    AuditIgnore,
     Desired,
+    KubernetesSettings,
     SecretEnv,
     ServiceRequest,
 )
 from faktctl.errors import UsageError
 from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
-from faktctl.spec.model import Kubernetes, Suppression
 
 if TYPE_CHECKING:
     from faktctl.platforms.protocol import Targets
@@ -262,7 +263,7 @@ def _server_container(desired: Desired, server: ServiceRequest) -> tuple[Any, li
     return container, volumes
 
 
-def _ignore_annotation(ignore: list[Suppression]) -> dict[str, str]:
+def _ignore_annotation(ignore: tuple[AuditIgnore, ...]) -> dict[str, str]:
     """The spec's audit suppressions, so `faktctl audit --k8s` on these files honours them."""
     if not ignore:
         return {}
@@ -270,16 +271,14 @@ def _ignore_annotation(ignore: list[Suppression]) -> dict[str, str]:
         {
             "id": item.id,
             "reason": item.reason,
-            **({"expires": item.expires.isoformat()} if item.expires else {}),
+            **({"expires": item.expires} if item.expires else {}),
         }
         for item in ignore
     ]
     return {IGNORE_ANNOTATION: json.dumps(items)}
 
 
-def _statefulset(
-    desired: Desired, settings: Kubernetes, ignore: list[Suppression]
-) -> dict[str, Any]:
+def _statefulset(desired: Desired, settings: KubernetesSettings) -> dict[str, Any]:
     server = desired.server
     labels = labels_of(desired.project, "server", server.name)
     selector = selector_of(desired.project, "server", server.name)
@@ -306,7 +305,7 @@ def _statefulset(
         "volumes": volumes,
     }
     metadata: dict[str, Any] = {"name": server.name, "labels": labels}
-    annotations = _ignore_annotation(ignore)
+    annotations = _ignore_annotation(desired.audit_ignore)
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -418,7 +417,9 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
 # --- the kustomization -----------------------------------------------------------------------
 
 
-def _kustomization(desired: Desired, settings: Kubernetes, files: list[str]) -> dict[str, Any]:
+def _kustomization(
+    desired: Desired, settings: KubernetesSettings, files: list[str]
+) -> dict[str, Any]:
     generators: list[dict[str, Any]] = [
         {
             "name": PASSWORD_SECRET,
@@ -471,16 +472,13 @@ def _check_names(desired: Desired) -> None:
         seen[name] = f"worker `{worker.name}`"
 
 
-def render_kubernetes(
-    desired: Desired,
-    settings: Kubernetes,
-    password: SecretStr,
-    spec_name: str,
-    ignore: list[Suppression] | None = None,
-) -> KubeFiles:
+def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> KubeFiles:
+    settings = desired.kubernetes
+    if settings is None:  # build_desired always sets it
+        raise ValueError("the desired state carries no Kubernetes settings")
     _check_names(desired)
     server_objects = [
-        _statefulset(desired, settings, ignore or []),
+        _statefulset(desired, settings),
         _service(desired, desired.server.name, PROTOCOL_PORT, PROTOCOL_PORT_NAME),
         _service(desired, WEB_SERVICE, DASHBOARD_PORT, DASHBOARD_PORT_NAME),
     ]

@@ -58,6 +58,10 @@ _CLASSES: dict[str, type[Any]] = {
         desired_module.ServiceRequest,
         desired_module.VolumeRequest,
         desired_module.SecretFile,
+        desired_module.SwarmWorkerSettings,
+        desired_module.SwarmSettings,
+        desired_module.KubernetesSettings,
+        desired_module.AuditIgnore,
         Desired,
     )
 }

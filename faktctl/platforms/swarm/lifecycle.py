@@ -89,9 +89,7 @@ class SwarmPlatform:
         resolved = with_built_images(project.desired)
         engine = connect()
         try:
-            return swarm_desired(
-                engine, resolved, project.loaded.spec, project.password, web_conf(project)
-            )
+            return swarm_desired(engine, resolved, project.password, web_conf(project))
         finally:
             engine.close()
 
@@ -113,9 +111,7 @@ def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
         ui.data("\n".join(a.text() for a in image_actions))
         ui.info("the images above are needed before the services can be planned")
         return 0
-    desired = swarm_desired(
-        engine, resolved, project.loaded.spec, project.password, web_conf(project)
-    )
+    desired = swarm_desired(engine, resolved, project.password, web_conf(project))
     print_plan(observe_and_plan(engine, desired).the_plan)
     return 0
 
@@ -129,9 +125,7 @@ def apply(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
-        desired = swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, web_conf(project)
-        )
+        desired = swarm_desired(engine, resolved, project.password, web_conf(project))
         prepared = observe_and_plan(engine, desired)
         _guard_version(engine, project, resolved.server.image, prepared)
         executor = SwarmExecutor(
@@ -341,9 +335,7 @@ def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
 
     resolved = with_built_images(project.desired)
     try:
-        return swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, web_conf(project)
-        )
+        return swarm_desired(engine, resolved, project.password, web_conf(project))
     except OperationFailed:  # an image is missing: every service counts as drifting
         return None
 
