@@ -29,9 +29,6 @@ DOWN_POLL_S = 0.25
 DOWN_EXTRA_WAIT_S = 30.0
 
 
-# --- up -----------------------------------------------------------------------------------------
-
-
 class SwarmPlatform:
     """The swarm platform, bound to one spec (and the project opened from it, once needed)."""
 
@@ -92,6 +89,9 @@ class SwarmPlatform:
             return swarm_desired(engine, resolved, project.password, web_conf(project))
         finally:
             engine.close()
+
+
+# --- up -----------------------------------------------------------------------------------------
 
 
 def web_conf(project: Project) -> SecretStr | None:
