@@ -122,18 +122,14 @@ def render(
     never contain it either: kustomize's secretGenerator reads it from k8s/secrets/ (0600,
     git-ignored).
     """
-    if target is RenderTarget.kubernetes:
-        from faktctl.commands import render_kubernetes
+    from faktctl.commands import render as command
 
-        raise typer.Exit(render_kubernetes.run(file, out=out, check=check))
+    if target is RenderTarget.kubernetes:
+        raise typer.Exit(command.run_kubernetes(file, out=out, check=check))
     if out is not None:
         raise UsageError("--out applies to --target kubernetes only")
     if target == RenderTarget.stack:
-        from faktctl.commands import render_stack
-
-        raise typer.Exit(render_stack.run(file, check=check))
-    from faktctl.commands import render as command
-
+        raise typer.Exit(command.run_stack(file, check=check))
     raise typer.Exit(command.run(file, check=check))
 
 

@@ -84,7 +84,7 @@ def _desired(name: str, text: str) -> Desired:
 def _swarm(name: str, text: str, entries: dict[str, ImageEntry]) -> SwarmDesired:
     loaded = parse_spec(text, Path("/srv/examples") / name / "faktory.yaml")
     desired = build_desired(loaded, Secrets(SecretStr(PASSWORD)))
-    return translate(desired, loaded.spec, SecretStr(PASSWORD), None, entries)
+    return translate(desired, SecretStr(PASSWORD), None, entries)
 
 
 def test_every_example_is_pinned() -> None:
