@@ -143,7 +143,7 @@ def target_of(project: Project, policy: BackupPolicy | None = None) -> Target:
 
 @contextlib.contextmanager
 def engine_session() -> Iterator[Engine]:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:

@@ -13,7 +13,7 @@ from faktctl.secretvalue import SecretStr
 
 
 def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
-    from faktctl.adapters.docker.reader import connect_for_down
+    from faktctl.adapters.docker.connect import connect_reader
     from faktctl.commands.up import progress_display
     from faktctl.desired import Desired, Secrets, build_desired
     from faktctl.lock import project_lock
@@ -38,7 +38,7 @@ def run(file: Path | None, *, volumes: bool, assume_yes: bool) -> int:
             return swarm.down(loaded, volumes=volumes, assume_yes=assume_yes)
         # down needs names only, never the password: it works even when the secret is gone
         desired = build_desired(loaded, Secrets(SecretStr("")))
-    engine = connect_for_down()
+    engine = connect_reader()
     try:
         with project_lock(spec_path.parent, desired.project, "down"):
             observed = summary_snapshot(engine, desired, images=False)

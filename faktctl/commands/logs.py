@@ -57,7 +57,7 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.live.containers import find
     from faktctl.platforms.engine.observe import in_parallel, parse_container
     from faktctl.project import load

@@ -20,7 +20,7 @@ URL_FILENAME = "faktory_url"
 
 
 def run(file: Path | None, *, check: bool) -> int:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.commands.up import build_digests
     from faktctl.platforms.engine.plan import with_build_tags
     from faktctl.platforms.swarm.apply import swarm_desired

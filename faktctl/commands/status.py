@@ -26,7 +26,7 @@ from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.platforms.engine.plan import Plan, plan
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.reader import ReadEngine
+    from faktctl.adapters.docker.api import ReadEngine
     from faktctl.secretvalue import SecretStr
 
 
@@ -156,7 +156,7 @@ def render_table(document: dict[str, Any]) -> str:
 
 
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
-    from faktctl.adapters.docker.reader import connect_reader
+    from faktctl.adapters.docker.connect import connect_reader
     from faktctl.commands.up import build_digests
     from faktctl.platforms.engine import cache as desired_cache
     from faktctl.platforms.engine.plan import with_build_tags

@@ -150,7 +150,7 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
     """The one frame of `up` on both platforms: connect, plan only (--dry-run) or apply under
     the project's lock. A swarm needs a manager and plans services
     (faktctl.platforms.swarm.lifecycle)."""
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.lock import project_lock
     from faktctl.platforms.engine import cache as desired_cache
     from faktctl.project import open_project

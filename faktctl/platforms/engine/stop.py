@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from faktctl.adapters.docker.engine import ObjectNotFound
+from faktctl.adapters.docker.api import ObjectNotFound
 from faktctl.errors import FaktctlError
 
 if TYPE_CHECKING:

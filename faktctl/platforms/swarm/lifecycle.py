@@ -17,7 +17,8 @@ from faktctl.errors import FaktctlError, OperationFailed, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine, RawDict
+    from faktctl.adapters.docker.api import RawDict
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.live.view import FaktoryView
     from faktctl.platforms.engine.plan import PullPolicy
     from faktctl.platforms.swarm.apply import Prepared
@@ -113,7 +114,7 @@ def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepa
 
 def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.lock import project_lock
 
     project = loaded.spec.project
@@ -219,7 +220,7 @@ def _retry(action: Any, doing: str, timeout_s: float = 30.0) -> None:
 
 def status(project: Project, *, as_json: bool) -> int:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:
@@ -365,7 +366,7 @@ def logs(
     tail: int | None,
 ) -> int:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:
