@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 
-def test_the_reader_answers_as_the_sdk_does(
+def test_the_socket_and_the_sdk_session_give_the_same_answers(
     faktory_image: str,
     run_container: Callable[..., Container],
     test_labels: dict[str, str],
