@@ -22,7 +22,7 @@ import docker.errors
 
 from faktctl import labels
 from faktctl.adapters import probe
-from faktctl.adapters.docker.engine import connect
+from faktctl.adapters.docker.connect import connect
 from faktctl.adapters.docker.tunnel import relay
 from faktctl.backups.deployment import running_server
 from tests.support.cli import CliResult, run_faktctl

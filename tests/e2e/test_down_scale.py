@@ -89,9 +89,11 @@ def test_thirty_replicas_status_logs_scale_down_and_down_in_order(
     assert deployment.faktctl("status").code == 0
 
     since = time.time()
-    down = deployment.faktctl("down")
+    down = deployment.faktctl("down", env={"PYTHONPROFILEIMPORTTIME": "1"})
     until = time.time()
     assert down.code == 0, down.output
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in down.stderr.splitlines()}
+    assert not imported & {"docker", "requests", "urllib3", "typer"}  # a plain socket here
     assert deployment.containers() == {}
 
     events = _events(docker_client, project, since, until)
