@@ -11,7 +11,7 @@ from faktctl.adapters.docker.engine import Engine, ObjectNotFound, connect
 from faktctl.backups import savepoint
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 
 @pytest.fixture
