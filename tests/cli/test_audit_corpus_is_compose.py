@@ -1,0 +1,16 @@
+"""Every case of the compose-file corpus (tests/unit/test_audit_corpus.py) is a compose file
+docker compose v2 itself accepts, built from the Go module proxy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.compose import config_problems
+from tests.unit.test_audit_corpus import CASES, Case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_corpus_case_is_valid_compose(case: Case) -> None:
+    """Every case is a compose file docker compose v2 itself accepts (`config -q`)."""
+    compose = case.source / "compose.yaml" if case.source.is_dir() else case.source
+    assert config_problems(compose.parent, compose.name, resolve=False) == ""
