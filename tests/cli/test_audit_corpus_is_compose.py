@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.audit_corpus import Case, all_cases
 from tests.support.compose import config_problems
-from tests.unit.test_audit_corpus import CASES, Case
+
+CASES = all_cases()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

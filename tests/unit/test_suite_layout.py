@@ -6,11 +6,12 @@
   (docker compose v2, kube tools); no Docker engine.
 - tests/e2e: the real Docker engine and the locally built Faktory image.
 
-What the groups share lives in tests/support. The test folders have no __init__.py, so pytest
-imports each test module by its file name alone: two test files with one name in two groups
-stop the whole run at collection. Helpers running a folder at a time never see that; this test
-does. The group rules are read from import statements: a unit test module that imports
-`subprocess` or a support module that starts processes fails here, naming file and line.
+What the groups share lives in tests/support; no test module imports another. The test folders
+have no __init__.py, so pytest imports each test module by its file name alone: two test files
+with one name in two groups stop the whole run at collection. Helpers running a folder at a
+time never see that; this test does. The group rules are read from import statements: a unit
+test module that imports `subprocess`, or a support kit that starts processes, fails here,
+naming file and line.
 """
 
 from __future__ import annotations
@@ -122,8 +123,6 @@ def violations(group: str, forbidden: frozenset[str]) -> list[str]:
                 traits.add("processes")
             if reaches_engine(name):
                 traits.add("engine")
-            if name.startswith(("tests.cli", "tests.e2e")):
-                traits.add("a slower group's test module")
             for trait in sorted(traits & forbidden):
                 found.append(f"{where}:{line}: imports {name} ({trait})")
         if "processes" in forbidden:
@@ -133,15 +132,27 @@ def violations(group: str, forbidden: frozenset[str]) -> list[str]:
     return found
 
 
+def test_no_test_module_imports_another() -> None:
+    """What two test modules share lives in tests/support (importing a test module runs it twice
+    under two names, and ties one group to another's files)."""
+    found = [
+        f"{path.relative_to(TESTS)}:{line}: imports {name}"
+        for path in all_test_modules()
+        for name, line in imported_modules(path)
+        if name.startswith(tuple(f"tests.{group}" for group in GROUPS))
+    ]
+    assert not found, "\n".join(found)
+
+
 def test_unit_tests_start_no_process_and_reach_no_engine() -> None:
     """A test that needs faktctl as a subprocess (tests.support.cli.run_faktctl), a Go-built tool
     (tests.support.provision, compose, kube) or the engine belongs in tests/cli or tests/e2e."""
-    found = violations("unit", frozenset({"processes", "engine", "a slower group's test module"}))
+    found = violations("unit", frozenset({"processes", "engine"}))
     assert not found, "tests/unit must stay quick and engine-free:\n" + "\n".join(found)
 
 
 def test_cli_tests_reach_no_engine() -> None:
-    found = violations("cli", frozenset({"engine", "a slower group's test module"}))
+    found = violations("cli", frozenset({"engine"}))
     assert not found, "tests/cli runs without a Docker engine:\n" + "\n".join(found)
 
 
