@@ -29,8 +29,8 @@ class RenderedFiles:
 def templates_dir() -> Path:
     """Installed wheels carry the templates inside the package; a source checkout has them at
     the top level."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):
+    package = Path(__file__).resolve().parents[1]  # faktctl/
+    for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / "compose.yaml.j2").is_file():
             return candidate
     raise FileNotFoundError("faktctl templates are missing from this installation")
