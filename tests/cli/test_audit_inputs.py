@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.cli import run_faktctl
 
-INPUTS = Path(__file__).parent / "audit_inputs"
+INPUTS = Path(__file__).resolve().parents[1] / "unit" / "audit_inputs"  # golden.py reads them too
 EXPECTED = {
     "k8s-multi.yaml": (
         "is a Kubernetes manifest (kind: Service, StatefulSet)",

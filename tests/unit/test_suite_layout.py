@@ -55,9 +55,29 @@ def test_every_test_module_name_is_unique_across_the_suite() -> None:
     assert not clashes, f"test modules sharing a name: {clashes}"
 
 
-def imported_modules(path: Path) -> Iterator[tuple[str, int]]:
+def _type_checking_only(node: ast.AST) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _run_nodes(node: ast.AST, *, into_functions: bool) -> Iterator[ast.AST]:
+    """The nodes of `node` that run: not those under `if TYPE_CHECKING:`, and, without
+    `into_functions`, not those inside a function body (they run only when it is called)."""
+    for child in ast.iter_child_nodes(node):
+        if _type_checking_only(child):
+            continue
+        if not into_functions and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        yield child
+        yield from _run_nodes(child, into_functions=into_functions)
+
+
+def imported_modules(path: Path, *, into_functions: bool = True) -> Iterator[tuple[str, int]]:
     """Every module `path` imports (`from a import b` counts as a and a.b), with its line."""
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    for node in _run_nodes(tree, into_functions=into_functions):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
@@ -93,21 +113,21 @@ def reaches_engine(name: str) -> bool:
 
 @cache
 def support_traits(module: str) -> frozenset[str]:
-    """What a tests.support module does, itself or through the support modules it imports:
-    "processes" (starts one), "engine" (talks to the Docker engine)."""
+    """What a tests.support kit does, itself or through the kits it imports: "processes" (starts
+    one), "engine" (talks to the Docker engine). Read from the imports that run when the kit is
+    imported: an import inside a kit's function serves only the callers of that function (the
+    golden outputs import the engine that way, for their tests/e2e cases)."""
     path = SUPPORT / (module.removeprefix("tests.support.") + ".py")
     if not path.is_file():
         return frozenset()
     traits: set[str] = set()
-    for name, _ in imported_modules(path):
+    for name, _ in imported_modules(path, into_functions=False):
         if starts_processes(name):
             traits.add("processes")
         if reaches_engine(name):
             traits.add("engine")
         if name.startswith("tests.support.") and name != module:
             traits |= support_traits(name)
-    if any(True for _ in process_calls(path)):
-        traits.add("processes")
     return frozenset(traits)
 
 
@@ -161,3 +181,4 @@ def test_the_rules_see_what_the_kits_do() -> None:
     assert "processes" in support_traits("tests.support.compose")  # through provision
     assert "engine" in support_traits("tests.support.upkit")
     assert support_traits("tests.support.planning") == frozenset()
+    assert support_traits("tests.support.golden") == frozenset()  # faktctl in-process
