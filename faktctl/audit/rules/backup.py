@@ -25,6 +25,12 @@ def _age(value: timedelta) -> str:
     "declare `x-faktctl-backup: {destination: ./backups, max_age: 24h}`.",
 )
 def backup_policy(facts: AuditFacts) -> Result:
+    """The `backup:` section of the spec, or `x-faktctl-backup` in a compose file: where backups go
+    and how old the newest may be. Kubernetes manifests and a bare live audit carry no policy, so
+    there the check skips and asks for the spec.
+
+    Faktory keeps every job in one Redis file; without a policy nobody can tell whether a copy of it
+    exists, and the freshness and checksum checks have nothing to measure against."""
     backup = facts.backup
     if backup is None:
         return skipped("backup policies live in the spec: pass -f FILE to check them")
@@ -45,6 +51,12 @@ def backup_policy(facts: AuditFacts) -> Result:
     "Run `faktctl backup` (schedule it, e.g. hourly from cron or a systemd timer).",
 )
 def backup_fresh(facts: AuditFacts) -> Result:
+    """The manifests in every backup destination (folders and restic repositories): the newest
+    finished backup's age against `backup.max_age`. With several destinations the one in the worst
+    state is reported.
+
+    A backup that is days old loses every job pushed since; a schedule that silently stopped is only
+    noticed here."""
     backup = facts.backup
     if backup is None or not backup.policy:
         return skipped("there is no backup policy (FKB001)")
@@ -76,6 +88,11 @@ def backup_fresh(facts: AuditFacts) -> Result:
     "Take a new backup; a snapshot that does not match its manifest cannot be trusted.",
 )
 def backup_checksum(facts: AuditFacts) -> Result:
+    """The newest backup's `faktory.rdb` (or the restic snapshot, read back) against the sha256
+    recorded in its manifest.
+
+    A truncated or damaged snapshot fails only when it is restored, which is the worst moment to
+    find out."""
     backup = facts.backup
     if backup is None or not backup.policy or not backup.readable:
         return skipped("backups were not evaluated (FKB002)")

@@ -60,6 +60,13 @@ def _nothing_reached(ctx: ServerCtx, port: int, where: Location | None) -> Resul
     "behind a reverse proxy (spec: dashboard_exposure: proxy).",
 )
 def dashboard_exposure(ctx: ServerCtx) -> Result:
+    """Every published binding of the server's dashboard port (7420), including `network_mode:
+    host`, read against the stated intent (`server.dashboard_exposure` or `x-faktctl-exposure`:
+    internal, proxy or public). A port published while the server's listen flags are unknown is
+    undecided (skipped), never called safe.
+
+    The dashboard can delete, retry and kill every job; on a public interface it is one weak
+    password away from losing all the work."""
     where = ctx.server.loc("ports", "network_mode")
     if not ctx.eff.web_enabled:
         return passed("the dashboard is disabled (-w :0)", where)
@@ -99,6 +106,11 @@ def dashboard_exposure(ctx: ServerCtx) -> Result:
     "Publish 127.0.0.1:7419:7419, or a private IP when workers run on other hosts; never 0.0.0.0.",
 )
 def protocol_exposure(ctx: ServerCtx) -> Result:
+    """Every published binding of the job port (7419): loopback and private addresses pass, every
+    interface (`0.0.0.0`, `::`) or a public address fails.
+
+    Whoever reaches 7419 can push, fetch and delete jobs, and with no password nothing stops
+    them."""
     where = ctx.server.loc("ports", "network_mode")
     found = reachable(ctx, PROTOCOL_PORT)
     if not found:
@@ -118,6 +130,11 @@ def protocol_exposure(ctx: ServerCtx) -> Result:
     "who reaches them can delete every job.",
 )
 def open_admin(ctx: ServerCtx) -> Result:
+    """Both Faktory ports reachable beyond loopback (published ports and proxies in front of the
+    dashboard), together with whether the server (and the dashboard) asks for a password.
+
+    An open port without a password is an open admin console: anyone who reaches it can flush every
+    queue."""
     where = ctx.server.loc("ports", "network_mode")
     web = beyond_loopback(reachable(ctx, WEB_PORT)) + proxied(ctx).exposed
     protocol = beyond_loopback(reachable(ctx, PROTOCOL_PORT))
@@ -147,6 +164,16 @@ def open_admin(ctx: ServerCtx) -> Result:
     inputs=COMPOSE,
 )
 def proxied_dashboard(ctx: ServerCtx) -> Result:
+    """Reverse proxies in the same compose file: nginx and openresty (mounted configuration), nginx-
+    proxy (`VIRTUAL_HOST` with `VIRTUAL_PORT=7420`), Traefik labels, Caddy (Caddyfile or caddy-
+    docker-proxy labels) and HAProxy, Envoy or httpd configuration naming `host:7420`. A proxy that
+    publishes a port beyond loopback and forwards to 7420 fails, unless the server's web UI listens
+    only on its own loopback or the service says `x-faktctl-exposure: proxy`. A proxy whose
+    configuration cannot be read makes the check skip with the reason, never pass. Compose files
+    only.
+
+    A proxy moves the dashboard past every port binding the other checks look at: 7420 can be on
+    loopback and still be on the internet through the proxy."""
     where = ctx.server.loc("ports", "network_mode")
     found = proxied(ctx)
     if found.exposed:

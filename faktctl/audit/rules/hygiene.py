@@ -50,6 +50,11 @@ MISSING_TOOLS = ("curl", "bash")
     "pull, including across the 1.10 queue-key change.",
 )
 def image_pinned(ctx: ServerCtx) -> Result:
+    """The server image's tag: any tag other than `latest`, or a digest, passes; no tag or
+    `latest` fails.
+
+    A moving tag changes the server on the next pull, without review, including across the 1.10
+    queue-key change that hides queued jobs."""
     image = ctx.server.image
     where = ctx.server.loc("image")
     if image is None:
@@ -70,6 +75,9 @@ def image_pinned(ctx: ServerCtx) -> Result:
     "Set restart: unless-stopped (or always).",
 )
 def restart_policy(ctx: ServerCtx) -> Result:
+    """The server's restart policy (`restart:`, or a swarm service's `deploy.restart_policy`).
+
+    Without one, a server that stops (a host reboot, a crash) stays down until someone notices."""
     restart = ctx.server.restart
     where = ctx.server.loc("restart")
     if restart is None or restart in {"no", "none", ""}:
@@ -91,6 +99,10 @@ def restart_policy(ctx: ServerCtx) -> Result:
     "with status 0 on most failed starts, which on-failure does not restart.",
 )
 def restart_not_on_failure(ctx: ServerCtx) -> Result:
+    """Whether the restart policy is `on-failure` (or a swarm `restart_policy.condition: on-
+    failure`).
+
+    Faktory exits with status 0 when most start-ups fail, so `on-failure` never brings it back."""
     restart = ctx.server.restart
     where = ctx.server.loc("restart")
     if restart is None:
@@ -115,6 +127,10 @@ def restart_not_on_failure(ctx: ServerCtx) -> Result:
     'test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:7420/health"].',
 )
 def healthcheck(ctx: ServerCtx) -> Result:
+    """Whether the server has a healthcheck that is not disabled.
+
+    Without one, the engine reports a server that stopped answering as running, and nothing waits
+    for it to be ready."""
     check = ctx.server.healthcheck
     where = ctx.server.loc("healthcheck")
     if check is None:
@@ -140,6 +156,10 @@ def _test_words(test: tuple[str, ...]) -> list[str]:
     "another dashboard page: those answer 401 once a password is set.",
 )
 def healthcheck_works(ctx: ServerCtx) -> Result:
+    """The healthcheck's command: the tools it runs and the URL it asks for.
+
+    The Faktory image has no `curl` or `bash`, and every dashboard page except `/health` answers 401
+    once a password is set: such a check is always unhealthy."""
     check = ctx.server.healthcheck
     where = ctx.server.loc("healthcheck")
     if check is None or check.disabled or not check.test:
@@ -168,6 +188,10 @@ def healthcheck_works(ctx: ServerCtx) -> Result:
     "every job in RAM and a limit means an OOM kill, not eviction.",
 )
 def memory_limit(ctx: ServerCtx) -> Result:
+    """The server's memory limit: none, or one under 512 MiB, fails.
+
+    Faktory keeps every job in RAM. Without a limit a runaway queue can starve the host; with a
+    tight one the kernel kills the server instead of evicting anything."""
     memory = ctx.server.memory_bytes
     where = ctx.server.loc("memory")
     if memory is None:
@@ -212,6 +236,12 @@ def _enterprise_requests(ctx: ServerCtx) -> list[str]:
     "external Redis, cron, throttles and statsd.",
 )
 def enterprise_features(ctx: ServerCtx) -> Result:
+    """Settings only Faktory Enterprise reads (its environment variables, conf.d files and TOML
+    tables for external Redis, cron, throttles, statsd and the like) on a server that runs the open-
+    source image.
+
+    The open-source server ignores them without a word: a cron schedule that never fires or a
+    throttle that never applies."""
     where = ctx.server.loc("environment", "volumes")
     if ctx.server.image is not None and parse_image(ctx.server.image).enterprise:
         return passed("the Enterprise image provides Enterprise features", where)
@@ -232,6 +262,10 @@ def enterprise_features(ctx: ServerCtx) -> Result:
     "checks every count and rolls back on any difference.",
 )
 def security_fixes(ctx: ServerCtx) -> Result:
+    """The server's version, from the image tag or, live, from the running server.
+
+    Faktory 1.10.0 fixed a crash on malformed commands and queue names that collide with internal
+    keys."""
     version, where_from = server_version(ctx)
     where = ctx.server.loc("image")
     if version is None:
@@ -255,6 +289,11 @@ def security_fixes(ctx: ServerCtx) -> Result:
     "under q:<name> and does not move the old ones at boot, so changing the tag hides them.",
 )
 def queue_key_upgrade(ctx: ServerCtx) -> Result:
+    """Whether the image's tag is pinned below, or already at, the version that moved queues to
+    `q:<name>` keys.
+
+    Faktory 1.10 does not move queues written by 1.9.x when it starts: a tag change that crosses
+    that line hides every queued job until they are moved by hand."""
     where = ctx.server.loc("image")
     live = ctx.server.live is not None
     version, where_from = server_version(ctx)
@@ -287,6 +326,11 @@ def queue_key_upgrade(ctx: ServerCtx) -> Result:
     inputs=frozenset({"spec"}),
 )
 def render_drift(facts: AuditFacts) -> Result:
+    """The rendered `compose.yaml` and `.env` beside the spec, against what the spec renders now.
+    When neither file exists the check skips (a project deployed with `faktctl up` has none); only
+    one of them present is drift. Spec input only.
+
+    Files that drifted from the spec deploy something other than what was reviewed and audited."""
     render = facts.render
     if render is None:
         return skipped("no spec to render")
@@ -314,6 +358,11 @@ def render_drift(facts: AuditFacts) -> Result:
     "Fix the finding, or renew the suppression with a new date and a reason.",
 )
 def suppression_expired(facts: AuditFacts) -> Result:
+    """The expiry date of every suppression (`audit.ignore`, `x-faktctl-ignore`, the
+    `faktctl.io/audit-ignore` annotation).
+
+    A suppression is a decision with a deadline; an expired one must be looked at again rather than
+    hide a finding for ever."""
     if not facts.suppressions:
         return passed("no suppressions are declared")
     today = facts.now.date()
@@ -340,6 +389,10 @@ def suppression_expired(facts: AuditFacts) -> Result:
     "Use an id from `faktctl audit --format json` (for example FKP001).",
 )
 def suppression_known(facts: AuditFacts) -> Result:
+    """The id every suppression names, against the registered checks.
+
+    A typo in a suppression silences nothing, and the finding it meant to accept keeps failing (or a
+    misremembered id hides the wrong one)."""
     unknown = [item for item in facts.suppressions if item.id not in REGISTRY]
     if not facts.suppressions:
         return passed("no suppressions are declared")
@@ -362,6 +415,13 @@ def suppression_known(facts: AuditFacts) -> Result:
     inputs=frozenset({"compose"}),
 )
 def server_confirmed(ctx: ServerCtx) -> Result:
+    """Services audited as Faktory servers that could not be confirmed as one: an image that only
+    looks like Faktory's (`someone/faktory-tls`), or a service named `faktory` whose Dockerfile is
+    missing. A server is confirmed by its image (`contribsys/faktory`, `faktory-ent`, any registry),
+    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files only.
+
+    The other checks' findings for such a service are only as true as the guess that it runs
+    Faktory."""
     where = ctx.server.loc("image")
     if ctx.server.unconfirmed is not None:
         return failed(

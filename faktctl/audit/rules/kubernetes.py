@@ -38,6 +38,12 @@ def _kube(ctx: ServerCtx) -> KubeServerFacts:
     inputs=KUBERNETES,
 )
 def workload_kind(ctx: ServerCtx) -> Result:
+    """The kind of workload that runs the server and its update strategy. A StatefulSet, or a
+    Deployment with strategy `Recreate`, passes; a DaemonSet, a bare ReplicaSet, a Job or CronJob,
+    or a Deployment with rolling updates fails. Kubernetes manifests only.
+
+    Those workloads start a second server beside the first: on one volume the new one cannot start
+    or corrupts the data; on separate volumes the jobs are split."""
     kube = _kube(ctx)
     where = kube.strategy_location or ctx.server.location
     if kube.kind == "DaemonSet":
@@ -75,6 +81,9 @@ def workload_kind(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def no_autoscaler(ctx: ServerCtx) -> Result:
+    """HorizontalPodAutoscalers whose target is the server's workload. Kubernetes manifests only.
+
+    An autoscaler would start a second server on the same data; scale the workers instead."""
     kube = _kube(ctx)
     if not kube.autoscalers:
         return passed(f"no HorizontalPodAutoscaler targets {kube.kind} {kube.name}")
@@ -104,6 +113,12 @@ def _routes_to(ctx: ServerCtx, port: int) -> list[tuple[str, Location | None]]:
     inputs=KUBERNETES,
 )
 def dashboard_route(ctx: ServerCtx) -> Result:
+    """Services (LoadBalancer, NodePort, `externalIPs`), `hostPort`, `hostNetwork`, Ingresses and
+    Gateway API HTTPRoutes that reach the server's dashboard port, with named `targetPort`s resolved
+    through the container's port names. Kubernetes manifests only.
+
+    Anything beyond a ClusterIP Service puts the admin UI outside the cluster; `kubectl port-
+    forward` reaches it without that."""
     if not ctx.eff.web_enabled:
         return passed("the dashboard is disabled (-w :0)")
     routes = _routes_to(ctx, WEB_PORT)
@@ -133,6 +148,10 @@ def dashboard_route(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def protocol_route(ctx: ServerCtx) -> Result:
+    """The same routes as FKD020, for the job port (7419). Kubernetes manifests only.
+
+    Workers inside the cluster need no route from outside; one that exists widens who can push and
+    delete jobs."""
     routes = _routes_to(ctx, PROTOCOL_PORT)
     if not routes:
         return passed("nothing routes to port 7419 from beyond the cluster")
@@ -150,6 +169,9 @@ def protocol_route(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def network_policy(ctx: ServerCtx) -> Result:
+    """Whether a NetworkPolicy in the input selects the server's pods. Kubernetes manifests only.
+
+    Without one, every pod in the cluster can reach both Faktory ports."""
     kube = _kube(ctx)
     if kube.network_policies:
         names = ", ".join(kube.network_policies)
@@ -172,6 +194,11 @@ def network_policy(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def password_not_configmap(ctx: ServerCtx) -> Result:
+    """Where the server's password comes from in Kubernetes manifests: a ConfigMap fails. Kubernetes
+    manifests only.
+
+    ConfigMaps are not secrets: anyone who can read the namespace's configuration reads the
+    password."""
     pw = ctx.eff.password
     if pw.present is False:
         return skipped("the server has no password (FKS001)")
@@ -204,6 +231,10 @@ def password_not_configmap(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def probes(ctx: ServerCtx) -> Result:
+    """Whether the server's container has readiness and liveness probes. Kubernetes manifests only.
+
+    Without them Kubernetes routes workers to a server that is not ready and never restarts one that
+    hangs."""
     kube = _kube(ctx)
     where = ctx.server.loc("healthcheck")
     missing = [p for p in ("readiness", "liveness") if p not in kube.probes]
@@ -227,6 +258,10 @@ def probes(ctx: ServerCtx) -> Result:
     inputs=KUBERNETES,
 )
 def memory_request(ctx: ServerCtx) -> Result:
+    """The server container's memory request against its memory limit. Kubernetes manifests only.
+
+    A request below the limit lets the node overcommit: under pressure the server is among the first
+    pods evicted or OOM-killed."""
     kube = _kube(ctx)
     limit = ctx.server.memory_bytes
     where = ctx.server.loc("memory")

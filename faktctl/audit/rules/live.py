@@ -29,6 +29,11 @@ SAVE_WINDOW_S = 180.0
     inputs=LIVE,
 )
 def live_data_location(ctx: ServerCtx) -> Result:
+    """Live, inside the running container: where Redis really writes (its `dir` and `dbfilename`)
+    and whether that folder is a mount.
+
+    It proves from the running server what FKP001 infers from the files: whether the data would
+    survive a recreate."""
     data = live_data(ctx)
     if data is None:
         return skipped("the container's files could not be inspected")
@@ -71,6 +76,12 @@ def _saved_outcome(data: LiveData) -> Result:
     inputs=LIVE,
 )
 def live_rdb_saved(ctx: ServerCtx) -> Result:
+    """Live: whether `faktory.rdb` exists in the mounted data folder and how recently Redis saved
+    it, with Redis's own persistence state (a failed background save).
+
+    A snapshot that stopped being written (low memory, `vm.overcommit_memory=0`) means the next
+    restart loses everything since the last good save, and Redis refuses writes once a save
+    fails."""
     data = live_data(ctx)
     if data is None or data.socket_dir is None:
         return skipped("Redis's folder was not found (FKP010)")
@@ -88,6 +99,10 @@ def live_rdb_saved(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_password_enforced(ctx: ServerCtx) -> Result:
+    """Live: the running server's `+HI` greeting, which carries a salt when the server demands a
+    password.
+
+    It proves over the wire that the server really asks for a password."""
     probe = live_probe(ctx)
     if probe is None or probe.endpoint is None:
         return skipped(probe.unreachable if probe and probe.unreachable else "no probe was made")
@@ -107,6 +122,10 @@ def live_password_enforced(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_password_accepted(ctx: ServerCtx) -> Result:
+    """Live: a `HELLO` with the configured password against the running server.
+
+    A password changed in the files but not in the running server (or the other way round) locks the
+    workers out."""
     probe = live_probe(ctx)
     if probe is None or probe.endpoint is None or probe.greeting_salted is None:
         return skipped("no handshake was made (FKS020)")
@@ -131,6 +150,10 @@ def live_password_accepted(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_dashboard_auth(ctx: ServerCtx) -> Result:
+    """The running dashboard: `GET /` on 7420 without credentials must answer 401. Live audits only.
+
+    It proves what the configuration checks can only infer: that the admin UI really asks for a
+    login."""
     probe = live_probe(ctx)
     if probe is None or probe.web_endpoint is None:
         return skipped("the dashboard could not be reached from here")
@@ -155,6 +178,10 @@ def live_dashboard_auth(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_health(ctx: ServerCtx) -> Result:
+    """The running server container's state and engine health. Live audits only.
+
+    A server that exited or reports unhealthy is not taking jobs, whatever its configuration
+    says."""
     live = ctx.server.live
     if live is None:
         return skipped("no container state")
@@ -182,6 +209,10 @@ def live_health(ctx: ServerCtx) -> Result:
     inputs=LIVE,
 )
 def live_restart_count(ctx: ServerCtx) -> Result:
+    """The running server container's restart count. Live audits only.
+
+    A restarting server usually fails at start-up (missing password, bad TOML, port in use) and is
+    unavailable between restarts."""
     live = ctx.server.live
     if live is None:
         return skipped("no container state")

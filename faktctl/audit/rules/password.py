@@ -124,6 +124,13 @@ def _confd_unknown(ctx: ServerCtx) -> str:
     "faktory_password with a compose secret (spec: server.password_file).",
 )
 def password_set(ctx: ServerCtx) -> Result:
+    """Whether the server ends up with a password, decided the way Faktory decides it (a password
+    file through `FAKTORY_PASSWORD`, a conf.d `password`, an empty value, development's default of
+    none). A password that would come from a conf.d folder that cannot be read makes the check skip,
+    or fail in development, which needs none.
+
+    Without a password anyone who reaches 7419 or 7420 controls every job; in production Faktory
+    also refuses to start without one."""
     pw = ctx.eff.password
     var = ctx.server.env.get("FAKTORY_PASSWORD")
     where = var.location if var and var.location else ctx.server.loc("environment")
@@ -172,6 +179,10 @@ def password_set(ctx: ServerCtx) -> Result:
     "Remove FAKTORY_SKIP_PASSWORD and give the server a password.",
 )
 def skip_password(ctx: ServerCtx) -> Result:
+    """`FAKTORY_SKIP_PASSWORD` in the server's environment (it counts only as `1`, `true` or `yes`,
+    as in Faktory).
+
+    It turns the password off even in production."""
     var = ctx.server.env.get("FAKTORY_SKIP_PASSWORD")
     if var is None:
         return passed("FAKTORY_SKIP_PASSWORD is not set")
@@ -199,6 +210,12 @@ def skip_password(ctx: ServerCtx) -> Result:
     "Remove the empty FAKTORY_PASSWORD or point it at the password file.",
 )
 def empty_password_var(ctx: ServerCtx) -> Result:
+    """An empty `FAKTORY_PASSWORD`, including a bare `FAKTORY_PASSWORD:` or an unset
+    `${FAKTORY_PASSWORD}` that compose turns into an empty value. `${FAKTORY_PASSWORD:?}` makes
+    compose refuse to start without it, and passes.
+
+    An empty value still wins over a `[faktory] password` in conf.d: the server ends up with no
+    password (development) or refuses to start (production)."""
     var = ctx.server.env.get("FAKTORY_PASSWORD")
     if var is None:
         return passed("FAKTORY_PASSWORD is not set")
@@ -248,6 +265,11 @@ def _origin_outcome(
     "git-ignored and 0600; rotate any password that was committed.",
 )
 def password_not_literal(ctx: ServerCtx) -> Result:
+    """Where the password's value comes from: written in the compose file, the spec, a manifest's
+    `value:` or committed Secret data, a swarm service's environment or an env file fails.
+
+    Whoever can read that file, the repository or `docker service inspect` holds the admin
+    password."""
     return _origin_outcome(
         ctx, {"literal", "env-file"}, "whoever reads that file holds the admin password"
     )
@@ -262,6 +284,10 @@ def password_not_literal(ctx: ServerCtx) -> Result:
     "the environment shows in `docker inspect` and process listings.",
 )
 def password_from_file(ctx: ServerCtx) -> Result:
+    """Whether the server gets its password as a path to a file
+    (`FAKTORY_PASSWORD=/run/secrets/...`) rather than the value itself in an environment variable.
+
+    A value in the environment shows in `docker inspect`, process listings and crash reports."""
     return _origin_outcome(
         ctx,
         {"interpolated", "host-env", "engine", "dotenv", "reference"},
@@ -299,6 +325,11 @@ def _weakness(password: str) -> str | None:
     "Generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.",
 )
 def password_strength(ctx: ServerCtx) -> Result:
+    """The password's value, when it is available: fewer than 16 characters fails, and so does a
+    password under 24 characters built on a common word or of a single kind of character, or one
+    with fewer than 6 distinct characters.
+
+    The password guards every job; a short or guessable one falls to a dictionary."""
     pw = ctx.eff.password
     if pw.value is None:
         return skipped("the password's value is not available here")
@@ -324,6 +355,10 @@ def _url_var(ctx: WorkerCtx) -> str:
     "Set FAKTORY_URL=tcp://:PASSWORD@faktory:7419 from a git-ignored .env or env_file.",
 )
 def worker_url_password(ctx: WorkerCtx) -> Result:
+    """Every worker's `FAKTORY_URL` (or the variable `FAKTORY_PROVIDER` names): it must carry the
+    server's password.
+
+    A worker without the password cannot connect to a server that requires one: the jobs pile up."""
     worker = ctx.worker
     where = worker.url.location if worker.url and worker.url.location else worker.location
     if worker.url is None:
@@ -356,6 +391,10 @@ def worker_url_password(ctx: WorkerCtx) -> Result:
     inputs=STATIC,
 )
 def worker_url_not_literal(ctx: WorkerCtx) -> Result:
+    """Whether a worker's `FAKTORY_URL` with the password is written in the compose file or a
+    manifest rather than coming from a git-ignored `.env` or env file.
+
+    The URL holds the server password: written in the file, it ends up in the repository."""
     url = ctx.worker.url
     where = url.location if url and url.location else ctx.worker.location
     if url is None or url.value is None or not url_password(url.value):
@@ -376,6 +415,10 @@ def worker_url_not_literal(ctx: WorkerCtx) -> Result:
     inputs=STATIC,
 )
 def secret_file_mode(facts: AuditFacts) -> Result:
+    """The mode of every file on this host that holds a secret (password files, `.env`, env files, a
+    generated Secret's files): readable by the owner only.
+
+    A world-readable password file gives the admin password to every user of the host."""
     if not facts.secret_files:
         return skipped("no file on this host holds a secret")
     outcomes = []
@@ -407,6 +450,9 @@ def secret_file_mode(facts: AuditFacts) -> Result:
     inputs=STATIC,
 )
 def secret_file_git(facts: AuditFacts) -> Result:
+    """Whether every secret file inside a git work tree is git-ignored and not tracked.
+
+    A committed password is in every clone and in the history for good; it must be rotated."""
     if not facts.secret_files:
         return skipped("no file on this host holds a secret")
     outcomes = []

@@ -43,6 +43,13 @@ def _why_dir(ctx: ServerCtx) -> str:
     "(/var/lib/faktory in production); never anonymous volumes or tmpfs.",
 )
 def data_on_volume(ctx: ServerCtx) -> Result:
+    """What is mounted at the data directory the server really uses (`/var/lib/faktory/db` in
+    production, `/root/.faktory/db` in development): a named volume or a host folder passes;
+    nothing, an anonymous volume or tmpfs fails. When an env file that decides the mode is missing
+    and only one of the two paths is mounted, the check skips and says what each mode would mean.
+
+    Everything Faktory holds lives in that folder; anywhere else it is lost when the container is
+    recreated."""
     data_dir = ctx.eff.data_dir
     if data_dir is None:
         return _either_mode(ctx)
@@ -149,6 +156,12 @@ def _unused(ctx: ServerCtx, data_dir: str) -> list[tuple[str, Outcome]]:
     "/var/lib/faktory/db, and mount the folder, not a single .rdb file.",
 )
 def unused_data_mount(ctx: ServerCtx) -> Result:
+    """Volumes mounted at a Faktory data path the server does not use in its mode (the production
+    path on a development server, or the other way round), and mounts of a single `.rdb` file
+    instead of the folder.
+
+    Such a volume looks like persistence but stays empty, while the real data lives in the container
+    and is lost with it."""
     data_dir = ctx.eff.data_dir
     if data_dir is None:
         return skipped(env_unknown_reason(ctx))
@@ -167,6 +180,10 @@ def unused_data_mount(ctx: ServerCtx) -> Result:
     "large data sets need longer.",
 )
 def stop_grace_period(ctx: ServerCtx) -> Result:
+    """The server's stop grace period: under 30 s fails.
+
+    On stop, Faktory's Redis writes its final snapshot; Docker's default 10 s can kill it halfway
+    and lose recent jobs."""
     grace = ctx.server.stop_grace_s
     where = ctx.server.loc("stop_grace_period")
     if grace is None:
@@ -188,6 +205,12 @@ def stop_grace_period(ctx: ServerCtx) -> Result:
     "Run a single Faktory container per data volume; OSS Faktory cannot be scaled out.",
 )
 def single_writer(ctx: ServerCtx) -> Result:
+    """How many servers share one data directory: replicas above one, or several servers mounting
+    the same volume or folder.
+
+    Open-source Faktory cannot be scaled out: each replica runs its own Redis, so jobs split across
+    them, and a second server on a shared volume finds the Redis socket in use and does not
+    start."""
     server = ctx.server
     live = ctx.facts.kind == "live"
     if live and server.swarm is None:

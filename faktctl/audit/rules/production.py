@@ -22,6 +22,12 @@ _ENV_REMEDIATION = (
     _ENV_REMEDIATION,
 )
 def not_development(ctx: ServerCtx) -> Result:
+    """The environment the server really runs in, decided the way Faktory decides it: `-e` wins over
+    `FAKTORY_ENV`, and without `command:` the image version's own default command counts (0.9.0 to
+    1.4.1 images pass `-e development` themselves).
+
+    In development Faktory needs no password and writes its data to `/root/.faktory/db`, so a volume
+    on `/var/lib/faktory` stays empty and every job is lost when the container is recreated."""
     eff = ctx.eff
     where = ctx.server.loc("command", "environment")
     if eff.environment is None or not eff.env_valid:
@@ -45,6 +51,10 @@ def not_development(ctx: ServerCtx) -> Result:
     _ENV_REMEDIATION,
 )
 def not_staging(ctx: ServerCtx) -> Result:
+    """Whether the server's environment is staging rather than production.
+
+    Open-source Faktory treats staging like production, but Faktory Enterprise caps a staging server
+    at 100 connections."""
     eff = ctx.eff
     where = ctx.server.loc("command", "environment")
     if eff.environment is None or not eff.env_valid:
@@ -68,6 +78,9 @@ def not_staging(ctx: ServerCtx) -> Result:
     "Use -e development|staging|production (or FAKTORY_ENV) and only the flags -b -w -e -l -d -c.",
 )
 def valid_environment(ctx: ServerCtx) -> Result:
+    """The environment name and the command-line flags the server is given.
+
+    Faktory refuses to start with an unknown environment or flag, and exits 0 while doing so."""
     eff = ctx.eff
     where = ctx.server.loc("command", "environment")
     if eff.flag_error is not None:
@@ -92,6 +105,9 @@ def valid_environment(ctx: ServerCtx) -> Result:
     "Give the same environment to -e and FAKTORY_ENV, or drop one of them.",
 )
 def env_flag_agreement(ctx: ServerCtx) -> Result:
+    """Whether `-e` and `FAKTORY_ENV` name the same environment when both are set.
+
+    `-e` wins; a `FAKTORY_ENV` that says otherwise misleads whoever reads the configuration."""
     eff = ctx.eff
     where = ctx.server.loc("command", "environment")
     if eff.flag_env is None:
@@ -116,6 +132,11 @@ def env_flag_agreement(ctx: ServerCtx) -> Result:
     "$HOME/.faktory instead and ignores /etc/faktory.",
 )
 def config_dir_used(ctx: ServerCtx) -> Result:
+    """Configuration and TLS files mounted for the server, against the folder the server reads in
+    its environment (`/etc/faktory` in production and staging, `$HOME/.faktory` in development).
+
+    A conf.d file in the folder the server does not read is ignored without a word: a dashboard
+    password or TLS setting that never applies."""
     eff = ctx.eff
     if eff.config_dir is None:
         return skipped(env_unknown_reason(ctx))

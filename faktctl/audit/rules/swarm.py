@@ -32,6 +32,12 @@ def _pins_a_node(constraint: str) -> bool:
     inputs=SWARM_INPUTS,
 )
 def swarm_server_pinned(ctx: ServerCtx) -> Result:
+    """A swarm server's placement constraints, when it mounts a volume or folder: one of
+    `node.hostname==`, `node.id==` or `node.labels.X==` must pin it. Stack files and live swarm
+    services only.
+
+    A local volume exists on one node only; unpinned, the swarm may start the server on another node
+    with a different, empty volume."""
     server, swarm = ctx.server, ctx.server.swarm
     if swarm is None:
         return []
@@ -60,6 +66,10 @@ def swarm_server_pinned(ctx: ServerCtx) -> Result:
     inputs=SWARM_INPUTS,
 )
 def swarm_update_stop_first(ctx: ServerCtx) -> Result:
+    """A swarm server's `update_config.order`. Stack files and live swarm services only.
+
+    `start-first` runs the new server beside the old one on one data directory during every
+    update."""
     swarm = ctx.server.swarm
     if swarm is None:
         return []
@@ -83,6 +93,12 @@ def swarm_update_stop_first(ctx: ServerCtx) -> Result:
     inputs=SWARM_INPUTS,
 )
 def swarm_no_ingress(ctx: ServerCtx) -> Result:
+    """Ports 7419 and 7420 published in swarm ingress mode, in a stack file's long port syntax or on
+    a live swarm service. Stack files (a compose file whose `deploy:` has swarm keys) and live swarm
+    services only.
+
+    The routing mesh opens an ingress port on every node of the swarm and ignores `host_ip`, so no
+    address binding can keep it private."""
     server = ctx.server
     ports = [p for p in server.ports if p.swarm_mode is not None]
     if server.swarm is None and not ports:

@@ -18,6 +18,11 @@ from faktctl.faktory.versions import format_of
     inputs=LIVE,
 )
 def hidden_queues(ctx: ServerCtx) -> Result:
+    """Live: the running server's Redis for queues stored under another Faktory version's keys
+    (1.9.x's `name` against 1.10's `q:name`), naming each hidden queue and its size. `faktctl
+    upgrade --repair` moves them.
+
+    After a tag changed by hand across 1.10, those jobs exist but no worker can see them."""
     data = live_data(ctx)
     if data is None or data.queue_keys is None:
         return skipped("the server's Redis could not be asked for its queue keys")
