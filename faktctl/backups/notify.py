@@ -8,7 +8,7 @@ which never hold them.
 
 from __future__ import annotations
 
-import socket
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +50,7 @@ def payload(report: Report) -> dict[str, Any]:
             }
             for item in report.destinations
         ],
-        "host": socket.gethostname(),
+        "host": platform.node(),
         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

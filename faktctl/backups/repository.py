@@ -25,10 +25,10 @@ import base64
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faktctl.adapters.restic import Restic
 from faktctl.backups.manifest import (
@@ -43,6 +43,10 @@ from faktctl.backups.manifest import (
     parse_iso,
     parse_manifest_name,
 )
+from faktctl.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from faktctl.backups.report import Reporter
 
 RDB_FILE = "faktory.rdb"
 DUMP_PATH = "/" + RDB_FILE
@@ -213,6 +217,26 @@ def require_checksum(backup: Backup, on_progress: ProgressFn | None = None) -> N
             f"that do not match the recorded sha256",
             "nothing was changed; use another backup (`faktctl backup list`)",
         )
+
+
+def checksum_check(restic: Restic) -> Callable[[Backup, Reporter], None]:
+    """The check before anything is touched: the repository gives back the bytes whose sha256
+    the snapshot records (restic itself refuses damaged packs)."""
+
+    def check(backup: Backup, reporter: Reporter) -> None:
+        reporter.step(f"reading {backup.name} back from {restic.label} to check its sha256")
+        with reporter.transfer("checksum", backup.manifest.rdb_size) as update:
+            try:
+                require_checksum(backup, update)
+            except OperationFailed as err:
+                if "checksum" in err.message:
+                    raise
+                raise OperationFailed(
+                    f"backup {backup.name} cannot be read back from {restic.label}: {err.message}",
+                    "nothing was changed; run `faktctl backup verify` on it, or use another backup",
+                ) from None
+
+    return check
 
 
 def mark_verified(restic: Restic, backup: Backup) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from faktctl.backups import deployment, stream
+from faktctl.backups import deployment, repository, stream
 from faktctl.backups.manifest import (
     Backup,
     ChecksumMismatch,
@@ -36,6 +36,9 @@ from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
+    from faktctl.adapters.restic import Restic
+
+EngineSession = Callable[[], contextlib.AbstractContextManager["Engine"]]
 
 # The throwaway server starts exactly as a project's server does (faktctl.faktory.server), in
 # production; only its dashboard port is left unpublished.
@@ -127,6 +130,71 @@ def verify_backup(
             "was the server busy while the backup was taken? take a new backup and verify it",
         )
     return VerifyResult(recorded, verification)
+
+
+@dataclass(frozen=True)
+class RepositoryVerification:
+    """A backup in a restic repository, checked by restic, read back and loaded."""
+
+    backup: Backup
+    destination: str  # the repository's label (credentials hidden)
+    restic_check: str
+    counts: deployment.Counts
+    differences: tuple[str, ...]
+    moved: bool  # the differences are jobs moved between sets and queues, none lost
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.backup.name,
+            "destination": self.destination,
+            "snapshot_id": self.backup.snapshot_id,
+            "restic_check": self.restic_check,
+            "faktory_version": self.counts.version,
+            "queues": dict(self.counts.queues),
+            "sets": dict(self.counts.sets),
+            "jobs": self.counts.jobs,
+            "differences": list(self.differences),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def verify_in_repository(
+    session: EngineSession,
+    restic: Restic,
+    backup: Backup,
+    server_image: Callable[[Engine], str],
+    reporter: Reporter,
+    timeout: float,
+) -> RepositoryVerification:
+    """`restic check --read-data`, the sha256 read back, then a load test in a throwaway
+    server (`session` gives the engine, only for that); a success is tagged on the snapshot."""
+    started = time.monotonic()
+    reporter.step(f"checking {restic.label} (restic check --read-data)")
+    try:
+        check_line = restic.check(read_data=True)
+    except OperationFailed as err:
+        raise VerificationFailed(
+            f"backup {backup.name} cannot be trusted: {err.message}",
+            "the repository is damaged; see `restic check` and take a new backup elsewhere",
+        ) from None
+    repository.checksum_check(restic)(backup, reporter)
+    with session() as engine:
+        image = server_image(engine)
+        reporter.step(f"loading it into a throwaway server ({image})")
+        counts = load_in_throwaway(engine, backup, image, timeout, reporter)
+    manifest = backup.manifest
+    diffs = deployment.differences(manifest.queues, manifest.sets, counts)
+    moved = bool(diffs) and deployment.only_moved(manifest.queues, manifest.sets, counts)
+    if diffs and not moved:
+        raise VerificationFailed(
+            f"backup {backup.name} loads, but its sizes differ from the snapshot's record: "
+            + "; ".join(diffs)
+        )
+    repository.mark_verified(restic, backup)
+    return RepositoryVerification(
+        backup, restic.label, check_line, counts, tuple(diffs), moved, time.monotonic() - started
+    )
 
 
 def _now() -> datetime:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from faktctl import ui
+from faktctl.adapters import systemd
 from faktctl.backups import schedule
 from faktctl.errors import ExitCode, OperationFailed, UsageError
 from faktctl.fsutil import atomic_write
@@ -15,7 +15,7 @@ from faktctl.project import open_project
 
 
 def _job(file: Path | None) -> schedule.Job:
-    from faktctl.commands.backup import policy_of
+    from faktctl.backups.pipeline import policy_of
 
     project = open_project(file)
     policy = policy_of(project)
@@ -27,25 +27,10 @@ def _job(file: Path | None) -> schedule.Job:
     )
 
 
-def _systemd_host() -> bool:
-    return Path("/run/systemd/system").is_dir()
-
-
 def _check_calendar(expression: str) -> None:
     """With systemd-analyze at hand, refuse a schedule systemd would not accept."""
-    import shutil
-
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        return
-    try:
-        done = subprocess.run(
-            [tool, "calendar", expression], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["not a calendar expression"])[-1]
+    reason = systemd.calendar_problem(expression)
+    if reason is not None:
         raise UsageError(
             f"backup.schedule `{expression}` is not a systemd calendar expression: {reason}",
             "see `man systemd.time`, e.g. hourly, daily, `*-*-* 02:30:00`",
@@ -65,7 +50,7 @@ def run(file: Path | None, *, cron: bool, install: bool, out: Path | None) -> in
     if install:
         if os.geteuid() != 0:
             raise UsageError("--install needs root (it writes /etc/systemd/system)")
-        if not _systemd_host():
+        if not systemd.running():
             raise UsageError("--install needs a host running systemd", "use --cron instead")
         folder = schedule.SYSTEM_UNIT_DIR
     else:
@@ -81,9 +66,7 @@ def run(file: Path | None, *, cron: bool, install: bool, out: Path | None) -> in
         raise OperationFailed(f"cannot write the units to {folder}: {reason}") from None
     if install:
         for command in schedule.enable_commands(job)[:2]:
-            done = subprocess.run(command.split(), capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                raise OperationFailed(f"`{command}` failed: {done.stderr.strip()[:300]}")
+            systemd.run(command.split())
         ui.info(f"installed {service} and {timer}; the timer runs `{job.schedule}`")
         return ExitCode.OK
     ui.info(f"wrote {service.name} and {timer.name} (OnCalendar={job.schedule}) to {folder}")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.commands.backup import choose_backup, engine_session
+from faktctl.backups.pipeline import choose_backup, engine_session
 from faktctl.envelope import envelope_json
 from faktctl.errors import ExitCode, OperationFailed, UsageError
 
@@ -43,7 +43,7 @@ def run(
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
 
-    chosen = choose_backup(file, reference, check_checksum, wanted)
+    chosen = choose_backup(file, reference, check_checksum, ui.ConsoleReporter(), wanted)
     backup = chosen.backup
     with (
         project_lock(chosen.project.dir, chosen.target.project, "restore"),

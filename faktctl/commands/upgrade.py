@@ -36,15 +36,15 @@ def run(
     pull: str,
     timeout: float,
 ) -> int:
-    from faktctl.commands.backup import ConsoleReporter, engine_session, target_of
+    from faktctl.backups.pipeline import engine_session, safety_target
     from faktctl.lock import project_lock
     from faktctl.project import open_project
     from faktctl.upgrade.plan import decide, resolve_target
 
     project = open_project(file)
-    target = target_of(project)
+    target = safety_target(project)
     spec_image = project.loaded.spec.server.image
-    reporter = ConsoleReporter()
+    reporter = ui.ConsoleReporter()
     with (
         project_lock(project.dir, target.project, "upgrade"),
         engine_session() as engine,

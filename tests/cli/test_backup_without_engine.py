@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -53,11 +54,59 @@ def test_backup_list_json_envelope(project: Path) -> None:
     document = json.loads(result.stdout)
     assert set(document) == {"faktctl", "command", "result"}
     assert document["faktctl"] == 1 and document["command"] == "backup list"
-    listed = document["result"]["backups"][0]
+    (folder,) = document["result"]["destinations"]
+    assert folder["destination"] == str(project / "backups") and folder["kind"] == "folder"
+    assert folder["max_age_seconds"] == 3600 and folder["error"] is None
+    listed = folder["backups"][0]
     assert listed["name"] == backup.name
     assert listed["sha256"] == backup.manifest.sha256
     assert listed["snapshot"] == "ok"
-    assert document["result"]["max_age_seconds"] == 3600
+    assert listed["manifest"] == str(backup.manifest_path) and listed["snapshot_id"] is None
+
+
+def _documented_listing() -> dict[str, Any]:
+    """The example under "`backup list --json`" in docs/backups.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "backups.md").read_text()
+    section = text[text.index("## `backup list --json`") :]
+    example = section[section.index("```json") + len("```json") : section.index("```\n", 10)]
+    document: dict[str, Any] = json.loads(example)
+    return document
+
+
+def _shape(document: dict[str, Any]) -> tuple[set[str], set[str], set[str]]:
+    """The keys of a listing's destination entries, of their backups and of their invalid
+    entries, whatever the values."""
+    entries = document["result"]["destinations"]
+    return (
+        {key for entry in entries for key in entry},
+        {key for entry in entries for backup in entry["backups"] for key in backup},
+        {key for entry in entries for invalid in entry["invalid"] for key in invalid},
+    )
+
+
+def test_backup_list_json_has_one_shape_whatever_the_number_of_destinations(
+    project: Path,
+) -> None:
+    """docs/backups.md documents the shape; one folder, two folders and --from all give it."""
+    write_backup(project / "backups")
+    (project / "backups" / "shop-20260130T120000Z.manifest.json").write_text("{")
+    lone = run_faktctl("backup", "list", "--json", cwd=project)
+    assert lone.code == 0, lone.output
+    documented = _shape(_documented_listing())
+    assert _shape(json.loads(lone.stdout)) == documented
+
+    spec = yaml.safe_load((project / "faktory.yaml").read_text())
+    del spec["backup"]["destination"]
+    spec["backup"]["destinations"] = ["backups", "more"]
+    (project / "faktory.yaml").write_text(yaml.safe_dump(spec))
+    write_backup(project / "more")
+    (project / "more" / "shop-20260130T120000Z.manifest.json").write_text("{")
+    for args in ([], ["--from", "2"]):
+        several = run_faktctl("backup", "list", "--json", *args, cwd=project)
+        assert several.code == 0, several.output
+        assert _shape(json.loads(several.stdout)) == documented
+    entries = json.loads(several.stdout)["result"]["destinations"]
+    assert [entry["destination"] for entry in entries] == [str(project / "more")]
 
 
 def test_restore_of_a_missing_backup_is_refused_without_the_engine(project: Path) -> None:
