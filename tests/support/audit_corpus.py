@@ -71,7 +71,8 @@ def all_cases() -> list[Case]:
     return [parse_case(p) for p in sources]
 
 
-def run_case(case: Case, workdir: Path) -> AuditReport:
+def copy_case(case: Case, workdir: Path) -> Path:
+    """The case as a folder `workdir/NAME` holding its compose file, modes applied."""
     target = workdir / case.name
     if case.source.is_dir():
         shutil.copytree(case.source, target)
@@ -80,6 +81,11 @@ def run_case(case: Case, workdir: Path) -> AuditReport:
         shutil.copy(case.source, target / case.compose_name)
     for relative, mode in case.chmod:
         (target / relative).chmod(mode)
+    return target
+
+
+def run_case(case: Case, workdir: Path) -> AuditReport:
+    target = copy_case(case, workdir)
     previous = Path.cwd()
     os.chdir(workdir)
     try:

@@ -261,14 +261,7 @@ def _schema(workdir: Path) -> str:
 
 def _audit_compose(case: audit_corpus.Case) -> Callable[[Path], str]:
     def produce(workdir: Path) -> str:
-        folder = workdir / case.name
-        if case.source.is_dir():
-            shutil.copytree(case.source, folder)
-        else:
-            folder.mkdir()
-            shutil.copy(case.source, folder / case.compose_name)
-        for relative, mode in case.chmod:
-            (folder / relative).chmod(mode)
+        folder = audit_corpus.copy_case(case, workdir)
         args = ["audit", "--compose", case.compose_name, "--format", "json"]
         with frozen_clock():
             run = run_faktctl_inline(args, folder, case.env)
