@@ -1,4 +1,4 @@
-"""The typer app: command declarations and the error boundary.
+"""The typer app: command declarations (the error boundary is faktctl.entry's).
 
 Commands import their implementation lazily so `faktctl --help` stays fast.
 """
@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 
 from faktctl import __version__, options
-from faktctl.entry import boundary as boundary
-from faktctl.entry import os_failure as os_failure
 from faktctl.errors import UsageError
 
 app = typer.Typer(
@@ -124,18 +122,14 @@ def render(
     never contain it either: kustomize's secretGenerator reads it from k8s/secrets/ (0600,
     git-ignored).
     """
-    if target is RenderTarget.kubernetes:
-        from faktctl.commands import render_kubernetes
+    from faktctl.commands import render as command
 
-        raise typer.Exit(render_kubernetes.run(file, out=out, check=check))
+    if target is RenderTarget.kubernetes:
+        raise typer.Exit(command.run_kubernetes(file, out=out, check=check))
     if out is not None:
         raise UsageError("--out applies to --target kubernetes only")
     if target == RenderTarget.stack:
-        from faktctl.commands import render_stack
-
-        raise typer.Exit(render_stack.run(file, check=check))
-    from faktctl.commands import render as command
-
+        raise typer.Exit(command.run_stack(file, check=check))
     raise typer.Exit(command.run(file, check=check))
 
 
@@ -585,8 +579,3 @@ def upgrade(
             timeout=float(timeout),
         )
     )
-
-
-def main() -> None:
-    """Console-script entry point when called as faktctl.cli:main (see faktctl.entry)."""
-    boundary(app)

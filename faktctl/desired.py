@@ -143,6 +143,49 @@ class SecretFile:
 
 
 @dataclass(frozen=True)
+class SwarmWorkerSettings:
+    """One worker's own swarm settings (spec: swarm.workers.NAME)."""
+
+    name: str
+    faktory_url: Literal["shell", "file"]  # how the worker gets FAKTORY_URL from its secret
+    spread: tuple[str, ...] | None  # None: the swarm's worker_spread
+
+
+@dataclass(frozen=True)
+class SwarmSettings:
+    """Where a swarm places the services and how it updates them (spec: swarm)."""
+
+    server_constraint: str  # the node the server (and its volume) lives on
+    publish_protocol: int | None
+    worker_spread: tuple[str, ...]
+    update_parallelism: int
+    encrypted_network: bool
+    workers: tuple[SwarmWorkerSettings, ...] = ()
+
+    def worker(self, name: str) -> SwarmWorkerSettings | None:
+        return next((w for w in self.workers if w.name == name), None)
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """What the Kubernetes manifests need beyond the services (spec: kubernetes)."""
+
+    namespace: str | None
+    storage_size: int  # bytes, of the server's PersistentVolumeClaim
+    storage_class: str | None
+
+
+@dataclass(frozen=True)
+class AuditIgnore:
+    """One of the spec's audit suppressions (spec: audit.ignore), carried into rendered files
+    so that auditing them honours it."""
+
+    id: str
+    reason: str
+    expires: str | None  # an ISO date
+
+
+@dataclass(frozen=True)
 class Desired:
     project: str
     network: str
@@ -152,6 +195,10 @@ class Desired:
     env_file: tuple[tuple[str, SecretStr], ...]  # the .env contents
     # the separate dashboard password the server reads from its conf.d file, when it has one
     dashboard_password: SecretStr | None = None
+    # what the other platforms need from the spec; never part of a container's configuration
+    swarm: SwarmSettings | None = None
+    kubernetes: KubernetesSettings | None = None
+    audit_ignore: tuple[AuditIgnore, ...] = ()
 
     @property
     def server(self) -> ServiceRequest:
@@ -204,6 +251,37 @@ def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:
         env_file=(("COMPOSE_PROJECT_NAME", SecretStr(spec.project)), (FAKTORY_URL_VAR, url.value)),
         dashboard_password=(
             secrets.dashboard_password if spec.server.dashboard_password_file is not None else None
+        ),
+        swarm=_swarm_settings(spec),
+        kubernetes=KubernetesSettings(
+            namespace=spec.kubernetes.namespace,
+            storage_size=spec.kubernetes.storage_size,
+            storage_class=spec.kubernetes.storage_class,
+        ),
+        audit_ignore=tuple(
+            AuditIgnore(i.id, i.reason, i.expires.isoformat() if i.expires else None)
+            for i in spec.audit.ignore
+        ),
+    )
+
+
+def _swarm_settings(spec: Spec) -> SwarmSettings | None:
+    swarm = spec.swarm
+    if swarm is None:
+        return None
+    return SwarmSettings(
+        server_constraint=swarm.server_node.constraint,
+        publish_protocol=swarm.publish_protocol,
+        worker_spread=tuple(swarm.worker_spread),
+        update_parallelism=swarm.update_parallelism,
+        encrypted_network=swarm.encrypted_network,
+        workers=tuple(
+            SwarmWorkerSettings(
+                name,
+                own.faktory_url,
+                tuple(own.spread) if own.spread is not None else None,
+            )
+            for name, own in swarm.workers.items()
         ),
     )
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.commands.schema import schema_text
 from faktctl.errors import UsageError
 from faktctl.fsutil import StagedWrites, all_or_nothing, file_error
 from faktctl.secretfiles import generate_password
@@ -19,6 +18,7 @@ from faktctl.spec.model import (
     DEFAULT_PASSWORD_FILE,
     NAME_MAX_LENGTH,
     NAME_PATTERN,
+    spec_json_schema_text,
 )
 
 SCHEMA_FILENAME = "faktory.schema.json"
@@ -84,7 +84,7 @@ def run(file: Path | None, *, project: str | None, assume_yes: bool, force: bool
     # all or nothing: the password never lands without the .gitignore entry that hides it
     with all_or_nothing() as staged:
         added = _ignore_in_git(folder / ".gitignore", staged)
-        schema = schema_text()
+        schema = spec_json_schema_text()
         if _current(folder / SCHEMA_FILENAME) != schema:
             staged.add(folder / SCHEMA_FILENAME, schema)
         staged.add(spec_path, text)

@@ -1,51 +1,24 @@
 """faktctl logs [SERVICE] [-f] [--tail N]: container logs on stdout, one prefix per container.
 
-Without -f the lines of all containers are merged in time order; the logs of many containers
-are read a few at a time. The password (and FAKTORY_URL) are
-replaced by <redacted> whenever the password file can be read.
+Without -f the lines of all containers are merged in time order. The password (and
+FAKTORY_URL) are replaced by <redacted> whenever the password file can be read. The platform
+the spec names reads the logs (faktctl.platforms).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faktctl import ui
-from faktctl.errors import FaktctlError, UsageError
-from faktctl.secretvalue import SecretStr, redact
+from faktctl.errors import FaktctlError
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine
-    from faktctl.platforms.engine.observe import ObservedContainer
+    from faktctl.secretvalue import SecretStr
     from faktctl.spec.load import LoadedSpec
-
-_END = object()
-
-
-def split_timestamp(line: str) -> tuple[str, str]:
-    """'2026-11-28T00:09:34.603000000Z text' -> (timestamp, text)."""
-    stamp, sep, text = line.partition(" ")
-    if sep and stamp[:4].isdigit() and stamp.endswith("Z"):
-        return stamp, text
-    return "", line
-
-
-def merge_by_time(streams: Iterable[tuple[str, str]]) -> list[str]:
-    """(prefix, text with engine timestamps) pairs -> lines in time order, prefixed."""
-    entries = []
-    for prefix, text in streams:
-        for order, line in enumerate(text.splitlines()):
-            stamp, body = split_timestamp(line)
-            entries.append((stamp, prefix, order, body))
-    entries.sort(key=lambda entry: (entry[0], entry[1], entry[2]))
-    return [f"{prefix} | {body}" for _, prefix, _, body in entries]
 
 
 def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
+    """Every secret value to redact; none when the password file cannot be read."""
     from faktctl.project import project_of
     from faktctl.secretfiles import read_server_password
 
@@ -57,90 +30,8 @@ def _secrets(loaded: LoadedSpec) -> tuple[SecretStr, ...]:
 
 
 def run(file: Path | None, *, service: str | None, follow: bool, tail: int | None) -> int:
-    from faktctl.adapters.docker.engine import connect
-    from faktctl.live.containers import find
-    from faktctl.platforms.engine.observe import in_parallel, parse_container
+    from faktctl.platforms import platform_of
     from faktctl.project import load
 
     loaded = load(file)
-    if loaded.spec.platform == "swarm":
-        from faktctl.platforms.swarm import lifecycle as swarm
-
-        return swarm.logs(loaded, _secrets(loaded), service=service, follow=follow, tail=tail)
-    known = ["faktory", *(w.name for w in loaded.spec.workers)]
-    engine = connect()
-    try:
-        containers = sorted(
-            (
-                parsed
-                for raw in find(engine, loaded.spec.project).containers
-                for parsed in [parse_container(raw)]
-                if service is None or parsed.service == service
-            ),
-            key=lambda c: (c.service != "faktory", c.service, c.replica or 0),
-        )
-        if not containers:
-            if service is not None and service not in known:
-                raise UsageError(
-                    f"no service `{service}` in {loaded.path.name}",
-                    f"services: {', '.join(known)}",
-                )
-            ui.info(f"no containers for {service or 'project ' + loaded.spec.project}")
-            return 0
-        secrets = _secrets(loaded)
-        width = max(len(c.name) for c in containers)
-        if follow:
-            _follow(engine, containers, tail, width, secrets)
-        else:
-            texts = in_parallel(partial(_log_text, engine, tail), [c.id for c in containers])
-            streams = [
-                (c.name.ljust(width), text) for c, text in zip(containers, texts, strict=True)
-            ]
-            for line in merge_by_time(streams):
-                ui.data(redact(line, secrets))
-    finally:
-        engine.close()
-    return 0
-
-
-def _log_text(engine: Engine, tail: int | None, container_id: str) -> str:
-    return engine.logs(container_id, tail, timestamps=True).decode("utf-8", "replace")
-
-
-def _follow(
-    engine: Engine,
-    containers: list[ObservedContainer],
-    tail: int | None,
-    width: int,
-    secrets: tuple[SecretStr, ...],
-) -> None:
-    lines: queue.Queue[object] = queue.Queue()
-
-    def pump(container: ObservedContainer) -> None:
-        pending = b""
-        prefix = container.name.ljust(width)
-        try:
-            for chunk in engine.follow_logs(container.id, tail):
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for raw in complete:
-                    lines.put(f"{prefix} | {raw.decode('utf-8', 'replace')}")
-            if pending:
-                lines.put(f"{prefix} | {pending.decode('utf-8', 'replace')}")
-        except FaktctlError as err:
-            lines.put(f"{prefix} | (log stream ended: {err.one_line()})")
-        finally:
-            lines.put(_END)
-
-    for container in containers:
-        threading.Thread(target=pump, args=(container,), daemon=True).start()
-    running = len(containers)
-    while running:
-        try:
-            item = lines.get(timeout=0.5)  # a bounded wait keeps Ctrl-C responsive
-        except queue.Empty:
-            continue
-        if item is _END:
-            running -= 1
-        else:
-            ui.data(redact(str(item), secrets))
+    return platform_of(loaded).logs(_secrets(loaded), service=service, follow=follow, tail=tail)

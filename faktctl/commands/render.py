@@ -1,53 +1,88 @@
-"""faktctl render: write compose.yaml and .env from the spec, or check them for drift."""
+"""faktctl render: write the files another tool deploys from the spec, or check them for drift.
+
+- `--target compose` (default): compose.yaml and .env beside the spec (faktctl.platforms.compose);
+- `--target kubernetes`: a kustomize directory (faktctl.platforms.kubernetes);
+- `--target stack`: stack.yaml for `docker stack deploy`, the same objects as `up` on a swarm
+  (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
+  entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
+  secret file (0600) beside the password file and prints the `docker secret create` commands
+  for the external secrets (never their values).
+"""
 
 from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faktctl import ui
 from faktctl.desired import web_conf_path
 from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
-from faktctl.platforms.compose import COMPOSE_FILENAME, ENV_FILENAME, render
 from faktctl.project import Project, open_project
 from faktctl.secretfiles import write_web_conf
-from faktctl.secretvalue import REDACTED, SecretStr, matches
+from faktctl.secretvalue import REDACTED, matches
 from faktctl.secretvalue import shown as redacted
 
-# each file faktctl renders: the content it should have (secret for .env and secret files)
-# and its mode
-Targets = dict[Path, tuple[str | SecretStr, int]]
-
-
-def rendered_files(project: Project) -> Targets:
-    """Each target file with the content it should have and its mode."""
-    out_dir = project.dir
-    files = render(project.desired, out_dir, project.loaded.path.name)
-    return {
-        out_dir / COMPOSE_FILENAME: (files.compose, 0o644),
-        out_dir / ENV_FILENAME: (files.env, 0o600),
-    }
+if TYPE_CHECKING:
+    from faktctl.platforms.protocol import Targets
+    from faktctl.platforms.swarm.plan import SecretKey, SecretObject
 
 
 def run(file: Path | None, *, check: bool) -> int:
+    from faktctl.platforms.compose import rendered_files
+
     project = open_project(file)
-    targets = rendered_files(project)
+    targets = rendered_files(project.desired, project.dir, project.loaded.path.name)
     if check:
         return check_files(project, targets, "compose.yaml and .env match the spec")
     write_web_conf(project.loaded, web_conf_path(project.loaded))
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)
-        ui.info(f"{shown(path, project)}: {'written' if changed else 'unchanged'}")
+        ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
     return ExitCode.OK
 
 
-def check_files(
-    project: Project,
-    targets: Targets,
-    ok: str,
-    fix: str = "faktctl render",
-) -> int:
+def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
+    from faktctl.fsutil import ensure_private_dir
+    from faktctl.platforms.kubernetes import DEFAULT_DIR, SECRETS_DIR, render_kubernetes
+
+    project = open_project(file)
+    directory = out if out is not None else project.dir / DEFAULT_DIR
+    files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
+    targets = files.targets(directory)
+    if check:
+        return check_files(
+            project,
+            targets,
+            f"{shown(directory)}/ matches the spec",
+            "faktctl render --target kubernetes",
+        )
+    ensure_private_dir(directory / SECRETS_DIR)
+    for path, (content, mode) in targets.items():
+        changed = write_if_changed(path, content, mode)
+        ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
+    ui.info(f"apply with: kubectl apply -k {shown(directory)}")
+    return ExitCode.OK
+
+
+def run_stack(file: Path | None, *, check: bool) -> int:
+    from faktctl.platforms import swarm_of
+    from faktctl.platforms.swarm.stack import STACK_FILENAME, render_stack
+
+    project = open_project(file)
+    desired = swarm_of(project).stack_desired()
+    text = render_stack(desired, project.loaded.path.name)
+    path = project.dir / STACK_FILENAME
+    if check:
+        return _check_stack(path, text)
+    changed = write_if_changed(path, text, 0o644)
+    ui.info(f"{STACK_FILENAME}: {'written' if changed else 'unchanged'}")
+    _secret_commands(project, {s.key: s for s in desired.secrets})
+    return ExitCode.OK
+
+
+def check_files(project: Project, targets: Targets, ok: str, fix: str = "faktctl render") -> int:
     drift = False
     for path, (wanted, _) in targets.items():
         try:
@@ -57,7 +92,7 @@ def check_files(
         if matches(current, wanted):
             continue
         drift = True
-        name = shown(path, project)
+        name = shown(path)
         if current is None:
             ui.info(f"{name}: missing (run `{fix}`)")
             continue
@@ -80,7 +115,52 @@ def check_files(
     return ExitCode.OK
 
 
-def shown(path: Path, project: Project | None = None) -> str:
+def _check_stack(path: Path, wanted: str) -> int:
+    try:
+        current = path.read_text()
+    except FileNotFoundError:
+        ui.info(f"{path.name}: missing (run `faktctl render --target stack`)")
+        return ExitCode.FINDINGS
+    if current == wanted:
+        ui.info(f"{path.name} matches the spec")
+        return ExitCode.OK
+    ui.data(
+        "".join(
+            difflib.unified_diff(
+                current.splitlines(keepends=True),
+                wanted.splitlines(keepends=True),
+                fromfile=f"{path.name} (on disk)",
+                tofile=f"{path.name} (rendered)",
+            )
+        )
+    )
+    ui.info(f"{path.name} differs from the spec: run `faktctl render --target stack`")
+    return ExitCode.FINDINGS
+
+
+def _secret_commands(project: Project, secrets: dict[SecretKey, SecretObject]) -> None:
+    """The files holding each external secret's exact content, and how to create them."""
+    from faktctl.platforms.swarm.stack import URL_FILENAME
+    from faktctl.secretfiles import write_secret
+    from faktctl.secretvalue import derived
+
+    loaded = project.loaded
+    password_path = loaded.resolve(loaded.spec.server.password_file).absolute()
+    files: dict[SecretKey, Path] = {"password": password_path}
+    url = secrets.get("url")
+    if url is not None:
+        url_path = password_path.parent / URL_FILENAME
+        write_secret(url_path, derived(url.data, lambda value: value.rstrip("\n")))
+        files["url"] = url_path
+    if "web" in secrets:
+        write_web_conf(loaded, web_conf_path(loaded))
+        files["web"] = web_conf_path(loaded)
+    ui.info("create the external secrets first (once per content; `faktctl up` does it too):")
+    for key, secret in secrets.items():
+        ui.info(f"  docker secret create {secret.name} {shown(files[key])}")
+
+
+def shown(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:

@@ -9,12 +9,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faktctl import __version__
 from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.types import format_size
+
+if TYPE_CHECKING:
+    from faktctl.platforms.protocol import Targets
 
 COMPOSE_FILENAME = "compose.yaml"
 ENV_FILENAME = ".env"
@@ -24,6 +27,15 @@ ENV_FILENAME = ".env"
 class RenderedFiles:
     compose: str
     env: SecretStr  # holds the password
+
+
+def rendered_files(desired: Desired, out_dir: Path, spec_name: str) -> Targets:
+    """compose.yaml and .env in `out_dir`, each with the content it should have and its mode."""
+    files = render(desired, out_dir, spec_name)
+    return {
+        out_dir / COMPOSE_FILENAME: (files.compose, 0o644),
+        out_dir / ENV_FILENAME: (files.env, 0o600),
+    }
 
 
 def templates_dir() -> Path:

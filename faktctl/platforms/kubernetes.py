@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,14 +27,18 @@ from faktctl.desired import (
     DATA_DIR,
     PROTOCOL_PORT,
     WEB_CONF_TARGET,
+    AuditIgnore,
     Desired,
+    KubernetesSettings,
     SecretEnv,
     ServiceRequest,
 )
 from faktctl.errors import UsageError
 from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
-from faktctl.spec.model import Kubernetes, Suppression
+
+if TYPE_CHECKING:
+    from faktctl.platforms.protocol import Targets
 
 IGNORE_ANNOTATION = (
     "faktctl.io/audit-ignore"  # read back by faktctl.audit.sources.kubernetes.gather
@@ -43,6 +48,7 @@ SERVER_FILE = "server.yaml"
 NETWORK_FILE = "network.yaml"
 WORKERS_FILE = "workers.yaml"
 SECRETS_DIR = "secrets"
+DEFAULT_DIR = "k8s"  # beside the spec, unless `render --out` names another
 GITIGNORE = ".gitignore"
 # The uid/gid the server runs as: not root, not in the image's /etc/passwd (nothing needs it).
 RUN_AS = 65532
@@ -62,6 +68,13 @@ class KubeFiles:
 
     manifests: dict[str, str]
     secrets: dict[str, SecretStr]
+
+    def targets(self, out_dir: Path) -> Targets:
+        """Each file under `out_dir` with its content and mode (the secret files 0600)."""
+        found: Targets = {out_dir / name: (text, 0o644) for name, text in self.manifests.items()}
+        for name, secret in self.secrets.items():
+            found[out_dir / name] = (secret, 0o600)
+        return found
 
 
 def object_name(name: str) -> str:
@@ -250,7 +263,7 @@ def _server_container(desired: Desired, server: ServiceRequest) -> tuple[Any, li
     return container, volumes
 
 
-def _ignore_annotation(ignore: list[Suppression]) -> dict[str, str]:
+def _ignore_annotation(ignore: tuple[AuditIgnore, ...]) -> dict[str, str]:
     """The spec's audit suppressions, so `faktctl audit --k8s` on these files honours them."""
     if not ignore:
         return {}
@@ -258,16 +271,14 @@ def _ignore_annotation(ignore: list[Suppression]) -> dict[str, str]:
         {
             "id": item.id,
             "reason": item.reason,
-            **({"expires": item.expires.isoformat()} if item.expires else {}),
+            **({"expires": item.expires} if item.expires else {}),
         }
         for item in ignore
     ]
     return {IGNORE_ANNOTATION: json.dumps(items)}
 
 
-def _statefulset(
-    desired: Desired, settings: Kubernetes, ignore: list[Suppression]
-) -> dict[str, Any]:
+def _statefulset(desired: Desired, settings: KubernetesSettings) -> dict[str, Any]:
     server = desired.server
     labels = labels_of(desired.project, "server", server.name)
     selector = selector_of(desired.project, "server", server.name)
@@ -294,7 +305,7 @@ def _statefulset(
         "volumes": volumes,
     }
     metadata: dict[str, Any] = {"name": server.name, "labels": labels}
-    annotations = _ignore_annotation(ignore)
+    annotations = _ignore_annotation(desired.audit_ignore)
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -406,7 +417,9 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
 # --- the kustomization -----------------------------------------------------------------------
 
 
-def _kustomization(desired: Desired, settings: Kubernetes, files: list[str]) -> dict[str, Any]:
+def _kustomization(
+    desired: Desired, settings: KubernetesSettings, files: list[str]
+) -> dict[str, Any]:
     generators: list[dict[str, Any]] = [
         {
             "name": PASSWORD_SECRET,
@@ -459,16 +472,13 @@ def _check_names(desired: Desired) -> None:
         seen[name] = f"worker `{worker.name}`"
 
 
-def render_kubernetes(
-    desired: Desired,
-    settings: Kubernetes,
-    password: SecretStr,
-    spec_name: str,
-    ignore: list[Suppression] | None = None,
-) -> KubeFiles:
+def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> KubeFiles:
+    settings = desired.kubernetes
+    if settings is None:  # build_desired always sets it
+        raise ValueError("the desired state carries no Kubernetes settings")
     _check_names(desired)
     server_objects = [
-        _statefulset(desired, settings, ignore or []),
+        _statefulset(desired, settings),
         _service(desired, desired.server.name, PROTOCOL_PORT, PROTOCOL_PORT_NAME),
         _service(desired, WEB_SERVICE, DASHBOARD_PORT, DASHBOARD_PORT_NAME),
     ]

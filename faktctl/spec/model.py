@@ -426,9 +426,7 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _platform_settings(self) -> Spec:
-        from faktctl.spec.swarm_rules import check_platform
-
-        check_platform(self)
+        _check_platform(self)
         return self
 
     def worker(self, name: str) -> Worker:
@@ -445,11 +443,68 @@ def _reject_managed(env: dict[str, str], managed: dict[str, str]) -> dict[str, s
     return env
 
 
+def _check_platform(spec: Spec) -> None:
+    """Which spec keys apply to which platform: a key that does nothing there is an error."""
+    if spec.platform == "engine":
+        if spec.swarm is not None:
+            raise rule_error(
+                "the swarm section applies only to `platform: swarm`",
+                "swarm",
+                "add `platform: swarm` or remove the section",
+            )
+        return
+    if spec.swarm is None:
+        raise rule_error(
+            "`platform: swarm` needs a swarm section with server_node",
+            "platform",
+            "add `swarm: {server_node: {hostname: NODE}}`",
+        )
+    _check_swarm_irrelevant(spec)
+    names = {worker.name for worker in spec.workers}
+    for name in spec.swarm.workers:
+        if name not in names:
+            raise rule_error(
+                f"`{name}` is not a worker of this spec",
+                f"swarm.workers.{name}",
+                f"workers: {', '.join(sorted(names)) or 'none'}",
+            )
+
+
+def _check_swarm_irrelevant(spec: Spec) -> None:
+    if "ports" in spec.server.model_fields_set:
+        raise rule_error(
+            "server.ports does not apply to `platform: swarm`",
+            "server.ports",
+            "nothing is published on a swarm; use swarm.publish_protocol for 7419 and "
+            "`faktctl dashboard` for the dashboard",
+        )
+    if "dashboard_exposure" in spec.server.model_fields_set:
+        raise rule_error(
+            "server.dashboard_exposure does not apply to `platform: swarm`",
+            "server.dashboard_exposure",
+            "the dashboard is never published on a swarm; use `faktctl dashboard`",
+        )
+    for index, worker in enumerate(spec.workers):
+        if "restart" in worker.model_fields_set:
+            raise rule_error(
+                "workers[].restart does not apply to `platform: swarm`",
+                f"workers[{index}].restart",
+                "swarm restarts a worker task whenever it exits (restart condition any)",
+            )
+
+
 def spec_json_schema() -> dict[str, Any]:
     schema = Spec.model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["patternProperties"] = {"^x-": {}}
     return schema
+
+
+def spec_json_schema_text() -> str:
+    """The JSON Schema as `faktctl schema` prints it and `init` writes it beside the spec."""
+    import json
+
+    return json.dumps(spec_json_schema(), indent=2, sort_keys=True) + "\n"
 
 
 __all__ = [
@@ -468,4 +523,5 @@ __all__ = [
     "Worker",
     "parse_port_binding",
     "spec_json_schema",
+    "spec_json_schema_text",
 ]

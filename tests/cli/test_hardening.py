@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from faktctl import cli
+from faktctl import entry
 from faktctl.audit.model import RuleMeta
 from faktctl.audit.registry import Outcome, Rule
 from faktctl.audit.runner import _run
@@ -75,7 +75,7 @@ def test_compose_yaml_as_a_folder_is_one_line_for_render(tmp_path: Path) -> None
 def test_a_full_disk_is_one_line_with_exit_4(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """In process: the boundary in cli.main, with the file system failing as a full disk
+    """In process: the boundary in entry.main, with the file system failing as a full disk
     does (no full disk can be made here without privileges)."""
 
     def full(fd: int) -> None:  # a full disk surfaces at fsync at the latest
@@ -85,7 +85,7 @@ def test_a_full_disk_is_one_line_with_exit_4(
     monkeypatch.setattr(sys, "argv", ["faktctl", "init", "--yes", "--project", "demo"])
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(SystemExit) as ended:
-        cli.main()
+        entry.main()
     assert ended.value.code == 4
     line = _one_error_line(capsys.readouterr().err)
     assert "No space left on device" in line and "cannot write" in line
@@ -179,7 +179,7 @@ def test_an_untranslated_oserror_names_path_and_operation() -> None:
     try:
         Path("/nonexistent-h11/dir").mkdir()
     except OSError as err:
-        failure = cli.os_failure(err)
+        failure = entry.os_failure(err)
     assert failure.one_line() == (
         "cannot create the folder /nonexistent-h11/dir: No such file or directory"
     )

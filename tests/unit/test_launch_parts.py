@@ -22,15 +22,15 @@ from faktctl.adapters.docker.engine import (
     translate,
     unavailable,
 )
-from faktctl.commands.logs import merge_by_time
-from faktctl.commands.status import render_table, status_document
 from faktctl.desired import Publish
 from faktctl.envelope import envelope
 from faktctl.errors import EngineUnavailable, OperationFailed
 from faktctl.lock import LockHeld, lock_path, project_lock
 from faktctl.platforms.engine.apply import container_config
+from faktctl.platforms.engine.logs import merge_by_time
 from faktctl.platforms.engine.observe import parse_container, parse_time
 from faktctl.platforms.engine.plan import plan
+from faktctl.platforms.engine.status import render_table, status_document
 from faktctl.secretvalue import SecretStr
 from tests.support.planning import desired_from, everything, observed_with
 

@@ -234,3 +234,17 @@ def test_at_most_the_rule_registry_imports_in_a_circle() -> None:
 @pytest.mark.parametrize("module", ["faktctl.cli", "faktctl.entry"])
 def test_face_modules_exist(module: str) -> None:
     assert module in modules()
+
+
+def test_only_the_platform_registry_reads_spec_platform() -> None:
+    """`spec.platform` is read in one place (faktctl.platforms chooses the platform); the spec's
+    own validation aside. Any `.platform` attribute counts: a spec can hide behind any name."""
+    allowed = ("faktctl.platforms", "faktctl.spec")
+    wrong = [
+        f"{path.relative_to(ROOT.parent)}:{node.lineno} {name} reads .platform"
+        for name, path in modules().items()
+        if name != allowed[0] and not name.startswith(allowed[1] + ".")
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute) and node.attr == "platform"
+    ]
+    assert wrong == []

@@ -8,10 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from faktctl import labels
-from faktctl.commands.status import render_table, status_document
 from faktctl.desired import Publish
 from faktctl.platforms.engine.observe import health_from_status, parse_summary, stop_grace_known
 from faktctl.platforms.engine.plan import plan
+from faktctl.platforms.engine.status import render_table, status_document
 from tests.support.planning import desired_from, everything, observed_with
 
 SUMMARY = {

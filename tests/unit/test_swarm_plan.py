@@ -47,7 +47,7 @@ ENTRIES = {"emails:1": ImageEntry(("/usr/bin/emails",), ("--serve",))}
 def _swarm(text: str = SPEC, password: str = "pw-one") -> SwarmDesired:
     loaded = parse_spec(text, Path("/srv/shop/faktory.yaml"))
     desired = build_desired(loaded, Secrets(SecretStr(password)))
-    return translate(desired, loaded.spec, SecretStr(password), None, ENTRIES)
+    return translate(desired, SecretStr(password), None, ENTRIES)
 
 
 def test_server_is_one_pinned_stop_first_replica_with_its_password_as_a_secret() -> None:
@@ -90,7 +90,7 @@ def test_shell_delivery_needs_the_image_inspected() -> None:
     loaded = parse_spec(SPEC, Path("/srv/shop/faktory.yaml"))
     desired = build_desired(loaded, Secrets(SecretStr("pw")))
     with pytest.raises(SwarmPlanError, match="emails:1 was not inspected"):
-        translate(desired, loaded.spec, SecretStr("pw"), None, {})
+        translate(desired, SecretStr("pw"), None, {})
 
 
 def test_secrets_are_named_by_content_so_a_new_password_is_a_new_secret() -> None:

@@ -43,7 +43,7 @@ from faktctl.desired import (
 )
 from faktctl.errors import UsageError
 from faktctl.platforms.compose import ENV_FILENAME
-from faktctl.project import Project, load
+from faktctl.project import load
 from faktctl.secretfiles import read_server_password
 from faktctl.secretvalue import SecretStr, matches
 from faktctl.spec.load import LoadedSpec
@@ -241,11 +241,11 @@ class SpecFacts:
     def render(self) -> RenderFacts:
         if self.password is None:
             return RenderFacts(error=self.password_error or "the password cannot be read")
-        from faktctl.commands.render import rendered_files
+        from faktctl.platforms.compose import rendered_files
 
-        project = Project(self.loaded, self.password, self.desired)
         states = []
-        for path, (wanted, _) in rendered_files(project).items():
+        rendered = rendered_files(self.desired, self.loaded.base_dir, self.loaded.path.name)
+        for path, (wanted, _) in rendered.items():
             try:
                 current: str | None = path.read_text(encoding="utf-8")
             except (FileNotFoundError, UnicodeDecodeError):

@@ -58,6 +58,10 @@ _CLASSES: dict[str, type[Any]] = {
         desired_module.ServiceRequest,
         desired_module.VolumeRequest,
         desired_module.SecretFile,
+        desired_module.SwarmWorkerSettings,
+        desired_module.SwarmSettings,
+        desired_module.KubernetesSettings,
+        desired_module.AuditIgnore,
         Desired,
     )
 }
@@ -248,7 +252,8 @@ def lookup(spec_path: Path) -> Remembered | None:
 
 
 def remember(project: Project) -> None:
-    """Write the entry for a project just loaded from its spec; silent when it cannot."""
+    """Write the entry for a project of the engine platform just loaded from its spec (only
+    that platform calls it, so an entry always means that platform); silent when it cannot."""
     import secrets
 
     from faktctl.fsutil import atomic_write, ensure_private_dir
@@ -256,7 +261,7 @@ def remember(project: Project) -> None:
 
     loaded = project.loaded
     path = entry_path(loaded.path)
-    if path is None or not loaded.source_sha256 or loaded.spec.platform == "swarm":
+    if path is None or not loaded.source_sha256:
         return
     dashboard_file = dashboard_password_path(loaded)
     salt = secrets.token_hex(16)

@@ -32,7 +32,6 @@ from faktctl.platforms.swarm.plan import (
     with_images,
 )
 from faktctl.secretvalue import SecretStr, redact
-from faktctl.spec.model import Spec
 
 POLL_S = 0.25
 LOG_TAIL_LINES = 12
@@ -69,13 +68,13 @@ def _inspect_image(engine: Engine, reference: str) -> RawDict:
 
 
 def swarm_desired(
-    engine: Engine, resolved: Desired, spec: Spec, password: SecretStr, web: SecretStr | None
+    engine: Engine, resolved: Desired, password: SecretStr, web: SecretStr | None
 ) -> SwarmDesired:
     """The swarm objects for `resolved` (the desired state with built images tagged)."""
     images = {ref: _inspect_image(engine, ref) for ref in {s.image for s in resolved.services}}
     entries = {ref: image_entry(found) for ref, found in images.items()}
     try:
-        translated = translate(resolved, spec, password, web, entries)
+        translated = translate(resolved, password, web, entries)
     except SwarmPlanError as exc:
         raise OperationFailed(str(exc)) from exc
     return with_images(translated, {ref: pinned_reference(found) for ref, found in images.items()})

@@ -1,4 +1,4 @@
-"""up, down, status and logs for `platform: swarm` (the commands dispatch here).
+"""up, down, status and logs for `platform: swarm` (faktctl.platforms hands the commands here).
 
 The engine the SDK reaches (DOCKER_HOST, the docker context, the local socket) must be a
 manager of an active swarm; every object carries the project's labels like on one engine.
@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from faktctl import labels, ui
-from faktctl.envelope import envelope_json
 from faktctl.errors import FaktctlError, OperationFailed, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine, RawDict
     from faktctl.live.view import FaktoryView
     from faktctl.platforms.engine.plan import PullPolicy
+    from faktctl.platforms.protocol import StatusReport
     from faktctl.platforms.swarm.apply import Prepared
     from faktctl.platforms.swarm.plan import SwarmDesired
     from faktctl.project import Project
@@ -27,6 +27,68 @@ if TYPE_CHECKING:
 
 DOWN_POLL_S = 0.25
 DOWN_EXTRA_WAIT_S = 30.0
+
+
+class SwarmPlatform:
+    """The swarm platform, bound to one spec (and the project opened from it, once needed)."""
+
+    def __init__(self, loaded: LoadedSpec, project: Project | None = None) -> None:
+        self._loaded = loaded
+        self._project = project
+
+    def _opened(self) -> Project:
+        if self._project is None:
+            from faktctl.project import project_of
+            from faktctl.secretfiles import read_server_password
+
+            self._project = project_of(self._loaded, read_server_password(self._loaded))
+        return self._project
+
+    def connect(self) -> Engine:
+        from faktctl.adapters.docker.engine import connect
+        from faktctl.adapters.docker.swarm import require_manager
+
+        self._opened()
+        engine = connect()
+        try:
+            require_manager(engine)
+        except BaseException:
+            engine.close()
+            raise
+        return engine
+
+    def dry_run(self, engine: Engine, pull: PullPolicy) -> int:
+        return dry_run(engine, self._opened(), pull)
+
+    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+        return apply(engine, self._opened(), pull, timeout_s, started)
+
+    def down(self, *, volumes: bool, assume_yes: bool) -> int:
+        return down(self._loaded, volumes=volumes, assume_yes=assume_yes)
+
+    def status(self, *, verbose: bool) -> StatusReport:
+        """`verbose` adds nothing on a swarm: every service's tasks are listed anyway."""
+        return status(self._opened())
+
+    def logs(
+        self, secrets: tuple[SecretStr, ...], *, service: str | None, follow: bool, tail: int | None
+    ) -> int:
+        return logs(self._loaded, secrets, service=service, follow=follow, tail=tail)
+
+    def stack_desired(self) -> SwarmDesired:
+        """The swarm objects `up` would create, for `render --target stack` (reads the images'
+        ids on the engine, like `up`)."""
+        from faktctl.adapters.docker.engine import connect
+        from faktctl.platforms.engine.images import with_built_images
+        from faktctl.platforms.swarm.apply import swarm_desired
+
+        project = self._opened()
+        resolved = with_built_images(project.desired)
+        engine = connect()
+        try:
+            return swarm_desired(engine, resolved, project.password, web_conf(project))
+        finally:
+            engine.close()
 
 
 # --- up -----------------------------------------------------------------------------------------
@@ -41,7 +103,7 @@ def web_conf(project: Project) -> SecretStr | None:
 
 
 def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
-    from faktctl.commands.up import resolve_images
+    from faktctl.platforms.engine.images import resolve_images
     from faktctl.platforms.swarm.apply import observe_and_plan, print_plan, swarm_desired
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
@@ -49,24 +111,21 @@ def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
         ui.data("\n".join(a.text() for a in image_actions))
         ui.info("the images above are needed before the services can be planned")
         return 0
-    desired = swarm_desired(
-        engine, resolved, project.loaded.spec, project.password, web_conf(project)
-    )
+    desired = swarm_desired(engine, resolved, project.password, web_conf(project))
     print_plan(observe_and_plan(engine, desired).the_plan)
     return 0
 
 
 def apply(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
-    from faktctl.commands.up import progress_display, resolve_images
     from faktctl.platforms.engine.apply import apply_images
+    from faktctl.platforms.engine.images import resolve_images
+    from faktctl.platforms.progress import progress_display
     from faktctl.platforms.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
-        desired = swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, web_conf(project)
-        )
+        desired = swarm_desired(engine, resolved, project.password, web_conf(project))
         prepared = observe_and_plan(engine, desired)
         _guard_version(engine, project, resolved.server.image, prepared)
         executor = SwarmExecutor(
@@ -217,7 +276,7 @@ def _retry(action: Any, doing: str, timeout_s: float = 30.0) -> None:
 # --- status -------------------------------------------------------------------------------------
 
 
-def status(project: Project, *, as_json: bool) -> int:
+def status(project: Project) -> StatusReport:
     from faktctl.adapters.docker import swarm as docker_swarm
     from faktctl.adapters.docker.engine import connect
 
@@ -229,20 +288,18 @@ def status(project: Project, *, as_json: bool) -> int:
         view = _faktory_view(engine, project)
     finally:
         engine.close()
-    drift = [r for r in rows if r["drift"] != "up to date"]
-    if as_json:
-        document = {
-            "platform": "swarm",
-            "services": rows,
-            "up_to_date": not drift,
-            "faktory": view.as_json(),
-        }
-        ui.data(envelope_json("status", document))
-    else:
-        from faktctl.live.view import text_lines
+    from faktctl.live.view import text_lines
+    from faktctl.platforms.protocol import StatusReport
 
-        ui.data("\n".join(_status_lines(rows)) + "\n\n" + "\n".join(text_lines(view)))
-    return 1 if drift else 0
+    drift = [r for r in rows if r["drift"] != "up to date"]
+    document = {
+        "platform": "swarm",
+        "services": rows,
+        "up_to_date": not drift,
+        "faktory": view.as_json(),
+    }
+    text = "\n".join(_status_lines(rows)) + "\n\n" + "\n".join(text_lines(view))
+    return StatusReport(document, text, drifts=bool(drift))
 
 
 def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
@@ -273,15 +330,12 @@ def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
 
 
 def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
-    from faktctl.commands.up import build_digests
-    from faktctl.platforms.engine.plan import with_build_tags
+    from faktctl.platforms.engine.images import with_built_images
     from faktctl.platforms.swarm.apply import swarm_desired
 
-    resolved = with_build_tags(project.desired, build_digests(project.desired))
+    resolved = with_built_images(project.desired)
     try:
-        return swarm_desired(
-            engine, resolved, project.loaded.spec, project.password, web_conf(project)
-        )
+        return swarm_desired(engine, resolved, project.password, web_conf(project))
     except OperationFailed:  # an image is missing: every service counts as drifting
         return None
 

@@ -30,11 +30,10 @@ from faktctl.desired import (
     Healthcheck,
     SecretEnv,
     ServiceRequest,
+    SwarmSettings,
 )
 from faktctl.faktory.server import SERVER_SERVICE
 from faktctl.secretvalue import SecretStr, as_line, fingerprint
-from faktctl.spec.model import Spec
-from faktctl.spec.swarm import Swarm
 
 URL_SECRET_TARGET = "/run/secrets/faktory_url"
 URL_FILE_VAR = "FAKTORY_URL_FILE"
@@ -171,14 +170,13 @@ def secret_name(project: str, key: SecretKey, value: SecretStr) -> str:
 
 def translate(
     desired: Desired,
-    spec: Spec,
     password: SecretStr,
     web_conf: SecretStr | None,
     entries: Mapping[str, ImageEntry],
 ) -> SwarmDesired:
     """The swarm form of `desired`. `entries` maps each `shell`-delivery worker's image to what
     the image runs; `web_conf` is the conf.d text with a separate dashboard password, if any."""
-    settings = spec.swarm
+    settings = desired.swarm
     if settings is None:
         raise SwarmPlanError("the spec has no swarm section")
     project = desired.project
@@ -215,7 +213,11 @@ def _worker_url(desired: Desired) -> SecretStr | None:
 
 
 def _server(
-    request: ServiceRequest, project: str, network: str, settings: Swarm, secrets: dict[str, str]
+    request: ServiceRequest,
+    project: str,
+    network: str,
+    settings: SwarmSettings,
+    secrets: dict[str, str],
 ) -> SwarmService:
     env = tuple((name, _plain(name, value)) for name, value in request.env)
     mounts = tuple(
@@ -237,7 +239,7 @@ def _server(
         secrets=tuple(secret_mounts),
         mounts=mounts,
         replicas=1,
-        constraints=(settings.server_node.constraint,),
+        constraints=(settings.server_constraint,),
         spread=(),
         update=UpdatePolicy(parallelism=1, order="stop-first", failure_action="pause"),
         restart_delay_s=SERVER_RESTART_DELAY_S,
@@ -262,11 +264,11 @@ def _worker(
     request: ServiceRequest,
     project: str,
     network: str,
-    settings: Swarm,
+    settings: SwarmSettings,
     url_secret: str,
     entries: Mapping[str, ImageEntry],
 ) -> SwarmService:
-    own = settings.workers.get(request.name)
+    own = settings.worker(request.name)
     delivery = own.faktory_url if own is not None else "shell"
     spread = own.spread if own is not None and own.spread is not None else settings.worker_spread
     env = [(name, value) for name, value in request.env if isinstance(value, str)]
