@@ -18,8 +18,8 @@ from typing import Any
 import docker
 
 from faktctl import labels
-from tests.e2e.upkit import Deployment, go_worker, make_deployment
 from tests.support.local import wait_until
+from tests.support.upkit import Deployment, go_worker, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

@@ -13,7 +13,7 @@ from faktctl.adapters.docker.engine import Engine
 from faktctl.backups import savepoint
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from docker.models.containers import Container
 from faktctl.adapters import probe
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 
 PASSWORD = "worker-e2e-pw"

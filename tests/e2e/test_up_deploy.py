@@ -21,15 +21,15 @@ import yaml
 
 from faktctl.adapters import probe
 from faktctl.platforms.engine.cache import CACHE_DIR_VAR
-from tests.e2e.upkit import (
+from tests.support.cli import CliResult
+from tests.support.local import wait_until
+from tests.support.upkit import (
     Deployment,
     assert_password_never_printed,
     go_worker,
     new_deployment,
     tear_down,
 )
-from tests.support.cli import CliResult
-from tests.support.local import wait_until
 
 JOBS = 200
 
