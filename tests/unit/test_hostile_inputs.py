@@ -5,6 +5,7 @@ The same files given to the real faktctl: tests/cli/test_hostile_inputs_cli.py."
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 import yaml
 
 from faktctl import safeyaml
-from faktctl.errors import UsageError
+from faktctl.errors import SpecError, UsageError
 from faktctl.secretfiles import MAX_SECRET_BYTES, read_secret
+from faktctl.spec.load import parse_spec
 from tests.support.hostile import GOOD_PASSWORD, alias_bomb, project_folder
 
 # --- YAML ---------------------------------------------------------------------------------------
@@ -119,3 +121,23 @@ def test_a_trailing_newline_and_surrounding_spaces_are_trimmed(tmp_path: Path) -
     path.write_text(f"  {GOOD_PASSWORD} \r\n")
     value = read_secret(path, "password", "server.password_file", inside=tmp_path)
     assert value.get_secret_value() == GOOD_PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('project: demo\n"\\U100010000": 1\n', "chr() arg not in range"),  # past U+10FFFF
+        ("project: demo\nwhen: 2026-13-45\n", "month must be in 1..12"),
+    ],
+)
+def test_yaml_the_parser_itself_chokes_on_is_invalid_yaml_in_one_line(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    """PyYAML raises ValueError/OverflowError, not a YAMLError, on these; every reader must
+    still answer with its one-line invalid-YAML error (found by the property tests)."""
+    with pytest.raises(SpecError) as spec_error:
+        parse_spec(text, tmp_path / "faktory.yaml")
+    assert spec_error.value.one_line().startswith("faktory.yaml:1:1: invalid YAML: ")
+    assert reason in spec_error.value.one_line()
+    with pytest.raises(yaml.YAMLError, match=re.escape(reason)):
+        safeyaml.load_all(text, "manifests.yaml")
