@@ -23,7 +23,6 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -49,7 +48,7 @@ class Holder:
     @classmethod
     def me(cls, command: str) -> Holder:
         now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        return cls(os.getpid(), socket.gethostname(), command, now)
+        return cls(os.getpid(), os.uname().nodename, command, now)
 
 
 def lock_path(spec_dir: Path, project: str) -> Path:

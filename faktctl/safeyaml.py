@@ -16,9 +16,10 @@ raise YamlLimitError, a UsageError (exit 2) whose message starts with the file's
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,16 +105,17 @@ def load(
         raise YamlLimitError(f"{display}: larger than {_size(MAX_BYTES)}")
     parser = _loader(loader)(text)
     try:
-        try:
-            node = parser.get_single_node()
-        except RecursionError:
-            raise YamlLimitError(
-                f"{display}: nested too deeply (more than {max_depth} levels)"
-            ) from None
-        if node is None:
-            return None, None
-        check_expansion(node, display, max_nodes=max_nodes, max_depth=max_depth)
-        return node, parser.construct_document(node)
+        with _unreadable_as_yaml_error():
+            try:
+                node = parser.get_single_node()
+            except RecursionError:
+                raise YamlLimitError(
+                    f"{display}: nested too deeply (more than {max_depth} levels)"
+                ) from None
+            if node is None:
+                return None, None
+            check_expansion(node, display, max_nodes=max_nodes, max_depth=max_depth)
+            return node, parser.construct_document(node)
     finally:
         parser.dispose()
 
@@ -136,23 +138,39 @@ def load_all(
     documents: list[tuple[yaml.Node, Any]] = []
     budget = max_nodes
     try:
-        while True:
-            try:
-                if not parser.check_node():
-                    break
-                node = parser.get_node()
-            except RecursionError:
-                raise YamlLimitError(
-                    f"{display}: nested too deeply (more than {max_depth} levels)"
-                ) from None
-            if node is None:
-                continue
-            budget -= check_expansion(node, display, max_nodes=budget, max_depth=max_depth)
-            value = construct(parser, node) if construct else parser.construct_document(node)
-            documents.append((node, value))
+        with _unreadable_as_yaml_error():
+            while True:
+                try:
+                    if not parser.check_node():
+                        break
+                    node = parser.get_node()
+                except RecursionError:
+                    raise YamlLimitError(
+                        f"{display}: nested too deeply (more than {max_depth} levels)"
+                    ) from None
+                if node is None:
+                    continue
+                budget -= check_expansion(node, display, max_nodes=budget, max_depth=max_depth)
+                value = construct(parser, node) if construct else parser.construct_document(node)
+                documents.append((node, value))
     finally:
         parser.dispose()
     return documents
+
+
+@contextlib.contextmanager
+def _unreadable_as_yaml_error() -> Iterator[None]:
+    """PyYAML's pure-Python scanner and constructors raise plain ValueError or OverflowError on
+    some malformed input (a `\\U` escape past U+10FFFF, a timestamp with month 13): report those
+    as the invalid YAML they are, like every other syntax error."""
+    import yaml
+
+    try:
+        yield
+    except (ValueError, OverflowError) as err:
+        raise yaml.YAMLError(
+            str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
+        ) from None
 
 
 def _loader(given: type[yaml.SafeLoader] | None) -> type[yaml.SafeLoader]:

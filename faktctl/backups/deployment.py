@@ -23,7 +23,8 @@ from faktctl.platforms.engine.observe import published_ports
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine, RawDict
+    from faktctl.adapters.docker.api import RawDict
+    from faktctl.adapters.docker.engine import Engine
 
 DEFAULT_SERVER_STOP_S = 60
 DEFAULT_WORKER_STOP_S = 10
@@ -477,7 +478,7 @@ class SwarmPause:
     def _wait_stopped(self, service: ScaledService, container_id: str = "") -> None:
         """Until no task of the service runs (and the given container has exited)."""
         from faktctl.adapters.docker import swarm as docker_swarm
-        from faktctl.adapters.docker.engine import ObjectNotFound
+        from faktctl.adapters.docker.api import ObjectNotFound
 
         limit = service.grace_s + 60
         deadline = time.monotonic() + limit

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from faktctl.adapters import restic as restic_cli
+from faktctl.adapters.docker import archive
 from faktctl.backups import deployment, repository, savepoint, stream
 from faktctl.backups.destinations import Destination, Repository
 from faktctl.backups.manifest import Backup, Manifest
@@ -184,8 +185,8 @@ def stream_without_folder(
     engine: Engine, container_id: str, tee: RawTee, reporter: Reporter
 ) -> None:
     stat_info, chunks = engine.archive_out(container_id, savepoint.RDB_PATH)
-    with stream.closing_iter(chunks):
-        member, pieces = stream.read_single_file(chunks)
+    with archive.closing_iter(chunks):
+        member, pieces = archive.read_single_file(chunks)
         with reporter.transfer("faktory.rdb", member.size or int(stat_info.get("size") or 0)) as up:
             for _ in tee(stream.checked_rdb(pieces)):
                 up(tee.size)

@@ -102,7 +102,7 @@ def restic_opener(project: Project, policy: BackupPolicy) -> Callable[[dest.Repo
 
 @contextlib.contextmanager
 def engine_session() -> Iterator[Engine]:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:

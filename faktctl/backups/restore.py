@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from faktctl.adapters.docker import archive
 from faktctl.backups import deployment, savepoint, stream, take
 from faktctl.backups.manifest import PRE_RESTORE_TAG, Backup, require_checksum
 from faktctl.backups.report import Reporter
@@ -161,7 +162,7 @@ def backup_rdb_version(backup: Backup) -> int | None:
         return None
     with backup.snapshot_path.open("rb") as handle:
         head = b""
-        with contextlib.suppress(stream.StreamError):
+        with contextlib.suppress(archive.StreamError):
             for piece in stream.gunzip(stream.read_blocks(handle, 64 << 10)):
                 head += piece
                 if len(head) >= 9:
@@ -383,11 +384,11 @@ def _move_keys(
     reporter: Reporter,
 ) -> None:
     """Move the restored queues to the running version's keys, on the stopped volume."""
-    from faktctl.faktory import keys
+    from faktctl.live import queue_keys
 
     reporter.step(describe_key_move(backup, move) or "moving queue keys")
     mount = deployment.data_mount(server)
-    report = keys.offline(
+    report = queue_keys.offline(
         engine,
         _helper_image(server),
         (mount.kind, mount.source),

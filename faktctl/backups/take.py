@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from faktctl import __version__
+from faktctl.adapters.docker import archive
 from faktctl.backups import deployment, repository, savepoint, stream
 from faktctl.backups.destinations import Destination, Folder, Repository
 from faktctl.backups.fanout import (
@@ -246,10 +247,10 @@ def copy_snapshot(
     """Stream faktory.rdb out of the container into a hidden temp file (fsynced); `tee`, when
     given, sees the RDB's bytes on the way (to send them elsewhere too)."""
     stat_info, chunks = engine.archive_out(container_id, savepoint.RDB_PATH)
-    with stream.closing_iter(chunks):
+    with archive.closing_iter(chunks):
         announced = int(stat_info.get("size") or 0)
         check_free_space(destination, worst_case_size(announced))
-        member, pieces = stream.read_single_file(chunks)
+        member, pieces = archive.read_single_file(chunks)
         fd, temp_name = tempfile.mkstemp(
             prefix=f".{stem}.", suffix=SNAPSHOT_SUFFIX + PARTIAL_SUFFIX, dir=destination
         )

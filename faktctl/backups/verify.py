@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from faktctl.adapters.docker import archive
 from faktctl.backups import deployment, repository, stream
 from faktctl.backups.manifest import (
     Backup,
@@ -225,13 +226,13 @@ def snapshot_tar(
     if backup.read_rdb is not None:
         with backup.read_rdb() as chunks:
             content = stream.counted(chunks, on_progress)
-            yield from stream.tar_single_file(
+            yield from archive.tar_single_file(
                 name, backup.manifest.rdb_size, content, mode=0o644, folders=folders
             )
         return
     with backup.snapshot_path.open("rb") as handle:
         content = stream.counted(stream.gunzip(stream.read_blocks(handle)), on_progress)
-        yield from stream.tar_single_file(
+        yield from archive.tar_single_file(
             name, backup.manifest.rdb_size, content, mode=0o644, folders=folders
         )
 
@@ -340,14 +341,14 @@ def _move_to_image_format(
 ) -> None:
     """When the verifying image keeps queues under other keys than the backup's version, move
     them on the throwaway volume first, as `restore` would."""
-    from faktctl.faktory import keys
     from faktctl.faktory.images import parse_image
+    from faktctl.live import queue_keys
 
     made_by = parse_version(backup.manifest.faktory_version)
     loads_with = parse_image(image).version
     if made_by is None or loads_with is None or not crosses_boundary(made_by, loads_with):
         return
-    keys.offline(
+    queue_keys.offline(
         engine,
         image,
         ("volume", volume),

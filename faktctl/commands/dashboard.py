@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def run(file: Path | None, *, port: int, address: str) -> int:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.adapters.docker.tunnel import Relay
     from faktctl.backups.deployment import running_server
     from faktctl.project import load

@@ -8,21 +8,18 @@ end Faktory fetches from first, so they keep their turn ahead of the newer ones.
 
 The script is run either inside the running server (`redis-cli` on its unix socket, through
 the engine's exec), or in a throwaway container that starts only the image's `redis-server` on
-the data volume, with no network at all, so no client can connect while it works.
+the data volume, with no network at all, so no client can connect while it works; running it
+is faktctl.live.queue_keys. Pure: the script, its shell, and reading its report.
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from faktctl.errors import OperationFailed
 from faktctl.faktory.versions import DataFormat
-
-if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine
 
 Mode = Literal["count", "move"]
 DB_DIR = "/var/lib/faktory/db"
@@ -173,56 +170,6 @@ def parse_report(text: str, marker: str = "") -> KeyReport:
     return KeyReport(tuple(queues), sets, data_version)
 
 
-def _arguments(mode: Mode, source: DataFormat, target: DataFormat) -> list[str]:
+def script_arguments(mode: Mode, source: DataFormat, target: DataFormat) -> list[str]:
+    """The script's ARGV for counting (or moving) from `source`'s format to `target`'s."""
     return [mode, source.queue_prefix, target.queue_prefix, str(target.data_version)]
-
-
-def in_server(
-    engine: Engine, container_id: str, mode: Mode, source: DataFormat, target: DataFormat
-) -> KeyReport:
-    """Run the script in a running server's Redis (atomic; clients may stay connected)."""
-    args = ["redis-cli", "-s", SERVER_SOCKET, "--raw", "EVAL", SCRIPT, "0"]
-    code, output = engine.exec(container_id, args + _arguments(mode, source, target))
-    text = output.decode("utf-8", "replace")
-    if code != 0 or "ERR" in text.split("\n", 1)[0]:
-        raise KeyMoveFailed(f"redis-cli in the server failed (exit {code}): {text.strip()[:300]}")
-    return parse_report(text)
-
-
-def offline(
-    engine: Engine,
-    image: str,
-    mount: tuple[Literal["volume", "bind"], str],
-    mode: Mode,
-    source: DataFormat,
-    target: DataFormat,
-    labels: Mapping[str, str],
-) -> KeyReport:
-    """Run the script against the data volume of a stopped server, in a throwaway container
-    with no network (only the image's redis-server, reachable through a socket in /tmp)."""
-    from faktctl.adapters.docker.engine import ContainerConfig
-    from faktctl.desired import DATA_DIR, Mount
-
-    shell = OFFLINE_SHELL.format(db=DB_DIR, mark=MARK)
-    config = ContainerConfig(
-        name=f"faktctl-keys-{secrets.token_hex(4)}",
-        image=image,
-        command=("sh", "-c", shell, "sh", SCRIPT, *_arguments(mode, source, target)),
-        env=(),
-        labels=labels,
-        mounts=(Mount(mount[0], mount[1], DATA_DIR),),
-        network="none",
-    )
-    helper = engine.create_container(config)
-    try:
-        engine.start(helper, config.name)
-        code = engine.wait(helper, OFFLINE_TIMEOUT_S)
-        text = engine.logs(helper).decode("utf-8", "replace")
-    finally:
-        engine.remove(helper, force=True)
-    if code != 0:
-        raise KeyMoveFailed(
-            f"the throwaway Redis on the data volume failed (exit {code}): "
-            + " | ".join(text.strip().splitlines()[-5:])
-        )
-    return parse_report(text, MARK)

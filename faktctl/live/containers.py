@@ -17,7 +17,7 @@ from faktctl import labels
 from faktctl.faktory.server import SERVER_SERVICE
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import RawDict
+    from faktctl.adapters.docker.api import RawDict
 
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"

@@ -18,20 +18,19 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from faktctl.adapters import probe
+from faktctl.adapters.docker.api import engine_host
 from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
 from faktctl.errors import FaktctlError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
+    from faktctl.adapters.docker.api import ReadEngine
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.adapters.docker.reader import ReadEngine
 
 LOCALHOST = "127.0.0.1"
 EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})
-_SOCKET_SCHEMES = frozenset({"unix", "npipe", "fd"})
 
 
 @dataclass(frozen=True)
@@ -41,21 +40,6 @@ class Endpoint:
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def engine_host(address: str) -> str:
-    """The host an engine address names, without user, port or brackets:
-    `tcp://build-box:2376` -> `build-box`, `ssh://deploy@box:2222` -> `box`,
-    `ssh://[fd00::7]:22` -> `fd00::7`. Empty for a socket or pipe, or when it names none."""
-    text = address.strip()
-    if "://" not in text:
-        text = f"tcp://{text}"
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:  # an unbalanced bracket
-        return ""
-    return "" if parts.scheme.lower() in _SOCKET_SCHEMES else host or ""
 
 
 def _is_loopback(ip: str) -> bool:

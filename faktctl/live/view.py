@@ -16,22 +16,51 @@ The view never raises for a server that cannot be reached: it says why in `unrea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from faktctl.adapters import probe
-from faktctl.adapters.docker.engine import ObjectNotFound
-from faktctl.desired import Desired
+from faktctl.adapters.docker.api import ObjectNotFound
+from faktctl.desired import Desired, Publish
 from faktctl.errors import FaktctlError
 from faktctl.faktory.server import DB_DIR
 from faktctl.live import reach
-from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.reader import ReadEngine
+    from faktctl.adapters.docker.api import ReadEngine
+
+
+class ServerContainer(Protocol):
+    """What the view needs to know of the server's container (a platform's observation of it,
+    e.g. faktctl.platforms.engine.observe.ServerContainer)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int | None: ...
+
+    @property
+    def ports(self) -> Sequence[Publish]: ...
+
+    @property
+    def ip_addresses(self) -> Mapping[str, str]: ...
+
+
+class Deployment(Protocol):
+    """A project's observed containers by service."""
+
+    def of_service(self, service: str) -> Sequence[ServerContainer]: ...
+
 
 INFO_TIMEOUT_S = 3.0
 SET_NAMES = ("scheduled", "retries", "dead", "working")
@@ -219,7 +248,7 @@ def last_save_from(output: str, fallback_now: float) -> LastSave:
 # --- I/O --------------------------------------------------------------------------------------
 
 
-def _why_not_running(container: ObservedContainer) -> str:
+def _why_not_running(container: ServerContainer) -> str:
     if container.state == "exited":
         return f"the server container {container.name} has exited (code {container.exit_code})"
     return f"the server container {container.name} is {container.state}"
@@ -272,7 +301,7 @@ def engine_time(text: Any) -> float | None:
 
 def gather(
     engine: ReadEngine,
-    container: ObservedContainer | None,
+    container: ServerContainer | None,
     password: SecretStr,
     network: str | None = None,
     *,
@@ -288,7 +317,7 @@ def gather(
 
 def ask_info(
     engine: ReadEngine,
-    container: ObservedContainer | None,
+    container: ServerContainer | None,
     password: SecretStr,
     network: str | None = None,
     *,
@@ -314,7 +343,7 @@ def ask_info(
 
 
 def for_deployment(
-    engine: ReadEngine, desired: Desired, observed: Observed, password: SecretStr, *, now: float
+    engine: ReadEngine, desired: Desired, observed: Deployment, password: SecretStr, *, now: float
 ) -> FaktoryView:
     """The view of a project's server: its running container (else the first one found)."""
     containers = observed.of_service(desired.server.name)

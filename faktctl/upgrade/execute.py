@@ -31,11 +31,13 @@ from faktctl.backups.report import Reporter
 from faktctl.errors import FaktctlError, OperationFailed
 from faktctl.faktory import keys
 from faktctl.faktory.versions import FORMATS, format_of, parse_version, text_of
+from faktctl.live import queue_keys
 from faktctl.secretvalue import SecretStr
 from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine, RawDict
+    from faktctl.adapters.docker.api import RawDict
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.desired import Desired
 
 
@@ -69,7 +71,7 @@ def read_preflight(
         raise UpgradeFailed(
             f"the server did not report a Faktory version (INFO says `{counts.version}`)"
         )
-    report = keys.in_server(engine, str(server["Id"]), "count", FORMATS[0], FORMATS[-1])
+    report = queue_keys.in_server(engine, str(server["Id"]), "count", FORMATS[0], FORMATS[-1])
     workers = deployment.running_workers(engine, project)
     preflight = Preflight(
         project=project,
@@ -101,7 +103,7 @@ def require_managed(found: Found) -> None:
 
 def ensure_image(engine: Engine, image: str, pull: str, say: Reporter) -> None:
     """The target image is present before anything stops (pulled per --pull)."""
-    from faktctl.adapters.docker.engine import ImageUnavailable
+    from faktctl.adapters.docker.api import ImageUnavailable
 
     present = engine.image(image) is not None
     if pull == "always" or (pull == "missing" and not present):
@@ -260,7 +262,7 @@ class Upgrader:
                 f"`{destination.queue_prefix}<name>` on the stopped volume (no network)"
             )
         try:
-            return keys.offline(
+            return queue_keys.offline(
                 self.engine,
                 str(server.get("Image") or plan.preflight.image),
                 (mount.kind, mount.source),
@@ -343,7 +345,7 @@ def repair(
     server_id = str(found.server["Id"])
     source, destination = plan.move
     reporter.step(f"moving hidden queues into `{destination.queue_prefix}<name>` keys")
-    report = keys.in_server(engine, server_id, "move", source, destination)
+    report = queue_keys.in_server(engine, server_id, "move", source, destination)
     after = deployment.read_counts(
         deployment.protocol_endpoint(found.server, engine), target.password
     )

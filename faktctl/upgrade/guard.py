@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from faktctl.errors import FaktctlError, OperationFailed
-from faktctl.faktory import keys
 from faktctl.faktory.images import parse_image
 from faktctl.faktory.server import DATA_DIR
 from faktctl.faktory.versions import FORMATS, crosses_boundary, format_of, text_of, upgrade_command
+from faktctl.live import queue_keys
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
@@ -32,10 +32,10 @@ def queued_jobs(engine: Engine, container: ObservedContainer) -> int | None:
 
     try:
         if container.is_running:
-            report = keys.in_server(engine, container.id, "count", FORMATS[0], FORMATS[-1])
+            report = queue_keys.in_server(engine, container.id, "count", FORMATS[0], FORMATS[-1])
         else:
             mount = deployment.data_mount(engine.inspect(container.id))
-            report = keys.offline(
+            report = queue_keys.offline(
                 engine,
                 container.image_id,
                 (mount.kind, mount.source),
@@ -145,7 +145,7 @@ def _swarm_queued_jobs(engine: Engine, project: str) -> int | None:
 
     try:
         server = deployment.running_server(engine, project)
-        report = keys.in_server(engine, str(server["Id"]), "count", FORMATS[0], FORMATS[-1])
+        report = queue_keys.in_server(engine, str(server["Id"]), "count", FORMATS[0], FORMATS[-1])
     except FaktctlError:
         return None
     return sum(q.bare + q.prefixed for q in report.queues)
@@ -159,7 +159,7 @@ def check_existing_volume(
     from faktctl.backups import deployment
 
     try:
-        report = keys.offline(
+        report = queue_keys.offline(
             engine,
             image,
             ("volume", volume),

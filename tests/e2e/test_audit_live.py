@@ -259,7 +259,7 @@ def test_a_deployment_made_by_faktctl_up_passes_its_live_audit(
 ) -> None:
     """init + up, then `audit --live --strict` with the spec: the project's containers by
     label, the spec's password for HELLO, the spec's backup policy (no backup yet)."""
-    from tests.e2e.upkit import new_deployment, tear_down
+    from tests.support.upkit import new_deployment, tear_down
 
     deployment = new_deployment(tmp_path, test_session_id, docker_client, faktory_image, [])
     try:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from docker.models.containers import Container
 
-from tests.e2e.conftest import FaktoryServer
 from tests.support.cli import run_faktctl
+from tests.support.e2e_fixtures import FaktoryServer
 
 COMPOSE = """\
 services:

@@ -33,14 +33,14 @@ from faktctl.backups.manifest import (
     read_manifest,
     write_manifest,
 )
-from tests.e2e.upkit import (
+from tests.support.local import wait_until
+from tests.support.producer import make_job
+from tests.support.upkit import (
     Deployment,
     assert_password_never_printed,
     go_worker,
     make_deployment,
 )
-from tests.support.local import wait_until
-from tests.support.producer import make_job
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from faktctl.backups.manifest import list_backups
-from tests.e2e.upkit import Deployment, assert_password_never_printed, make_deployment
 from tests.support.producer import make_job
 from tests.support.provision import deb_tool
 from tests.support.restic import RestServer, Webhook, restic_path, run_restic, webhook
+from tests.support.upkit import Deployment, assert_password_never_printed, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

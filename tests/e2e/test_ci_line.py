@@ -19,9 +19,9 @@ import docker
 import pytest
 
 from faktctl.faktory.images import parse_image
-from tests.e2e.upkit import Deployment, assert_password_never_printed, tear_down
 from tests.support.images import ensure_faktory_image
 from tests.support.local import free_port
+from tests.support.upkit import Deployment, assert_password_never_printed, tear_down
 
 
 @pytest.fixture

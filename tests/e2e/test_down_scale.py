@@ -18,8 +18,8 @@ from typing import Any
 import docker
 
 from faktctl import labels
-from tests.e2e.upkit import Deployment, go_worker, make_deployment
 from tests.support.local import wait_until
+from tests.support.upkit import Deployment, go_worker, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -89,9 +89,11 @@ def test_thirty_replicas_status_logs_scale_down_and_down_in_order(
     assert deployment.faktctl("status").code == 0
 
     since = time.time()
-    down = deployment.faktctl("down")
+    down = deployment.faktctl("down", env={"PYTHONPROFILEIMPORTTIME": "1"})
     until = time.time()
     assert down.code == 0, down.output
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in down.stderr.splitlines()}
+    assert not imported & {"docker", "requests", "urllib3", "typer"}  # a plain socket here
     assert deployment.containers() == {}
 
     events = _events(docker_client, project, since, until)

@@ -1,6 +1,7 @@
-"""The stdlib engine client (what `faktctl status` reads with, and `down` stops and removes
-with) against the real engine: the same answers as the docker SDK adapter, and the same
-one-line errors."""
+"""The engine operations over both transports against the real engine: the standard-library
+socket (what `faktctl status` reads with, and `down` stops and removes with on a plain socket)
+and the docker SDK's session (everything else) give the same answers and the same one-line
+errors."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ import docker
 import docker.errors
 import pytest
 
-from faktctl.adapters.docker.engine import DEFAULT_HOST, EngineError, ObjectNotFound, connect
-from faktctl.adapters.docker.reader import EngineReader, plain_address
+from faktctl.adapters.docker.api import DEFAULT_HOST, EngineError, ObjectNotFound
+from faktctl.adapters.docker.client import EngineClient
+from faktctl.adapters.docker.connect import connect, plain_address
+from faktctl.adapters.docker.transport import SocketTransport
 from faktctl.errors import EngineUnavailable
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
 
-def test_the_reader_answers_as_the_sdk_does(
+def test_the_socket_and_the_sdk_session_give_the_same_answers(
     faktory_image: str,
     run_container: Callable[..., Container],
     test_labels: dict[str, str],
@@ -35,7 +38,7 @@ def test_the_reader_answers_as_the_sdk_does(
     mine_only = {**test_labels, "io.faktctl.test.reader": uuid.uuid4().hex}
     container_id = run_container(faktory_image, labels=mine_only).id
     assert container_id is not None
-    sdk, reader = connect(), EngineReader(address)
+    sdk, reader = connect(), EngineClient(SocketTransport(address))
     try:
         listed = reader.summaries(mine_only)
         assert [s["Id"] for s in listed] == [container_id]
@@ -72,7 +75,7 @@ def test_an_engine_that_is_not_there_is_one_line_naming_the_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    reader = EngineReader(str(plain_address()))
+    reader = EngineClient(SocketTransport(str(plain_address())))
     with pytest.raises(EngineUnavailable) as raised:
         reader.summaries()
     assert raised.value.one_line() == (
@@ -83,19 +86,20 @@ def test_an_engine_that_is_not_there_is_one_line_naming_the_address(
     assert DEFAULT_HOST.startswith("unix://")
 
 
-def test_the_reader_stops_and_removes_what_down_removes(
+@pytest.mark.parametrize("transport", ["socket", "sdk"])
+def test_both_transports_stop_and_remove_what_down_removes(
+    transport: str,
     docker_client: docker.DockerClient,
     faktory_image: str,
     run_container: Callable[..., Container],
     test_labels: dict[str, str],
 ) -> None:
-    """`down` goes through EngineReader on a plain socket: a stop with its grace period, a
-    remove (twice is no error), and the network's "still attached" error naming the container,
-    all against the real engine."""
+    """What `down` does, over either transport: a stop with its grace period, a remove (twice
+    is no error), and the network's "still attached" error naming the container."""
     address = plain_address()
-    if address is None:
+    if address is None and transport == "socket":
         pytest.skip("the engine is not on a plain socket here (DOCKER_HOST/context)")
-    reader = EngineReader(address)
+    reader = EngineClient(SocketTransport(str(address))) if transport == "socket" else connect()
     name = f"faktctl-reader-{uuid.uuid4().hex[:8]}"
     network = docker_client.networks.create(name, labels=test_labels)
     volume = docker_client.volumes.create(name, labels=test_labels)
@@ -122,6 +126,7 @@ def test_the_reader_stops_and_removes_what_down_removes(
         with pytest.raises(ObjectNotFound, match=r"^stopping container nope-nope"):
             reader.stop("nope-nope", timeout=1)
     finally:
+        reader.close()
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.containers.get(name).remove(force=True)
         for leftover in (network, volume):

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from faktctl.adapters.docker.engine import Engine, ObjectNotFound, connect
+from faktctl.adapters.docker.api import ObjectNotFound
+from faktctl.adapters.docker.connect import connect
+from faktctl.adapters.docker.engine import Engine
 from faktctl.backups import savepoint
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from docker.models.containers import Container
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 from tests.support.producer import make_job
 

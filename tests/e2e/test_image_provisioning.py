@@ -21,7 +21,7 @@ from tests.support import images
 from tests.support.provision import HIDE_HOST_TOOLS_ENV
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 PASSWORD = "provisioned-Secret-7"
 

@@ -10,7 +10,7 @@ import pytest
 from faktctl.adapters import probe
 
 if TYPE_CHECKING:
-    from tests.e2e.conftest import FaktoryServer
+    from tests.support.e2e_fixtures import FaktoryServer
 
 from tests.support.producer import make_job
 

@@ -10,9 +10,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.e2e.upkit import Deployment, assert_password_never_printed, go_worker, make_deployment
 from tests.support.local import wait_until
 from tests.support.producer import Producer, make_job
+from tests.support.upkit import (
+    Deployment,
+    assert_password_never_printed,
+    go_worker,
+    make_deployment,
+)
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

@@ -21,7 +21,6 @@ import pytest
 
 from faktctl import labels
 from faktctl.adapters import probe
-from tests.e2e.swarmkit import SwarmDeployment, new_swarm_deployment, single_node_swarm, tear_down
 from tests.support.images import (
     GO_WORKER_REPO,
     ensure_faktory_image,
@@ -30,6 +29,12 @@ from tests.support.images import (
 )
 from tests.support.local import wait_until
 from tests.support.producer import make_job
+from tests.support.swarmkit import (
+    SwarmDeployment,
+    new_swarm_deployment,
+    single_node_swarm,
+    tear_down,
+)
 
 PUSHED = 500
 PARKED = 200  # jobs on a queue no worker reads: they must survive every server replacement

@@ -17,7 +17,6 @@ import pytest
 
 from faktctl import labels
 from faktctl.backups.manifest import Backup, list_backups, read_manifest
-from tests.e2e.swarmkit import SwarmDeployment, new_swarm_deployment, single_node_swarm, tear_down
 from tests.support.cli import run_faktctl
 from tests.support.images import (
     GO_WORKER_REPO,
@@ -25,6 +24,12 @@ from tests.support.images import (
 )
 from tests.support.local import free_port, wait_until
 from tests.support.producer import make_job
+from tests.support.swarmkit import (
+    SwarmDeployment,
+    new_swarm_deployment,
+    single_node_swarm,
+    tear_down,
+)
 
 PARKED = "parked"  # no worker reads it: its jobs stay queued
 JOBS = 300

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 
 from faktctl import labels
-from tests.e2e.upkit import Deployment, go_worker, make_deployment
+from tests.support.upkit import Deployment, go_worker, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

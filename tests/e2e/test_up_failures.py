@@ -17,8 +17,8 @@ import pytest
 
 from faktctl import labels
 from faktctl.lock import project_lock
-from tests.e2e.upkit import Deployment, go_worker, make_deployment
 from tests.support.local import wait_until
+from tests.support.upkit import Deployment, go_worker, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

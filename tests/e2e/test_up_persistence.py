@@ -13,9 +13,14 @@ from typing import Any
 
 import docker
 
-from tests.e2e.upkit import Deployment, assert_password_never_printed, go_worker, make_deployment
 from tests.support.images import tag_alias
 from tests.support.producer import make_job
+from tests.support.upkit import (
+    Deployment,
+    assert_password_never_printed,
+    go_worker,
+    make_deployment,
+)
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from faktctl.adapters import probe
-from tests.e2e.upkit import Deployment, make_deployment
+from tests.support.upkit import Deployment, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 

@@ -20,9 +20,9 @@ import pytest
 
 from faktctl import labels
 from faktctl.adapters import probe
-from tests.e2e.upkit import Deployment, go_worker, new_deployment, tear_down
 from tests.support.local import wait_until
 from tests.support.producer import make_job
+from tests.support.upkit import Deployment, go_worker, new_deployment, tear_down
 
 QUEUES = {"default": 500, "critical": 300, "bulk": 200}
 SCHEDULED, RETRIES, DEAD = 100, 50, 20

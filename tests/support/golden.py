@@ -38,14 +38,14 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.paths import EXAMPLES, REPO
+from tests.support import audit_corpus
 
 GOLDEN = REPO / "tests" / "golden"
 UNIT = REPO / "tests" / "unit"
-AUDIT_CORPUS = UNIT / "audit_corpus"
 K8S_CORPUS = UNIT / "k8s_corpus"
 AUDIT_INPUTS = UNIT / "audit_inputs"
 K8S_CHARTS = UNIT / "k8s_charts"
@@ -219,42 +219,9 @@ def copy_examples(workdir: Path, project_prefix: str = "") -> Path:
     return target
 
 
-@dataclass
-class CorpusCase:
-    """A compose case of tests/unit/audit_corpus: a .yaml file or a folder with compose.yaml,
-    its `# env:` and `# chmod:` header lines applied as tests/unit/test_audit_corpus.py does."""
-
-    name: str
-    source: Path
-    env: dict[str, str] = field(default_factory=dict)
-    chmod: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def compose_name(self) -> str:
-        return "compose.yaml" if self.source.is_dir() else self.source.name
-
-
-def corpus_case(source: Path) -> CorpusCase:
-    compose = source / "compose.yaml" if source.is_dir() else source
-    case = CorpusCase(source.name.removesuffix(".yaml"), source)
-    for raw in compose.read_text().splitlines():
-        if not raw.startswith("#"):
-            continue
-        line = raw[1:].strip()
-        if line.startswith("env:"):
-            name, _, value = line[4:].strip().partition("=")
-            case.env[name] = value
-        elif line.startswith("chmod:"):
-            path, mode = line[6:].split()
-            case.chmod.append((path, int(mode, 8)))
-    return case
-
-
-def corpus_cases() -> list[CorpusCase]:
-    sources = sorted(
-        p for p in AUDIT_CORPUS.iterdir() if p.suffix == ".yaml" or (p / "compose.yaml").is_file()
-    )
-    return [corpus_case(p) for p in sources]
+def corpus_cases() -> list[audit_corpus.Case]:
+    """The compose cases of tests/unit/audit_corpus, header lines read as the corpus test does."""
+    return audit_corpus.all_cases()
 
 
 # --- the cases ---------------------------------------------------------------------------------
@@ -292,16 +259,9 @@ def _schema(workdir: Path) -> str:
     return normalise(describe(run_faktctl_inline(["schema"], workdir)), workdir)
 
 
-def _audit_compose(case: CorpusCase) -> Callable[[Path], str]:
+def _audit_compose(case: audit_corpus.Case) -> Callable[[Path], str]:
     def produce(workdir: Path) -> str:
-        folder = workdir / case.name
-        if case.source.is_dir():
-            shutil.copytree(case.source, folder)
-        else:
-            folder.mkdir()
-            shutil.copy(case.source, folder / case.compose_name)
-        for relative, mode in case.chmod:
-            (folder / relative).chmod(mode)
+        folder = audit_corpus.copy_case(case, workdir)
         args = ["audit", "--compose", case.compose_name, "--format", "json"]
         with frozen_clock():
             run = run_faktctl_inline(args, folder, case.env)

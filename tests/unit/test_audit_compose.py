@@ -16,7 +16,6 @@ from faktctl.audit.sources.compose.interpolate import (
 )
 from faktctl.audit.sources.compose.syntax import split_short_port
 from faktctl.errors import UsageError
-from tests.support.cli import run_faktctl
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -143,18 +142,6 @@ def test_invalid_compose_files_are_usage_errors(tmp_path: Path, content: str, me
     path.write_text(content)
     with pytest.raises(UsageError, match=message):
         gather_compose(path, {}, NOW)
-
-
-def test_invalid_input_exits_2_with_one_line(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text("services: [oops\n")
-    result = run_faktctl("audit", "--compose", "compose.yaml", cwd=tmp_path)
-    assert result.code == 2
-    assert result.stderr.startswith("faktctl: error: compose.yaml:")
-    assert "Traceback" not in result.output
-    missing = run_faktctl("audit", "--compose", "nope.yaml", cwd=tmp_path)
-    assert missing.code == 2 and "cannot read the compose file" in missing.stderr
-    both = run_faktctl("audit", "--compose", "compose.yaml", "--live", cwd=tmp_path)
-    assert both.code == 2 and "cannot be combined" in both.stderr
 
 
 def test_locations_point_at_the_lines(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from faktctl.audit.model import AuditReport, Finding
-from tests.unit.test_audit_corpus import CORPUS, parse_case, run_case
+from tests.support.audit_corpus import CORPUS, parse_case, run_case
 
 
 def report_of(name: str, tmp_path: Path) -> AuditReport:

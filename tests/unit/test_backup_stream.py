@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from faktctl.adapters.docker import archive as tar_format
 from faktctl.backups import stream
 from tests.support.tarballs import chunked, tar_of
 
@@ -25,7 +26,7 @@ RDB = b"REDIS0010" + os.urandom(300_000) + b"\xff" + os.urandom(8)
 @pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
 def test_read_single_file_passes_the_bytes_through(chunk: int, fmt: int) -> None:
     data = os.urandom(70_000)
-    member, pieces = stream.read_single_file(chunked(tar_of("faktory.rdb", data, fmt), chunk))
+    member, pieces = tar_format.read_single_file(chunked(tar_of("faktory.rdb", data, fmt), chunk))
     assert member.name == "faktory.rdb"
     assert member.size == len(data)
     assert b"".join(bytes(p) for p in pieces) == data
@@ -34,7 +35,7 @@ def test_read_single_file_passes_the_bytes_through(chunk: int, fmt: int) -> None
 def test_read_single_file_follows_long_names() -> None:
     name = "a" * 150 + "/faktory.rdb"
     for fmt in (tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
-        member, pieces = stream.read_single_file([tar_of(name, b"abc", fmt)])
+        member, pieces = tar_format.read_single_file([tar_of(name, b"abc", fmt)])
         assert member.name == name
         assert b"".join(bytes(p) for p in pieces) == b"abc"
 
@@ -45,24 +46,24 @@ def test_read_single_file_refuses_a_folder() -> None:
         info = tarfile.TarInfo("db")
         info.type = tarfile.DIRTYPE
         tar.addfile(info)
-    with pytest.raises(stream.StreamError, match="db is not a regular file"):
-        stream.read_single_file([out.getvalue()])
+    with pytest.raises(tar_format.StreamError, match="db is not a regular file"):
+        tar_format.read_single_file([out.getvalue()])
 
 
 def test_a_truncated_archive_is_an_error() -> None:
     whole = tar_of("faktory.rdb", os.urandom(10_000))
-    _, pieces = stream.read_single_file([whole[:5000]])
-    with pytest.raises(stream.StreamError, match="arrived truncated"):
+    _, pieces = tar_format.read_single_file([whole[:5000]])
+    with pytest.raises(tar_format.StreamError, match="arrived truncated"):
         b"".join(bytes(p) for p in pieces)
-    with pytest.raises(stream.StreamError, match="ended early"):
-        stream.read_single_file([whole[:100]])
+    with pytest.raises(tar_format.StreamError, match="ended early"):
+        tar_format.read_single_file([whole[:100]])
 
 
 def test_garbage_is_not_a_tar_stream() -> None:
-    with pytest.raises(stream.StreamError, match="not a tar stream"):
-        stream.read_single_file([os.urandom(1024)])
-    with pytest.raises(stream.StreamError, match="holds no file"):
-        stream.read_single_file([bytes(1024)])
+    with pytest.raises(tar_format.StreamError, match="not a tar stream"):
+        tar_format.read_single_file([os.urandom(1024)])
+    with pytest.raises(tar_format.StreamError, match="holds no file"):
+        tar_format.read_single_file([bytes(1024)])
 
 
 # --- writing a file as a tar stream -----------------------------------------------------------
@@ -71,7 +72,7 @@ def test_garbage_is_not_a_tar_stream() -> None:
 def test_tar_single_file_is_readable_by_tarfile() -> None:
     data = os.urandom(12_345)
     archive = b"".join(
-        stream.tar_single_file("db/faktory.rdb", len(data), chunked(data, 1000), folders=["db"])
+        tar_format.tar_single_file("db/faktory.rdb", len(data), chunked(data, 1000), folders=["db"])
     )
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         names = tar.getnames()
@@ -85,14 +86,14 @@ def test_tar_single_file_is_readable_by_tarfile() -> None:
 
 @pytest.mark.parametrize("actual", [99, 101])
 def test_tar_single_file_refuses_a_wrong_length(actual: int) -> None:
-    with pytest.raises(stream.StreamError, match="announced"):
-        b"".join(stream.tar_single_file("f", 100, [b"x" * actual]))
+    with pytest.raises(tar_format.StreamError, match="announced"):
+        b"".join(tar_format.tar_single_file("f", 100, [b"x" * actual]))
 
 
 def test_tar_round_trip_through_both_directions() -> None:
     data = os.urandom(100_000)
-    archive = b"".join(stream.tar_single_file("faktory.rdb", len(data), [data]))
-    member, pieces = stream.read_single_file(chunked(archive, 4096))
+    archive = b"".join(tar_format.tar_single_file("faktory.rdb", len(data), [data]))
+    member, pieces = tar_format.read_single_file(chunked(archive, 4096))
     assert member.size == len(data)
     assert b"".join(bytes(p) for p in pieces) == data
 
@@ -199,9 +200,9 @@ def test_a_read_error_stops_the_pipeline_with_that_error() -> None:
 
 def test_gunzip_detects_truncation_and_garbage() -> None:
     stored = gzip.compress(os.urandom(100_000))
-    with pytest.raises(stream.StreamError, match="truncated"):
+    with pytest.raises(tar_format.StreamError, match="truncated"):
         list(stream.gunzip([stored[:-20]]))
-    with pytest.raises(stream.StreamError, match="not valid gzip"):
+    with pytest.raises(tar_format.StreamError, match="not valid gzip"):
         list(stream.gunzip([b"not gzip at all"]))
 
 
@@ -223,5 +224,5 @@ def test_checked_rdb_accepts_a_whole_rdb_in_any_chunking(size: int) -> None:
     ],
 )
 def test_checked_rdb_refuses_what_is_not_a_whole_rdb(data: bytes, message: str) -> None:
-    with pytest.raises(stream.StreamError, match=message):
+    with pytest.raises(tar_format.StreamError, match=message):
         list(stream.checked_rdb([memoryview(data)]))

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from faktctl.adapters.docker.engine import Engine, ObjectNotFound
+from faktctl.adapters.docker.api import ObjectNotFound
+from faktctl.adapters.docker.engine import Engine
 from tests.support.tarballs import tar_of
 
 

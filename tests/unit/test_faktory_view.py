@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from faktctl.adapters.docker.engine import EngineError, ObjectNotFound
+from faktctl.adapters.docker.api import EngineError, ObjectNotFound
 from faktctl.live import view as faktory_view
 from faktctl.live.view import FaktoryView, LastSave
 

@@ -1,9 +1,11 @@
 """Hostile or broken input files: every one ends in one line and exit 2, quickly, and nothing
-secret leaks. Each case failed on the code before faktctl.safeyaml and the secret-file rules."""
+secret leaks. Each case failed on the code before faktctl.safeyaml and the secret-file rules.
+The same files given to the real faktctl: tests/cli/test_hostile_inputs_cli.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -11,58 +13,12 @@ import pytest
 import yaml
 
 from faktctl import safeyaml
-from faktctl.errors import UsageError
+from faktctl.errors import SpecError, UsageError
 from faktctl.secretfiles import MAX_SECRET_BYTES, read_secret
-from tests.support.cli import run_faktctl
-
-GOOD_PASSWORD = "a-strong-password-of-some-length"
-
-
-def alias_bomb(levels: int = 9, top: str = "") -> str:
-    """The classic "billion laughs": each level lists the previous one nine times."""
-    lines = [top, 'x-l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for level in range(1, levels + 1):
-        refs = ",".join([f"*l{level - 1}"] * 9)
-        lines.append(f"x-l{level}: &l{level} [{refs}]")
-    return "\n".join(lines) + "\n"
-
-
-def _project(tmp_path: Path, spec_tail: str = "") -> Path:
-    (tmp_path / "secrets").mkdir(mode=0o700)
-    password = tmp_path / "secrets" / "faktory_password"
-    password.write_text(GOOD_PASSWORD + "\n")
-    password.chmod(0o600)
-    (tmp_path / "faktory.yaml").write_text("project: demo\n" + spec_tail)
-    return tmp_path
-
+from faktctl.spec.load import parse_spec
+from tests.support.hostile import GOOD_PASSWORD, alias_bomb, project_folder
 
 # --- YAML ---------------------------------------------------------------------------------------
-
-
-def test_an_alias_bomb_in_the_spec_is_refused_in_well_under_a_second(tmp_path: Path) -> None:
-    _project(tmp_path)
-    (tmp_path / "faktory.yaml").write_text(alias_bomb(top="project: demo"))
-    result = run_faktctl("render", "--check", cwd=tmp_path, timeout=30)
-    assert result.code == 2, result.output
-    assert "expands to more than" in result.stderr
-    assert "Traceback" not in result.output and len(result.stderr.splitlines()) == 1
-
-
-def test_an_alias_bomb_in_a_compose_file_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text(
-        alias_bomb(top="services:\n  faktory:\n    image: contribsys/faktory:1.9.4")
-    )
-    started = time.monotonic()
-    result = run_faktctl("audit", "--compose", "compose.yaml", cwd=tmp_path, timeout=30)
-    assert result.code == 2, result.output
-    assert "compose.yaml:" in result.stderr and "aliases" in result.stderr
-    assert time.monotonic() - started < 20
-
-
-def test_an_endless_compose_input_is_cut_off(tmp_path: Path) -> None:
-    result = run_faktctl("audit", "--compose", "/dev/zero", cwd=tmp_path, timeout=60)
-    assert result.code == 2, result.output
-    assert "larger than 4 MiB" in result.stderr
 
 
 def test_a_folder_given_as_a_yaml_input_is_one_line(tmp_path: Path) -> None:
@@ -117,26 +73,8 @@ def test_read_text_caps_and_names_the_file(tmp_path: Path) -> None:
 # --- secret files -------------------------------------------------------------------------------
 
 
-def test_a_password_symlink_leaving_the_project_never_reaches_env(tmp_path: Path) -> None:
-    project = _project(tmp_path)
-    outside = tmp_path.parent / f"{tmp_path.name}-outside"
-    outside.mkdir()
-    (outside / "stolen").write_text("root-only-value-from-elsewhere\n")
-    password = project / "secrets" / "faktory_password"
-    password.unlink()
-    password.symlink_to(outside / "stolen")
-    result = run_faktctl("render", cwd=project)
-    assert result.code == 2, result.output
-    assert "symbolic link" in result.stderr and "outside the project folder" in result.stderr
-    assert not (project / ".env").exists()
-    assert "root-only-value" not in result.output
-    audit = run_faktctl("audit", cwd=project)
-    assert "root-only-value" not in audit.output
-    assert "symbolic link" in audit.output
-
-
 def test_a_password_symlink_inside_the_project_is_followed(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+    project = project_folder(tmp_path)
     real = project / "secrets" / "real"
     real.write_text(GOOD_PASSWORD + "\n")
     password = project / "secrets" / "faktory_password"
@@ -183,3 +121,23 @@ def test_a_trailing_newline_and_surrounding_spaces_are_trimmed(tmp_path: Path) -
     path.write_text(f"  {GOOD_PASSWORD} \r\n")
     value = read_secret(path, "password", "server.password_file", inside=tmp_path)
     assert value.get_secret_value() == GOOD_PASSWORD
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('project: demo\n"\\U100010000": 1\n', "chr() arg not in range"),  # past U+10FFFF
+        ("project: demo\nwhen: 2026-13-45\n", "month must be in 1..12"),
+    ],
+)
+def test_yaml_the_parser_itself_chokes_on_is_invalid_yaml_in_one_line(
+    tmp_path: Path, text: str, reason: str
+) -> None:
+    """PyYAML raises ValueError/OverflowError, not a YAMLError, on these; every reader must
+    still answer with its one-line invalid-YAML error (found by the property tests)."""
+    with pytest.raises(SpecError) as spec_error:
+        parse_spec(text, tmp_path / "faktory.yaml")
+    assert spec_error.value.one_line().startswith("faktory.yaml:1:1: invalid YAML: ")
+    assert reason in spec_error.value.one_line()
+    with pytest.raises(yaml.YAMLError, match=re.escape(reason)):
+        safeyaml.load_all(text, "manifests.yaml")

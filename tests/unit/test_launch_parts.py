@@ -13,15 +13,8 @@ import pytest
 from requests import Response
 
 from faktctl import labels
-from faktctl.adapters.docker.engine import (
-    NameConflict,
-    PortInUse,
-    context_digest,
-    extra_labels,
-    split_reference,
-    translate,
-    unavailable,
-)
+from faktctl.adapters.docker.api import NameConflict, PortInUse, unavailable
+from faktctl.adapters.docker.engine import context_digest, extra_labels, split_reference, translate
 from faktctl.desired import Publish
 from faktctl.envelope import envelope
 from faktctl.errors import EngineUnavailable, OperationFailed

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from faktctl.adapters.docker.api import engine_host
 from faktctl.desired import Publish
 from faktctl.errors import OperationFailed
 from faktctl.live import reach
@@ -58,7 +59,7 @@ def test_a_remote_engine_is_dialled_on_its_host_never_on_a_container_address() -
     ],
 )
 def test_engine_host_parses_the_url(address: str, host: str) -> None:
-    assert reach.engine_host(address) == host
+    assert engine_host(address) == host
 
 
 def test_an_address_given_to_the_binding_is_dialled_as_it_is() -> None:

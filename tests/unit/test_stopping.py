@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from faktctl.adapters.docker.engine import EngineError, ObjectNotFound
+from faktctl.adapters.docker.api import EngineError, ObjectNotFound
 from faktctl.platforms.engine import stop as stopping
 from faktctl.platforms.engine.plan import ContainerRef
 from faktctl.platforms.engine.stop import BulkStop

@@ -1,11 +1,11 @@
-"""The Docker engine adapter: the only faktctl module that imports the docker SDK.
+"""The docker SDK side of the engine adapter: the only faktctl module that imports the SDK.
 
-It connects the way the docker CLI does (DOCKER_HOST, then the active docker context, then the
-local socket), offers small primitives on raw engine dicts, and turns every engine failure into
-a one-line FaktctlError: `EngineUnavailable` (exit 3, naming the engine address in use),
-`PortInUse`, `ImageUnavailable`, `BuildFailed`, `NameConflict`, `ObjectNotFound`, `EngineError`.
-
-The SDK is imported inside the functions that need it, so importing this module stays cheap.
+`Engine` is the engine client (faktctl.adapters.docker.client) over the SDK's own session,
+which reaches the engine however the docker CLI would (ssh://, TLS, a docker context), plus
+what only `up`, backup, restore and Swarm need: creating containers, networks and volumes,
+images (pull, build, tag), logs and the archive streams. faktctl.adapters.docker.connect
+connects it. The SDK is imported inside the functions that need it, so importing this module
+stays cheap.
 
 Extra labels: when FAKTCTL_EXTRA_LABELS is set (`key=value,key2=value2`), every container,
 network, volume and image this adapter creates carries those labels too. The end-to-end tests
@@ -17,127 +17,45 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
-import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from faktctl.adapters.docker import archive
+from faktctl.adapters.docker.api import (
+    API_TIMEOUT_S,
+    BuildFailed,
+    EngineError,
+    ImageUnavailable,
+    ObjectNotFound,
+    RawDict,
+    Reply,
+    first_line,
+    no_answer,
+    refusal,
+    unavailable,
+)
+from faktctl.adapters.docker.client import EngineClient
 from faktctl.desired import Healthcheck, Mount, Publish
 from faktctl.errors import EngineUnavailable, OperationFailed
-from faktctl.live.reach import engine_host
 from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     import docker
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 EXTRA_LABELS_VAR = "FAKTCTL_EXTRA_LABELS"
-API_TIMEOUT_S = 60
-CONNECTIONS = 32  # kept open for reuse: more than faktctl ever has in flight at once
-DEFAULT_STOP_TIMEOUT_S = 10
-INSPECT_PARALLEL = 8
 _NS = 1_000_000_000
-_ADDRESS_IN_MESSAGE = re.compile(r"(?:listen tcp[46]? |Bind for )(\[[0-9a-fA-F:]+\]|[0-9.]+):(\d+)")
 
-RawDict = dict[str, Any]
 ProgressLine = Callable[[str], None]
-
-
-# --- errors ----------------------------------------------------------------------------------
-
-
-class PortInUse(OperationFailed):
-    """A host port the spec publishes is already taken."""
-
-
-class ImageUnavailable(OperationFailed):
-    """An image is neither present locally nor pullable."""
-
-
-class BuildFailed(OperationFailed):
-    """An image build failed."""
-
-
-class NameConflict(OperationFailed):
-    """A container name is taken by an object faktctl does not manage here."""
-
-
-class ObjectNotFound(OperationFailed):
-    """A container, network, volume or file vanished or never existed."""
-
-
-class EngineError(OperationFailed):
-    """Any other refusal by the engine."""
-
-
-def engine_address(environ: Mapping[str, str] | None = None) -> str:
-    """The engine address faktctl will use, in the docker CLI's order of precedence."""
-    env = os.environ if environ is None else environ
-    if env.get("DOCKER_HOST"):
-        return env["DOCKER_HOST"]
-    with contextlib.suppress(Exception):  # a broken ~/.docker/config.json must not hide the cause
-        from docker.context import ContextAPI
-
-        base_url = ContextAPI.kwargs_from_context(environment=dict(env)).get("base_url")
-        if base_url:
-            return str(base_url)
-    return DEFAULT_HOST
-
-
-def _address_label(address: str) -> str:
-    if os.environ.get("DOCKER_HOST"):
-        return f"{address} (DOCKER_HOST)"
-    if address == DEFAULT_HOST:
-        return f"{address} (DOCKER_HOST is not set)"
-    return f"{address} (docker context)"
-
-
-def _first_line(text: str, limit: int = 300) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _why_unreachable(exc: BaseException) -> tuple[str, str]:
-    text = str(exc)
-    if "Permission denied" in text or isinstance(exc, PermissionError):
-        return "permission denied", "add your user to the docker group, or use a rootless engine"
-    if "No such file or directory" in text or "FileNotFoundError" in text:
-        return "no engine socket there", "start the Docker engine, or set DOCKER_HOST"
-    if "Connection refused" in text:
-        return "connection refused", "start the Docker engine, or fix DOCKER_HOST"
-    if "timed out" in text.lower():
-        return "the engine did not answer", "check that the engine is running and reachable"
-    reason = _first_line(text.replace("Error while fetching server API version: ", ""))
-    return reason or type(exc).__name__, "start the Docker engine, or fix DOCKER_HOST"
-
-
-def unavailable(address: str, exc: BaseException, doing: str = "") -> EngineUnavailable:
-    reason, hint = _why_unreachable(exc)
-    while_doing = f" while {doing}" if doing else ""
-    return EngineUnavailable(
-        f"cannot reach the Docker engine at {_address_label(address)}{while_doing}: {reason}",
-        hint,
-    )
 
 
 def _explanation(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None)
-    return _first_line(str(explanation if explanation else exc))
-
-
-def _port_in_use(text: str, doing: str) -> PortInUse | None:
-    if "port is already allocated" not in text and "address already in use" not in text:
-        return None
-    match = _ADDRESS_IN_MESSAGE.search(text)
-    where = f"host port {match.group(1)}:{match.group(2)}" if match else "a published host port"
-    return PortInUse(
-        f"{doing}: {where} is already in use",
-        "stop what listens there, or change server.ports in the spec",
-    )
+    return first_line(str(explanation if explanation else exc))
 
 
 def translate(exc: BaseException, doing: str, address: str) -> Exception:
@@ -147,25 +65,49 @@ def translate(exc: BaseException, doing: str, address: str) -> Exception:
 
     if isinstance(exc, docker.errors.ImageNotFound):
         return ImageUnavailable(f"{doing}: {_explanation(exc)}")
-    if isinstance(exc, docker.errors.NotFound):
-        return ObjectNotFound(f"{doing}: {_explanation(exc)}")
     if isinstance(exc, docker.errors.APIError):
-        text = _explanation(exc)
-        port = _port_in_use(text, doing)
-        if port is not None:
-            return port
-        if exc.status_code == 409 and "name" in text and "already in use" in text:
-            return NameConflict(
-                f"{doing}: {text}", "remove that container, or choose another project name"
-            )
-        return EngineError(f"{doing}: {text}")
+        return refusal(exc.status_code, _explanation(exc), doing)
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return EngineError(f"{doing}: the Docker engine did not answer in time")
+        return no_answer(doing)
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError | FileNotFoundError):
         return unavailable(address, exc, doing)
     if isinstance(exc, docker.errors.DockerException):
-        return EngineError(f"{doing}: {_first_line(str(exc))}")
+        return EngineError(f"{doing}: {first_line(str(exc))}")
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+class SessionTransport:
+    """The engine transport over the docker SDK's session (a requests session that knows how
+    to reach the engine: unix socket, ssh, TLS)."""
+
+    def __init__(self, api: docker.APIClient, address: str) -> None:
+        self._api = api
+        self._address = address
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def close(self) -> None:
+        """The session belongs to the SDK client, which closes it."""
+
+    def request(
+        self, method: str, path: str, body: Any = None, *, doing: str, wait_s: float = 0
+    ) -> Reply:
+        url = f"{self._api.base_url}/v{self._api.api_version}{path}"
+        data = None if body is None else json.dumps(body).encode()
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        timeout = (self._api.timeout or API_TIMEOUT_S) + wait_s
+        try:
+            response = self._api.request(method, url, data=data, headers=headers, timeout=timeout)
+        except Exception as exc:  # requests, urllib3 and socket errors alike
+            raise translate(exc, doing, self._address) from exc
+        return Reply(
+            response.status_code,
+            response.reason or "",
+            {name.lower(): value for name, value in response.headers.items()},
+            response.content,
+        )
 
 
 # --- what faktctl asks the engine to create ---------------------------------------------------
@@ -281,24 +223,23 @@ def context_digest(context: str, dockerfile: str = "Dockerfile") -> str:
 # --- the engine -------------------------------------------------------------------------------
 
 
-@dataclass
-class Engine:
-    """A connected engine. Methods take and return raw engine dicts and ids."""
+class Engine(EngineClient):
+    """A connected engine: the engine client over the SDK's session, and what only the SDK
+    does. Methods take and return raw engine dicts and ids."""
 
-    client: docker.DockerClient
-    address: str
-    labels_to_add: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        address: str,
+        labels_to_add: Mapping[str, str] | None = None,
+    ) -> None:
+        self.client = client
+        self.labels_to_add = dict(labels_to_add or {})
+        super().__init__(SessionTransport(client.api, address))
 
     @property
     def api(self) -> docker.APIClient:
         return self.client.api
-
-    @property
-    def is_local(self) -> bool:
-        """True when published ports can be reached on 127.0.0.1 from here."""
-        if self.address.startswith(("unix://", "npipe://")):
-            return True
-        return engine_host(self.address) in ("localhost", "127.0.0.1", "::1")
 
     @contextlib.contextmanager
     def doing(self, what: str) -> Iterator[None]:
@@ -317,68 +258,6 @@ class Engine:
     def _with_extra(self, labels: Mapping[str, str]) -> dict[str, str]:
         return {**labels, **self.labels_to_add}
 
-    # listing and inspection
-
-    def containers(self, labels: Mapping[str, str], all: bool = True) -> list[RawDict]:
-        """Full inspect dicts of the containers carrying every given label (inspected a few
-        at a time)."""
-        selector = [f"{key}={value}" for key, value in labels.items()]
-        with self.doing("listing containers"):
-            summaries = self.api.containers(all=all, filters={"label": selector})
-        ids = [str(summary["Id"]) for summary in summaries]
-        if len(ids) <= 1:
-            found = [self._inspect_if_there(i) for i in ids]
-        else:
-            with ThreadPoolExecutor(max_workers=min(INSPECT_PARALLEL, len(ids))) as pool:
-                found = list(pool.map(self._inspect_if_there, ids))
-        return [raw for raw in found if raw is not None]
-
-    def _inspect_if_there(self, container_id: str) -> RawDict | None:
-        try:
-            return self.inspect(container_id)
-        except ObjectNotFound:  # removed between list and inspect
-            return None
-
-    def summaries(self, labels: Mapping[str, str] | None = None) -> list[RawDict]:
-        """One list query: the engine's summary of every container (any state) carrying every
-        given label. A summary has the id, names, image and image id, labels, state, status
-        text (with the health), published ports and networks."""
-        filters: dict[str, list[str]] = {}
-        if labels:
-            filters["label"] = [f"{key}={value}" for key, value in labels.items()]
-        with self.doing("listing containers"):
-            return [dict(s) for s in self.api.containers(all=True, filters=filters)]
-
-    def inspect(self, container_id: str) -> RawDict:
-        with self.doing(f"inspecting container {container_id[:12]}"):
-            return dict(self.api.inspect_container(container_id))
-
-    def network(self, name: str) -> RawDict | None:
-        with self.doing(f"looking up network {name}"):
-            for candidate in self.api.networks(names=[name]):
-                if candidate.get("Name") == name:
-                    return dict(candidate)
-        return None
-
-    def volume(self, name: str) -> RawDict | None:
-        import docker.errors
-
-        with self.doing(f"looking up volume {name}"):
-            try:
-                return dict(self.api.inspect_volume(name))
-            except docker.errors.NotFound:
-                return None
-
-    def image(self, reference: str) -> RawDict | None:
-        """Inspect dict of a local image, or None when it is not present."""
-        import docker.errors
-
-        with self.doing(f"looking up image {reference}"):
-            try:
-                return dict(self.api.inspect_image(reference))  # type: ignore[no-untyped-call]
-            except docker.errors.NotFound:
-                return None
-
     # networks and volumes
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> str:
@@ -388,29 +267,9 @@ class Engine:
             )
         return str(created["Id"])
 
-    def remove_network(self, name_or_id: str) -> None:
-        """Remove a network. When the engine says it still has endpoints, the error names the
-        containers attached, or says that none is (the engine then lost count of them)."""
-        try:
-            with self.doing(f"removing network {name_or_id}"):
-                self.api.remove_network(name_or_id)
-        except EngineError as err:
-            if "has active endpoints" not in err.message:
-                raise
-            raise self._still_attached(name_or_id) from err
-
-    def _still_attached(self, name_or_id: str) -> EngineError:
-        with self.doing(f"inspecting network {name_or_id}"):
-            attached = self.api.inspect_network(name_or_id).get("Containers") or {}
-        return still_attached(name_or_id, attached)
-
     def create_volume(self, name: str, labels: Mapping[str, str]) -> None:
         with self.doing(f"creating volume {name}"):
             self.api.create_volume(name, labels=self._with_extra(labels))
-
-    def remove_volume(self, name: str) -> None:
-        with self.doing(f"removing volume {name}"):
-            self.api.remove_volume(name)
 
     # containers
 
@@ -449,20 +308,6 @@ class Engine:
         with self.doing(f"starting {name or container_id[:12]}"):
             self.api.start(container_id)
 
-    def stop(self, container_id: str, timeout: int = DEFAULT_STOP_TIMEOUT_S) -> None:
-        """Stop gracefully: SIGTERM, then SIGKILL after `timeout` seconds."""
-        with self.doing(f"stopping container {container_id[:12]}"):
-            self.api.stop(container_id, timeout=timeout)
-
-    def remove(self, container_id: str, force: bool = False) -> None:
-        import docker.errors
-
-        with (
-            self.doing(f"removing container {container_id[:12]}"),
-            contextlib.suppress(docker.errors.NotFound),
-        ):
-            self.api.remove_container(container_id, force=force)
-
     def logs(self, container_id: str, tail: int | None = None, timestamps: bool = False) -> bytes:
         """stdout and stderr of a container, interleaved as the engine stored them."""
         with self.doing(f"reading logs of {container_id[:12]}"):
@@ -479,29 +324,19 @@ class Engine:
             )
             yield from stream
 
-    def exec(self, container_id: str, cmd: list[str]) -> tuple[int, bytes]:
-        """Run a command in a running container; returns its exit code and combined output."""
-        with self.doing(f"running {cmd[0]} in {container_id[:12]}"):
-            exec_id = self.api.exec_create(container_id, cmd, stdout=True, stderr=True)["Id"]
-            output = self.api.exec_start(exec_id)
-            code = self.api.exec_inspect(exec_id).get("ExitCode")
-        return (int(code) if code is not None else -1), bytes(output)
-
     def read_file(self, container_id: str, path: str) -> Iterator[bytes]:
         """Stream one regular file out of a container (running or stopped).
 
         The one way faktctl reads a file from a container: ObjectNotFound when the path is
         missing, a folder, a link or a device (never the first file found inside a folder).
         """
-        from faktctl.backups import stream
-
         _, chunks = self.archive_out(container_id, path)
-        with stream.closing_iter(chunks):
+        with archive.closing_iter(chunks):
             try:
-                _, pieces = stream.read_single_file(chunks)
+                _, pieces = archive.read_single_file(chunks)
                 for piece in pieces:
                     yield bytes(piece)
-            except stream.StreamError as err:
+            except archive.StreamError as err:
                 raise ObjectNotFound(f"{path} in {container_id[:12]}: {err}") from None
 
     def wait(self, container_id: str, timeout: float) -> int:
@@ -521,7 +356,7 @@ class Engine:
             for event in self.api.pull(repository, tag=tag, stream=True, decode=True):
                 if "error" in event:
                     raise ImageUnavailable(
-                        f"cannot pull image {reference}: {_first_line(str(event['error']))}"
+                        f"cannot pull image {reference}: {first_line(str(event['error']))}"
                     )
                 if on_progress is not None and event.get("status"):
                     on_progress(f"{event['status']} {event.get('progress', '')}".strip())
@@ -552,7 +387,7 @@ class Engine:
                 if "error" in event:
                     raise BuildFailed(
                         f"building image {tags[0]} from {context} failed: "
-                        f"{_first_line(str(event['error']))}"
+                        f"{first_line(str(event['error']))}"
                     )
                 line = str(event.get("stream", "")).strip()
                 if line and on_progress is not None:
@@ -600,29 +435,7 @@ class Engine:
         with self.doing(f"tagging {source} as {reference}"):
             self.api.tag(source, repository, tag=tag)
 
-    # --- backup/restore primitives ---
-
-    def stat_path(self, container_id: str, path: str) -> RawDict:
-        """The engine's stat of a path in a container (name, size, mode, mtime, linkTarget).
-
-        One HEAD request on the archive endpoint: no exec, no stat binary in the image.
-        """
-        from urllib.parse import quote
-
-        import requests.exceptions
-        from docker.errors import create_api_error_from_http_exception
-        from docker.utils import decode_json_header
-
-        base = f"{self.api.base_url}/v{self.api.api_version}"
-        url = f"{base}/containers/{quote(container_id, safe='')}/archive"
-        with self.doing(f"looking at {path} in {container_id[:12]}"):
-            response = self.api.head(url, params={"path": path})
-            try:
-                response.raise_for_status()
-            except requests.exceptions.HTTPError as err:
-                create_api_error_from_http_exception(err)  # raises NotFound, APIError, …
-            encoded = response.headers.get("x-docker-container-path-stat")
-            return dict(decode_json_header(encoded)) if encoded else {}
+    # --- archives ---
 
     def archive_out(
         self, container_id: str, path: str, chunk_size: int = 4 << 20
@@ -657,13 +470,13 @@ class Engine:
     ) -> None:
         """A one-line file holding `secret` at `path` (absolute) in a container, with the
         folders leading to it; the value leaves faktctl here, for the engine."""
-        from faktctl.backups.stream import tar_single_file
-
         data = secret.get_secret_value().encode() + b"\n"
         parts = path.strip("/").split("/")
         folders = tuple("/".join(parts[:end]) for end in range(1, len(parts)))
         name = "/".join(parts)
-        self.archive_in(container_id, "/", tar_single_file(name, len(data), [data], mode, folders))
+        self.archive_in(
+            container_id, "/", archive.tar_single_file(name, len(data), [data], mode, folders)
+        )
 
 
 def split_reference(reference: str) -> tuple[str, str]:
@@ -674,37 +487,3 @@ def split_reference(reference: str) -> tuple[str, str]:
     if not sep or "/" in tag:
         return reference, "latest"
     return repository, tag
-
-
-def still_attached(name_or_id: str, attached: Mapping[str, Any]) -> EngineError:
-    """Why a network with "active endpoints" cannot go, from its inspected `Containers`: the
-    containers still attached, or none (the engine lost count of its endpoints)."""
-    names = sorted(str(c.get("Name") or cid[:12]) for cid, c in attached.items())
-    if names:
-        return EngineError(
-            f"removing network {name_or_id}: still attached: {', '.join(names)}",
-            "disconnect or remove those containers, then run the command again",
-        )
-    return EngineError(
-        f"removing network {name_or_id}: the Docker engine still counts endpoints on it "
-        "though no container is attached (an engine fault seen after many containers "
-        "stopped at once)",
-        "restart the Docker engine, then run `faktctl down` again; the data volume is untouched",
-    )
-
-
-def connect(timeout: int = API_TIMEOUT_S) -> Engine:
-    """Connect to the engine (DOCKER_HOST, else the active docker context, else the socket)."""
-    import docker
-
-    address = engine_address()
-    # `logs -f` on many replicas holds more streams than the pool keeps; the extra connections
-    # are closed when done, which urllib3 would report as a warning on stderr
-    import logging
-
-    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
-    try:
-        client = docker.from_env(timeout=timeout, max_pool_size=CONNECTIONS)
-    except Exception as exc:  # DockerException, requests and socket errors alike
-        raise unavailable(address, exc) from exc
-    return Engine(client=client, address=address, labels_to_add=extra_labels())

@@ -661,9 +661,9 @@ def gather_live(
     spec = _spec_context(file)
     owned = engine is None
     if engine is None:
-        from faktctl.adapters.docker import engine as docker_engine
+        from faktctl.adapters.docker.connect import connect
 
-        engine = docker_engine.connect()
+        engine = connect()
     try:
         containers = _select(engine, spec, labels)
         is_local = bool(getattr(engine, "is_local", True))

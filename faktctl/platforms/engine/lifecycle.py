@@ -95,7 +95,7 @@ class EnginePlatform:
     # --- up ----------------------------------------------------------------------------------
 
     def connect(self) -> Engine:
-        from faktctl.adapters.docker.engine import connect
+        from faktctl.adapters.docker.connect import connect
 
         self._opened()
         return connect()
@@ -160,7 +160,7 @@ class EnginePlatform:
     # --- down --------------------------------------------------------------------------------
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
-        from faktctl.adapters.docker.reader import connect_for_down
+        from faktctl.adapters.docker.connect import connect_reader
         from faktctl.lock import project_lock
         from faktctl.platforms.engine.apply import take_down
         from faktctl.platforms.engine.observe import summary_snapshot, with_exact_stop_grace
@@ -169,7 +169,7 @@ class EnginePlatform:
 
         started = time.monotonic()
         desired = self._names()
-        engine = connect_for_down()
+        engine = connect_reader()
         try:
             with project_lock(self._spec_path.parent, desired.project, "down"):
                 observed = summary_snapshot(engine, desired, images=False)

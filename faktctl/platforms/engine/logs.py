@@ -51,7 +51,7 @@ def show_logs(
     follow: bool,
     tail: int | None,
 ) -> int:
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.live.containers import find
     from faktctl.platforms.engine.observe import in_parallel, parse_container
 

@@ -25,8 +25,8 @@ from faktctl.errors import UsageError
 from faktctl.live import containers
 
 if TYPE_CHECKING:
+    from faktctl.adapters.docker.api import ReadEngine
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.adapters.docker.reader import ReadEngine
 
 RUNNING_STATES = ("running", "restarting")
 _T = TypeVar("_T")
@@ -315,7 +315,7 @@ def _containers(
 
 def inspected(engine: ReadEngine, container_id: str) -> ObservedContainer | None:
     """One container, inspected; None when it was removed meanwhile."""
-    from faktctl.adapters.docker.engine import ObjectNotFound
+    from faktctl.adapters.docker.api import ObjectNotFound
 
     try:
         return parse_container(engine.inspect(container_id))

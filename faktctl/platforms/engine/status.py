@@ -22,7 +22,7 @@ from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.platforms.engine.plan import Plan, plan
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.reader import ReadEngine
+    from faktctl.adapters.docker.api import ReadEngine
     from faktctl.platforms.protocol import StatusReport
     from faktctl.secretvalue import SecretStr
 
@@ -142,7 +142,7 @@ def render_table(document: dict[str, Any]) -> str:
 def status_report(desired: Desired, password: SecretStr, *, verbose: bool) -> StatusReport:
     """Observe the deployment of `desired` (built images named by their content tags) and
     compare it with the spec; the Faktory view of the server beside it."""
-    from faktctl.adapters.docker.reader import connect_reader
+    from faktctl.adapters.docker.connect import connect_reader
     from faktctl.platforms.engine.images import with_built_images
     from faktctl.platforms.protocol import StatusReport
 

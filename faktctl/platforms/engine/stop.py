@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from faktctl.adapters.docker.engine import ObjectNotFound
+from faktctl.adapters.docker.api import ObjectNotFound
 from faktctl.errors import FaktctlError
 from faktctl.ui import Progress
 
@@ -43,7 +43,7 @@ MAX_THREADS = 256  # beyond this, even waiting stops queue up
 
 
 class StopEngine(Protocol):
-    """Both engine clients (the SDK adapter, and EngineReader for `down`) have these."""
+    """The engine client has these, over either transport (faktctl.adapters.docker.client)."""
 
     def stop(self, container_id: str, timeout: int = ...) -> None: ...
 

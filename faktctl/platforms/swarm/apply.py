@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 from faktctl import ui
 from faktctl.adapters.docker import swarm as swarm
-from faktctl.adapters.docker.engine import Engine, EngineError, RawDict
+from faktctl.adapters.docker.api import EngineError, RawDict
+from faktctl.adapters.docker.engine import Engine
 from faktctl.desired import PROTOCOL_PORT, Desired
 from faktctl.errors import OperationFailed
 from faktctl.live import ready
 from faktctl.live.reach import Endpoint
 from faktctl.platforms.engine.apply import Failure
+from faktctl.platforms.swarm import objects
 from faktctl.platforms.swarm.plan import (
     ImageEntry,
     SwarmDesired,
@@ -84,7 +86,7 @@ def swarm_desired(
 
 def observe_and_plan(engine: Engine, desired: SwarmDesired) -> Prepared:
     secret_list = swarm.secrets(engine, desired.project)
-    observed = swarm.observe(engine, desired.project, desired.network, secret_list)
+    observed = objects.observe(engine, desired.project, desired.network, secret_list)
     ids = {s.name: (s.id, s.version) for s in observed.services}
     secret_ids = {str(raw["Spec"]["Name"]): str(raw["ID"]) for raw in secret_list}
     running = {s.name: s.running for s in observed.services}
@@ -163,7 +165,7 @@ class SwarmExecutor:
         return self.failures
 
     def _deploy(self, service: SwarmService, secret_ids: dict[str, str]) -> None:
-        body = swarm.service_body(service, self._desired.project, secret_ids, self._extra)
+        body = objects.service_body(service, self._desired.project, secret_ids, self._extra)
         known = self._prepared.service_ids.get(service.name)
         if known is None:
             self._progress.update(service.name, f"creating ({service.replicas} replicas)")

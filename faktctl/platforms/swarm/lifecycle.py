@@ -16,7 +16,8 @@ from faktctl.errors import FaktctlError, OperationFailed, UsageError
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
-    from faktctl.adapters.docker.engine import Engine, RawDict
+    from faktctl.adapters.docker.api import RawDict
+    from faktctl.adapters.docker.engine import Engine
     from faktctl.live.view import FaktoryView
     from faktctl.platforms.engine.plan import PullPolicy
     from faktctl.platforms.protocol import StatusReport
@@ -45,7 +46,7 @@ class SwarmPlatform:
         return self._project
 
     def connect(self) -> Engine:
-        from faktctl.adapters.docker.engine import connect
+        from faktctl.adapters.docker.connect import connect
         from faktctl.adapters.docker.swarm import require_manager
 
         self._opened()
@@ -78,7 +79,7 @@ class SwarmPlatform:
     def stack_desired(self) -> SwarmDesired:
         """The swarm objects `up` would create, for `render --target stack` (reads the images'
         ids on the engine, like `up`)."""
-        from faktctl.adapters.docker.engine import connect
+        from faktctl.adapters.docker.connect import connect
         from faktctl.platforms.engine.images import with_built_images
         from faktctl.platforms.swarm.apply import swarm_desired
 
@@ -172,7 +173,7 @@ def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepa
 
 def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
     from faktctl.lock import project_lock
 
     project = loaded.spec.project
@@ -278,7 +279,7 @@ def _retry(action: Any, doing: str, timeout_s: float = 30.0) -> None:
 
 def status(project: Project) -> StatusReport:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:
@@ -419,7 +420,7 @@ def logs(
     tail: int | None,
 ) -> int:
     from faktctl.adapters.docker import swarm as docker_swarm
-    from faktctl.adapters.docker.engine import connect
+    from faktctl.adapters.docker.connect import connect
 
     engine = connect()
     try:

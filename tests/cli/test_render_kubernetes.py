@@ -1,6 +1,6 @@
 """faktctl render --target kubernetes: a kustomize directory that translates the desired state.
 
-The manifests are validated by a real kube-apiserver in tests/e2e/test_kubernetes.py; here the
+The manifests are validated by a real kube-apiserver in tests/e2e/test_kubernetes_api.py; here the
 translation itself is held to the desired state and the safety rules.
 """
 

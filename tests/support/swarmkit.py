@@ -21,7 +21,7 @@ import docker
 import docker.errors
 
 from faktctl import labels
-from faktctl.adapters.docker.engine import connect
+from faktctl.adapters.docker.connect import connect
 from faktctl.adapters.docker.tunnel import relay
 from faktctl.backups.deployment import running_server
 from tests.support.cli import CliResult, run_faktctl

@@ -1,5 +1,6 @@
-"""`faktctl audit --compose` on files that are not compose files: one line naming what the file
-is and what to do (exit 2), and with `--format json` still an envelope with an `error` object."""
+"""`faktctl audit --compose` on files that are not compose files, broken or missing: one line
+naming what the file is and what to do (exit 2), and with `--format json` still an envelope with
+an `error` object."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from tests.support.cli import run_faktctl
 
-INPUTS = Path(__file__).parent / "audit_inputs"
+INPUTS = Path(__file__).resolve().parents[1] / "unit" / "audit_inputs"  # golden.py reads them too
 EXPECTED = {
     "k8s-multi.yaml": (
         "is a Kubernetes manifest (kind: Service, StatefulSet)",
@@ -69,3 +70,15 @@ def test_a_compose_file_with_go_templates_in_strings_is_still_compose(tmp_path: 
     )
     run = run_faktctl("audit", "--compose", "compose.yaml", cwd=tmp_path)
     assert run.code in (0, 1), run.output
+
+
+def test_invalid_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services: [oops\n")
+    result = run_faktctl("audit", "--compose", "compose.yaml", cwd=tmp_path)
+    assert result.code == 2
+    assert result.stderr.startswith("faktctl: error: compose.yaml:")
+    assert "Traceback" not in result.output
+    missing = run_faktctl("audit", "--compose", "nope.yaml", cwd=tmp_path)
+    assert missing.code == 2 and "cannot read the compose file" in missing.stderr
+    both = run_faktctl("audit", "--compose", "compose.yaml", "--live", cwd=tmp_path)
+    assert both.code == 2 and "cannot be combined" in both.stderr

@@ -1,5 +1,5 @@
-"""The start-up path of `status`: which engines the stdlib reader speaks to, how it reads the
-engine's answers, and which command lines skip typer (the real engine: tests/e2e)."""
+"""The start-up path of `status`: which engines the standard-library transport speaks to, how it
+reads the engine's answers, and which command lines skip typer (the real engine: tests/e2e)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from faktctl.adapters.docker.engine import EngineError
-from faktctl.adapters.docker.reader import demultiplex, parse_response, plain_address
+from faktctl.adapters.docker.api import EngineError
+from faktctl.adapters.docker.client import demultiplex
+from faktctl.adapters.docker.connect import plain_address
+from faktctl.adapters.docker.transport import parse_response
 from faktctl.entry import fast_arguments
 
 
@@ -40,13 +42,15 @@ def test_plain_sockets_are_read_directly_and_anything_else_goes_to_the_sdk(
 
 def test_responses_plain_chunked_and_cut_short() -> None:
     plain = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n[]"
-    assert parse_response(plain, "listing") == (200, "OK", b"[]")
+    reply = parse_response(plain, "listing")
+    assert (reply.status, reply.reason, reply.body) == (200, "OK", b"[]")
+    assert reply.headers["content-type"] == "application/json"
     chunked = (
         b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'5\r\n{"mes\r\n17\r\nsage": "No such thing"}\r\n0\r\n\r\n'
     )
-    status, _, body = parse_response(chunked, "inspecting")
-    assert status == 404 and json.loads(body) == {"message": "No such thing"}
+    missing = parse_response(chunked, "inspecting")
+    assert missing.status == 404 and missing.message() == "No such thing"
     with pytest.raises(EngineError, match="inspecting x: the Docker engine's answer was cut"):
         parse_response(b"HTTP/1.0 20", "inspecting x")
 
