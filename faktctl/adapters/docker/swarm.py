@@ -49,7 +49,7 @@ def require_manager(engine: Engine) -> SwarmInfo:
 
 
 def project_filter(project: str, **extra: str) -> dict[str, list[str]]:
-    selector = {labels.MANAGED: "true", labels.PROJECT: project, **extra}
+    selector = {**labels.owned(project), **extra}
     return {"label": [f"{key}={value}" for key, value in selector.items()]}
 
 
