@@ -1,6 +1,7 @@
 """The faktory.yaml spec: the single source of truth for rendering, launching and auditing.
 
-Every default here is the safe production choice; README.md explains each one.
+Every default here is the safe production choice; docs/spec.md (generated from this model)
+lists each one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from faktctl.faktory.server import SERVER_SERVICE as SERVER_SERVICE
 from faktctl.faktory.versions import DEFAULT_IMAGE
@@ -26,6 +26,7 @@ from faktctl.spec.types import (
     PublishedPort,
     format_size,
     parse_port_binding,
+    rule_error,
 )
 
 DEFAULT_PASSWORD_FILE = "secrets/faktory_password"
@@ -50,13 +51,6 @@ WORKER_MANAGED_ENV = {
     "FAKTORY_URL": "faktctl sets it from the server's password",
     "FAKTORY_PROVIDER": "faktctl sets FAKTORY_URL directly",
 }
-
-
-def rule_error(message: str, subpath: str = "", hint: str = "") -> PydanticCustomError:
-    """A validation error that points below the validator's own location (see spec.load)."""
-    return PydanticCustomError(
-        "spec_rule", "{message}", {"message": message, "subpath": subpath, "hint": hint}
-    )
 
 
 class _Model(BaseModel):

@@ -2,7 +2,8 @@
 
 The server's data lives in a volume on one node, so the server is pinned to a node; nothing is
 published unless `publish_protocol` says so (host mode, on the server's node only); workers get
-placement preferences and an update pace. README.md ("Docker Swarm") explains each key.
+placement preferences and an update pace. docs/platforms.md ("Docker Swarm") explains each
+key.
 """
 
 from __future__ import annotations
@@ -11,17 +12,12 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+
+from faktctl.spec.types import rule_error
 
 NODE_LABEL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*=[^\s=]+$")
 SPREAD_PATTERN = re.compile(r"^node\.(labels\.[A-Za-z0-9][A-Za-z0-9._/-]*|id|hostname)$")
 WorkerUrlDelivery = Literal["shell", "file"]
-
-
-def _rule(message: str, subpath: str = "", hint: str = "") -> PydanticCustomError:
-    return PydanticCustomError(
-        "spec_rule", "{message}", {"message": message, "subpath": subpath, "hint": hint}
-    )
 
 
 class _Model(BaseModel):
@@ -53,7 +49,7 @@ class ServerNode(_Model):
     @model_validator(mode="after")
     def _exactly_one(self) -> ServerNode:
         if (self.hostname is None) == (self.label is None):
-            raise _rule(
+            raise rule_error(
                 "give exactly one of hostname or label",
                 "",
                 "e.g. `label: faktory.server=true` after "

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
 DURATION_PATTERN = r"^(\d+(ms|s|m|h|d))+$"
@@ -55,6 +56,14 @@ Duration = Annotated[
         }
     ),
 ]
+
+
+def rule_error(message: str, subpath: str = "", hint: str = "") -> PydanticCustomError:
+    """A validation error that points below the validator's own location (see spec.load)."""
+    return PydanticCustomError(
+        "spec_rule", "{message}", {"message": message, "subpath": subpath, "hint": hint}
+    )
+
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$", re.IGNORECASE)
 _SIZE_FACTOR = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
