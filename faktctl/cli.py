@@ -267,6 +267,15 @@ class AuditFormat(StrEnum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    github = "github"
+    markdown = "markdown"
+    gitlab = "gitlab"
+
+
+class AuditScopeName(StrEnum):
+    repo = "repo"
+    host = "host"
+    live = "live"
 
 
 @app.command()
@@ -304,8 +313,24 @@ def audit(
             "--strict", help="Fail on any failing check (warning and info too), not only errors."
         ),
     ] = False,
+    scope: Annotated[
+        AuditScopeName | None,
+        typer.Option(
+            "--scope",
+            help="What the audit can see: repo (the committed configuration: CI), host (plus "
+            "this host's secret files and local backups), live (the running deployment, as "
+            "--live). Default: live with --live; repo when CI is set or the spec's secret files "
+            "are git-ignored and absent; host otherwise.",
+            show_default=False,
+        ),
+    ] = None,
     output_format: Annotated[
-        AuditFormat, typer.Option("--format", help="Report format.")
+        AuditFormat,
+        typer.Option(
+            "--format",
+            help="Report format: table, json, sarif, junit, github (workflow-command "
+            "annotations), markdown (a step summary), gitlab (Code Quality JSON).",
+        ),
     ] = AuditFormat.table,
     output: Annotated[
         Path | None,
@@ -349,6 +374,7 @@ def audit(
             fmt=output_format.value,
             output=output,
             labels=label or [],
+            scope=scope.value if scope is not None else None,
         )
     )
 

@@ -53,7 +53,7 @@ def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None =
     except FileNotFoundError:
         raise UsageError(
             f"{shown} does not exist",
-            f"create it, or point {spec_field} at it; `faktctl init` generates one",
+            f"`faktctl secrets provision` creates it, or point {spec_field} at it",
         ) from None
     except OSError as err:
         if err.errno == errno.ELOOP:

@@ -32,6 +32,12 @@ CATEGORIES: tuple[Category, ...] = (
 )
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 InputKind = Literal["spec", "compose", "live", "kubernetes"]
+# Where an audit runs, and so which facts it can see (docs/ci.md):
+#   repo  a checkout (CI): the committed configuration only
+#   host  the deploy host: plus its secret files and local backups
+#   live  the running deployment (--live): plus the engine and the wire
+AuditScope = Literal["repo", "host", "live"]
+SCOPES: tuple[AuditScope, ...] = ("repo", "host", "live")
 Exposure = Literal["internal", "proxy", "public"]
 
 # Where an environment value came from.
@@ -87,6 +93,9 @@ class MountFact:
     host_path: str | None = None  # host file behind a secret/config/bind, when local
     content_origin: Origin | None = None  # inline compose content or a secret from a variable
     location: Location | None = None
+    # the input declares this file (the spec's password_file) but it is not on this host: the
+    # container gets it at deploy time (`up` refuses without it); FKS011 checks it on the host
+    host_only: bool = False
 
     def covers(self, path: str) -> bool:
         """True when `path` is this mount's target or lies below it."""
@@ -337,6 +346,7 @@ class AuditFacts:
     notes: tuple[str, ...] = ()
     proxies: tuple[ProxyRoute, ...] = ()  # compose: routes from proxy services to a dashboard
     proxies_seen: tuple[str, ...] = ()  # compose: every proxy service looked at
+    scope: AuditScope = "host"  # decided by the command (faktctl.audit.scope)
 
 
 @dataclass(frozen=True)
@@ -347,6 +357,12 @@ class RuleMeta:
     severity: Severity
     title: str
     remediation: str
+    needs: AuditScope = "repo"  # the narrowest scope whose facts the check reads
+
+    @property
+    def anchor(self) -> str:
+        """The check's heading anchor in docs/audit-checks.md."""
+        return self.id.lower()
 
 
 @dataclass(frozen=True)
@@ -378,3 +394,6 @@ class AuditReport:
     file: str | None
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    scope: AuditScope = "host"
+    # checks that need a wider scope than this audit's: not run, reported once
+    not_evaluated: tuple[RuleMeta, ...] = ()

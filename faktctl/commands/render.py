@@ -32,10 +32,22 @@ if TYPE_CHECKING:
 def run(file: Path | None, *, check: bool) -> int:
     from faktctl.platforms.compose import rendered_files
 
+    if check:
+        from faktctl.platforms.compose import ENV_FILENAME
+        from faktctl.project import open_project_here
+
+        here, has_password = open_project_here(file)
+        targets = rendered_files(here.desired, here.dir, here.loaded.path.name)
+        if has_password:
+            return check_files(here, targets, "compose.yaml and .env match the spec")
+        ui.info(
+            f"{ENV_FILENAME} not checked: it holds the password, whose file is not on this host "
+            "(check it on the deploy host)"
+        )
+        targets = {p: t for p, t in targets.items() if p.name != ENV_FILENAME}
+        return check_files(here, targets, "compose.yaml matches the spec")
     project = open_project(file)
     targets = rendered_files(project.desired, project.dir, project.loaded.path.name)
-    if check:
-        return check_files(project, targets, "compose.yaml and .env match the spec")
     write_web_conf(project.loaded, web_conf_path(project.loaded))
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)

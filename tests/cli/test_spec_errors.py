@@ -113,7 +113,7 @@ def test_missing_password_file_names_the_file_and_the_fix(tmp_path: Path) -> Non
     assert result.code == 2
     assert result.stderr.strip() == (
         f"faktctl: error: password file {tmp_path / 'secrets/faktory_password'} does not exist "
-        "(create it, or point server.password_file at it; `faktctl init` generates one)"
+        "(`faktctl secrets provision` creates it, or point server.password_file at it)"
     )
     assert sorted(tree(tmp_path)) == ["faktory.yaml"]
 

@@ -338,8 +338,9 @@ def render_drift(facts: AuditFacts) -> Result:
         return skipped(f"could not render the spec: {render.error}")
     if render.files and all(f.state == "missing" for f in render.files):
         names = " nor ".join(f.path for f in render.files)
+        subject = f"neither {names} exists" if len(render.files) > 1 else f"{names} does not exist"
         return skipped(
-            f"neither {names} exists: nothing was rendered (a project deployed with "
+            f"{subject}: nothing was rendered (a project deployed with "
             "`faktctl up` needs no rendered files)"
         )
     problems = [f for f in render.files if f.state != "match"]
