@@ -605,3 +605,59 @@ def upgrade(
             timeout=float(timeout),
         )
     )
+
+
+secrets_app = typer.Typer(
+    help="The password files of a spec on this host (they are git-ignored: a clone has none).",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("provision")
+def secrets_provision(
+    file: SpecOption = None,
+    which: Annotated[
+        str,
+        typer.Option(
+            "--which",
+            metavar="server|dashboard",
+            help="The password file a given value goes to: server (server.password_file) or "
+            "dashboard (server.dashboard_password_file).",
+        ),
+    ] = "server",
+    from_stdin: Annotated[
+        bool, typer.Option("--from-stdin", help="Read the value from standard input (a pipe).")
+    ] = False,
+    from_env: Annotated[
+        str | None,
+        typer.Option(
+            "--from-env", metavar="VAR", help="Take the value from this environment variable."
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Copy the value from this file.", dir_okay=False),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the --which file even when it exists."),
+    ] = False,
+) -> None:
+    """Create the password files the spec names, on the host that deploys it.
+
+    Missing files are generated; with --from-stdin, --from-env or --from-file the --which file
+    gets that value instead (the same password as another host, or one from the CI's secret
+    store). Files are written 0600 in a 0700 folder and never printed; a file that exists is
+    left alone unless --force. Then `faktctl up`.
+    """
+    from faktctl.commands import secrets as command
+
+    command.run(
+        file,
+        which=which,
+        from_stdin=from_stdin,
+        from_env=from_env,
+        from_file=from_file,
+        force=force,
+    )

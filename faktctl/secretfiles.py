@@ -202,3 +202,54 @@ def write_web_conf(loaded: LoadedSpec, target: Path) -> SecretStr | None:
     ensure_private_dir(target.parent)
     write_if_changed(target, web_conf_text(password), mode=0o600)
     return password
+
+
+def secret_from_bytes(data: bytes, shown: str) -> SecretStr:
+    """A secret given on stdin, in a variable or a file, under the rules of a password file
+    (one printable line, no leading `/`), and long enough to pass the audit's strength floor."""
+    if len(data) > MAX_SECRET_BYTES:
+        raise UsageError(f"{shown} is longer than {MAX_SECRET_BYTES} bytes", "is it the password?")
+    value = _one_line(data, shown)
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise UsageError(
+            f"{shown} has {len(value)} characters; a password needs at least {MIN_PASSWORD_LENGTH}",
+            "generate one: leave the value out and faktctl generates a strong one",
+        )
+    return SecretStr(value)
+
+
+def spec_secret_files(loaded: LoadedSpec) -> list[tuple[str, Path, str]]:
+    """(name, path, spec field) of every password file the spec names."""
+    files = [("server", password_path(loaded), "server.password_file")]
+    dashboard = dashboard_password_path(loaded)
+    if dashboard is not None:
+        files.append(("dashboard", dashboard, "server.dashboard_password_file"))
+    return files
+
+
+def provision_secret(
+    loaded: LoadedSpec, path: Path, what: str, field: str, value: SecretStr | None, force: bool
+) -> str:
+    """Make one password file the spec names exist: `value`, or a generated password when None.
+    An existing valid file is left alone (a given value that differs needs `force`). Returns
+    what happened: written, generated, unchanged or kept. Never prints the value."""
+    exists = path.exists() or path.is_symlink()
+    current: SecretStr | None = None
+    if exists:
+        try:
+            current = read_secret(path, what, field, inside=loaded.base_dir)
+        except UsageError:
+            if not force:
+                raise
+    if current is not None and value is None and not force:
+        return "kept"
+    if current is not None and value is not None:
+        if current.get_secret_value() == value.get_secret_value():
+            return "unchanged"
+        if not force:
+            raise UsageError(
+                f"{what} file {path} already holds another password",
+                "pass --force to replace it, then restart the server and update the workers",
+            )
+    write_secret(path, value if value is not None else generate_password())
+    return "written" if value is not None else "generated"
