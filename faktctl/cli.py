@@ -19,7 +19,7 @@ app = typer.Typer(
     help="Deploy the Faktory job server safely: write a spec, render compose files, "
     "launch through Docker, back up, and audit against the go-live checklist.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
