@@ -150,4 +150,6 @@ def main() -> None:
         return
     from faktctl.cli import app
 
-    boundary(app)
+    # one program name however it is started (`python -m faktctl` too): shell completion
+    # scripts and usage lines say `faktctl`
+    boundary(lambda: app(prog_name="faktctl"))

@@ -394,3 +394,47 @@ def deb_tool(
         raise ProvisionError(f"Debian's package {package} has no command {command}")
     lib_dirs = tuple(root / d for d in _LIB_DIRS if (root / d).is_dir())
     return Tool(binary, lib_dirs, root)
+
+
+# --- CI tooling (issue 22): the workflow linter and pre-commit --------------------------------
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
+ACTIONLINT_VERSION = "v1.7.12"
+# Debian's pre-commit and the Python packages it imports (pure Python, run by the system's
+# python3 with them on PYTHONPATH), plus the wheels virtualenv seeds a hook's environment with.
+PRE_COMMIT_PACKAGES = (
+    "pre-commit", "python3-cfgv", "python3-identify", "python3-importlib-metadata",
+    "python3-zipp", "nodeenv", "python3-pkg-resources", "python3-virtualenv", "python3-distlib",
+    "python3-filelock", "python3-platformdirs", "python3-pip-whl", "python3-setuptools-whl",
+    "python3-wheel-whl", "python3-yaml", "python3-distutils",
+)  # fmt: skip
+
+
+def actionlint() -> Path:
+    """rhysd/actionlint, the linter GitHub workflow files are checked with."""
+    return go_binary(
+        "actionlint", ACTIONLINT_MODULE, ACTIONLINT_VERSION, f"{ACTIONLINT_MODULE}/cmd/actionlint"
+    )
+
+
+@dataclass(frozen=True)
+class PreCommit:
+    python: str  # Debian's python3, which the packages were built for
+    root: Path
+
+    def env(self) -> dict[str, str]:
+        """Variables that make `python3 -m pre_commit` run from the unpacked packages, and seed
+        hook environments from their wheels."""
+        return {
+            "PYTHONPATH": str(self.root / "usr" / "lib" / "python3" / "dist-packages"),
+            "VIRTUALENV_EXTRA_SEARCH_DIR": str(self.root / "usr" / "share" / "python-wheels"),
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.python, "-m", "pre_commit", *args]
+
+
+def pre_commit() -> PreCommit:
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        raise ProvisionError("Debian's /usr/bin/python3 is needed to run Debian's pre-commit")
+    return PreCommit(python, deb_root(PRE_COMMIT_PACKAGES))
