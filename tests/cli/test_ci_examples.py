@@ -261,7 +261,8 @@ def test_bash_completion_completes_commands_and_formats(tmp_path: Path) -> None:
     (tmp_path / "complete.bash").write_text(script)
     probe = (
         "source ./complete.bash\n"
-        'COMP_WORDS=(faktctl aud); COMP_CWORD=1; _faktctl_completion faktctl; echo "${COMPREPLY[*]}"\n'
+        'COMP_WORDS=(faktctl aud); COMP_CWORD=1; _faktctl_completion faktctl; '
+        'echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(faktctl audit --format ""); COMP_CWORD=3; _faktctl_completion faktctl; '
         'echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(faktctl secrets ""); COMP_CWORD=2; _faktctl_completion faktctl; '
