@@ -202,13 +202,18 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 def try_repo(hooks: Path, home: Path, cwd: Path) -> Any:
     tool = provision.pre_commit()
-    wheels = Path(os.environ.get("PIP_FIND_LINKS") or REPO.parent / "shared" / "wheels")
+    # the hook's environment installs faktctl and its dependencies from the wheelhouse the
+    # suite itself was installed from (no package index)
+    shared = REPO.parent / "shared" / "wheels"
+    wheels = str(shared.resolve()) if shared.is_dir() else os.environ.get("PIP_FIND_LINKS", "")
+    tool_env = tool.env()
     env = {
         **os.environ,
-        **tool.env(),
+        **tool_env,
         "PRE_COMMIT_HOME": str(home),
+        "VIRTUALENV_OVERRIDE_APP_DATA": str(home / "virtualenv-app-data"),
         "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheels.resolve()),
+        "PIP_FIND_LINKS": f"{tool_env['PIP_FIND_LINKS']} {wheels}".strip(),
         "NO_COLOR": "1",
         "CI": "",
     }
@@ -261,7 +266,7 @@ def test_bash_completion_completes_commands_and_formats(tmp_path: Path) -> None:
     (tmp_path / "complete.bash").write_text(script)
     probe = (
         "source ./complete.bash\n"
-        'COMP_WORDS=(faktctl aud); COMP_CWORD=1; _faktctl_completion faktctl; '
+        "COMP_WORDS=(faktctl aud); COMP_CWORD=1; _faktctl_completion faktctl; "
         'echo "${COMPREPLY[*]}"\n'
         'COMP_WORDS=(faktctl audit --format ""); COMP_CWORD=3; _faktctl_completion faktctl; '
         'echo "${COMPREPLY[*]}"\n'

@@ -371,7 +371,8 @@ def audit_checks_page() -> str:
                 "",
                 f"**{_prose(rule.meta.title)}**",
                 "",
-                f"- Severity: {rule.meta.severity}. Audits: {', '.join(inputs)}.",
+                f"- Severity: {rule.meta.severity}. Audits: {', '.join(inputs)}. "
+                f"Scope: {rule.meta.needs} ([scopes](ci.md#where-the-audit-runs---scope)).",
                 f"- Looks at: {_prose(looks_at)}",
                 f"- Why it matters: {_prose(why)}",
                 f"- Fix: {_prose(rule.meta.remediation)}",

@@ -424,9 +424,13 @@ class PreCommit:
     def env(self) -> dict[str, str]:
         """Variables that make `python3 -m pre_commit` run from the unpacked packages, and seed
         hook environments from their wheels."""
+        wheels = str(self.root / "usr" / "share" / "python-wheels")
         return {
             "PYTHONPATH": str(self.root / "usr" / "lib" / "python3" / "dist-packages"),
-            "VIRTUALENV_EXTRA_SEARCH_DIR": str(self.root / "usr" / "share" / "python-wheels"),
+            # Debian's virtualenv looks for its seed wheels in /usr/share/python-wheels, then
+            # asks pip: point both at the unpacked ones
+            "VIRTUALENV_EXTRA_SEARCH_DIR": wheels,
+            "PIP_FIND_LINKS": wheels,
         }
 
     def argv(self, *args: str) -> list[str]:
