@@ -209,3 +209,11 @@ def test_provision_validates_the_value_like_a_password_file(tmp_path: Path) -> N
         assert not (clone / "secrets" / "faktory_password").exists()
     unset = run_faktctl("secrets", "provision", "--from-env", "NOPE_NOT_SET", cwd=clone)
     assert unset.code == 2 and "NOPE_NOT_SET is not set" in unset.stderr
+
+
+def test_scope_and_live_must_agree(tmp_path: Path) -> None:
+    clone = cloned(initialised(tmp_path), tmp_path)
+    clash = run_faktctl("audit", "--live", "--scope", "repo", cwd=clone)
+    assert clash.code == 2
+    assert "--live audits the running deployment" in clash.stderr
+    assert "Traceback" not in clash.output

@@ -346,7 +346,8 @@ def render_drift(facts: AuditFacts) -> Result:
     problems = [f for f in render.files if f.state != "match"]
     if not problems:
         names = ", ".join(f.path for f in render.files)
-        return passed(f"{names} match the spec")
+        verb = "match" if len(render.files) > 1 else "matches"
+        return passed(f"{names} {verb} the spec")
     text = ", ".join(f"{f.path} {f.state}" for f in problems)
     return failed(f"the rendered files drifted from the spec: {text}")
 
