@@ -244,7 +244,7 @@ def provision_secret(
     if current is not None and value is None and not force:
         return "kept"
     if current is not None and value is not None:
-        if current.get_secret_value() == value.get_secret_value():
+        if current == value:
             return "unchanged"
         if not force:
             raise UsageError(
@@ -253,3 +253,15 @@ def provision_secret(
             )
     write_secret(path, value if value is not None else generate_password())
     return "written" if value is not None else "generated"
+
+
+def secret_from_file(path: Path) -> SecretStr:
+    """A secret copied from another file, read under the password-file rules."""
+    value = read_secret(path, "given", "--from-file")
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise UsageError(
+            f"--from-file {path} holds {len(value)} characters; a password needs at least "
+            f"{MIN_PASSWORD_LENGTH}",
+            "generate one: leave the value out and faktctl generates a strong one",
+        )
+    return value

@@ -38,10 +38,9 @@ def _given(from_stdin: bool, from_env: str | None, from_file: Path | None) -> Se
             raise UsageError(f"the environment variable {from_env} is not set or empty")
         return secret_from_bytes(raw.encode("utf-8", "surrogateescape"), f"${from_env}")
     if from_file is not None:
-        from faktctl.secretfiles import read_secret
+        from faktctl.secretfiles import secret_from_file
 
-        value = read_secret(from_file, "given", "--from-file")
-        return secret_from_bytes(value.get_secret_value().encode(), f"--from-file {from_file}")
+        return secret_from_file(from_file)
     return None
 
 

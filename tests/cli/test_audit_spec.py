@@ -16,7 +16,7 @@ import pytest
 from tests.paths import EXAMPLES
 from tests.support.cli import run_faktctl
 
-FORMATS = ("table", "json", "sarif", "junit")
+FORMATS = ("table", "json", "sarif", "junit", "github", "markdown", "gitlab")
 
 
 def audit_json(folder: Path, *args: str) -> tuple[int, dict[str, Any]]:
