@@ -85,12 +85,20 @@ def faktctl_steps(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", [GATE, DEPLOY], ids=lambda p: p.name)
 def test_actionlint_finds_nothing(path: Path) -> None:
+    """actionlint, with shellcheck on its PATH so the `run:` scripts are checked too."""
     linter = provision.actionlint()
+    shellcheck = provision.deb_tool("shellcheck", "shellcheck")
+    env = {
+        **os.environ,
+        **shellcheck.env,
+        "PATH": f"{shellcheck.path.parent}:{os.environ['PATH']}",
+    }
     done = subprocess.run(
-        [str(linter), "-no-color", str(path)], capture_output=True, text=True, timeout=120,
-        check=False,
+        [str(linter), "-no-color", "-verbose", str(path)], capture_output=True, text=True,
+        timeout=120, check=False, env=env,
     )  # fmt: skip
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    assert 'Rule "shellcheck" was disabled' not in done.stderr  # it found shellcheck
 
 
 def test_the_gate_workflow_triggers_on_the_deployment_files() -> None:
@@ -140,7 +148,7 @@ def test_the_deploy_workflow_provisions_the_password_from_the_secret_store(
     ]
     assert step["env"]["FAKTORY_PASSWORD"] == "${{ secrets.FAKTORY_PASSWORD }}"
     remote = re.search(r'"cd [^"]*"', step["run"])
-    assert remote is not None and step["run"].startswith("printf '%s' \"$FAKTORY_PASSWORD\" |")
+    assert remote is not None and "printf '%s' \"$FAKTORY_PASSWORD\" | ssh" in step["run"]
     commands = re.findall(r"faktctl [^&\"]+?(?=\s*&&|\s*\"|$)", remote.group(0))
     assert [c.split()[1] for c in commands] == ["secrets", "up"]
 
