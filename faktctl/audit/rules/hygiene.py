@@ -206,6 +206,13 @@ def memory_limit(ctx: ServerCtx) -> Result:
     return passed(f"memory limit {mib} MiB", where)
 
 
+def _asks_nothing(content: str | None) -> bool:
+    """True when a file's content is known and holds no setting (blank lines, comments)."""
+    if content is None:
+        return False
+    return all(not line.strip() or line.strip().startswith("#") for line in content.splitlines())
+
+
 def _enterprise_requests(ctx: ServerCtx) -> list[str]:
     found = []
     for name, what in ENTERPRISE_ENV.items():
@@ -218,6 +225,8 @@ def _enterprise_requests(ctx: ServerCtx) -> list[str]:
         ]
         for path, content in files:
             base = posixpath.basename(path.rstrip("/"))
+            if _asks_nothing(content):  # an empty cron.toml (a chart's empty value) sets nothing
+                continue
             if base in ENTERPRISE_CONF:
                 found.append(f"{path} ({ENTERPRISE_CONF[base]})")
                 continue

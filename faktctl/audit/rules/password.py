@@ -288,10 +288,16 @@ def password_from_file(ctx: ServerCtx) -> Result:
     (`FAKTORY_PASSWORD=/run/secrets/...`) rather than the value itself in an environment variable.
 
     A value in the environment shows in `docker inspect`, process listings and crash reports."""
+    shows = (
+        "the password sits in the process environment (`kubectl exec … env`, "
+        "/proc/<pid>/environ, crash reports)"
+        if ctx.facts.kind == "kubernetes"
+        else "the password shows in `docker inspect` and the process environment"
+    )
     return _origin_outcome(
         ctx,
         {"interpolated", "host-env", "engine", "dotenv", "reference"},
-        "the password shows in `docker inspect` and the process environment",
+        shows,
         worse={"literal", "env-file"},
     )
 
