@@ -31,7 +31,9 @@ CATEGORIES: tuple[Category, ...] = (
     "hygiene",
 )
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-InputKind = Literal["spec", "compose", "live", "kubernetes"]
+# ecs: an ECS task definition (JSON, or inside CloudFormation / Terraform); render: a Render
+# blueprint (render.yaml); fly: a Fly.io app config (fly.toml)
+InputKind = Literal["spec", "compose", "live", "kubernetes", "ecs", "render", "fly"]
 Exposure = Literal["internal", "proxy", "public"]
 
 # Where an environment value came from.

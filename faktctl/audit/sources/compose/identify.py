@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,3 +154,34 @@ def identify(
         why = built.problem or f"its Dockerfile builds FROM {built.base}, not a Faktory image"
         return Identity("candidate", built.base, unconfirmed=f"it is built here and {why}")
     return Identity("other", image)
+
+
+_ENV = re.compile(r"^\s*ENV\s+(.+)$", re.IGNORECASE)
+
+
+def dockerfile_env(text: str) -> dict[str, tuple[str, int]]:
+    """The ENV of the final stage: name -> (value, 1-based line). `ENV A=b C="d e"` and the
+    legacy `ENV A b`; a FROM starts over (a stage's own FROM of an earlier stage is not
+    followed here)."""
+    env: dict[str, tuple[str, int]] = {}
+    lines = text.splitlines()
+    for number, raw in enumerate(lines, start=1):
+        if _FROM.match(raw):
+            env = {}
+            continue
+        found = _ENV.match(raw)
+        if not found:
+            continue
+        body = found.group(1).strip()
+        try:
+            words = shlex.split(body)
+        except ValueError:
+            continue
+        if words and "=" not in words[0]:
+            env[words[0]] = (" ".join(words[1:]), number)
+            continue
+        for word in words:
+            name, sep, value = word.partition("=")
+            if sep:
+                env[name] = (value, number)
+    return env
