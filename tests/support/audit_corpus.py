@@ -146,9 +146,17 @@ def k8s_expectations(path: Path) -> tuple[dict[tuple[str, str], str], dict[str, 
 
 def k8s_misses(path: Path, report: AuditReport) -> tuple[int, list[str]]:
     """(points judged, what the audit got wrong) for one Kubernetes case."""
-    from pathlib import Path as _Path
+    return judged_misses(*k8s_expectations(path), report)
 
-    expected, where, servers = k8s_expectations(path)
+
+def judged_misses(
+    expected: dict[tuple[str, str], str],
+    where: dict[str, str],
+    servers: set[str],
+    report: AuditReport,
+) -> tuple[int, list[str]]:
+    """(points judged, what the audit got wrong): every stated status, every `at` place and,
+    when the case lists its servers, every service audited or not audited as one."""
     found = {(f.service or "-", f.id): f for f in report.findings}
     wrong = []
     for key, status in expected.items():
@@ -159,7 +167,7 @@ def k8s_misses(path: Path, report: AuditReport) -> tuple[int, list[str]]:
             wrong.append(f"{key}: {finding.status}, expected {status}: {finding.message}")
     for check, place in where.items():
         hits = [f for f in report.findings if f.id == check and f.status == "fail"]
-        shown = [_Path(str(f.location)).name for f in hits if f.location]
+        shown = [Path(str(f.location)).name for f in hits if f.location]
         if place not in shown:
             wrong.append(f"{check} at {shown}, expected {place}")
     points = len(expected) + len(where)
@@ -171,10 +179,77 @@ def k8s_misses(path: Path, report: AuditReport) -> tuple[int, list[str]]:
     return points, wrong
 
 
+# --- the platform corpus: ECS, Render, Fly.io ------------------------------------------------
+
+PLATFORM_CORPUS = CORPUS.parent / "platform_corpus"
+
+
+@dataclass
+class PlatformCase:
+    name: str
+    folder: Path
+    file: str
+    source: str
+    licence: str
+    expected: dict[tuple[str, str], str]
+    servers: set[str]
+
+
+def platform_cases() -> list[PlatformCase]:
+    """Every case folder: the deployment file, what it needs, and a CASE file (file:,
+    source:, licence:, note:, `expect SERVICE: fail ...; pass ...; skip ...`, servers:)."""
+    cases = []
+    for folder in sorted(p for p in PLATFORM_CORPUS.iterdir() if (p / "CASE").is_file()):
+        fields: dict[str, str] = {}
+        expected: dict[tuple[str, str], str] = {}
+        servers: set[str] = set()
+        for line in (folder / "CASE").read_text().splitlines():
+            if line.startswith("expect "):
+                service, _, rest = line[7:].partition(":")
+                for group in rest.split(";"):
+                    status, *ids = group.split()
+                    assert status in STATUSES, f"{folder.name}: bad status {status}"
+                    for check in ids:
+                        assert (service.strip(), check) not in expected, f"{folder.name}: twice"
+                        expected[(service.strip(), check)] = status
+            elif line.startswith("servers:"):
+                servers = set(line[8:].split())
+            else:
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+        cases.append(
+            PlatformCase(
+                folder.name,
+                folder,
+                fields["file"],
+                fields.get("source", ""),
+                fields.get("licence", ""),
+                expected,
+                servers,
+            )
+        )
+    return cases
+
+
+def run_platform_case(case: PlatformCase, workdir: Path) -> AuditReport:
+    """The case audited the way `faktctl audit --compose FILE` does, in a copy of its folder."""
+    from faktctl.commands.audit import gather
+
+    target = workdir / case.name
+    shutil.copytree(case.folder, target)
+    previous = Path.cwd()
+    os.chdir(target)
+    try:
+        return audit(gather(None, Path(case.file), False, {}))
+    finally:
+        os.chdir(previous)
+
+
 def agreement(workdir: Path) -> tuple[int, int, list[str]]:
-    """(points that agree, points judged, the misses) over both corpora, counted the way their
-    tests compare: compose, every (service, check) status either side states; Kubernetes, every
-    stated status, `at` line and audited server. A case the audit refuses misses all its points."""
+    """(points that agree, points judged, the misses) over the three corpora, counted the way
+    their tests compare: compose, every (service, check) status either side states; platforms
+    and Kubernetes, every stated status, `at` line and audited server. A case the audit
+    refuses misses all its points."""
     from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
     from faktctl.errors import FaktctlError
 
@@ -197,6 +272,19 @@ def agreement(workdir: Path) -> tuple[int, int, list[str]]:
                 misses.append(
                     f"{case.name} {key}: {actual.get(key)}, judged {case.expected.get(key)}"
                 )
+    for platform in platform_cases():
+        scratch = workdir / f"platform-{platform.name}"
+        scratch.mkdir()
+        try:
+            report = run_platform_case(platform, scratch)
+        except FaktctlError as err:
+            total += len(platform.expected) + len(platform.servers)
+            misses.append(f"{platform.name}: refused ({err})")
+            continue
+        points, wrong = judged_misses(platform.expected, {}, platform.servers, report)
+        total += points
+        agreed += points - len(wrong)
+        misses += [f"{platform.name} {w}" for w in wrong]
     for path in sorted(K8S_CORPUS.glob("*.yaml")):
         try:
             report = audit(gather_kubernetes(str(path), NOW))

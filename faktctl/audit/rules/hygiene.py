@@ -421,13 +421,14 @@ def suppression_known(facts: AuditFacts) -> Result:
     "Name the image contribsys/faktory (or a mirror of it), run the /faktory binary in "
     "`command:`, or build FROM contribsys/faktory; otherwise suppress this check for the "
     "service with a reason.",
-    inputs=frozenset({"compose"}),
+    inputs=frozenset({"compose", "ecs", "render", "fly"}),
 )
 def server_confirmed(ctx: ServerCtx) -> Result:
     """Services audited as Faktory servers that could not be confirmed as one: an image that only
     looks like Faktory's (`someone/faktory-tls`), or a service named `faktory` whose Dockerfile is
     missing. A server is confirmed by its image (`contribsys/faktory`, `faktory-ent`, any registry),
-    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files only.
+    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files, ECS task
+    definitions, Render blueprints and fly.toml.
 
     The other checks' findings for such a service are only as true as the guess that it runs
     Faktory."""

@@ -54,6 +54,8 @@ class Container:
     # the image's ENTRYPOINT is not known (a custom image): a command alone is not the argv
     entrypoint_unknown: bool = False
     identified_by: str = ""
+    # audited as a server, but that could not be confirmed (FKH013 says why)
+    unconfirmed: str | None = None
 
     def argv(self) -> tuple[tuple[str, ...] | None, str]:
         if self.entrypoint is not None:
@@ -67,6 +69,8 @@ class Container:
         return default.argv, default.note
 
     def is_server(self) -> bool:
+        if self.unconfirmed is not None and not _is_worker(self):
+            return True
         if self.image is not None and parse_image(self.image).is_faktory:
             return True
         argv, _ = self.argv()
@@ -87,6 +91,7 @@ def server_facts(box: Container) -> ServerFacts:
         restart=box.restart,
         restart_text=box.restart_text,
         identified_by=box.identified_by,
+        unconfirmed=box.unconfirmed,
         healthcheck=box.healthcheck,
         stop_grace_s=box.stop_grace_s,
         memory_bytes=box.memory_bytes,

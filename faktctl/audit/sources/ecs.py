@@ -80,7 +80,9 @@ def gather_ecs(path: Path, now: datetime) -> AuditFacts:
                     raise UsageError(
                         f"{shown}: {name or 'the task'} has no containerDefinitions list"
                     )
-                boxes += _task(name or str(task.get("family", "")), listed, task, shown, notes)
+                family = task.get("family")
+                label = str(family) if family and not isinstance(family, Tagged) else name
+                boxes += _task(label, listed, task, shown, notes)
             else:
                 raise UsageError(f"{shown}: not an ECS task definition (expected an object)")
     return audit_facts("ecs", shown, what, boxes, now, notes)
@@ -177,8 +179,9 @@ def _terraform_definitions(
 ) -> tuple[LineList, LineDict]:
     attrs = LineDict()
     attrs.key_lines, attrs.key_cols = {}, {}
+    names = {"network_mode": "networkMode", "memory": "memory", "family": "family"}
     for match in _TF_ATTR.finditer(_without_blocks(body)):
-        attrs[match.group(1)] = match.group(2).strip()
+        attrs[names[match.group(1)]] = match.group(2).strip()
     attrs["volumes"] = _terraform_volumes(body)
     found = _TF_DEFS.search(body)
     if found is None:

@@ -207,7 +207,8 @@ def _group(
         box.locations["stop_grace_period"] = lines.of("", "kill_timeout")
     restart = next((r for r in _tables(doc, "restart") if _in_group(r, group, many)), None)
     if restart is not None and restart.get("policy"):
-        box.restart = str(restart["policy"])
+        policy = str(restart["policy"])
+        box.restart = {"on-fail": "on-failure", "never": "no"}.get(policy, policy)
         box.restart_text = f"[[restart]] policy = {restart['policy']}"
         box.locations["restart"] = lines.of("restart", "policy")
     else:

@@ -146,7 +146,14 @@ def _service(
         env.update(built.env)
         if built.image is not None:
             box.identified_by = f"built FROM {built.image}"
-        if built.problem:
+        repo = str(service.get("repo") or "")
+        if built.image is None and "faktory" in f"{name} {repo}".lower():
+            source = f"the repository {repo}" if repo else "its Dockerfile"
+            why = built.problem or "its Dockerfile does not show Faktory"
+            if repo:
+                why = f"{source} is not here to read ({built.problem or 'no Dockerfile'})"
+            box.unconfirmed = f"it is built from {source}, and {why}"
+        elif built.problem:
             notes.append(f"{name}: {built.problem}")
     if service.get("dockerCommand"):
         try:
