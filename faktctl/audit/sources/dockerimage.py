@@ -1,5 +1,5 @@
-"""What a platform that builds a Dockerfile (Render's `runtime: docker`, Fly.io's `[build]`)
-runs: the base image, ENTRYPOINT/CMD and ENV of the Dockerfile's final stage."""
+"""What a platform that builds a Dockerfile (Render's `runtime: docker`, Fly.io's `[build]`,
+a compose `build:`) runs: the base image, ENTRYPOINT/CMD and ENV of the final stage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faktctl.audit.model import EnvVar, Location
-from faktctl.audit.sources.compose.identify import MAX_DOCKERFILE, dockerfile_env, parse_dockerfile
+from faktctl.audit.sources.compose.identify import Dockerfile, read_dockerfile
 from faktctl.audit.sources.secretfacts import display
 
 
@@ -20,19 +20,15 @@ class Built:
     problem: str | None = None  # why the Dockerfile tells nothing
 
 
-def read_built(path: Path) -> Built:
-    shown = display(path)
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_DOCKERFILE + 1)
-    except OSError as err:
-        return Built(None, problem=f"its Dockerfile {shown} cannot be read ({err.strerror})")
-    if len(data) > MAX_DOCKERFILE:
-        return Built(None, problem=f"its Dockerfile {shown} is larger than 256 KiB")
-    text = data.decode("utf-8", errors="replace")
-    parsed = parse_dockerfile(text)
-    env = {
-        name: EnvVar(name, value, "literal", f"ENV in {shown}", Location(shown, line))
-        for name, (value, line) in dockerfile_env(text).items()
+def image_env(parsed: Dockerfile) -> dict[str, EnvVar]:
+    """The image's ENV as variables written in clear in the Dockerfile (they are baked into
+    the image and shown by `docker inspect` of it)."""
+    return {
+        name: EnvVar(name, value, "literal", f"ENV in {parsed.shown}", Location(parsed.shown, line))
+        for name, value, line in parsed.env
     }
-    return Built(parsed.base, parsed.entrypoint, parsed.cmd, env, parsed.problem)
+
+
+def read_built(path: Path) -> Built:
+    parsed = read_dockerfile(path.parent, path.name, display)
+    return Built(parsed.base, parsed.entrypoint, parsed.cmd, image_env(parsed), parsed.problem)

@@ -44,6 +44,7 @@ from faktctl.audit.sources.compose.identify import (
     read_dockerfile,
 )
 from faktctl.audit.sources.compose.proxies import Upstream, gather_proxies, upstream_of
+from faktctl.audit.sources.dockerimage import image_env
 from faktctl.audit.sources.secretfacts import inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
@@ -104,13 +105,15 @@ def _server(
     image = who.image
     argv: tuple[str, ...] | None = who.argv
     note = "the Dockerfile's ENTRYPOINT/CMD"
+    built = _build_dockerfile(svc)
     if argv is None:
         argv, note = svc.argv(image)
         own = "command" in svc.data and "entrypoint" not in svc.data
-        built = _build_dockerfile(svc) if own else None
-        if argv is not None and built is not None and built.entrypoint is not None:
+        if own and argv is not None and built is not None and built.entrypoint is not None:
             # the Dockerfile's ENTRYPOINT stays; the service's command replaces only its CMD
             argv, note = built.entrypoint + argv, "the Dockerfile's ENTRYPOINT and the command"
+    if built is not None:  # the image's ENV, unless the service sets the variable itself
+        env = {**image_env(built), **env}
     mounts = syntax.volumes(svc) + syntax.references(svc, "secrets", "/run/secrets")
     mounts += syntax.references(svc, "configs", "")
     grace = svc.data.get("stop_grace_period")
