@@ -194,3 +194,42 @@ def test_terraform_jsonencode_becomes_json_on_the_same_lines() -> None:
     import json
 
     assert json.loads(converted) == [{"name": "faktory", "port": None}]
+
+
+def test_interpolations_with_quotes_stay_inside_their_string() -> None:
+    import json
+
+    converted, _ = hcljson.to_json('[{ image = "x:${lookup(var.m, "tag")}", n = 1 }]')
+    assert json.loads(converted) == [{"image": 'x:${lookup(var.m, "tag")}', "n": 1}]
+    heredoc = hcljson.json_with_interpolations('{"a": "${lookup(v, "k")}", "b": ${var.x}}')
+    assert json.loads(heredoc) == {"a": '${lookup(v, "k")}', "b": None}
+
+
+ODD_FILES = {
+    "task.json": '{"containerDefinitions": [1, "x", {"name": 5,'
+    ' "image": "contribsys/faktory:1.10.0", "portMappings": "x",'
+    ' "environment": [1, {"name": null}], "mountPoints": {"a": 1},'
+    ' "command": "no", "memory": "lots", "healthCheck": [], "stopTimeout": "x"}],'
+    ' "volumes": "x", "networkMode": 3, "memory": []}',
+    "render.yaml": "services:\n- type: web\n  name: faktory\n  runtime: image\n  image: 5\n"
+    "  envVars: x\n  disk: [1]\n  numInstances: many\n  scaling: 3\n  plan: [1]\n"
+    "- type: pserv\n  name: f2\n  runtime: image\n  image: {url: contribsys/faktory:1.10.0}\n"
+    "  envVars: [1, {key: null}, {fromGroup: 3}]\n  disk: {mountPath: 5}\n",
+    "fly.toml": 'app = "a"\nkill_timeout = "soon"\n[build]\nimage = "contribsys/faktory:1.10.0"\n'
+    '[env]\nA = 1\n[processes]\napp = ""\n[[services]]\ninternal_port = "x"\nports = 3\n'
+    '[[vm]]\nmemory = "lots"\n[[mounts]]\nsource = 1\ndestination = 2\n[checks]\nx = 1\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_FILES))
+def test_odd_types_in_platform_files_never_crash(name: str, tmp_path: Path) -> None:
+    from faktctl.commands.audit import gather
+    from faktctl.errors import FaktctlError
+
+    (tmp_path / name).write_text(ODD_FILES[name])
+    try:
+        report = audit(gather(None, tmp_path / name, False, {}))
+    except FaktctlError as err:
+        assert "\n" not in str(err).strip()
+        return
+    assert all(not f.message.startswith("the check could not run") for f in report.findings)

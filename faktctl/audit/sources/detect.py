@@ -11,6 +11,7 @@ from typing import Literal
 
 from faktctl import safeyaml
 from faktctl.audit.sources.secretfacts import display
+from faktctl.errors import FaktctlError
 
 Platform = Literal["ecs", "render", "fly"]
 _RENDER = re.compile(r"^services:\s*\n(?:\s*#.*\n|\s*\n)*\s*-\s*(?:type|name):", re.MULTILINE)
@@ -23,7 +24,7 @@ def platform_of(path: Path) -> Platform | None:
 
     try:
         text = safeyaml.read_text(path, display(path), what="file")
-    except Exception:  # the compose reader reports the file's own problem
+    except FaktctlError:  # the compose reader reports the file's own problem
         return None
     if path.suffix == ".toml" and looks_like_fly(text):
         return "fly"

@@ -15,7 +15,7 @@ _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
   | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
-  | (?P<string>"(?:[^"\\]|\\.|\$\{[^}]*\})*")
+  | (?P<string>"(?:\$\{[^}]*\}|[^"\\]|\\.)*")
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w.]))
   | (?P<punct>[{}\[\],:=])
   | (?P<word>[A-Za-z_][\w-]*)
@@ -129,14 +129,24 @@ def _drop_trailing_comma(out: list[str]) -> None:
         return
 
 
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+
+
+def _quoted_inside(text: str) -> str:
+    """Quotes inside `${...}` escaped, so the string stays one JSON string."""
+    return _INTERPOLATION.sub(lambda m: m.group().replace('"', '\\"'), text)
+
+
 def _json_string(body: str) -> str:
     """An HCL string body as a JSON string (`${...}` kept as text)."""
-    return '"' + body.replace("\t", "\\t") + '"'
+    return '"' + _quoted_inside(body).replace("\t", "\\t") + '"'
 
 
-_BARE_INTERPOLATION = re.compile(r'("(?:[^"\\]|\\.)*")|\$\{[^}]*\}')
+_BARE_INTERPOLATION = re.compile(r'("(?:\$\{[^}]*\}|[^"\\]|\\.)*")|\$\{[^}]*\}')
 
 
 def json_with_interpolations(text: str) -> str:
     """JSON from a heredoc or template, where `${...}` outside strings becomes null."""
-    return _BARE_INTERPOLATION.sub(lambda m: m.group(1) or "null", text)
+    return _BARE_INTERPOLATION.sub(
+        lambda m: _quoted_inside(m.group(1)) if m.group(1) else "null", text
+    )
