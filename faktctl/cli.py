@@ -285,7 +285,9 @@ def audit(
         Path | None,
         typer.Option(
             "--compose",
-            help="Audit this compose file (any, hand-written or rendered) instead of the spec.",
+            help="Audit this compose file (any, hand-written or rendered) instead of the spec; "
+            "an ECS task definition (JSON, CloudFormation, Terraform), a Render blueprint or a "
+            "fly.toml given here is recognised and audited the same way.",
             dir_okay=False,
             show_default=False,
         ),
@@ -355,10 +357,12 @@ def audit(
     password and secrets, dashboard exposure, backups and hygiene.
 
     Default input is the spec (./faktory.yaml or -f) with its password files, backups and
-    rendered files; --compose audits any compose file; --k8s Kubernetes manifests (multi-document
-    YAML, a folder, or `helm template` output on stdin); --live the running containers. Passing,
-    failing and skipped checks are all listed. Exit 0 when no error fails (--strict: when no
-    check fails at all, info included), 1 otherwise, 2 for unreadable or invalid input.
+    rendered files; --compose audits any compose file (or an ECS task definition, also inside
+    CloudFormation or Terraform, a Render blueprint, a fly.toml); --k8s Kubernetes manifests
+    (multi-document YAML, a folder, or `helm template` output on stdin); --live the running
+    containers. Passing, failing and skipped checks are all listed. Exit 0 when no error fails
+    (--strict: when no check fails at all, info included), 1 otherwise, 2 for unreadable or
+    invalid input.
     Suppress a check with `audit.ignore` in the spec, `x-faktctl-ignore` in a compose
     service, or the `faktctl.io/audit-ignore` annotation of a workload (id, reason, expires).
     """

@@ -39,3 +39,10 @@ def config_fingerprint(config: Any) -> str:
     The value stored under CONFIG_HASH, and (cut short) each digest under CONFIG_PARTS."""
     canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# The annotation a Secret carries when a kustomize secretGenerator made it from files (faktctl's
+# Kubernetes render sets it through generatorOptions; the audit also marks the Secrets it makes
+# from a kustomization): its value sits in a git-ignored file, never in a manifest, so a
+# `kustomize build` of that render is no committed password.
+GENERATED_FROM = "faktctl.io/generated-from"

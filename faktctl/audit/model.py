@@ -31,7 +31,9 @@ CATEGORIES: tuple[Category, ...] = (
     "hygiene",
 )
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-InputKind = Literal["spec", "compose", "live", "kubernetes"]
+# ecs: an ECS task definition (JSON, or inside CloudFormation / Terraform); render: a Render
+# blueprint (render.yaml); fly: a Fly.io app config (fly.toml)
+InputKind = Literal["spec", "compose", "live", "kubernetes", "ecs", "render", "fly"]
 # Where an audit runs, and so which facts it can see (docs/ci.md):
 #   repo  a checkout (CI): the committed configuration only
 #   host  the deploy host: plus its secret files and local backups

@@ -28,8 +28,12 @@ from faktctl.audit.model import (
 )
 
 Scope = Literal["server", "worker", "audit"]
-ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live", "kubernetes"})
-STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes"})
+# the container platforms besides compose and Kubernetes (ECS, Render, Fly.io)
+PLATFORMS: frozenset[InputKind] = frozenset({"ecs", "render", "fly"})
+ALL_INPUTS: frozenset[InputKind] = frozenset(
+    {"spec", "compose", "live", "kubernetes", "ecs", "render", "fly"}
+)
+STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes", "ecs", "render", "fly"})
 KUBERNETES: frozenset[InputKind] = frozenset({"kubernetes"})
 LIVE: frozenset[InputKind] = frozenset({"live"})
 COMPOSE: frozenset[InputKind] = frozenset({"compose"})

@@ -50,6 +50,9 @@ def gather(
     if compose is not None:
         if file is not None or live:
             raise UsageError("--compose cannot be combined with -f or --live")
+        platform = _platform(compose)
+        if platform is not None:
+            return platform
         from faktctl.audit.sources.compose.gather import gather_compose
 
         return gather_compose(compose, os.environ, now)
@@ -62,6 +65,28 @@ def gather(
     from faktctl.audit.sources.spec import gather_spec
 
     return gather_spec(file, now)
+
+
+def _platform(path: Path) -> AuditFacts | None:
+    """The facts of an ECS task definition (also in CloudFormation or Terraform), a Render
+    blueprint or a fly.toml given to --compose; None for anything else (read as compose)."""
+    from faktctl.audit.sources.detect import platform_of
+
+    kind = platform_of(path)
+    now = datetime.now(UTC)
+    if kind == "ecs":
+        from faktctl.audit.sources.ecs import gather_ecs
+
+        return gather_ecs(path, now)
+    if kind == "render":
+        from faktctl.audit.sources.render import gather_render
+
+        return gather_render(path, now)
+    if kind == "fly":
+        from faktctl.audit.sources.fly import gather_fly
+
+        return gather_fly(path, now)
+    return None
 
 
 def format_report(report: AuditReport, fmt: str, strict: bool, to_terminal: bool) -> str:

@@ -77,6 +77,20 @@ RELEASES: tuple[Release, ...] = (
 FORMATS: tuple[DataFormat, ...] = tuple(dict.fromkeys(r.data for r in RELEASES))
 
 
+# The server's command-line flags (Go `flag` package, one dash or two, `-x v` or `-x=v`). Read
+# from cli/cli.go of v1.9.4 and v1.10.0 (identical) and checked on both built servers: an
+# undefined flag (`-no-tls`) prints the usage and exits 2; `-h`/`-help` print it and exit 0.
+# No release has removed or added a flag since 1.0; older ones are not established here.
+SERVER_STRING_FLAGS = frozenset({"b", "w", "e", "l", "d", "c"})
+SERVER_BOOL_FLAGS = frozenset({"v", "h", "help"})
+
+
+def server_flags(version: Version | None) -> tuple[frozenset[str], frozenset[str]]:
+    """(flags that take a value, boolean flags) the server of `version` defines (None: current)."""
+    del version  # one flag set for every release checked (1.9.4, 1.10.0)
+    return SERVER_STRING_FLAGS, SERVER_BOOL_FLAGS
+
+
 def parse_version(text: str) -> Version | None:
     """`1.10.0`, `v1.9`, `1.9.4-1` -> a version tuple; None for anything else."""
     match = _VERSION.match(text.strip())

@@ -34,6 +34,7 @@ from faktctl.desired import (
     ServiceRequest,
 )
 from faktctl.errors import UsageError
+from faktctl.labels import GENERATED_FROM
 from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
 
@@ -442,7 +443,9 @@ def _kustomization(
         "labels": {
             "app.kubernetes.io/part-of": desired.project,
             "app.kubernetes.io/managed-by": "faktctl",
-        }
+        },
+        # every generated Secret comes from a git-ignored file: `kustomize build` output says so
+        "annotations": {GENERATED_FROM: "files"},
     }
     doc["secretGenerator"] = generators
     return doc

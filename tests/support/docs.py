@@ -316,6 +316,9 @@ _INPUT_NAMES = {
     "spec": "the spec",
     "compose": "compose files",
     "kubernetes": "Kubernetes manifests",
+    "ecs": "ECS task definitions",
+    "render": "Render blueprints",
+    "fly": "fly.toml",
     "live": "the running deployment (`--live`)",
 }
 

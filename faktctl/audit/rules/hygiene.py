@@ -206,6 +206,13 @@ def memory_limit(ctx: ServerCtx) -> Result:
     return passed(f"memory limit {mib} MiB", where)
 
 
+def _asks_nothing(content: str | None) -> bool:
+    """True when a file's content is known and holds no setting (blank lines, comments)."""
+    if content is None:
+        return False
+    return all(not line.strip() or line.strip().startswith("#") for line in content.splitlines())
+
+
 def _enterprise_requests(ctx: ServerCtx) -> list[str]:
     found = []
     for name, what in ENTERPRISE_ENV.items():
@@ -218,6 +225,8 @@ def _enterprise_requests(ctx: ServerCtx) -> list[str]:
         ]
         for path, content in files:
             base = posixpath.basename(path.rstrip("/"))
+            if _asks_nothing(content):  # an empty cron.toml (a chart's empty value) sets nothing
+                continue
             if base in ENTERPRISE_CONF:
                 found.append(f"{path} ({ENTERPRISE_CONF[base]})")
                 continue
@@ -414,13 +423,14 @@ def suppression_known(facts: AuditFacts) -> Result:
     "Name the image contribsys/faktory (or a mirror of it), run the /faktory binary in "
     "`command:`, or build FROM contribsys/faktory; otherwise suppress this check for the "
     "service with a reason.",
-    inputs=frozenset({"compose"}),
+    inputs=frozenset({"compose", "ecs", "render", "fly"}),
 )
 def server_confirmed(ctx: ServerCtx) -> Result:
     """Services audited as Faktory servers that could not be confirmed as one: an image that only
     looks like Faktory's (`someone/faktory-tls`), or a service named `faktory` whose Dockerfile is
     missing. A server is confirmed by its image (`contribsys/faktory`, `faktory-ent`, any registry),
-    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files only.
+    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files, ECS task
+    definitions, Render blueprints and fly.toml.
 
     The other checks' findings for such a service are only as true as the guess that it runs
     Faktory."""

@@ -296,10 +296,20 @@ def password_from_file(ctx: ServerCtx) -> Result:
     (`FAKTORY_PASSWORD=/run/secrets/...`) rather than the value itself in an environment variable.
 
     A value in the environment shows in `docker inspect`, process listings and crash reports."""
+    shows = {
+        "kubernetes": "the password sits in the process environment (`kubectl exec … env`, "
+        "/proc/<pid>/environ, crash reports)",
+        "ecs": "the password sits in the container's environment (`docker inspect` on the "
+        "instance, /proc/<pid>/environ, crash reports)",
+        "render": "the password sits in the process environment (/proc/<pid>/environ, "
+        "crash reports, the Render shell)",
+        "fly": "the password sits in the process environment (`fly ssh console` `env`, "
+        "/proc/<pid>/environ, crash reports)",
+    }.get(ctx.facts.kind, "the password shows in `docker inspect` and the process environment")
     return _origin_outcome(
         ctx,
         {"interpolated", "host-env", "engine", "dotenv", "reference"},
-        "the password shows in `docker inspect` and the process environment",
+        shows,
         worse={"literal", "env-file"},
     )
 

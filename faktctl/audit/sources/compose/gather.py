@@ -30,7 +30,12 @@ from faktctl.audit.model import (
 )
 from faktctl.audit.sources.backups import gather_backup
 from faktctl.audit.sources.compose import syntax as syntax
-from faktctl.audit.sources.compose.file import ComposeFile, Service, parse_duration
+from faktctl.audit.sources.compose.file import (
+    V1_LAYOUT_NOTE,
+    ComposeFile,
+    Service,
+    parse_duration,
+)
 from faktctl.audit.sources.compose.identify import (
     Dockerfile,
     Identity,
@@ -39,6 +44,7 @@ from faktctl.audit.sources.compose.identify import (
     read_dockerfile,
 )
 from faktctl.audit.sources.compose.proxies import Upstream, gather_proxies, upstream_of
+from faktctl.audit.sources.dockerimage import image_env
 from faktctl.audit.sources.secretfacts import inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
@@ -99,8 +105,15 @@ def _server(
     image = who.image
     argv: tuple[str, ...] | None = who.argv
     note = "the Dockerfile's ENTRYPOINT/CMD"
+    built = _build_dockerfile(svc)
     if argv is None:
         argv, note = svc.argv(image)
+        own = "command" in svc.data and "entrypoint" not in svc.data
+        if own and argv is not None and built is not None and built.entrypoint is not None:
+            # the Dockerfile's ENTRYPOINT stays; the service's command replaces only its CMD
+            argv, note = built.entrypoint + argv, "the Dockerfile's ENTRYPOINT and the command"
+    if built is not None:  # the image's ENV, unless the service sets the variable itself
+        env = {**image_env(built), **env}
     mounts = syntax.volumes(svc) + syntax.references(svc, "secrets", "/run/secrets")
     mounts += syntax.references(svc, "configs", "")
     grace = svc.data.get("stop_grace_period")
@@ -252,7 +265,11 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
     notes: list[str] = []
     upstreams: list[Upstream] = []
     others: list[tuple[Service, str | None]] = []
+    if compose.layout_v1:
+        notes.append(V1_LAYOUT_NOTE)
     for name, data in compose.services.items():
+        if compose.layout_v1 and str(name).startswith("x-"):
+            continue
         if not isinstance(data, LineDict):
             line = compose.services.line_of(name)
             raise UsageError(f"{compose.display}:{line}: service `{name}` is not a mapping")
@@ -266,6 +283,7 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
             servers.append(_server(svc, who, env, unreadable))
             upstreams.append(upstream_of(svc, env))
             notes += _default_command_note(svc, who)
+            notes += syntax.unknown_ports(svc)
         elif is_worker:
             workers.append(_worker(svc, env))
         else:

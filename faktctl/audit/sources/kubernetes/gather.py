@@ -449,8 +449,9 @@ def _backend_port(
 
 def _ingress_backends(spec: LineDict) -> list[LineDict]:
     found = []
-    if isinstance(spec.get("defaultBackend"), LineDict):
-        found.append(spec["defaultBackend"])
+    for key in ("defaultBackend", "backend"):  # `backend`: extensions / networking v1beta1
+        if isinstance(spec.get(key), LineDict):
+            found.append(spec[key])
     for rule in mappings(spec.get("rules")):
         http = rule.get("http")
         for path in mappings(http.get("paths") if isinstance(http, dict) else None):
@@ -468,21 +469,34 @@ def _ingress_routes(
         if not isinstance(spec, LineDict) or not same_namespace(ingress, pod.owner):
             continue
         for backend in _ingress_backends(spec):
-            service = backend.get("service")
-            if not isinstance(service, LineDict) or str(service.get("name")) not in by_name:
+            found = _ingress_service(backend)
+            if found is None or found[0] not in by_name:
                 continue
-            port = service.get("port") or {}
-            wanted = port.get("number", port.get("name")) if isinstance(port, dict) else None
-            entry = _backend_port(by_name[str(service["name"])], wanted)
+            name, wanted, key = found
+            entry = _backend_port(by_name[name], wanted)
             if entry is None:
                 continue
             svc_port, number, reached = entry
             how = (
-                f"Ingress {ingress.name} -> Service {service['name']} port {number} -> "
+                f"Ingress {ingress.name} -> Service {name} port {number} -> "
                 f"{_describe_target(svc_port, reached)}"
             )
-            routes.append(KubeRoute(reached, how, True, at(backend, "service", ingress.display)))
+            routes.append(KubeRoute(reached, how, True, at(backend, key, ingress.display)))
     return routes
+
+
+def _ingress_service(backend: LineDict) -> tuple[str, Any, str] | None:
+    """(Service name, the port it asks for (number or name), the key to point at) of one
+    Ingress backend: `service: {name, port: {number|name}}` (networking.k8s.io/v1), or
+    `serviceName` + `servicePort` (extensions/v1beta1 and networking.k8s.io/v1beta1)."""
+    service = backend.get("service")
+    if isinstance(service, LineDict) and service.get("name") is not None:
+        port = service.get("port") or {}
+        wanted = port.get("number", port.get("name")) if isinstance(port, dict) else None
+        return str(service["name"]), wanted, "service"
+    if backend.get("serviceName") is not None:
+        return str(backend["serviceName"]), backend.get("servicePort"), "serviceName"
+    return None
 
 
 def _http_routes(

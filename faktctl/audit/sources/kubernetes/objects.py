@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from faktctl import safeyaml
+from faktctl import labels, safeyaml
 from faktctl.audit.model import Location
 from faktctl.audit.sources import yamlsrc
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
@@ -271,7 +271,7 @@ def configmap_values(obj: KubeObject) -> dict[str, str]:
 
 # --- kustomize secretGenerator -----------------------------------------------------------------
 
-GENERATED_FROM = "faktctl.io/generated-from"
+GENERATED_FROM = labels.GENERATED_FROM
 
 
 @dataclass(frozen=True)
