@@ -23,7 +23,6 @@ from faktctl.errors import OperationFailed
 from faktctl.faktory import reservations as res
 from faktctl.faktory.server import DB_DIR
 from faktctl.live import reach
-from faktctl.secretvalue import SecretStr
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.api import ReadEngine
@@ -73,7 +72,7 @@ def read_working(engine: ExecEngine, container_id: str) -> res.Working:
         raise Unavailable(str(err)) from None
 
 
-def read_processes(endpoint: Endpoint, password: SecretStr | None) -> tuple[res.Process, ...]:
+def read_processes(endpoint: Endpoint, password: probe.Password | None) -> tuple[res.Process, ...]:
     try:
         status, body = probe.http_get_text(
             endpoint.host, endpoint.port, "/busy", HTTP_TIMEOUT_S, password
@@ -91,7 +90,7 @@ def read_processes(endpoint: Endpoint, password: SecretStr | None) -> tuple[res.
 
 
 def look(
-    engine: ExecEngine, container_id: str, dashboard: Endpoint, password: SecretStr | None
+    engine: ExecEngine, container_id: str, dashboard: Endpoint, password: probe.Password | None
 ) -> Look:
     working = read_working(engine, container_id)  # first: see the module's docstring
     processes = read_processes(dashboard, password)

@@ -41,6 +41,7 @@ def test_live_and_orphaned_reservations(
     image = faktory_image if version == "1.10.0" else faktory_old_image
     server = faktory_server(password=PASSWORD, production=True, image=image)
     engine = connect()
+    cid = str(server.container.id)
     dashboard = Endpoint(server.host, server.web_port)
     queue = f"rescue-{uuid.uuid4().hex[:6]}"
     live_wid, dead_wid = "live" + uuid.uuid4().hex[:8], "dead" + uuid.uuid4().hex[:8]
@@ -51,7 +52,7 @@ def test_live_and_orphaned_reservations(
     try:
         live_job = json.loads(live.command("FETCH", queue) or "null")
         dead_job = json.loads(dead.command("FETCH", queue) or "null")
-        seen = processes.look(engine, server.container.id, dashboard, PASSWORD)
+        seen = processes.look(engine, cid, dashboard, PASSWORD)
         by_wid = {p.wid: p for p in seen.processes}
         assert by_wid[live_wid].hostname == f"host-{live_wid}"
         assert by_wid[live_wid].pid == 4242
@@ -69,17 +70,17 @@ def test_live_and_orphaned_reservations(
         dead.close()  # the process is gone: the server drops it from /busy at once
 
         def orphan_seen() -> bool:
-            return bool(processes.look(engine, server.container.id, dashboard, PASSWORD).orphans)
+            return bool(processes.look(engine, cid, dashboard, PASSWORD).orphans)
 
         wait_until(orphan_seen, 10, "the closed worker's reservation to be orphaned")
-        after = processes.look(engine, server.container.id, dashboard, PASSWORD)
+        after = processes.look(engine, cid, dashboard, PASSWORD)
         assert [r.jid for r in after.orphans] == [dead_job["jid"]]
         prefix = versions.format_of(versions.parse_version(version) or (0, 0, 0)).queue_prefix
-        moved = processes.hand_back(engine, server.container.id, after.orphans, prefix)
+        moved = processes.hand_back(engine, cid, after.orphans, prefix)
         assert [r.jid for r in moved] == [dead_job["jid"]]
         # a second hand-back of the same reservation moves nothing
-        assert processes.hand_back(engine, server.container.id, after.orphans, prefix) == []
-        left = processes.look(engine, server.container.id, dashboard, PASSWORD)
+        assert processes.hand_back(engine, cid, after.orphans, prefix) == []
+        left = processes.look(engine, cid, dashboard, PASSWORD)
         assert [r.jid for r in left.reservations] == [live_job["jid"]]
         # the rescued job is the next one fetched, unchanged (args with {} and [] intact)
         again = json.loads(live.command("FETCH", queue) or "null")

@@ -40,7 +40,7 @@ PAGE = """<html><body><div class="table-responsive">
 
 
 def _member(jid: str, wid: str, queue: str = "default", custom: object = None) -> str:
-    job = {"jid": jid, "queue": queue, "jobtype": "Slow", "args": [1, {}, []]}
+    job: dict[str, object] = {"jid": jid, "queue": queue, "jobtype": "Slow", "args": [1, {}, []]}
     if custom is not None:
         job["custom"] = custom
     return json.dumps(
