@@ -112,6 +112,7 @@ def container_config(desired: Desired, service: ServiceRequest, replica: int) ->
         cpus=service.cpus,
         network=desired.network,
         aliases=(service.name,),
+        stop_signal=service.stop_signal,
     )
 
 
