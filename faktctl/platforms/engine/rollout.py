@@ -27,7 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from faktctl.adapters import probe, quiet
 from faktctl.desired import Desired, ServiceRequest, WorkerQuiet
@@ -93,6 +93,21 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+class ServerView(Protocol):
+    """What a rollout asks the server (Server below; a fake in the unit tests)."""
+
+    why_not: str
+
+    @property
+    def reachable(self) -> bool: ...
+
+    def processes(self) -> tuple[res.Process, ...]: ...
+
+    def reserved_jids(self, wids: set[str]) -> tuple[str, ...]: ...
+
+    def quiet(self, wid: str) -> None: ...
+
+
 class Server:
     """The running server as a rollout sees it: its process list, reservations and the quiet
     form. `reachable` is False when the dashboard cannot be reached from here."""
@@ -149,7 +164,7 @@ def _by_host(found: Sequence[res.Process]) -> dict[str, list[res.Process]]:
 
 def retire(
     engine: EngineClient,
-    server: Server,
+    server: ServerView,
     progress: Progress,
     work: Sequence[Retiring],
     clock: Callable[[], float] = time.monotonic,
@@ -194,7 +209,7 @@ def retire(
 
 
 def _drain(
-    server: Server,
+    server: ServerView,
     progress: Progress,
     quieting: Sequence[Retiring],
     wids: dict[str, set[str]],
@@ -229,7 +244,7 @@ def _drain(
 
 def wait_connected(
     engine: EngineClient,
-    server: Server,
+    server: ServerView,
     container_ids: Sequence[str],
     timeout_s: float,
     clock: Callable[[], float] = time.monotonic,
