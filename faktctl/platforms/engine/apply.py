@@ -188,7 +188,9 @@ def take_down(
         for ref in action.remove
     ]
     if work:
-        report = rollout.retire(engine, rollout.Server(engine, desired, password), progress, work)
+        report = rollout.retire(
+            engine, rollout.Server.of(engine, desired, password), progress, work
+        )
         for note in report.notes:
             ui.info(note)
         outcome.failures += [Failure(target, message) for target, message in report.problems]
@@ -328,7 +330,7 @@ class Executor:
     # worker rollouts (faktctl.platforms.engine.rollout)
 
     def _server_view(self) -> rollout.Server:
-        return rollout.Server(self.engine, self.desired, self.settings.password)
+        return rollout.Server.of(self.engine, self.desired, self.settings.password)
 
     def _quiet_mode(self, service: str) -> WorkerQuiet:
         known = {s.name: s for s in self.desired.workers}

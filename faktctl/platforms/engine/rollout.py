@@ -112,26 +112,39 @@ class Server:
     """The running server as a rollout sees it: its process list, reservations and the quiet
     form. `reachable` is False when the dashboard cannot be reached from here."""
 
-    def __init__(self, engine: EngineClient, desired: Desired, password: SecretStr | None):
+    def __init__(
+        self,
+        engine: EngineClient,
+        container: str,
+        network: str | None,
+        password: SecretStr | None,
+        dashboard_password: SecretStr | None = None,
+    ) -> None:
+        """`container`: the server container's name or id; `network`: the project's network
+        (its address there is dialled on a local engine when 7420 is not published)."""
         self._engine = engine
-        self._password = desired.dashboard_password or password
+        self._password = dashboard_password or password
         self.container_id: str | None = None
         self.endpoint: Endpoint | None = None
         self.why_not = ""
         if password is None:
             self.why_not = "the server password is not readable"
             return
-        name = container_name(desired.project, desired.server.name, 1)
         try:
-            current = parse_container(engine.inspect(name))
+            current = parse_container(engine.inspect(container))
             if current.state != "running":
-                self.why_not = f"{name} is {current.state}"
+                self.why_not = f"{current.name} is {current.state}"
                 return
             self.container_id = current.id
-            network_ip = current.ip_addresses.get(desired.network)
+            network_ip = current.ip_addresses.get(network) if network else None
             self.endpoint = processes.dashboard_of(engine, current.ports, network_ip)
         except FaktctlError as err:
             self.why_not = err.one_line()
+
+    @classmethod
+    def of(cls, engine: EngineClient, desired: Desired, password: SecretStr | None) -> Server:
+        name = container_name(desired.project, desired.server.name, 1)
+        return cls(engine, name, desired.network, password, desired.dashboard_password)
 
     @property
     def reachable(self) -> bool:
@@ -170,6 +183,21 @@ def retire(
     clock: Callable[[], float] = time.monotonic,
 ) -> Report:
     """Quiet, drain (at most each container's grace period) and remove these containers."""
+    report = quiet_and_drain(engine, server, progress, work, clock)
+    problems = BulkStop(engine, progress).run([(item.target, item.ref) for item in work])
+    report.problems += [(p.target, p.message) for p in problems]
+    return report
+
+
+def quiet_and_drain(
+    engine: EngineClient,
+    server: ServerView,
+    progress: Progress,
+    work: Sequence[Retiring],
+    clock: Callable[[], float] = time.monotonic,
+) -> Report:
+    """Quiet these containers' processes and wait until they hold no job (each at most its
+    grace period); stopping them is the caller's (restore and upgrade start them again)."""
     report = Report()
     if not work:
         return report
@@ -203,8 +231,6 @@ def retire(
                 report.notes.append(f"{item.ref.name}: not quieted ({message})")
                 wids[item.ref.id] = set()
         _drain(server, progress, quieting, wids, started, clock, report)
-    problems = BulkStop(engine, progress).run([(item.target, item.ref) for item in work])
-    report.problems += [(p.target, p.message) for p in problems]
     return report
 
 
