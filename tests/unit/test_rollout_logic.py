@@ -134,3 +134,23 @@ def test_dry_run_steps_name_rounds_quiet_and_grace() -> None:
     assert lines[0].startswith("2 round(s) of up to 1 replica(s): start the new ones")
     assert "quiet the old processes through the server" in lines[1]
     assert "(up to 30s)" in lines[1]
+
+
+def test_up_dry_run_shows_the_rollout_under_each_replaced_or_shrunk_worker() -> None:
+    from faktctl.platforms.engine.lifecycle import rollout_lines
+    from faktctl.platforms.engine.plan import plan
+    from tests.support.planning import SPEC, everything, observed_with
+
+    before = desired_from()
+    after = desired_from(
+        SPEC.replace("replicas: 2\n", "replicas: 1\n").replace("reports:7", "reports:8")
+    )
+    lines = rollout_lines(after, plan(after, observed_with(after, everything(before))))
+    shrink = lines.index("scale down emails: 2 → 1 (remove shop-emails-2)")
+    assert lines[shrink + 1].startswith("  then: quiet the old processes through the server")
+    replace = next(i for i, line in enumerate(lines) if line.startswith("recreate reports:"))
+    assert lines[replace + 1] == (
+        "  then: 1 round(s) of up to 1 replica(s): start the new ones, wait until the server "
+        "lists them"
+    )
+    assert "wait until they hold no job (up to 30s)" in lines[replace + 2]
