@@ -148,3 +148,20 @@ def test_down_lets_running_jobs_finish(rollout_deployment: Callable[[str], Deplo
     with deployment.connect() as producer:
         assert rollkit.wait_no_reservation(producer, RESERVED_AFTER_S) == 0
         assert rollkit.failures(producer) == 0
+
+
+def test_jobs_that_outlast_the_grace_period_are_named_with_their_jids(
+    rollout_deployment: Callable[[str], Deployment],
+) -> None:
+    deployment = rollout_deployment("1.10.0")
+    deployment.edit(lambda spec: spec["workers"][0].update(stop_grace_period="8s", replicas=1))
+    deployment.up()
+    with deployment.connect() as producer:
+        jids = rollkit.push_long(producer, count=2, seconds=40)
+        rollkit.wait_reserved(producer, 2)
+    deployment.edit(_set("DEPLOY_MARK", "2"))
+    run = deployment.faktctl("up")
+    assert run.code != 0, run.output
+    assert "still reserved after the 8s stop grace period" in run.output
+    assert all(jid in run.output for jid in jids), run.output
+    assert f"{deployment.project}-{SERVICE}-1" in run.output
