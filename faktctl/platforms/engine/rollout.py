@@ -249,14 +249,14 @@ def _drain(
         progress.update(item.target, f"draining {item.ref.name} (up to {item.ref.stop_timeout_s}s)")
     while waiting:
         try:
-            busy = {p.wid: p.busy or 0 for p in server.processes()}
+            busy: dict[str, int] | None = {p.wid: p.busy or 0 for p in server.processes()}
         except FaktctlError:
-            busy = {}
+            busy = None  # not read this time: nothing is concluded but the deadlines
         now = clock()
         for item in list(waiting):
             mine = wids[item.ref.id]
             settled = now - started >= min(FETCH_WINDOW_S, item.ref.stop_timeout_s)
-            if settled and sum(busy.get(wid, 0) for wid in mine) == 0:
+            if settled and busy is not None and sum(busy.get(wid, 0) for wid in mine) == 0:
                 waiting.remove(item)
             elif now - started >= item.ref.stop_timeout_s:
                 waiting.remove(item)
