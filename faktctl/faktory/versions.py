@@ -118,3 +118,20 @@ def has_security_fixes(version: Version) -> bool:
 
 def upgrade_command(version: str = DEFAULT_VERSION) -> str:
     return f"faktctl upgrade --to {version}"
+
+
+# Stopping workers (issue 23), read in the 1.9.4 and 1.10.0 sources and measured on both:
+# - a process that says HELLO with a wid is on the dashboard's /busy page at once (not only after
+#   its first BEAT); the page lists wid, hostname (the container id unless set), pid and the
+#   number of reservations it holds;
+# - `POST /busy` with `wid=<wid>|all` and `signal=quiet|terminate` sets the process's state; the
+#   server refuses it new jobs at once (its FETCH waits 2 s and gets nothing) and tells the
+#   library on its next BEAT. Both versions guard the dashboard with Go's cross-origin protection
+#   only (a request without browser Origin/Sec-Fetch headers passes), so no CSRF token is needed;
+#   1.9.0-1.9.3 want the form's token (#517).
+BUSY_SIGNAL_WITHOUT_TOKEN: Version = (1, 9, 4)
+
+
+def busy_signal_needs_token(version: Version) -> bool:
+    """True when the dashboard's quiet/terminate form wants a CSRF token (before 1.9.4)."""
+    return version < BUSY_SIGNAL_WITHOUT_TOKEN
