@@ -135,3 +135,13 @@ BUSY_SIGNAL_WITHOUT_TOKEN: Version = (1, 9, 4)
 def busy_signal_needs_token(version: Version) -> bool:
     """True when the dashboard's quiet/terminate form wants a CSRF token (before 1.9.4)."""
     return version < BUSY_SIGNAL_WITHOUT_TOKEN
+
+
+# Reservations (issue 23, faktctl.faktory.reservations), read in the 1.9.4 and 1.10.0 sources and
+# checked on both servers (tests/e2e/test_live_processes.py): the same in both releases:
+# - the `working` sorted set: member = the reservation's JSON (job, reserved_at, expires_at, wid),
+#   score = its expiry; reservation time clamped to 60 s..1 day, 1800 s by default;
+# - the reaper (every 15 s) treats an expired reservation as a failure (`ReservationExpired`):
+#   retry set with back-off, dead set when the retries are used up, dropped with `retry: 0`;
+# - the /busy process table's markup.
+# Only where a job goes back differs: the queue's key, `queue_prefix` of DataFormat above.
