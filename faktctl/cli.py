@@ -169,6 +169,12 @@ def up(
     spec is touched: an unchanged deployment is left alone ("up to date"); a changed replica
     count only scales that worker. Every failure is reported at the end (exit 4); the engine
     not being reachable exits 3. One run at a time per project (a lock beside the spec).
+
+    Worker rollouts strand no job: a replaced worker's new replicas start first and must be
+    connected to the server; then the old ones are quieted, drained (up to stop_grace_period)
+    and removed. At most a quarter of a worker's replicas (1 to 10) roll at a time; workers roll
+    side by side. Scaling down quiets and drains the removed replicas. Jobs still reserved when
+    a grace period runs out are reported with their jids.
     """
     from faktctl.commands import up as command
 
@@ -186,9 +192,10 @@ def down(
         bool, typer.Option(*options.YES, help="Do not ask before deleting the volume.")
     ] = False,
 ) -> None:
-    """Stop and remove the deployment: workers first, then the server with its stop grace
-    period (so Faktory saves its data), then the network. The data volume is kept unless
-    --volumes is given (which asks for confirmation unless --yes)."""
+    """Stop and remove the deployment: workers first (quieted through the server and drained
+    up to their stop grace period when the password is readable), then the server with its
+    stop grace period (so Faktory saves its data), then the network. The data volume is kept
+    unless --volumes is given (which asks for confirmation unless --yes)."""
     from faktctl.commands import down as command
 
     raise typer.Exit(command.run(file, volumes=volumes, assume_yes=yes))
@@ -665,3 +672,35 @@ def secrets_provision(
         from_file=from_file,
         force=force,
     )
+
+
+@app.command()
+def rescue(
+    file: SpecOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be handed back; change nothing.")
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Only reservations at least this old (e.g. 30s, 5m, 1h).",
+        ),
+    ] = "0s",
+    as_json: JsonOption = False,
+) -> None:
+    """Hand the jobs a crashed worker left reserved back to their queue.
+
+    A job fetched by a worker that was killed (SIGKILL, out of memory) stays reserved until its
+    reservation expires (30 minutes by default), and then Faktory files it as a failure. The
+    server lists the worker processes it knows on its dashboard; a reservation held by a
+    process it no longer lists is orphaned. Each orphaned job goes back, unchanged and with no
+    failure recorded, to the end of its queue that is fetched next, atomically (never through
+    FAIL); a reservation of a process the server lists is never touched. Needs the dashboard
+    reachable (as `faktctl dashboard`). Prints the jids and queues moved; exit 0 also when
+    nothing needed it.
+    """
+    from faktctl.commands import rescue as command
+
+    raise typer.Exit(command.run(file, dry_run=dry_run, older_than=older_than, as_json=as_json))
