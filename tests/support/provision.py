@@ -138,16 +138,22 @@ def go_binary(
     *,
     replace: Mapping[str, str] | None = None,
     timeout: float = 1800.0,
+    tags: Sequence[str] = (),
 ) -> Path:
     """Build ``package`` (default: the module's root) from ``module@version``, once.
 
     ``replace`` maps a module path to ``module@version`` for go.mod replace directives (the
-    Kubernetes server needs them for its staging modules). Returns the executable's path.
+    Kubernetes server needs them for its staging modules). ``tags`` are Go build tags (the
+    Prometheus server drops its cloud service discoveries with ``remove_all_sd``). Returns the
+    executable's path.
     """
     package = package or module
-    recipe = json.dumps(
-        [RECIPE_VERSION, name, module, version, package, sorted((replace or {}).items())]
-    )
+    recipe_parts: list[object] = [
+        RECIPE_VERSION, name, module, version, package, sorted((replace or {}).items())
+    ]
+    if tags:
+        recipe_parts.append(sorted(tags))
+    recipe = json.dumps(recipe_parts)
     key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     folder = cache_root() / "go" / f"{name}-{version}-{key}"
     binary = folder / name
@@ -167,7 +173,8 @@ def go_binary(
                 _run([go, "get", f"{package}@{version}"], work, f"go get {package}@{version}",
                      GO_ENV, timeout)  # fmt: skip
             partial = folder / f".{name}.partial"
-            build = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial), package]
+            build = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial)]
+            build += [f"-tags={','.join(sorted(tags))}", package] if tags else [package]
             _run(build, work, f"go build {package}", GO_ENV, timeout)
             partial.chmod(0o755)
             partial.rename(binary)
