@@ -77,7 +77,8 @@ def alerts(spec: Spec) -> list[Alert]:
             f"{m.dead_growth}",
             None,
             "warning",
-            "The dead set of {{ $labels.project }} grew by {{ $value }} jobs",
+            f"The dead set of {{{{ $labels.project }}}} grew by more than {m.dead_growth} jobs "
+            f"in {format_duration(m.growth_window)}",
             f"More than {m.dead_growth} jobs ran out of retries in "
             f"{format_duration(m.growth_window)}. Read their errors in the dashboard "
             "(`faktctl dashboard`, Dead tab) and the workers' logs (`faktctl logs`).",
@@ -88,7 +89,8 @@ def alerts(spec: Spec) -> list[Alert]:
             f" > {m.retries_growth}",
             None,
             "warning",
-            "The retries set of {{ $labels.project }} grew by {{ $value }} jobs",
+            f"The retries set of {{{{ $labels.project }}}} grew by more than {m.retries_growth} "
+            f"jobs in {format_duration(m.growth_window)}",
             f"More than {m.retries_growth} jobs failed and wait for a retry in "
             f"{format_duration(m.growth_window)}. Read the errors in `faktctl dashboard` "
             "(Retries tab) and `faktctl logs`.",
