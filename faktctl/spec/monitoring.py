@@ -5,8 +5,6 @@ each alert."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from faktctl.spec.types import Duration
@@ -20,22 +18,22 @@ class Monitoring(_Model):
     """Alert thresholds for `faktctl render --target prometheus`."""
 
     server_down_for: Duration = Field(
-        default=timedelta(minutes=1),
+        default="1m",
         validate_default=True,
         description="Alert when faktory_up has been 0 this long.",
     )
     alert_for: Duration = Field(
-        default=timedelta(minutes=5),
+        default="5m",
         validate_default=True,
         description="How long every other condition must hold before its alert fires.",
     )
     queue_latency: Duration = Field(
-        default=timedelta(minutes=5),
+        default="5m",
         validate_default=True,
         description="Alert when a queue's oldest job has waited longer than this.",
     )
     growth_window: Duration = Field(
-        default=timedelta(hours=1),
+        default="1h",
         validate_default=True,
         description="The window over which the dead and retries sets' growth is measured.",
     )
@@ -50,7 +48,7 @@ class Monitoring(_Model):
         description="Alert when the retries set grew by more than this many jobs in the window.",
     )
     snapshot_max_age: Duration = Field(
-        default=timedelta(hours=2),
+        default="2h",
         validate_default=True,
         description="Alert when the server's last successful snapshot is older than this.",
     )
