@@ -661,3 +661,35 @@ def upgrade(
             timeout=float(timeout),
         )
     )
+
+
+@app.command()
+def rescue(
+    file: SpecOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be handed back; change nothing.")
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Only reservations at least this old (e.g. 30s, 5m, 1h).",
+        ),
+    ] = "0s",
+    as_json: JsonOption = False,
+) -> None:
+    """Hand the jobs a crashed worker left reserved back to their queue.
+
+    A job fetched by a worker that was killed (SIGKILL, out of memory) stays reserved until its
+    reservation expires (30 minutes by default), and then Faktory files it as a failure. The
+    server lists the worker processes it knows on its dashboard; a reservation held by a
+    process it no longer lists is orphaned. Each orphaned job goes back, unchanged and with no
+    failure recorded, to the end of its queue that is fetched next, atomically (never through
+    FAIL); a reservation of a process the server lists is never touched. Needs the dashboard
+    reachable (as `faktctl dashboard`). Prints the jids and queues moved; exit 0 also when
+    nothing needed it.
+    """
+    from faktctl.commands import rescue as command
+
+    raise typer.Exit(command.run(file, dry_run=dry_run, older_than=older_than, as_json=as_json))

@@ -31,6 +31,8 @@ WEB_CONF_TARGET = "/etc/faktory/conf.d/faktctl-web.toml"
 FAKTORY_URL_VAR = "FAKTORY_URL"
 
 Role = Literal["server", "worker"]
+WorkerQuiet = Literal["server", "signal", "none"]
+DEFAULT_STOP_SIGNAL = "SIGTERM"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ class ServiceRequest:
     build: BuildRequest | None = None
     image_given: bool = True  # False when the spec only has `build:` and faktctl names the image
     depends_on_healthy: tuple[str, ...] = ()
+    stop_signal: str | None = None  # None: the image's own (SIGTERM unless it says otherwise)
+    quiet: WorkerQuiet = "none"  # how faktctl quiets it before a stop (not container config)
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -108,8 +112,10 @@ class ServiceRequest:
     def config_hash(self) -> str:
         """sha256 of the container's configuration; replicas and build inputs do not count."""
         data = asdict(self)
-        for ignored in ("replicas", "build", "image_given"):
+        for ignored in ("replicas", "build", "image_given", "quiet"):
             data.pop(ignored)
+        if data["stop_signal"] is None:  # hashes from before the field existed stay the same
+            data.pop("stop_signal")
         data["env"] = self.env_without_secrets()
         return labels.config_fingerprint(data)
 
@@ -358,10 +364,12 @@ def _worker(loaded: LoadedSpec, worker: Worker, url: SecretEnv) -> ServiceReques
         ports=(),
         restart=worker.restart,
         healthcheck=None,
-        stop_grace_s=None,
+        stop_grace_s=int(worker.stop_grace_period.total_seconds()),
         memory_bytes=worker.resources.memory,
         cpus=worker.resources.cpus,
         replicas=worker.replicas,
         build=build,
         depends_on_healthy=(SERVER_SERVICE,),
+        stop_signal=worker.stop_signal if worker.stop_signal != DEFAULT_STOP_SIGNAL else None,
+        quiet=worker.quiet,
     )

@@ -181,8 +181,10 @@ def _plain(password: Password) -> str:
     return password.get_secret_value() if isinstance(password, SecretStr) else password
 
 
-def _hello_payload(greeting: dict[str, Any], password: Password | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"v": PROTOCOL_VERSION}
+def _hello_payload(
+    greeting: dict[str, Any], password: Password | None, worker: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"v": PROTOCOL_VERSION, **(worker or {})}
     salt = greeting.get("s")
     if salt is not None and password is not None:
         iterations = int(greeting.get("i", 1))
@@ -196,10 +198,14 @@ def _iterations(greeting: dict[str, Any]) -> int | None:
 
 
 def _exchange_hello(
-    wire: _Wire, host: str, port: int, password: Password | None
+    wire: _Wire,
+    host: str,
+    port: int,
+    password: Password | None,
+    worker: dict[str, Any] | None = None,
 ) -> HandshakeResult:
     greeting = _read_greeting(wire)
-    wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password)))
+    wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password, worker)))
     accepted, error = True, None
     try:
         reply = _read_reply(wire)
@@ -246,6 +252,7 @@ class FaktoryConnection:
     """A producer connection to Faktory, authenticated on construction.
 
     Use it as a context manager; leaving the block sends ``END`` and closes the socket.
+    ``worker`` (wid, hostname, pid, labels) makes it a worker process the server lists.
     """
 
     def __init__(
@@ -254,10 +261,11 @@ class FaktoryConnection:
         port: int = DEFAULT_PORT,
         password: Password | None = None,
         timeout: float = 5.0,
+        worker: dict[str, Any] | None = None,
     ) -> None:
         self._wire: _Wire | None = _connect(host, port, timeout)
         try:
-            self.handshake = _exchange_hello(self._wire, host, port, password)
+            self.handshake = _exchange_hello(self._wire, host, port, password, worker)
         except BaseException:
             self._wire.close()
             raise
@@ -416,3 +424,21 @@ def post_json(
         if attempt < attempts:
             time.sleep(pause * attempt)
     raise ProbeError(f"webhook at {host}: {last} after {attempts} attempts")
+
+
+def http_get_text(
+    host: str,
+    port: int = DEFAULT_WEB_PORT,
+    path: str = "/",
+    timeout: float = 5.0,
+    password: Password | None = None,
+) -> tuple[int, str]:
+    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
+    import httpx
+
+    auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
+    try:
+        response = httpx.get(_url(host, port, path), timeout=timeout, auth=auth)
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
+    return response.status_code, response.text

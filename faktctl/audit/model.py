@@ -157,6 +157,14 @@ class LiveData:
 
 
 @dataclass(frozen=True)
+class OrphanFacts:
+    """Reservations held by processes the running server no longer lists (its /busy page)."""
+
+    orphans: tuple[tuple[str, str, float | None], ...] = ()  # (jid, queue, age in seconds)
+    error: str | None = None  # why they could not be read
+
+
+@dataclass(frozen=True)
 class LiveState:
     container: str
     status: str  # running, exited, restarting...
@@ -165,6 +173,7 @@ class LiveState:
     exit_code: int | None = None
     probe: LiveProbe | None = None
     data: LiveData | None = None
+    reservations: OrphanFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -275,6 +284,12 @@ class WorkerFacts:
     url: EnvVar | None  # FAKTORY_URL, or the variable FAKTORY_PROVIDER names
     provider: str | None = None  # the FAKTORY_PROVIDER value, when used
     location: Location | None = None
+    image: str | None = None
+    argv: tuple[str, ...] | None = None  # entrypoint + command as given; None: the image's own
+    # seconds between the stop signal and SIGKILL (the platform's default when unset); None:
+    # unknown
+    stop_grace_s: float | None = None
+    grace_location: Location | None = None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from faktctl.adapters import probe
+from faktctl.backups.savepoint import save_before_stop
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.faktory.server import SERVER_SERVICE
@@ -276,6 +278,7 @@ def stop_in_order(
         say(f"stopping worker {name_of(worker)}")
         engine.stop(str(worker["Id"]), timeout=stop_timeout(worker, DEFAULT_WORKER_STOP_S))
     grace = stop_timeout(server, DEFAULT_SERVER_STOP_S)
+    say(save_before_stop(partial(engine.exec, str(server["Id"]))))
     say(f"stopping server {name_of(server)} (grace period {grace}s, so Redis saves)")
     engine.stop(str(server["Id"]), timeout=grace)
 

@@ -403,10 +403,16 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
         "spec": {
             "replicas": worker.replicas,
             "selector": {"matchLabels": selector_of(desired.project, "worker", name)},
+            # new pods first, and no old pod goes before its replacement is ready
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+            },
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": worker.stop_grace_s or 30,
                     "containers": [container],
                 },
             },

@@ -39,6 +39,7 @@ DashboardExposure = Literal["internal", "proxy", "public"]
 Platform = Literal["engine", "swarm"]
 RestartPolicy = Literal["unless-stopped", "always", "on-failure", "no"]
 LogLevel = Literal["info", "debug", "warn", "error"]
+WorkerQuiet = Literal["server", "signal", "none"]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
 EnvMap = dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], EnvValue]
 
@@ -272,6 +273,24 @@ class Worker(_Model):
     env: EnvMap = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
     restart: RestartPolicy = "unless-stopped"
+    stop_grace_period: Duration = Field(
+        default="30s",  # parsed by the Duration validator
+        validate_default=True,
+        description="Time a worker gets between its stop signal and SIGKILL, and the longest "
+        "faktctl waits for a quieted worker's jobs to finish (the common libraries wait 25s).",
+    )
+    stop_signal: str = Field(
+        default="SIGTERM",
+        pattern=r"^SIG[A-Z0-9]+$",
+        description="Signal that stops the worker process (the libraries finish running jobs "
+        "on SIGTERM).",
+    )
+    quiet: WorkerQuiet = Field(
+        default="server",
+        description="How faktctl quiets a worker before stopping it: `server` (the dashboard's "
+        "quiet, which every library honours on its next heartbeat), `signal` (SIGTSTP, for "
+        "libraries that handle it) or `none` (stopped at once).",
+    )
 
     @field_validator("env")
     @classmethod

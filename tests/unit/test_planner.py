@@ -155,7 +155,7 @@ def test_orphans_are_removed_before_the_server_is_touched() -> None:
     after = desired_from()
     result = plan(after, observed_with(after, everything(before)))
     assert result.lines()[0] == "remove orphan legacy: not in the spec (remove shop-legacy-1)"
-    assert result.changes[0].remove[0].stop_timeout_s == 10
+    assert result.changes[0].remove[0].stop_timeout_s == 30  # the worker default grace period
 
 
 def test_a_server_still_starting_is_waited_for() -> None:

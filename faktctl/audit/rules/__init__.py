@@ -14,6 +14,7 @@ from faktctl.audit.rules import (
     production,
     swarm,
     versions,
+    workers,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "production",
     "swarm",
     "versions",
+    "workers",
 ]

@@ -189,7 +189,18 @@ class SpecFacts:
             var = None
             if isinstance(url, SecretEnv):
                 var = EnvVar("FAKTORY_URL", _judged(url.value), "dotenv", ".env", None, env_path)
-            found.append(WorkerFacts(svc.name, var, None, self.loc("workers", index)))
+            found.append(
+                WorkerFacts(
+                    svc.name,
+                    var,
+                    None,
+                    self.loc("workers", index),
+                    image=svc.image,
+                    argv=svc.command,
+                    stop_grace_s=float(svc.stop_grace_s) if svc.stop_grace_s is not None else None,
+                    grace_location=self.loc("workers", index, "stop_grace_period"),
+                )
+            )
         return tuple(found)
 
     # everything else ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from faktctl.platforms.engine.plan import (
     config_parts,
     container_name,
 )
-from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine
+from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine, save_first
 from faktctl.secretvalue import SecretStr
 from faktctl.ui import Progress
 
@@ -112,6 +112,7 @@ def container_config(desired: Desired, service: ServiceRequest, replica: int) ->
         cpus=service.cpus,
         network=desired.network,
         aliases=(service.name,),
+        stop_signal=service.stop_signal,
     )
 
 
@@ -173,6 +174,9 @@ def take_down(engine: TeardownEngine, desired: Desired, progress: Progress, plan
     outcome.failures += stop_and_remove(
         engine, progress, [a for a in containers if a.service != server]
     )
+    for action in (a for a in containers if a.service == server):
+        for ref in action.remove:
+            save_first(engine, progress, action.target, ref)
     outcome.failures += stop_and_remove(
         engine, progress, [a for a in containers if a.service == server]
     )
@@ -403,6 +407,8 @@ class Executor:
         return [Unit(action.target, partial(self._remove, action.target, r)) for r in action.remove]
 
     def _remove(self, target: str, ref: ContainerRef) -> None:
+        if target == self.desired.server.name:
+            save_first(self.engine, self.progress, target, ref)
         self.progress.update(target, f"stopping {ref.name} (up to {ref.stop_timeout_s}s)")
         self.engine.stop(ref.id, timeout=ref.stop_timeout_s)
         self.engine.remove(ref.id)

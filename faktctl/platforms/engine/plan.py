@@ -130,6 +130,8 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
         "limits": _digest([service.memory_bytes, service.cpus]),
         "depends": _digest(data["depends_on_healthy"]),
     }
+    if service.stop_signal is not None:
+        parts["stop_signal"] = service.stop_signal
     if service.role == "server":
         parts["secrets"] = secrets_digest(desired)
         dashboard = dashboard_digest(desired)
@@ -147,6 +149,7 @@ _PART_NAMES = {
     "stop_grace": "stop grace period",
     "limits": "resource limits",
     "depends": "dependencies",
+    "stop_signal": "stop signal",
 }
 
 

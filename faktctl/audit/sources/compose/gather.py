@@ -42,6 +42,7 @@ from faktctl.audit.sources.compose.proxies import Upstream, gather_proxies, upst
 from faktctl.audit.sources.secretfacts import inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
+from faktctl.faktory.workers import DOCKER_DEFAULT_GRACE_S
 
 IGNORE_KEY = "x-faktctl-ignore"
 EXPOSURE_KEY = "x-faktctl-exposure"
@@ -142,9 +143,27 @@ def _default_command_note(svc: Service, who: Identity) -> list[str]:
 def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
     where = svc.where
     provider = env.get("FAKTORY_PROVIDER")
-    if provider is not None and provider.value:
-        return WorkerFacts(svc.name, env.get(provider.value), provider.value, where)
-    return WorkerFacts(svc.name, env.get("FAKTORY_URL"), None, where)
+    name = provider.value if provider is not None and provider.value else None
+    url = env.get(name) if name else env.get("FAKTORY_URL")
+    entry, entry_note = svc.command("entrypoint")
+    cmd, cmd_note = svc.command("command")
+    argv = (
+        None
+        if entry_note or cmd_note or (entry is None and cmd is None)
+        else (entry or ()) + (cmd or ())
+    )
+    grace = svc.data.get("stop_grace_period")
+    return WorkerFacts(
+        svc.name,
+        url,
+        name,
+        where,
+        image=svc.text("image"),
+        argv=argv,
+        # Docker's own default when the file sets none
+        stop_grace_s=parse_duration(grace) if grace is not None else DOCKER_DEFAULT_GRACE_S,
+        grace_location=svc.loc("stop_grace_period") if grace is not None else where,
+    )
 
 
 def _build_dockerfile(svc: Service) -> Dockerfile | None:

@@ -684,11 +684,29 @@ def _is_server(image: str | None, container: LineDict, env: dict[str, EnvVar]) -
     return argv is not None and faktory_args(argv) is not None
 
 
-def _worker(service: str, env: dict[str, EnvVar], where: Location) -> WorkerFacts:
+def _worker(
+    service: str,
+    env: dict[str, EnvVar],
+    where: Location,
+    pod: PodTemplate | None = None,
+    container: LineDict | None = None,
+) -> WorkerFacts:
     provider = env.get("FAKTORY_PROVIDER")
-    if provider is not None and provider.value:
-        return WorkerFacts(service, env.get(provider.value), provider.value, where)
-    return WorkerFacts(service, env.get("FAKTORY_URL"), None, where)
+    name = provider.value if provider is not None and provider.value else None
+    url = env.get(name) if name else env.get("FAKTORY_URL")
+    image = argv = grace = None
+    if pod is not None and container is not None:
+        image = str(container["image"]) if container.get("image") else None
+        command, args = container.get("command"), container.get("args")
+        if isinstance(command, list):
+            argv = tuple(str(w) for w in command) + tuple(
+                str(w) for w in (args if isinstance(args, list) else [])
+            )
+        seconds = pod.spec.get("terminationGracePeriodSeconds")
+        grace = float(seconds) if isinstance(seconds, int) else float(DEFAULT_GRACE_S)
+    return WorkerFacts(
+        service, url, name, where, image=image, argv=argv, stop_grace_s=grace, grace_location=where
+    )
 
 
 def _missing_env_sources(index: Index, pod: PodTemplate, container: LineDict) -> list[str]:
@@ -745,7 +763,7 @@ def gather_kubernetes(target: str, now: datetime) -> AuditFacts:
             if _is_server(image, container, env):
                 servers.append(_server(index, pod, container, service, image, env))
             elif any(var in env for var in WORKER_VARS):
-                workers.append(_worker(service, env, where))
+                workers.append(_worker(service, env, where, pod, container))
             else:
                 continue
             suppressions += _suppressions(obj, service)
