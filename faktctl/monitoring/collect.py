@@ -29,6 +29,7 @@ from faktctl.spec.model import RESTIC_PREFIX
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
+    from faktctl.desired import Desired
     from faktctl.project import Project
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -42,6 +43,7 @@ class Target:
     password: SecretStr
     backup_dirs: tuple[tuple[str, Path], ...]  # (destination as written, local folder)
     backup_max_age_s: float | None
+    desired: Desired  # the server's network and dashboard password (for the process list)
 
     @classmethod
     def of(cls, project: Project) -> Target:
@@ -55,7 +57,9 @@ class Target:
                     continue
                 folder = Path(text).expanduser()
                 folders.append((text, folder if folder.is_absolute() else project.dir / folder))
-        return cls(project.desired.project, project.password, tuple(folders), max_age)
+        return cls(
+            project.desired.project, project.password, tuple(folders), max_age, project.desired
+        )
 
 
 def read(engine: Engine | None, target: Target, *, timeout: float = DEFAULT_TIMEOUT_S) -> Reading:
@@ -103,7 +107,8 @@ def _read_deployment(
             failed_parts=(*parts, *failed),
         )
 
-    workers = _workers(engine, target.project)
+    running = _running_workers(engine, target.project)
+    workers = None if running is None else _per_service(running)
     if workers is None:
         failed.append("workers")
     try:
@@ -114,12 +119,16 @@ def _read_deployment(
     except FaktctlError as err:
         return failure("engine", err.one_line(), "server")
     container_id = str(server["Id"])
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         saving = pool.submit(faktory_view.read_last_save, engine, container_id, time.time())
+        looking = pool.submit(_processes, engine, server, target, running)
         view, latencies, reason = _ask_server(engine, server, target.password, timeout)
         last_save = saving.result()
+        processes, orphans = looking.result()
     if last_save.error is not None:
         failed.append("data")
+    if processes is None and "workers" not in failed:
+        failed.append("workers")
     if reason != "ok":
         failed.append("server")
     from dataclasses import replace
@@ -130,6 +139,8 @@ def _read_deployment(
         replace(view, last_save=last_save),
         latencies=latencies,
         workers=workers,
+        processes=processes,
+        orphans=orphans,
         backups=backups,
         backup_max_age_s=target.backup_max_age_s,
         failed_parts=tuple(failed),
@@ -154,16 +165,55 @@ def _ask_server(
     return faktory_view.from_info(info, str(endpoint)), latencies, "ok"
 
 
-def _workers(engine: Engine, project: str) -> dict[str, int] | None:
-    """Running containers per worker service (on a swarm: this node's task containers)."""
+def _running_workers(engine: Engine, project: str) -> list[dict[str, Any]] | None:
+    """The running worker containers (on a swarm: this node's task containers)."""
     from faktctl.backups import deployment
-    from faktctl.live import containers
 
     try:
-        running = deployment.running_workers(engine, project)
+        return deployment.running_workers(engine, project)
     except FaktctlError:
         return None
+
+
+def _per_service(running: list[dict[str, Any]]) -> dict[str, int]:
+    from faktctl.live import containers
+
     return dict(Counter(containers.service_of(c) for c in running))
+
+
+def _processes(
+    engine: Engine,
+    server: Mapping[str, Any],
+    target: Target,
+    running: list[dict[str, Any]] | None,
+) -> tuple[dict[str, tuple[int, int]] | None, tuple[int, float] | None]:
+    """Processes and busy jobs per worker service, and the orphaned reservations, from the
+    server's process list and its `working` set (faktctl.platforms.engine.rescue.read). A
+    process belongs to the worker container whose id (or hostname) is its hostname."""
+    from faktctl.live import containers
+    from faktctl.platforms.engine import rescue
+
+    try:
+        seen = rescue.read(engine, server, target.desired, target.password)
+    except FaktctlError:
+        return None, None
+    owner: dict[str, str] = {}
+    for container in running or []:
+        service = containers.service_of(container)
+        owner[str(container.get("Id", ""))[:12]] = service
+        hostname = (container.get("Config") or {}).get("Hostname")
+        if hostname:
+            owner[str(hostname)] = service
+    per: dict[str, tuple[int, int]] = {}
+    for process in seen.processes:
+        service = owner.get(process.hostname, owner.get(process.hostname[:12], ""))
+        count, busy = per.get(service, (0, 0))
+        per[service] = (count + 1, busy + (process.busy or 0))
+    for service in set(owner.values()):
+        per.setdefault(service, (0, 0))
+    orphans = seen.orphans
+    oldest = max((seen.now - r.reserved_at for r in orphans if r.reserved_at), default=0.0)
+    return per, (len(orphans), max(0.0, oldest))
 
 
 def read_backups(target: Target, now: float) -> tuple[tuple[BackupState, ...], bool]:

@@ -40,6 +40,8 @@ class Reading:
     view: FaktoryView
     latencies: Mapping[str, float] | None = None  # None: the server has no QUEUE LATENCY
     workers: Mapping[str, int] | None = None  # worker service -> running containers
+    processes: Mapping[str, tuple[int, int]] | None = None  # worker -> (processes, busy jobs)
+    orphans: tuple[int, float] | None = None  # (orphaned reservations, oldest age in s)
     backups: tuple[BackupState, ...] = ()
     backup_max_age_s: float | None = None
     failed_parts: tuple[str, ...] = ()  # PARTS that could not be read this time
@@ -103,6 +105,12 @@ def samples(reading: Reading, errors_total: Mapping[str, int]) -> list[Sample]:
     add("faktory_backup_max_age_seconds", reading.backup_max_age_s)
     for worker, running in sorted((reading.workers or {}).items()):
         add("faktory_worker_containers_running", running, worker=worker)
+    for worker, (count, busy) in sorted((reading.processes or {}).items()):
+        add("faktory_worker_processes", count, worker=worker)
+        add("faktory_worker_busy_jobs", busy, worker=worker)
+    if reading.orphans is not None:
+        add("faktory_reservations_orphaned", reading.orphans[0])
+        add("faktory_reservations_orphaned_oldest_seconds", round(reading.orphans[1], 3))
     add("faktory_scrape_duration_seconds", round(reading.duration_s, 6))
     for part in PARTS:
         add("faktory_scrape_errors_total", errors_total.get(part, 0), part=part)

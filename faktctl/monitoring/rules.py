@@ -127,6 +127,16 @@ def alerts(spec: Spec) -> list[Alert]:
             "concurrency or replicas in the spec and run `faktctl up`; `faktctl status` shows "
             "the open connections.",
         ),
+        Alert(
+            "FaktoryOrphanedReservations",
+            f"faktory_reservations_orphaned{{{p}}} > 0",
+            m.alert_for,
+            "warning",
+            "{{ $value }} jobs of {{ $labels.project }} are reserved by a worker that is gone",
+            "A worker process died holding jobs; the server hands them back only when their "
+            "reservation expires (30 min by default). Hand them back now with "
+            "`faktctl rescue` (`--dry-run` first shows them).",
+        ),
     ]
     if spec.backup is not None:
         max_age = spec.backup.max_age

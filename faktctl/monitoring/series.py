@@ -197,6 +197,36 @@ FAMILIES: tuple[Family, ...] = (
         (*P, "worker"),
         "workers",
     ),
+    Family(
+        "faktory_worker_processes",
+        "gauge",
+        "Worker processes the server lists (its dashboard's /busy page) per worker service; "
+        "worker is empty for a process in no container of the project.",
+        (*P, "worker"),
+        "workers",
+    ),
+    Family(
+        "faktory_worker_busy_jobs",
+        "gauge",
+        "Jobs the worker service's processes are running now (the busy count).",
+        (*P, "worker"),
+        "workers",
+    ),
+    Family(
+        "faktory_reservations_orphaned",
+        "gauge",
+        "Jobs reserved by a process the server no longer lists (a crashed worker): "
+        "`faktctl rescue` hands them back.",
+        P,
+        "workers",
+    ),
+    Family(
+        "faktory_reservations_orphaned_oldest_seconds",
+        "gauge",
+        "Seconds since the oldest orphaned reservation was made (0 with none).",
+        P,
+        "workers",
+    ),
     # --- faktctl itself
     Family(
         "faktory_scrape_duration_seconds",

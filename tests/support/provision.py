@@ -149,7 +149,12 @@ def go_binary(
     """
     package = package or module
     recipe_parts: list[object] = [
-        RECIPE_VERSION, name, module, version, package, sorted((replace or {}).items())
+        RECIPE_VERSION,
+        name,
+        module,
+        version,
+        package,
+        sorted((replace or {}).items()),
     ]
     if tags:
         recipe_parts.append(sorted(tags))

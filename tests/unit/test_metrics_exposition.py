@@ -62,6 +62,8 @@ def _up_reading(**more: Any) -> Reading:
         replace(view, last_save=save),
         latencies={"default": 1.5, "mail": 0.0},
         workers={"go": 2},
+        processes={"go": (2, 3), "": (1, 0)},
+        orphans=(4, 90.0),
         backups=(
             BackupState("backups", True, 120.0, 4096, True, True),
             BackupState("/mnt/off", False),
@@ -101,6 +103,11 @@ def test_a_server_that_is_up_gives_every_value_of_info_and_latency() -> None:
     assert got['faktory_server_memory_bytes{project="demo"}'] == 7 * 2**20
     assert got['faktory_workers_connected{project="demo"}'] == 5
     assert got['faktory_worker_containers_running{project="demo",worker="go"}'] == 2
+    assert got['faktory_worker_processes{project="demo",worker="go"}'] == 2
+    assert got['faktory_worker_busy_jobs{project="demo",worker="go"}'] == 3
+    assert got['faktory_worker_processes{project="demo",worker=""}'] == 1
+    assert got['faktory_reservations_orphaned{project="demo"}'] == 4
+    assert got['faktory_reservations_orphaned_oldest_seconds{project="demo"}'] == 90
     assert got['faktory_data_last_save_age_seconds{project="demo"}'] == 42
     assert got['faktory_data_last_bgsave_ok{project="demo"}'] == 1
     assert got['faktory_backup_newest_age_seconds{project="demo",destination="backups"}'] == 120
@@ -247,6 +254,7 @@ def test_rules_use_the_spec_thresholds_and_name_the_fix() -> None:
         "FaktorySnapshotStale",
         "FaktoryBackupStale",
         "FaktoryConnectionsNearLimit",
+        "FaktoryOrphanedReservations",
     }
     assert found["FaktoryQueueLatencyHigh"].expr.endswith("> 600")
     assert found["FaktoryBackupStale"].expr.endswith("> 21600")
