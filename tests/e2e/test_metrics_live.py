@@ -134,6 +134,50 @@ def _firing(prom: str, name: str) -> list[dict[str, Any]]:
     return [a for a in alerts if a["labels"]["alertname"] == name and a["state"] == "firing"]
 
 
+def test_listen_serves_openmetrics_and_says_up_0_once_the_server_stops(
+    make_deployment: Callable[..., Deployment], tmp_path: Path
+) -> None:
+    deployment = _deploy(make_deployment, None)
+    port = free_port()
+    listen = [sys.executable, "-m", "faktctl", "metrics", "--timeout", "3"]
+    listen += ["--listen", f"127.0.0.1:{port}"]
+    url = f"http://127.0.0.1:{port}/metrics"
+    p = f'project="{deployment.project}"'
+
+    def scrape(accept: str | None = None) -> tuple[str, str]:
+        request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.headers["Content-Type"], answer.read().decode()
+
+    with _process(listen, deployment.folder, tmp_path / "faktctl.log"):
+        wait_until(lambda: _answers(url), 30, "faktctl metrics --listen to answer")
+        kind, body = scrape("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")
+        assert kind.startswith("application/openmetrics-text; version=1.0.0")
+        assert body.endswith("# EOF\n")
+        assert f"faktory_up{{{p}}} 1" in body
+        for queue, count in PUSHED.items():
+            assert f'faktory_queue_jobs{{{p},queue="{queue}"}} {count}' in body
+        kind, body = scrape()
+        assert kind.startswith("text/plain; version=0.0.4")
+        server = next(iter(deployment.containers("faktory")))
+        deployment.client.api.stop(server, timeout=30)
+        started = time.monotonic()
+        kind, body = scrape()  # the very next scrape
+        assert time.monotonic() - started < 5
+        assert f"faktory_up{{{p}}} 0" in body
+        assert f'faktory_up_reason_info{{{p},reason="not_running"}} 1' in body
+        assert "# TYPE faktory_queue_jobs gauge" in body  # the families are still declared
+    assert deployment.password not in (tmp_path / "faktctl.log").read_text()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
 def test_prometheus_scrapes_listen_and_fires_the_rules(
     make_deployment: Callable[..., Deployment], tmp_path: Path
 ) -> None:
