@@ -306,6 +306,33 @@ def library_closure(packages: Sequence[str]) -> list[str]:
     run a binary. Of alternatives (``a | b``) the first one is taken.
     """
     wanted = list(dict.fromkeys(packages))
+    memo = _closure_memo(wanted)
+    if memo is not None and memo.is_file():
+        remembered = json.loads(memo.read_text())
+        if isinstance(remembered, list):
+            return [str(name) for name in remembered]
+    closure = _library_closure(wanted)
+    if memo is not None:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(closure))
+        partial.replace(memo)
+    return closure
+
+
+def _closure_memo(packages: Sequence[str]) -> Path | None:
+    """Where the closure of ``packages`` is remembered while apt's package lists stay the same
+    (one `apt-cache depends` per package takes seconds on a busy machine)."""
+    lists = Path("/var/lib/apt/lists")
+    try:
+        stamp = max(p.stat().st_mtime_ns for p in lists.glob("*_Packages*"))
+    except (OSError, ValueError):
+        return None
+    key = json.dumps([RECIPE_VERSION, sorted(packages), stamp])
+    return cache_root() / "deb" / f"closure-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
+
+
+def _library_closure(wanted: list[str]) -> list[str]:
     seen: set[str] = set()
     queue = list(wanted)
     while queue:
