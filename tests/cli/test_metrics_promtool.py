@@ -197,7 +197,7 @@ def test_the_rules_fire_on_their_series_and_only_then(project: Path) -> None:
                     {
                         "series": 'faktory_backup_newest_age_seconds{project="shop",'
                         'destination="backups"}',
-                        "values": "21000+60x10",
+                        "values": "21300+60x10",
                     },
                     {"series": 'faktory_data_last_bgsave_ok{project="shop"}', "values": "0x10"},
                 ],
@@ -210,7 +210,7 @@ def test_the_rules_fire_on_their_series_and_only_then(project: Path) -> None:
                                 spec,
                                 "FaktoryBackupStale",
                                 {**p, "destination": "backups"},
-                                summary="The newest backup of shop in backups is 6h 1m 0s old",
+                                summary="The newest backup of shop in backups is 6h 2m 0s old",
                             )
                         ],
                     },
