@@ -173,6 +173,12 @@ def up(
     spec is touched: an unchanged deployment is left alone ("up to date"); a changed replica
     count only scales that worker. Every failure is reported at the end (exit 4); the engine
     not being reachable exits 3. One run at a time per project (a lock beside the spec).
+
+    Worker rollouts strand no job: a replaced worker's new replicas start first and must be
+    connected to the server; then the old ones are quieted, drained (up to stop_grace_period)
+    and removed. At most a quarter of a worker's replicas (1 to 10) roll at a time; workers roll
+    side by side. Scaling down quiets and drains the removed replicas. Jobs still reserved when
+    a grace period runs out are reported with their jids.
     """
     from faktctl.commands import up as command
 
@@ -190,9 +196,10 @@ def down(
         bool, typer.Option(*options.YES, help="Do not ask before deleting the volume.")
     ] = False,
 ) -> None:
-    """Stop and remove the deployment: workers first, then the server with its stop grace
-    period (so Faktory saves its data), then the network. The data volume is kept unless
-    --volumes is given (which asks for confirmation unless --yes)."""
+    """Stop and remove the deployment: workers first (quieted through the server and drained
+    up to their stop grace period when the password is readable), then the server with its
+    stop grace period (so Faktory saves its data), then the network. The data volume is kept
+    unless --volumes is given (which asks for confirmation unless --yes)."""
     from faktctl.commands import down as command
 
     raise typer.Exit(command.run(file, volumes=volumes, assume_yes=yes))

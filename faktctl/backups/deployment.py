@@ -272,8 +272,15 @@ def stop_in_order(
     workers: Iterable[Mapping[str, Any]],
     server: Mapping[str, Any],
     say: Callable[[str], None],
+    password: SecretStr | None = None,
 ) -> None:
-    """Stop every worker, then the server, each with its own grace period (SIGTERM first)."""
+    """Stop every worker, then the server, each with its own grace period (SIGTERM first).
+
+    With the server password, the workers are first quieted through the server and their
+    running jobs drained (faktctl.platforms.engine.rollout), so none is cut off."""
+    workers = list(workers)
+    if password is not None and workers:
+        _quiet_workers(engine, workers, server, say, password)
     for worker in workers:
         say(f"stopping worker {name_of(worker)}")
         engine.stop(str(worker["Id"]), timeout=stop_timeout(worker, DEFAULT_WORKER_STOP_S))
@@ -281,6 +288,44 @@ def stop_in_order(
     say(save_before_stop(partial(engine.exec, str(server["Id"]))))
     say(f"stopping server {name_of(server)} (grace period {grace}s, so Redis saves)")
     engine.stop(str(server["Id"]), timeout=grace)
+
+
+class _Said:
+    """Rollout progress as `say` lines (one per finished step)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self._say = say
+
+    def update(self, target: str, message: str) -> None:
+        pass
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        self._say(f"{target}: {message}")
+
+
+def _quiet_workers(
+    engine: Engine,
+    workers: list[Mapping[str, Any]],
+    server: Mapping[str, Any],
+    say: Callable[[str], None],
+    password: SecretStr,
+) -> None:
+    from faktctl import labels
+    from faktctl.platforms.engine import rollout
+    from faktctl.platforms.engine.plan import ContainerRef
+
+    network = next(iter(server.get("NetworkSettings", {}).get("Networks") or {}), None)
+    view = rollout.Server(engine, str(server["Id"]), network, password)
+    work = []
+    for worker in workers:
+        grace = stop_timeout(worker, DEFAULT_WORKER_STOP_S)
+        ref = ContainerRef(str(worker["Id"]), name_of(worker), None, grace)
+        service = (worker.get("Config", {}).get("Labels") or {}).get(labels.SERVICE, "worker")
+        work.append(rollout.Retiring(str(service), ref, "server"))
+    say(f"quieting {len(work)} worker(s) and waiting for their running jobs")
+    report = rollout.quiet_and_drain(engine, view, _Said(say), work)
+    for line in report.notes + [message for _, message in report.problems]:
+        say(line)
 
 
 def start_workers(
@@ -404,6 +449,7 @@ class ContainerPause:
     engine: Engine
     server: Mapping[str, Any]
     workers: list[RawDict]
+    password: SecretStr | None = None  # quiets the workers first (see stop_in_order)
 
     @property
     def worker_names(self) -> list[str]:
@@ -414,7 +460,7 @@ class ContainerPause:
         return "worker container(s)"
 
     def stop(self, say: Callable[[str], None]) -> None:
-        stop_in_order(self.engine, self.workers, self.server, say)
+        stop_in_order(self.engine, self.workers, self.server, say, self.password)
 
     def start_server(self, say: Callable[[str], None], timeout: float) -> str:
         say(f"starting the server {name_of(self.server)}")
@@ -538,12 +584,15 @@ class SwarmPause:
         return problems
 
 
-def pause_for(engine: Engine, project: str, server: Mapping[str, Any]) -> Pause:
-    """How restore stops and starts this deployment: its containers on one engine, its
-    services (scaled to 0 and back) when the server is a swarm task."""
+def pause_for(
+    engine: Engine, project: str, server: Mapping[str, Any], password: SecretStr | None = None
+) -> Pause:
+    """How restore stops and starts this deployment: its containers on one engine (quieted
+    first with the password), its services (scaled to 0 and back) when the server is a swarm
+    task."""
     service_id = swarm_service_of(server)
     if not service_id:
-        return ContainerPause(engine, server, running_workers(engine, project))
+        return ContainerPause(engine, server, running_workers(engine, project), password)
     from faktctl import labels
     from faktctl.adapters.docker import swarm as docker_swarm
 

@@ -256,7 +256,7 @@ def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) 
     check_volume_space(engine, server_id, backup.manifest.rdb_size)
     check_rdb_version(engine, server_id, backup)
     take.check_destination(target.destination)
-    pause = deployment.pause_for(engine, target.project, server)
+    pause = deployment.pause_for(engine, target.project, server, target.password)
     move = key_move(backup.manifest.faktory_version, before.version)
     steps = plan_steps(
         backup,

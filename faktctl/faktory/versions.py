@@ -125,3 +125,30 @@ def has_queue_latency(version: Version) -> bool:
 
 def upgrade_command(version: str = DEFAULT_VERSION) -> str:
     return f"faktctl upgrade --to {version}"
+
+
+# Stopping workers (issue 23), read in the 1.9.4 and 1.10.0 sources and measured on both:
+# - a process that says HELLO with a wid is on the dashboard's /busy page at once (not only after
+#   its first BEAT); the page lists wid, hostname (the container id unless set), pid and the
+#   number of reservations it holds;
+# - `POST /busy` with `wid=<wid>|all` and `signal=quiet|terminate` sets the process's state; the
+#   server refuses it new jobs at once (its FETCH waits 2 s and gets nothing) and tells the
+#   library on its next BEAT. Both versions guard the dashboard with Go's cross-origin protection
+#   only (a request without browser Origin/Sec-Fetch headers passes), so no CSRF token is needed;
+#   1.9.0-1.9.3 want the form's token (#517).
+BUSY_SIGNAL_WITHOUT_TOKEN: Version = (1, 9, 4)
+
+
+def busy_signal_needs_token(version: Version) -> bool:
+    """True when the dashboard's quiet/terminate form wants a CSRF token (before 1.9.4)."""
+    return version < BUSY_SIGNAL_WITHOUT_TOKEN
+
+
+# Reservations (issue 23, faktctl.faktory.reservations), read in the 1.9.4 and 1.10.0 sources and
+# checked on both servers (tests/e2e/test_live_processes.py): the same in both releases:
+# - the `working` sorted set: member = the reservation's JSON (job, reserved_at, expires_at, wid),
+#   score = its expiry; reservation time clamped to 60 s..1 day, 1800 s by default;
+# - the reaper (every 15 s) treats an expired reservation as a failure (`ReservationExpired`):
+#   retry set with back-off, dead set when the retries are used up, dropped with `retry: 0`;
+# - the /busy process table's markup.
+# Only where a job goes back differs: the queue's key, `queue_prefix` of DataFormat above.

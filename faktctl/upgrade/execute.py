@@ -222,7 +222,7 @@ class Upgrader:
             self.say,
         ).backup
         self.say.step(f"safety backup saved as {safety.name}")
-        deployment.stop_in_order(self.engine, workers, server, self.say.step)
+        deployment.stop_in_order(self.engine, workers, server, self.say.step, self.target.password)
         report = self._keys_at_rest(plan, server, workers)
         target_format = format_of(plan.target.version)
         at_rest = deployment.Counts(report.visible(target_format), dict(report.sets))

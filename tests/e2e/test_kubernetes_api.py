@@ -46,6 +46,7 @@ workers:
     image: registry.local/emails:1.2
     replicas: 2
     resources: {memory: 256m}
+    stop_grace_period: 2m
 """
 
 
@@ -92,6 +93,9 @@ def test_the_rendered_kustomization_is_accepted_by_the_api_server(
     volume = next(v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "secrets")
     assert volume["secret"]["secretName"] == secrets["faktory-password"]["metadata"]["name"]
     assert all(o["metadata"].get("namespace") == "jobs" for o in objects)
+    worker = next(o for o in objects if o["kind"] == "Deployment")  # issue 23: the grace period
+    assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    assert sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
     _assert_accepted(kube_api, objects, "kustomize build k8s")
     assert password not in (rendered / "k8s" / "server.yaml").read_text()
 

@@ -77,6 +77,10 @@ def test_rescue_hands_back_a_killed_workers_job(
     assert (orphan["jid"], orphan["queue"]) == (doomed, DOOMED_Q)
     assert orphan["age_s"] < 60 and orphan["expires_in_s"] > 1500  # the 30-minute reservation
     assert seen["orphaned_by_queue"] == {DOOMED_Q: {"count": 1, "oldest_s": round(orphan["age_s"])}}
+    audited = deployment.faktctl("audit", "--live", "--format", "json")
+    findings = json.loads(audited.stdout)["result"]["findings"]
+    (fkh022,) = [f for f in findings if f["id"] == "FKH022"]
+    assert fkh022["status"] == "pass" and "(1 younger)" in fkh022["message"], fkh022
     text = deployment.faktctl("status")
     assert f"{DOOMED_Q}: 1 orphaned" in text.stdout, text.output
 

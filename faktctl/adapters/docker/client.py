@@ -169,6 +169,16 @@ class EngineClient:
         path = f"/containers/{_id(container_id)}/stop?t={int(timeout)}"
         self._call("POST", path, f"stopping container {container_id[:12]}", wait_s=timeout)
 
+    def rename(self, container_id: str, name: str) -> None:
+        """Give a container a new name (a rollout moves an old replica out of its new one's way)."""
+        path = f"/containers/{_id(container_id)}/rename?{urlencode({'name': name})}"
+        self._call("POST", path, f"renaming container {container_id[:12]}")
+
+    def kill(self, container_id: str, signal: str) -> None:
+        """Send a signal to a container's main process."""
+        path = f"/containers/{_id(container_id)}/kill?{urlencode({'signal': signal})}"
+        self._call("POST", path, f"sending {signal} to container {container_id[:12]}")
+
     def remove(self, container_id: str, force: bool = False) -> None:
         """Remove a container; one already gone is no error."""
         path = f"/containers/{_id(container_id)}?{urlencode({'force': '1' if force else '0'})}"

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from faktctl.desired import Desired
     from faktctl.platforms.engine.apply import Failure, Outcome
     from faktctl.platforms.engine.cache import Remembered
-    from faktctl.platforms.engine.plan import PullPolicy
+    from faktctl.platforms.engine.plan import Plan, PullPolicy
     from faktctl.platforms.protocol import StatusReport
     from faktctl.project import Project
     from faktctl.secretvalue import SecretStr
@@ -109,7 +109,7 @@ class EnginePlatform:
         observed = up_snapshot(engine, resolved)
         refuse_compose_started(observed)
         the_plan = plan(resolved, observed)
-        ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
+        ui.data("\n".join([*(a.text() for a in image_actions), *rollout_lines(resolved, the_plan)]))
         if the_plan.up_to_date and not image_actions:
             ui.info("up to date: nothing to do")
         return 0
@@ -188,7 +188,7 @@ class EnginePlatform:
                     ui.info(f"nothing to remove for project `{desired.project}`")
                     return 0
                 with progress_display() as progress:
-                    outcome = take_down(engine, desired, progress, plan)
+                    outcome = take_down(engine, desired, progress, plan, self._password())
                 for action in plan.actions:
                     if action.kind == "noop":
                         ui.info(f"{action.target}: {action.reason}")
@@ -202,6 +202,16 @@ class EnginePlatform:
             raise OperationFailed(f"down failed: {first.target}: {first.message}")
         ui.info(f"down: done in {time.monotonic() - started:.1f}s")
         return 0
+
+    def _password(self) -> SecretStr | None:
+        """The server password when it can be read: `down` quiets the workers with it (through
+        the dashboard) and works without it."""
+        from faktctl.errors import FaktctlError
+
+        try:
+            return self._desired_and_password().password
+        except FaktctlError:
+            return None
 
     # --- status and logs ---------------------------------------------------------------------
 
@@ -217,6 +227,24 @@ class EnginePlatform:
         from faktctl.platforms.engine.logs import show_logs
 
         return show_logs(self._loaded_spec(), secrets, service=service, follow=follow, tail=tail)
+
+
+def rollout_lines(desired: Desired, the_plan: Plan) -> list[str]:
+    """The plan's lines, each worker rollout followed by its steps (`up --dry-run`)."""
+    from faktctl.platforms.engine.rollout import retire_steps, steps
+
+    workers = {s.name: s for s in desired.workers}
+    lines = []
+    for action in the_plan.actions:
+        lines.append(action.text())
+        service = workers.get(action.service or "")
+        if service is None:
+            continue
+        if action.kind == "recreate":
+            lines += [f"  then: {step}" for step in steps(service, len(action.remove))]
+        elif action.kind == "scale down":
+            lines += [f"  then: {step}" for step in retire_steps(service)]
+    return lines
 
 
 def _prune_old_builds(engine: Engine, resolved: Desired) -> None:
