@@ -24,7 +24,7 @@ from tests.support.e2e_fixtures import FAKTORY_OLD_VERSION, FAKTORY_VERSION
 from tests.support.local import free_port, wait_until
 from tests.support.producer import make_job
 from tests.support.prometheus import prometheus_server, promtool
-from tests.support.upkit import Deployment, make_deployment
+from tests.support.upkit import Deployment, go_worker, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -245,3 +245,23 @@ def test_prometheus_scrapes_listen_and_fires_the_rules(
         down = _firing(prom, "FaktoryDown")[0]
         assert down["labels"]["severity"] == "critical"
         assert "`faktctl up`" in down["annotations"]["description"]
+
+
+def test_worker_processes_per_service_and_no_orphans(
+    make_deployment: Callable[..., Deployment], go_worker_image: str
+) -> None:
+    deployment = make_deployment(workers=[go_worker("go", go_worker_image, queues="idle")])
+    deployment.up()
+    p = f'project="{deployment.project}"'
+
+    def listed() -> bool:
+        got = _values(deployment.faktctl("metrics").stdout)
+        return got.get(f'faktory_worker_processes{{{p},worker="go"}}') == 1
+
+    wait_until(listed, 90, "the Go worker's process in faktory_worker_processes")
+    got = _values(deployment.faktctl("metrics").stdout)
+    assert got[f'faktory_worker_containers_running{{{p},worker="go"}}'] == 1
+    assert got[f'faktory_worker_busy_jobs{{{p},worker="go"}}'] == 0
+    assert got[f"faktory_reservations_orphaned{{{p}}}"] == 0
+    assert got[f"faktory_workers_connected{{{p}}}"] == 1
+    assert got[f'faktory_scrape_errors_total{{{p},part="workers"}}'] == 0
