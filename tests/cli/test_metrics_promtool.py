@@ -234,3 +234,26 @@ def test_the_rules_fire_on_their_series_and_only_then(project: Path) -> None:
     (project / "rules-test.yaml").write_text(json.dumps(tests, indent=1))
     out = _promtool("test", "rules", "rules-test.yaml", cwd=project)
     assert "SUCCESS" in out
+
+
+def test_install_writes_the_units_it_names(project: Path) -> None:
+    out = project / "units"
+    run = run_faktctl(
+        "metrics", "--textfile", "/var/lib/node_exporter/faktory.prom", "--install",
+        "--out", str(out), cwd=project, env=NO_ENGINE,
+    )  # fmt: skip
+    assert run.code == 0, run.output
+    service = (out / "faktctl-metrics-shop.service").read_text()
+    timer = (out / "faktctl-metrics-shop.timer").read_text()
+    assert f"-m faktctl metrics -f {project / 'faktory.yaml'}" in service
+    assert "--textfile /var/lib/node_exporter/faktory.prom" in service
+    assert "OnCalendar=minutely" in timer
+    assert "systemctl enable --now faktctl-metrics-shop.timer" in run.output
+    listen = run_faktctl(
+        "metrics", "--listen", "127.0.0.1:9386", "--install", "--out", str(out),
+        cwd=project, env=NO_ENGINE,
+    )  # fmt: skip
+    assert listen.code == 0, listen.output
+    assert "Restart=always" in (out / "faktctl-metrics-shop.service").read_text()
+    alone = run_faktctl("metrics", "--install", "--out", str(out), cwd=project, env=NO_ENGINE)
+    assert alone.code == 2 and "--listen HOST:PORT or --textfile PATH" in alone.output
