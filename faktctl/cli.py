@@ -83,6 +83,7 @@ class RenderTarget(StrEnum):
     compose = "compose"
     kubernetes = "kubernetes"
     stack = "stack"
+    prometheus = "prometheus"
 
 
 @app.command()
@@ -94,7 +95,8 @@ def render(
             "--target",
             help="compose: compose.yaml and .env beside the spec; kubernetes: a kustomize "
             "directory for `kubectl apply -k` (default k8s/ beside the spec); stack: stack.yaml "
-            "for `docker stack deploy` (platform: swarm; reads image ids from the engine).",
+            "for `docker stack deploy` (platform: swarm; reads image ids from the engine); "
+            "prometheus: prometheus/faktory-rules.yaml, alert rules from `monitoring:`.",
         ),
     ] = RenderTarget.compose,
     out: Annotated[
@@ -130,6 +132,8 @@ def render(
         raise UsageError("--out applies to --target kubernetes only")
     if target == RenderTarget.stack:
         raise typer.Exit(command.run_stack(file, check=check))
+    if target == RenderTarget.prometheus:
+        raise typer.Exit(command.run_prometheus(file, check=check))
     raise typer.Exit(command.run(file, check=check))
 
 
@@ -223,6 +227,84 @@ def status(
     from faktctl.commands import status as command
 
     raise typer.Exit(command.run(file, as_json=as_json, verbose=verbose))
+
+
+@app.command()
+def metrics(
+    file: SpecOption = None,
+    textfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--textfile",
+            help="Write the metrics to this file (atomically) for node_exporter's textfile "
+            "collector, instead of printing them.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="Serve /metrics on HOST:PORT (e.g. 127.0.0.1:9386) until stopped.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Let --listen bind an address other than loopback."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds one scrape may take; past it the answer is faktory_up 0 (reason "
+            "timeout).",
+        ),
+    ] = 5.0,
+    openmetrics: Annotated[
+        bool,
+        typer.Option(
+            "--openmetrics", help="Print OpenMetrics instead of the Prometheus text format."
+        ),
+    ] = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Write systemd units that run this --listen (a service) or --textfile (a "
+            "service and a minutely timer), and enable them (root, systemd).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --install: write the units to this folder instead of "
+            "/etc/systemd/system, and enable nothing.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Prometheus metrics of the deployment: queue sizes and latencies, sets, totals, the
+    server's connections and memory, its data's last save, the backups, the workers. Prints
+    them once; --textfile writes them for node_exporter; --listen serves /metrics (docs:
+    docs/monitoring.md). A server that cannot be read gives faktory_up 0, not an error."""
+    from faktctl.commands import metrics as command
+
+    raise typer.Exit(
+        command.run(
+            file,
+            textfile=textfile,
+            listen=listen,
+            allow_remote=allow_remote,
+            timeout=timeout,
+            openmetrics=openmetrics,
+            install=install,
+            out=out,
+        )
+    )
 
 
 @app.command()

@@ -300,6 +300,22 @@ class FaktoryConnection:
         reply = self.command("INFO")
         return _json_object(reply, self._require_wire().endpoint, "INFO")
 
+    def queue_latency(self, queues: list[str]) -> dict[str, float]:
+        """``QUEUE LATENCY q1 q2 ...`` (Faktory 1.9.2+): seconds since the oldest job of each
+        queue was enqueued (0 for an empty queue). An older server answers ``-ERR``
+        (:class:`ServerError`)."""
+        if not queues:
+            return {}
+        wire = self._require_wire()
+        document = _json_object(
+            self.command("QUEUE", "LATENCY " + " ".join(queues)), wire.endpoint, "QUEUE LATENCY"
+        )
+        latencies: dict[str, float] = {}
+        for name, value in document.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                latencies[str(name)] = float(value)
+        return latencies
+
     def close(self) -> None:
         """Send END (best effort) and close the socket; safe to call twice."""
         if self._wire is None:

@@ -44,7 +44,7 @@ class Job:
         return (*self.command, "backup", "-f", str(self.spec_path))
 
 
-def _systemd_quote(arg: str) -> str:
+def systemd_quote(arg: str) -> str:
     """A word for ExecStart=: quoted when it holds spaces or quotes; `%` and `$` escaped."""
     escaped = arg.replace("%", "%%").replace("$", "$$")
     if re.search(r"[\s\"'\\;]", escaped) or not escaped:
@@ -54,7 +54,7 @@ def _systemd_quote(arg: str) -> str:
 
 def service_text(job: Job) -> str:
     folder = job.spec_path.parent
-    exec_start = " ".join(_systemd_quote(arg) for arg in job.argv)
+    exec_start = " ".join(systemd_quote(arg) for arg in job.argv)
     return (
         "# Written by `faktctl backup schedule`.\n"
         "[Unit]\n"
@@ -64,9 +64,9 @@ def service_text(job: Job) -> str:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_systemd_quote(str(folder))}\n"
+        f"WorkingDirectory={systemd_quote(str(folder))}\n"
         "# restic backend credentials (AWS_*, B2_*, ...) may go in this optional file (0600)\n"
-        f"EnvironmentFile=-{_systemd_quote(str(folder / 'backup.env'))}\n"
+        f"EnvironmentFile=-{systemd_quote(str(folder / 'backup.env'))}\n"
         "Environment=NO_COLOR=1\n"
         f"ExecStart={exec_start}\n"
         "Nice=10\n"

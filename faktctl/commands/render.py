@@ -6,7 +6,9 @@
   (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
   entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
   secret file (0600) beside the password file and prints the `docker secret create` commands
-  for the external secrets (never their values).
+  for the external secrets (never their values);
+- `--target prometheus`: prometheus/faktory-rules.yaml, the alert rules of
+  faktctl.monitoring.rules with the thresholds of the spec's `monitoring:` section.
 """
 
 from __future__ import annotations
@@ -91,6 +93,26 @@ def run_stack(file: Path | None, *, check: bool) -> int:
     changed = write_if_changed(path, text, 0o644)
     ui.info(f"{STACK_FILENAME}: {'written' if changed else 'unchanged'}")
     _secret_commands(project, {s.key: s for s in desired.secrets})
+    return ExitCode.OK
+
+
+def run_prometheus(file: Path | None, *, check: bool) -> int:
+    from faktctl.monitoring.rules import render_rules, rules_path
+
+    project = open_project(file)
+    path = rules_path(project.dir)
+    targets: Targets = {path: (render_rules(project.loaded.spec, project.loaded.path.name), 0o644)}
+    if check:
+        return check_files(
+            project,
+            targets,
+            f"{shown(path)} matches the spec",
+            "faktctl render --target prometheus",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    changed = write_if_changed(path, targets[path][0], 0o644)
+    ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
+    ui.info("load it in Prometheus with `rule_files:` (see docs/monitoring.md)")
     return ExitCode.OK
 
 

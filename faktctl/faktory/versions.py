@@ -33,6 +33,9 @@ Version = tuple[int, int, int]
 DEFAULT_VERSION = "1.10.0"
 DEFAULT_IMAGE = f"contribsys/faktory:{DEFAULT_VERSION}"
 SECURITY_FIXES: Version = (1, 10, 0)
+# `QUEUE LATENCY q1 q2 ...` (seconds since each queue's oldest job was enqueued) exists from
+# 1.9.2 on (Changes.md 1.9.2); older servers answer -ERR, so the latency series is absent there.
+QUEUE_LATENCY_SINCE: Version = (1, 9, 2)
 DATA_VERSION_KEY = "v"
 QUEUES_SET = "queues"
 SORTED_SETS = ("scheduled", "retries", "dead", "working")
@@ -128,6 +131,10 @@ def crosses_boundary(old: Version, new: Version) -> bool:
 
 def has_security_fixes(version: Version) -> bool:
     return version >= SECURITY_FIXES
+
+
+def has_queue_latency(version: Version) -> bool:
+    return version >= QUEUE_LATENCY_SINCE
 
 
 def upgrade_command(version: str = DEFAULT_VERSION) -> str:

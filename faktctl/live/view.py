@@ -113,6 +113,7 @@ class FaktoryView:
     connections: int | None = None
     memory_mb: int | None = None
     last_save: LastSave | None = None
+    commands: int | None = None  # commands the server ran since it started
 
     @property
     def reachable(self) -> bool:
@@ -201,6 +202,7 @@ def from_info(info: Mapping[str, Any], address: str | None = None) -> FaktoryVie
         workers=workers,
         connections=_int(server.get("connections")),
         memory_mb=_int(server.get("used_memory_mb")),
+        commands=_int(server.get("command_count")),
     )
 
 

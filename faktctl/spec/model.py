@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from faktctl.faktory.server import SERVER_SERVICE as SERVER_SERVICE
 from faktctl.faktory.versions import DEFAULT_IMAGE
+from faktctl.spec.monitoring import Monitoring
 from faktctl.spec.swarm import Swarm
 from faktctl.spec.types import (
     ENV_NAME_PATTERN,
@@ -408,6 +409,10 @@ class Spec(_Model):
         default_factory=Kubernetes, description="Settings for `render --target kubernetes`."
     )
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring,
+        description="Alert thresholds for `faktctl render --target prometheus`.",
+    )
 
     @field_validator("workers")
     @classmethod

@@ -46,7 +46,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("live", ("faktctl.live",)),
     (
         "features",
-        ("faktctl.platforms", "faktctl.backups", "faktctl.upgrade", "faktctl.audit"),
+        (
+            "faktctl.platforms",
+            "faktctl.backups",
+            "faktctl.upgrade",
+            "faktctl.audit",
+            "faktctl.monitoring",
+        ),
     ),
     ("commands", ("faktctl.commands",)),
     ("face", ("faktctl.cli", "faktctl.entry", "faktctl.__main__")),
