@@ -1,5 +1,5 @@
 """Issue 23 section 3: the worker-at-stop audit checks' pure parts (the corpus case
-61-worker-stop runs them on a compose file) and the orphaned-reservations check (FKH022)."""
+67-worker-stop runs them on a compose file) and the orphaned-reservations check (FKH022)."""
 
 from __future__ import annotations
 
