@@ -170,6 +170,8 @@ def main() -> int:
             f"{name[tool]:<30} {result.stranded:>8} {result.run_twice:>6} {result.failed:>6} "
             f"{result.longest_gap():>6.1f}s {result.deploy_s:>7.1f}s"
         )
+    for tool, result in rows:
+        print(f"{name[tool]}: longest gap {result.where_gap()}")
     print(
         f"(10 jobs of {rollkit.LONG_S}s in flight on 2 replicas; stranded = not completed "
         f"{RESERVED_AFTER_S:g}s after the deploy returned)"

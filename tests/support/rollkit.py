@@ -24,6 +24,7 @@ from typing import Any
 import docker
 
 from faktctl import labels
+from faktctl.adapters import probe
 from tests.support.producer import Producer, make_job
 
 LONG_JOBS = 10
@@ -115,9 +116,13 @@ class SteadyProducer:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        with self._connect() as producer:
-            while not self._stop.wait(PERIOD_S):
-                self.pushed.append(producer.push(make_job("demo.sleep", [SHORT_S, "steady"])))
+        try:
+            with self._connect() as producer:
+                while not self._stop.wait(PERIOD_S):
+                    job = make_job("demo.sleep", [SHORT_S, "steady"])
+                    self.pushed.append(producer.push(job))
+        except probe.ProbeError:
+            return  # the server went away (`down`): nothing more to push
 
 
 def working(producer: Producer) -> int:
