@@ -39,3 +39,10 @@ def config_fingerprint(config: Any) -> str:
     The value stored under CONFIG_HASH, and (cut short) each digest under CONFIG_PARTS."""
     canonical = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Throwaway helper containers (backup verify, restore, upgrade, the version guard) carry these
+# two, never PROJECT: `up` does not take them for the project's own; `up`, `down` and the
+# `--resume` of upgrade and restore find a leftover one by them.
+JOB = "io.faktctl.job"
+JOB_OF = "io.faktctl.backup-of"  # the project the helper works for
