@@ -128,18 +128,20 @@ class Journal:
     """Writes the record step by step; `done()` removes it. Not a context manager on purpose:
     an exception or a signal must leave the record, since the deployment is then half-done."""
 
-    def __init__(self, spec_dir: Path, project: str, operation: str, **facts: Any) -> None:
+    def __init__(
+        self, spec_dir: Path, project: str, operation: str, facts: Mapping[str, Any] | None = None
+    ) -> None:
         self.spec_dir = spec_dir
         self.project = project
         self.path = record_path(spec_dir, project)
         self.operation = operation
-        self.facts: dict[str, Any] = dict(facts)
+        self.facts: dict[str, Any] = dict(facts or {})
         self.since = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
     @classmethod
     def resumed(cls, spec_dir: Path, project: str, record: Record) -> Journal:
         """The journal of an interrupted operation, continued by its `--resume`."""
-        journal = cls(spec_dir, project, record.operation, **record.facts)
+        journal = cls(spec_dir, project, record.operation, record.facts)
         journal.since = record.since or journal.since
         return journal
 

@@ -372,8 +372,6 @@ def _replace_and_restart(
             _move_keys(engine, server, backup, checked.key_move, reporter)
     except BaseException as exc:  # the server must come back up whatever happened
         failure = exc
-    if isinstance(failure, BaseException) and not isinstance(failure, Exception):
-        raise failure  # Ctrl-C: the record says what to resume
     record.step("starting")
     try:
         server_id = checked.pause.start_server(reporter.step, timeout)
