@@ -31,6 +31,12 @@ def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
                 "resume": interrupted.resume_command(),
             }
         }
-        text = f"{text}\n{line}"
+        resume = f"`{interrupted.resume_command()}`"
+        text = (
+            text.replace(
+                "(`faktctl up` would):", f"(left by the interruption; {resume} ends it):"
+            ).replace("(run `faktctl up`)", f"(run {resume})")
+            + f"\n{line}"
+        )
     ui.data(envelope_json("status", document) if as_json else text)
     return ExitCode.FINDINGS if report.drifts or interrupted is not None else ExitCode.OK

@@ -104,3 +104,23 @@ def test_an_interrupted_restore_is_found_and_finished_by_resume(deployment: Depl
     nothing = deployment.faktctl("restore", "--resume")
     assert nothing.code == 0 and "nothing to do" in nothing.stderr
     wait_until(lambda: _sizes(deployment)[0] == JOBS, 5, "the parked jobs to stay")
+
+
+def test_down_volumes_names_the_container_that_holds_the_volume(
+    deployment: Deployment, faktory_image: str
+) -> None:
+    server = deployment.inspect(f"{deployment.project}-faktory-1")
+    volume = next(m["Name"] for m in server["Mounts"] if m["Type"] == "volume")
+    holder = deployment.client.containers.create(
+        faktory_image,
+        command=["sleep", "60"],
+        name=f"{deployment.project}-holder",
+        volumes={volume: {"bind": "/held", "mode": "rw"}},
+        labels={"io.faktctl.test": deployment.session_id},
+    )
+    try:
+        down = deployment.faktctl("down", "--volumes", "--yes")
+        assert down.code == 4, down.output
+        assert f"{volume}: it is in use by container(s) {deployment.project}-holder" in down.stderr
+    finally:
+        holder.remove(force=True)
