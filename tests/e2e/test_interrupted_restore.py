@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
+from tests.support.cli import CliResult
 from tests.support.interrupt import Interruptible
 from tests.support.local import wait_until
 from tests.support.producer import make_job
@@ -51,6 +53,16 @@ def _sizes(deployment: Deployment) -> tuple[int, int]:
     with deployment.connect() as conn:
         queues = conn.info()["faktory"]["queues"]
     return int(queues.get(PARKED, 0)), int(queues.get("later", 0))
+
+
+def _settled_status(deployment: Deployment) -> CliResult:
+    """`status` once the restarted containers settled (at most 60 s): exit 0 means no drift."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = deployment.faktctl("status")
+        if status.code == 0 or time.monotonic() > deadline:
+            return status
+        time.sleep(2)
 
 
 def test_an_interrupted_restore_is_found_and_finished_by_resume(deployment: Deployment) -> None:
@@ -99,7 +111,8 @@ def test_an_interrupted_restore_is_found_and_finished_by_resume(deployment: Depl
                 assert _sizes(deployment) == before, case
             assert deployment.inspect(worker)["State"]["Running"], case
             assert not list(deployment.folder.glob(".faktctl-*.operation")), case
-            assert deployment.faktctl("status").code == 0, case
+            settled = _settled_status(deployment)
+            assert settled.code == 0, (case, settled.stdout)
 
     nothing = deployment.faktctl("restore", "--resume")
     assert nothing.code == 0 and "nothing to do" in nothing.stderr

@@ -176,5 +176,9 @@ def test_an_interrupted_upgrade_is_found_and_finished_by_resume(
     worker = deployment.inspect(f"{deployment.project}-go-1")
     assert worker["State"]["Running"], "the worker was not started again"
     assert not list(deployment.folder.glob(".faktctl-*.operation"))
+    deadline = time.monotonic() + 60  # the restarted containers settle
     final = deployment.faktctl("status")
-    assert final.code == 0, final.output
+    while final.code != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+        final = deployment.faktctl("status")
+    assert final.code == 0, final.stdout
