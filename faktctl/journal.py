@@ -50,7 +50,8 @@ PAUSE_ENV = "FAKTCTL_TEST_PAUSE_AT"
 PAUSE_S = 60.0
 
 
-def _pause_for_tests(where: str) -> None:
+def pause_for_tests(where: str) -> None:
+    """Wait at `where` when FAKTCTL_TEST_PAUSE_AT names it (tests only; nothing otherwise)."""
     if os.environ.get(PAUSE_ENV) != where:
         return
     import sys
@@ -156,7 +157,7 @@ class Journal:
             "since": self.since,
         }
         atomic_write(self.path, json.dumps(document, indent=1, default=str) + "\n", 0o600)
-        _pause_for_tests(f"{self.operation}:{name}")
+        pause_for_tests(f"{self.operation}:{name}")
 
     def done(self) -> None:
         with contextlib.suppress(FileNotFoundError):

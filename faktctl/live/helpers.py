@@ -28,7 +28,7 @@ def remove_leftovers(engine: EngineClient, project: str, say: Callable[[str], No
     for job in DATA_JOBS:
         for raw in engine.containers({labels.JOB: job, labels.JOB_OF: project}):
             state = (raw.get("State") or {}).get("Status", "unknown")
-            say(f"removing {name_of(raw)}, a {job} helper left behind ({state})")
+            say(f"removing {name_of(raw)}, left behind by an interrupted {job} ({state})")
             engine.remove(str(raw["Id"]), force=True)
             removed += 1
     return removed
