@@ -21,6 +21,7 @@ import docker
 import pytest
 
 from tests.support.cli import CliResult
+from tests.support.images import GO_WORKER_REPO, go_worker_recipe_hash
 from tests.support.interrupt import Interruptible
 from tests.support.local import wait_until
 from tests.support.producer import make_job
@@ -40,7 +41,8 @@ def deployment(
     faktory_image: str,
     go_worker_image: str,
 ) -> Iterator[Deployment]:
-    worker = go_worker("go", go_worker_image, queues="idle")
+    # the worker image by its recipe tag: `latest` may move under a running test
+    worker = go_worker("go", f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}", queues="idle")
     made = new_deployment(tmp_path, test_session_id, docker_client, faktory_image, [worker])
     try:
         made.up()

@@ -17,12 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
 
 from faktctl import labels
+from tests.support.images import GO_WORKER_REPO, go_worker_recipe_hash
 from tests.support.interrupt import Interruptible
 from tests.support.producer import make_job
 from tests.support.upkit import Deployment, go_worker, new_deployment, tear_down
@@ -42,7 +42,9 @@ def deployments(
     def make(image: str, worker_image: str) -> Deployment:
         folder = tmp_path / f"p{len(made)}"
         folder.mkdir()
-        worker = go_worker("go", worker_image, queues="idle")
+        # the worker image by its recipe tag: `latest` may move under a running test
+        pinned = f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}"
+        worker = go_worker("go", pinned, queues="idle")
         deployment = new_deployment(folder, test_session_id, docker_client, image, [worker])
         made.append(deployment)
         deployment.up()
@@ -89,19 +91,19 @@ def _counts(deployment: Deployment) -> tuple[dict[str, int], int, str]:
     return queues, int(faktory["sets"]["scheduled"]), str(info["server"]["faktory_version"])
 
 
-def _helpers(deployment: Deployment) -> list[Any]:
-    selector: dict[str, str | list[str] | bool] = {
-        "label": [f"{labels.JOB}=upgrade", f"{labels.JOB_OF}={deployment.project}"]
-    }
-    return list(deployment.client.containers.list(all=True, filters=selector))
+def _helpers(deployment: Deployment) -> list[str]:
+    """Ids of the upgrade's helper containers (the list alone: one removed meanwhile is fine)."""
+    selector = [f"{labels.JOB}=upgrade", f"{labels.JOB_OF}={deployment.project}"]
+    found = deployment.client.api.containers(all=True, filters={"label": selector})
+    return [str(c["Id"]) for c in found]
 
 
-def _freeze_keys_helper(deployment: Deployment) -> Any:
+def _freeze_keys_helper(deployment: Deployment) -> str | None:
     """The upgrade's `faktctl-keys-*` helper, paused where it stands when it still runs (so a
     kill -9 of faktctl leaves it running Redis on the volume); None when it had finished."""
     for helper in _helpers(deployment):
         try:
-            helper.pause()
+            deployment.client.api.pause(helper)
         except docker.errors.APIError:  # it finished meanwhile: left behind, exited
             return None
         return helper
@@ -145,7 +147,9 @@ def test_an_interrupted_upgrade_is_found_and_finished_by_resume(
     else:
         assert code == -signal.SIGKILL
         if frozen is not None:
-            frozen.unpause()  # as after kill -9: the helper goes on running Redis on the volume
+            # as after a kill -9: the helper goes on running Redis on the volume
+            deployment.client.api.unpause(frozen)
+        if step == "keys":
             assert _helpers(deployment), "the kill -9 left no helper to find"
 
     status = deployment.faktctl("status")
