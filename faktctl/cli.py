@@ -604,8 +604,8 @@ def backup_schedule(
 @app.command()
 def restore(
     reference: Annotated[
-        str, typer.Argument(metavar="BACKUP", help="Backup name or manifest path.")
-    ],
+        str | None, typer.Argument(metavar="BACKUP", help="Backup name or manifest path.")
+    ] = None,
     file: SpecOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
@@ -613,6 +613,14 @@ def restore(
         int, typer.Option(min=1, help="Seconds to wait for the server to become healthy.")
     ] = 120,
     wanted: FromOption = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish a restore that was interrupted (Ctrl-C, kill, reboot): start the "
+            "server and the workers again and say whether the data is the backup's.",
+        ),
+    ] = False,
 ) -> None:
     """Replace the server's data with a backup.
 
@@ -631,6 +639,7 @@ def restore(
             as_json=as_json,
             timeout=float(timeout),
             wanted=wanted,
+            resume=resume,
         )
     )
 
@@ -673,6 +682,14 @@ def upgrade(
     timeout: Annotated[
         int, typer.Option(min=1, help="Seconds to wait for the new server to become healthy.")
     ] = 120,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish an upgrade that was interrupted (Ctrl-C, kill, reboot): the one it "
+            "recorded beside the spec; rolls back to its safety backup on any loss.",
+        ),
+    ] = False,
 ) -> None:
     """Move the running server to another Faktory version without hiding or losing a job.
 
@@ -696,6 +713,7 @@ def upgrade(
             force=force,
             pull=pull.value,
             timeout=float(timeout),
+            resume=resume,
         )
     )
 

@@ -46,3 +46,8 @@ def config_fingerprint(config: Any) -> str:
 # from a kustomization): its value sits in a git-ignored file, never in a manifest, so a
 # `kustomize build` of that render is no committed password.
 GENERATED_FROM = "faktctl.io/generated-from"
+# Throwaway helper containers (backup verify, restore, upgrade, the version guard) carry these
+# two, never PROJECT: `up` does not take them for the project's own; `up`, `down` and the
+# `--resume` of upgrade and restore find a leftover one by them.
+JOB = "io.faktctl.job"
+JOB_OF = "io.faktctl.backup-of"  # the project the helper works for

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from faktctl import labels
 from faktctl.adapters import probe
 from faktctl.backups.savepoint import save_before_stop
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
@@ -35,8 +36,8 @@ SET_NAMES = ("scheduled", "retries", "dead", "working")
 
 # Throwaway containers and volumes made by backup verify / restore carry these labels (and the
 # engine's FAKTCTL_EXTRA_LABELS); they never carry io.faktctl.project, so `up` ignores them.
-JOB_LABEL = "io.faktctl.job"
-BACKUP_OF_LABEL = "io.faktctl.backup-of"
+JOB_LABEL = labels.JOB
+BACKUP_OF_LABEL = labels.JOB_OF
 # what the swarm puts on a task's container
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 SWARM_NODE_ID = "com.docker.swarm.node.id"
@@ -120,7 +121,6 @@ def elsewhere_message(project: str, node: str, address: str, here: str) -> str:
 def swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
     """The message for a swarm server task running on another node; None otherwise (no swarm,
     a worker node that cannot list services, no such service, no running task)."""
-    from faktctl import labels
     from faktctl.adapters.docker import swarm as docker_swarm
 
     try:
@@ -593,7 +593,6 @@ def pause_for(
     service_id = swarm_service_of(server)
     if not service_id:
         return ContainerPause(engine, server, running_workers(engine, project), password)
-    from faktctl import labels
     from faktctl.adapters.docker import swarm as docker_swarm
 
     try:

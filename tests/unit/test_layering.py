@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "faktctl.fsutil",
             "faktctl.safeyaml",
             "faktctl.lock",
+            "faktctl.journal",
             "faktctl.secretvalue",
             "faktctl.ui",
             "faktctl.options",

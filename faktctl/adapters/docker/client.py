@@ -27,6 +27,7 @@ from faktctl.adapters.docker.api import (
     is_local,
     refusal,
     still_attached,
+    volume_in_use,
 )
 
 
@@ -197,4 +198,13 @@ class EngineClient:
             raise still_attached(name_or_id, found.get("Containers") or {}) from err
 
     def remove_volume(self, name: str) -> None:
-        self._call("DELETE", f"/volumes/{_id(name)}", f"removing volume {name}")
+        """Remove a volume. When the engine says it is in use, the error names the containers
+        (running or not) that hold it."""
+        try:
+            self._call("DELETE", f"/volumes/{_id(name)}", f"removing volume {name}")
+        except EngineError as err:
+            if "in use" not in err.message:
+                raise
+            query = urlencode({"all": "1", "filters": json.dumps({"volume": [name]})})
+            holders = self._json(f"/containers/json?{query}", f"listing users of volume {name}")
+            raise volume_in_use(name, holders) from err

@@ -160,7 +160,9 @@ class EnginePlatform:
     # --- down --------------------------------------------------------------------------------
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
+        from faktctl import journal
         from faktctl.adapters.docker.connect import connect_reader
+        from faktctl.live import helpers
         from faktctl.lock import project_lock
         from faktctl.platforms.engine.apply import take_down
         from faktctl.platforms.engine.observe import summary_snapshot, with_exact_stop_grace
@@ -172,6 +174,9 @@ class EnginePlatform:
         engine = connect_reader()
         try:
             with project_lock(self._spec_path.parent, desired.project, "down"):
+                journal.require_none(self._spec_path.parent, desired.project, "run `down`")
+                if volumes:
+                    helpers.remove_leftovers(engine, desired.project, ui.info)
                 observed = summary_snapshot(engine, desired, images=False)
                 observed = with_exact_stop_grace(engine, observed, desired.server.name)
                 volume_names = [v.name for v in desired.volumes]

@@ -172,6 +172,7 @@ def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepa
 
 
 def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
+    from faktctl import journal
     from faktctl.adapters.docker import swarm as docker_swarm
     from faktctl.adapters.docker.connect import connect
     from faktctl.lock import project_lock
@@ -183,6 +184,7 @@ def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
     try:
         docker_swarm.require_manager(engine)
         with project_lock(loaded.base_dir, project, "down"):
+            journal.require_none(loaded.base_dir, project, "run `down`")
             if volumes and volume is not None:
                 _confirm_volume(volume, assume_yes)
             removed = _remove_services(engine, project, loaded)
@@ -295,6 +297,7 @@ def status(project: Project) -> StatusReport:
     drift = [r for r in rows if r["drift"] != "up to date"]
     document = {
         "platform": "swarm",
+        "project": project.desired.project,
         "services": rows,
         "up_to_date": not drift,
         "faktory": view.as_json(),
