@@ -128,6 +128,59 @@ def ensure_private_dir(path: Path) -> None:
         raise file_error("create the folder", path, err) from None
 
 
+GITIGNORE = ".gitignore"
+
+
+def _ignore_forms(entry: str) -> set[str]:
+    """The lines of a .gitignore that already ignore `entry` (`/secrets/` is covered by
+    `secrets/`, `secrets`, `/secrets`)."""
+    bare = entry.strip().strip("/")
+    return {entry.strip(), bare, f"/{bare}", f"{bare}/", f"/{bare}/"}
+
+
+def gitignore_update(current: str | None, entries: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The one rule for a .gitignore faktctl wants lines in: never replace it, add the
+    missing lines at its end. Returns the new text and the lines added (none: unchanged)."""
+    text = current or ""
+    present = {line.strip() for line in text.splitlines()}
+    missing = [entry for entry in entries if not (_ignore_forms(entry) & present)]
+    if not missing:
+        return text, []
+    prefix = text if not text or text.endswith("\n") else text + "\n"
+    return prefix + "".join(f"{entry}\n" for entry in missing), missing
+
+
+def read_gitignore(folder: Path) -> str | None:
+    """The .gitignore in `folder` as text; None when there is none. Not UTF-8: an error, since
+    faktctl would not know how to extend it."""
+    path = folder / GITIGNORE
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise FileOperationFailed(
+            f"cannot extend {path}: it is not UTF-8 text (add the lines yourself)"
+        ) from None
+    except OSError as err:
+        raise file_error("read", path, err) from None
+
+
+def add_to_gitignore(folder: Path, entries: tuple[str, ...]) -> list[str]:
+    """Add the missing `entries` to `folder`/.gitignore (made when absent); the lines added."""
+    text, added = gitignore_update(read_gitignore(folder), entries)
+    if added:
+        atomic_write(folder / GITIGNORE, text, _mode_of(_stat_or_none(folder / GITIGNORE)))
+    return added
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
+
+
 STANDARD_STREAMS = {
     "-": 1,
     "/dev/stdout": 1,

@@ -109,6 +109,40 @@ def redact(text: str, secrets: Iterable[SecretStr]) -> str:
     return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<3>", text)
 
 
+_KEYED_LINE = re.compile(r"^(\s*[A-Za-z_][\w.-]*\s*[=:]\s*)")
+
+
+def _value_hidden(line: str) -> str:
+    """A line of a secret-bearing file with its value hidden: `KEY=` / `key:` / `key =`
+    kept, the rest redacted; a line with no key (a password file's one line) wholly."""
+    keyed = _KEYED_LINE.match(line)
+    return (keyed[1] if keyed else "") + REDACTED
+
+
+def secret_file_pair(
+    current: str, wanted: str | SecretStr, secrets: Iterable[SecretStr]
+) -> tuple[str, str]:
+    """The two versions of a secret-bearing file (.env, a password file, a Kubernetes secret
+    file, conf.d TOML) as they may be shown side by side (a drift diff): the one redaction
+    for such files. The file on disk may hold values faktctl no longer knows (the password
+    before a rotation), so a line that is not the same in both versions shows only its key;
+    a line both share is shown with the known secrets and URL passwords redacted."""
+    plain = wanted.get_secret_value() if isinstance(wanted, SecretStr) else wanted
+    secrets = tuple(secrets)
+    old_lines, new_lines = current.splitlines(keepends=True), plain.splitlines(keepends=True)
+    shared = set(old_lines) & set(new_lines)
+
+    def shown_lines(lines: list[str]) -> str:
+        out = []
+        for line in lines:
+            ending = line[len(line.rstrip("\r\n")) :]
+            body = line[: len(line) - len(ending)]
+            out.append((body if line in shared else _value_hidden(body)) + ending)
+        return redact("".join(out), secrets)
+
+    return shown_lines(old_lines), shown_lines(new_lines)
+
+
 def matches(text: str | None, wanted: str | SecretStr) -> bool:
     """True when `text` (e.g. a file's current content) is exactly `wanted`."""
     if isinstance(wanted, SecretStr):
