@@ -66,16 +66,24 @@ class SecretStr:
         raise TypeError("a secret is not pickled")
 
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# a URL's authority runs from `//` to the first `/`, `?`, `#` (or a blank); its userinfo ends
+# at the LAST `@` in it, as URL parsers (Go's, restic's) read it: a password may hold `@`
+_URL_AUTHORITY = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<authority>[^/?#\s]*)", re.I)
+
+
+def _authority_hidden(match: re.Match[str]) -> str:
+    _, at, host = match["authority"].rpartition("@")
+    return match["scheme"] + (f"***@{host}" if at else host)
 
 
 def hide_url_userinfo(text: str) -> str:
     """`text` with the `user:password@` of every URL in it shown as `***@` (a restic
-    repository, a proxy's upstream); the one rule for credentials written into a URL."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    repository, a proxy's upstream, a webhook); the one rule for credentials written into a
+    URL, read as a URL parser reads them (the last `@` of the authority)."""
+    return _URL_AUTHORITY.sub(_authority_hidden, text)
 
 
-_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
+_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^/?#\s]*)(@)")
 
 
 def fingerprint(secret: SecretStr, length: int = 64) -> str:
