@@ -86,7 +86,7 @@ def restic_opener(project: Project, policy: BackupPolicy) -> Callable[[dest.Repo
 
     def open_repository(repository: dest.Repository) -> Restic:
         if "binary" not in found:
-            found["binary"] = restic_cli.find(policy.restic)
+            found["binary"] = restic_cli.find(project.loaded.executable(policy.restic))
             assert policy.password_file is not None
             found["password"] = read_secret(
                 project.loaded.resolve(policy.password_file),

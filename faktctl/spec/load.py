@@ -115,8 +115,14 @@ class LoadedSpec:
         return self.path.parent
 
     def resolve(self, relative: str) -> Path:
+        """A path the spec names, relative to the spec's folder (never the caller's)."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    def executable(self, value: str) -> str:
+        """A program the spec names (`backup.restic`): a bare name is looked up on PATH; a
+        value with a `/` is a path, relative to the spec's folder like every path in it."""
+        return value if "/" not in value else str(self.resolve(value).absolute())
 
     def line_of(self, *path: str | int) -> int:
         return _Positions(dict(self.positions)).nearest(tuple(path))[0]

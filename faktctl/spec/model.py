@@ -22,6 +22,7 @@ from faktctl.spec.types import (
     Command,
     Duration,
     EnvValue,
+    PathOf,
     PortBinding,
     PublishedPort,
     format_size,
@@ -132,7 +133,9 @@ class Storage(_Model):
     """Where /var/lib/faktory lives: a named volume (default) or a host directory."""
 
     volume: Name | None = Field(default=None, description="Named volume (default: data).")
-    host_path: str | None = Field(default=None, description="Host directory, relative to spec.")
+    host_path: Annotated[str, PathOf("folder")] | None = Field(
+        default=None, description="Host directory, relative to spec."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Storage:
@@ -183,12 +186,12 @@ class Server(_Model):
         "public: reachable from anywhere (audited).",
     )
     storage: Storage = Field(default_factory=Storage)
-    password_file: str = Field(
+    password_file: Annotated[str, PathOf("file")] = Field(
         default=DEFAULT_PASSWORD_FILE,
         min_length=1,
         description="File holding the server password (mode 0600), relative to the spec.",
     )
-    dashboard_password_file: str | None = Field(
+    dashboard_password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="Optional separate dashboard password file."
     )
     stop_grace_period: Duration = Field(
@@ -258,8 +261,12 @@ class Kubernetes(_Model):
 
 
 class Build(_Model):
-    context: str = Field(description="Build context folder, relative to the spec.")
-    dockerfile: str = Field(default="Dockerfile", description="Dockerfile inside the context.")
+    context: Annotated[str, PathOf("folder")] = Field(
+        description="Build context folder, relative to the spec."
+    )
+    dockerfile: Annotated[str, PathOf("in-context")] = Field(
+        default="Dockerfile", description="Dockerfile inside the context."
+    )
 
 
 class Worker(_Model):
@@ -304,21 +311,25 @@ class BackupNotify(_Model):
 
 
 class BackupPolicy(_Model):
-    destination: str = Field(
+    destination: Annotated[str, PathOf("destination")] = Field(
         default="backups",
         min_length=1,
         description="Folder for backups, relative to spec, or `restic:<repository>`.",
     )
-    destinations: list[Annotated[str, Field(min_length=1)]] | None = Field(
+    destinations: list[Annotated[str, Field(min_length=1), PathOf("destination")]] | None = Field(
         default=None,
         min_length=1,
         description="Several destinations (folders or `restic:<repository>`); each gets every "
         "backup. Replaces `destination`.",
     )
-    password_file: str | None = Field(
+    password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="File holding the restic repository password (0600)."
     )
-    restic: str = Field(default="restic", min_length=1, description="The restic executable.")
+    restic: Annotated[str, PathOf("executable")] = Field(
+        default="restic",
+        min_length=1,
+        description="The restic executable: a name on PATH, or a path (relative to the spec).",
+    )
     keep: int = Field(default=7, ge=1, description="How many backups to keep.")
     keep_daily: int | None = Field(
         default=None, ge=1, description="Also keep the newest backup of this many days."

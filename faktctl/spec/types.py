@@ -196,3 +196,14 @@ Command = Annotated[
         }
     ),
 ]
+
+
+@dataclass(frozen=True)
+class PathOf:
+    """Marks a spec field that names a path (in `Annotated[str, PathOf(kind)]`): a relative
+    one resolves against the spec's folder (faktctl.spec.load.LoadedSpec.path_of), never the
+    caller's. Kinds: `file`, `folder`, `destination` (a folder or `restic:<repository>`),
+    `executable` (a bare name is looked up on PATH, anything with a `/` is a path) and
+    `in-context` (relative to the build context, itself relative to the spec)."""
+
+    kind: str
