@@ -118,14 +118,47 @@ def write_if_changed(path: Path, content: str | SecretStr, mode: int = 0o644) ->
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) and make the leaf 0700."""
+    """Create `path` (and parents) as a private folder: see `make_private`."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o700)
-    except FileExistsError as err:  # a file where the folder belongs
-        raise file_error("create the folder", path, err) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
     except OSError as err:
         raise file_error("create the folder", path, err) from None
+    make_private(path)
+
+
+def make_private(path: Path) -> None:
+    """The one rule for a private folder faktctl writes into (secrets/, k8s/secrets/, the
+    desired-state cache): a real folder, never a symbolic link (not followed, not chmodded),
+    owned by this user; then made 0700. Checked on the opened folder, so a link swapped in
+    meanwhile is refused too."""
+    try:
+        info = os.lstat(path)
+    except OSError as err:
+        raise file_error("use the folder", path, err) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise FileOperationFailed(
+            f"{path} is a symbolic link: faktctl keeps secrets only in a real folder of its "
+            "own and never follows a link there (remove the link; faktctl creates the folder)"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as err:
+        raise file_error("use the folder", path, err) from None
+    try:
+        opened = os.fstat(fd)
+        if opened.st_uid != os.geteuid():
+            raise FileOperationFailed(
+                f"{path} belongs to another user (uid {opened.st_uid}): faktctl keeps secrets "
+                "only in a folder it owns (remove it, or run as its owner)"
+            )
+        if stat.S_IMODE(opened.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    except OSError as err:
+        raise file_error("change the mode of", path, err) from None
+    finally:
+        os.close(fd)
 
 
 GITIGNORE = ".gitignore"
@@ -281,10 +314,7 @@ class StagedWrites:
                 raise file_error("create the folder", parent, err) from None
             self._made.append(parent)
         if private:
-            try:
-                folder.chmod(0o700)
-            except OSError as err:
-                raise file_error("change the mode of", folder, err) from None
+            make_private(folder)
 
     def _stage(self, path: Path, data: bytes, mode: int) -> None:
         if path.is_dir():
