@@ -49,7 +49,9 @@ def file_error(operation: str, path: Path | str, err: OSError) -> FileOperationF
 def _bytes(content: Content) -> bytes:
     if isinstance(content, SecretStr):
         return content.get_secret_value().encode()
-    return content.encode() if isinstance(content, str) else content
+    # a text may carry a path's bytes (a folder whose name is not UTF-8, decoded by Python
+    # with surrogateescape): written back as those bytes, never an encoding error
+    return content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
 
 
 def _mkstemp(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:

@@ -81,3 +81,63 @@ def test_the_desired_state_cache_never_follows_a_planted_link(
         result = run_faktctl(*command, cwd=project, env=env)
         assert "Traceback" not in result.output
     assert _mode(shared_tmp) == 0o1777 and list(shared_tmp.iterdir()) == []
+
+
+def _spec_folder(parent: Path, name: str | bytes) -> Path:
+    folder = Path(os.fsdecode(os.path.join(os.fsencode(parent), os.fsencode(name))))
+    folder.mkdir()
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=folder).code == 0
+    return folder
+
+
+def test_backup_schedule_quotes_a_spaced_folder_by_systemds_rules(tmp_path: Path) -> None:
+    from tests.support.provision import deb_tool
+
+    folder = _spec_folder(tmp_path, "a b 100%")
+    out = tmp_path / "units"
+    result = run_faktctl("backup", "schedule", "--out", str(out), cwd=folder)
+    assert result.code == 0, result.output
+    service = out / "faktctl-backup-shop.service"
+    text = service.read_text()
+    assert f"WorkingDirectory={tmp_path}/a b 100%%\n" in text
+    analyze = deb_tool("systemd-analyze", "systemd")
+    verify = analyze.run("verify", str(service), str(out / "faktctl-backup-shop.timer"))
+    problems = [
+        line
+        for line in verify.stderr.splitlines()
+        if "absolute" in line or "ignoring" in line.lower() or "Unknown" in line
+    ]
+    assert problems == [], verify.stderr
+
+
+def test_backup_schedule_cron_escapes_percent_and_refuses_a_newline(tmp_path: Path) -> None:
+    folder = _spec_folder(tmp_path, "a b 100%")
+    cron = run_faktctl("backup", "schedule", "--cron", cwd=folder)
+    assert cron.code == 0, cron.output
+    line = next(x for x in cron.stdout.splitlines() if x.startswith("@hourly"))
+    assert "100\\%" in line and "100%" not in line.replace("100\\%", "")
+    bad = _spec_folder(tmp_path, "evil\n* * * * * touch pwned #")
+    for args in (["--cron"], ["--out", str(tmp_path / "u2")]):
+        refused = run_faktctl("backup", "schedule", *args, cwd=bad)
+        assert refused.code == 2, refused.output
+        assert "newline" in refused.stderr and "Traceback" not in refused.output
+    assert not (tmp_path / "u2").exists()
+
+
+def test_backup_schedule_in_a_folder_whose_name_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    folder = _spec_folder(tmp_path, b"caf\xe9")
+    for args in (["--cron"], ["--out", str(tmp_path / "u3")]):
+        result = run_faktctl("backup", "schedule", *args, cwd=folder)
+        assert result.code == 2, result.output
+        assert "UTF-8" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["up", "--dry-run"], ["down"]])
+def test_commands_in_a_folder_whose_name_is_not_utf8_do_not_crash(
+    tmp_path: Path, command: list[str]
+) -> None:
+    folder = _spec_folder(tmp_path, b"caf\xe9")
+    env = {"FAKTCTL_CACHE_DIR": str(tmp_path / "cache"), "DOCKER_HOST": "tcp://127.0.0.1:9"}
+    result = run_faktctl(*command, cwd=folder, env=env)
+    assert "Traceback" not in result.output and "UnicodeEncodeError" not in result.output
+    assert "engine" in result.stderr  # it got as far as the engine (none listens here)

@@ -103,7 +103,8 @@ def entry_path(spec_path: Path) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    return folder / (hashlib.sha256(str(spec_path.absolute()).encode()).hexdigest()[:32] + ".json")
+    # the path's own bytes (os.fsencode): a folder name need not be UTF-8
+    return folder / (hashlib.sha256(os.fsencode(spec_path.absolute())).hexdigest()[:32] + ".json")
 
 
 # --- the key: code stamps --------------------------------------------------------------------
