@@ -165,7 +165,11 @@ def notify_after(
         destinations=destinations,
         backup=name,
     )
-    for problem in notify.send(policy.notify, report):
+    try:
+        problems = notify.send(policy.notify, report)
+    except Exception as err:  # an alert never changes the backup's outcome or exit code
+        problems = [f"could not notify: {type(err).__name__}"]
+    for problem in problems:
         ui.info(f"warning: {problem}")
 
 

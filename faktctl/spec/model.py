@@ -25,6 +25,7 @@ from faktctl.spec.types import (
     PathOf,
     PortBinding,
     PublishedPort,
+    WebhookUrl,
     format_size,
     parse_port_binding,
     rule_error,
@@ -301,9 +302,7 @@ RESTIC_PREFIX = "restic:"
 class BackupNotify(_Model):
     """Webhooks told about scheduled (and manual) backups."""
 
-    urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
-        min_length=1, description="Webhook URLs; each gets a JSON POST."
-    )
+    urls: list[WebhookUrl] = Field(min_length=1, description="Webhook URLs; each gets a JSON POST.")
     on_success: bool = Field(default=False, description="Also notify when a backup succeeds.")
     timeout: Duration = Field(
         default="10s", validate_default=True, description="Time each attempt may take."

@@ -201,3 +201,14 @@ def test_a_faktory_url_password_holding_at_signs_is_redacted_whole() -> None:
     assert redact("FAKTORY_URL=tcp://:pa@ss@faktory:7419/x", []) == (
         "FAKTORY_URL=tcp://:<redacted>@faktory:7419/x"
     )
+
+
+def test_an_alert_that_cannot_be_sent_is_a_warning_never_an_exception() -> None:
+    """A URL the sender cannot parse (`https://[::1`, let through by an older spec check) is
+    one warning line; the backup's outcome is decided before and apart from it."""
+    settings = BackupNotify.model_construct(
+        urls=["https://[::1", "http://[fe80::1%zz/"], on_success=True, timeout=timedelta(seconds=1)
+    )
+    report = notify.Report("shop", True, None, 1, 0.1, [])
+    problems = notify.send(settings, report)
+    assert len(problems) == 2 and all("could not notify" in p for p in problems), problems
