@@ -250,6 +250,13 @@ def dashboard(
     address: Annotated[
         str, typer.Option(help="Local address to listen on; keep it on loopback.")
     ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a non-loopback --address although server.dashboard_exposure is internal.",
+        ),
+    ] = False,
 ) -> None:
     """Open the Faktory dashboard on http://127.0.0.1:7420 through the Docker engine API.
 
@@ -259,7 +266,7 @@ def dashboard(
     Ctrl-C closes the tunnel."""
     from faktctl.commands import dashboard as command
 
-    raise typer.Exit(command.run(file, port=port, address=address))
+    raise typer.Exit(command.run(file, port=port, address=address, allow_remote=allow_remote))
 
 
 class AuditFormat(StrEnum):

@@ -141,3 +141,18 @@ def test_commands_in_a_folder_whose_name_is_not_utf8_do_not_crash(
     result = run_faktctl(*command, cwd=folder, env=env)
     assert "Traceback" not in result.output and "UnicodeEncodeError" not in result.output
     assert "engine" in result.stderr  # it got as far as the engine (none listens here)
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "192.0.2.10", "myhost.example"])
+def test_dashboard_refuses_a_non_loopback_address_with_internal_exposure(
+    tmp_path: Path, address: str
+) -> None:
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:9"}  # refused before the engine is asked
+    result = run_faktctl("dashboard", "--address", address, "--port", "0", cwd=tmp_path, env=env)
+    assert result.code == 2, result.output
+    assert "dashboard_exposure is `internal`" in result.stderr and "--allow-remote" in result.stderr
+    allowed = run_faktctl(
+        "dashboard", "--address", address, "--allow-remote", cwd=tmp_path, env=env
+    )
+    assert allowed.code != 2 and "engine" in allowed.stderr  # got past the check
