@@ -115,17 +115,68 @@ def _helm_line(text: str) -> int | None:
     return None
 
 
+# where a rendered manifest holds free text that may itself be Go-template text (an
+# Alertmanager template in a ConfigMap, an audit-ignore reason in an annotation)
+_FREE_TEXT_KEYS = frozenset({"annotations"})
+_FREE_TEXT_DATA = frozenset({"data", "stringData", "binaryData"})
+
+
+def _template_in_structure(node: Any, display: str, data_holder: bool = False) -> int | None:
+    """The line of a Go-template action where a value of the manifest's own structure stands
+    (a name, a count, a key), which `helm template` would have replaced; free text (an
+    annotation's value, a ConfigMap's or Secret's data) may hold such text when rendered."""
+    if isinstance(node, LineDict):
+        for key, value in node.items():
+            if isinstance(key, str) and _HELM_ACTION.search(key):
+                return node.line_of(key)
+            if key in _FREE_TEXT_KEYS or (data_holder and key in _FREE_TEXT_DATA):
+                continue
+            if isinstance(value, str):
+                if _HELM_ACTION.search(value):
+                    return node.line_of(key)
+                continue
+            found = _template_in_structure(value, display)
+            if found is not None:
+                return found
+    elif isinstance(node, LineList):
+        for position, item in enumerate(node):
+            if isinstance(item, str) and _HELM_ACTION.search(item):
+                return node.line_of(position)
+            found = _template_in_structure(item, display)
+            if found is not None:
+                return found
+    return None
+
+
+def _raw_helm(display: str, line: int) -> UsageError:
+    return UsageError(f"{display}:{line}: this is a raw Helm template; {HELM_HINT}")
+
+
 def parse_objects(display: str, text: str) -> list[KubeObject]:
-    helm = _helm_line(text)
-    if helm is not None:
-        raise UsageError(f"{display}:{helm}: this is a raw Helm template; {HELM_HINT}")
+    """The objects of one manifest text. "An unrendered Helm template" is decided from the
+    structure: text that is not YAML because of template actions, or a template action where
+    the manifest's own values stand; never from template text inside free text."""
+    try:
+        docs = yamlsrc.load_all(text, display)
+    except UsageError:
+        helm = _helm_line(text)
+        if helm is not None:
+            raise _raw_helm(display, helm) from None
+        raise
     objects: list[KubeObject] = []
-    for index, doc in enumerate(yamlsrc.load_all(text, display), start=1):
+    for index, doc in enumerate(docs, start=1):
         if doc is None:
             continue
         if not isinstance(doc, LineDict):
             where = getattr(doc, "line", 0)
+            helm = _helm_line(text)
+            if helm is not None:
+                raise _raw_helm(display, helm)
             raise UsageError(f"{display}:{where}: document {index} is not a mapping")
+        kind = doc.get("kind")
+        helm = _template_in_structure(doc, display, data_holder=kind in ("ConfigMap", "Secret"))
+        if helm is not None:
+            raise _raw_helm(display, helm)
         objects += _flatten(doc, display)
     return objects
 
