@@ -161,6 +161,14 @@ def up(
         PullChoice,
         typer.Option(help="Pull an image only when it is missing locally, always, or never."),
     ] = PullChoice.missing,
+    adopt_volume: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-volume",
+            help="Use a data volume of the spec's name that faktctl did not create (it keeps "
+            "no faktctl labels: `down --volumes` never removes it).",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the deployment through the Docker engine, then wait until it is healthy.
 
@@ -172,7 +180,11 @@ def up(
     """
     from faktctl.commands import up as command
 
-    raise typer.Exit(command.run(file, dry_run=dry_run, timeout_s=timeout, pull=pull.value))
+    raise typer.Exit(
+        command.run(
+            file, dry_run=dry_run, timeout_s=timeout, pull=pull.value, adopt_volume=adopt_volume
+        )
+    )
 
 
 @app.command()

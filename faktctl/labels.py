@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 PROJECT = "io.faktctl.project"
@@ -26,6 +27,13 @@ TEST = "io.faktctl.test"
 def owned(project: str) -> dict[str, str]:
     """The labels of every object a project owns (networks, volumes, secrets, containers)."""
     return {MANAGED: "true", PROJECT: project}
+
+
+def owns(tags: Mapping[str, str] | None, project: str) -> bool:
+    """Whether an engine object with these labels is the project's own: the one ownership
+    rule. faktctl removes (`down --volumes`) only what it owns; an object of the project's
+    name without both labels (made by hand, or by compose) is someone else's."""
+    return tags is not None and tags.get(MANAGED) == "true" and tags.get(PROJECT) == project
 
 
 def of_service(project: str, service: str, role: str) -> dict[str, str]:

@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from faktctl.platforms.engine.plan import PullPolicy
 
 
-def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
+def run(
+    file: Path | None,
+    *,
+    dry_run: bool,
+    timeout_s: float,
+    pull: PullPolicy,
+    adopt_volume: bool = False,
+) -> int:
     """Connect, then plan only (--dry-run) or apply under the project's lock."""
     from faktctl.lock import project_lock
     from faktctl.platforms import platform_of
@@ -33,6 +40,6 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
         with project_lock(project.dir, project.desired.project, "up") as stale:
             if stale is not None:
                 ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
-            return platform.apply(engine, pull, timeout_s, started)
+            return platform.apply(engine, pull, timeout_s, started, adopt_volume=adopt_volume)
     finally:
         engine.close()

@@ -79,3 +79,28 @@ def test_the_dashboard_tunnel_serves_many_parallel_connections(deployment: Deplo
     failed = [a for a in answers if a != 200]
     relay_errors = [line for line in lines if "relay:" in line]
     assert failed == [] and relay_errors == [], (failed[:5], relay_errors[:5])
+
+
+def test_a_volume_faktctl_did_not_create_is_never_removed_and_adopted_only_when_asked(
+    make_deployment: Callable[..., Deployment],
+) -> None:
+    made = make_deployment(folder_name="foreign")
+    name = f"{made.project}_data"
+    made.client.volumes.create(name, labels={labels.TEST: made.session_id})  # no faktctl labels
+    try:
+        dry = made.faktctl("up", "--dry-run")
+        assert dry.code == 0, dry.output
+        assert f"volume {name}" in dry.stdout and "--adopt-volume" in dry.stdout, dry.stdout
+        refused = made.faktctl("up")
+        assert refused.code == 2 and "--adopt-volume" in refused.stderr, refused.output
+        adopted = made.faktctl("up", "--adopt-volume")
+        assert adopted.code == 0, adopted.output
+        again = made.faktctl("up")  # its server already uses it: adopted before
+        assert again.code == 0, again.output
+        down = made.faktctl("down", "--volumes", "--yes")
+        assert down.code == 0, down.output
+        assert "faktctl's labels" in down.stderr, down.output
+        assert made.client.volumes.get(name).name == name  # still there
+    finally:
+        made.faktctl("down", "--yes")
+        made.client.volumes.get(name).remove(force=True)

@@ -245,3 +245,31 @@ def test_down_leaves_a_network_it_did_not_create() -> None:
     foreign = ObservedNetwork(desired.network, "net-id", managed=False)
     observed = observed_with(desired, (), network=foreign, volumes=frozenset())
     assert plan_down(observed, "faktory", ["shop_data"], remove_volumes=True).lines() == []
+
+
+def test_down_volumes_never_removes_a_volume_faktctl_did_not_label() -> None:
+    """Issue 24: `docker volume create shop_data` (no labels, or another project's) is not
+    ours: `down --volumes` keeps it and says why (labels.owns is the one ownership rule)."""
+    desired = desired_from()
+    observed = observed_with(desired, everything(desired), foreign_volumes=frozenset({"shop_data"}))
+    lines = plan_down(observed, "faktory", ["shop_data"], True).lines()
+    assert not any(line.startswith("remove volume") for line in lines), lines
+    assert any("shop_data" in line and "faktctl's labels" in line for line in lines), lines
+
+
+def test_up_says_when_it_would_adopt_an_unlabelled_volume() -> None:
+    desired = desired_from()
+    empty = observed_with(desired, (), foreign_volumes=frozenset({"shop_data"}))
+    lines = plan(desired, empty).lines()
+    adopt = [line for line in lines if "shop_data" in line]
+    assert adopt and "--adopt-volume" in adopt[0] and "faktctl's labels" in adopt[0], lines
+
+
+def test_ownership_is_both_labels() -> None:
+    from faktctl import labels
+
+    assert labels.owns({labels.MANAGED: "true", labels.PROJECT: "shop"}, "shop")
+    assert not labels.owns({labels.PROJECT: "shop"}, "shop")
+    assert not labels.owns({labels.MANAGED: "true", labels.PROJECT: "other"}, "shop")
+    assert not labels.owns({"com.docker.compose.project": "shop"}, "shop")
+    assert not labels.owns(None, "shop")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from faktctl.desired import Desired
     from faktctl.platforms.engine.apply import Failure, Outcome
     from faktctl.platforms.engine.cache import Remembered
+    from faktctl.platforms.engine.observe import Observed
     from faktctl.platforms.engine.plan import PullPolicy
     from faktctl.platforms.protocol import StatusReport
     from faktctl.project import Project
@@ -114,7 +115,15 @@ class EnginePlatform:
             ui.info("up to date: nothing to do")
         return 0
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,
+    ) -> int:
         from faktctl.desired import web_conf_path
         from faktctl.platforms.engine.apply import Executor, Outcome, Settings, apply_images
         from faktctl.platforms.engine.images import resolve_images
@@ -132,6 +141,7 @@ class EnginePlatform:
             apply_images(engine, resolved, image_actions, progress)
             observed = up_snapshot(engine, resolved)
             refuse_compose_started(observed)
+            _refuse_foreign_volumes(observed, resolved.server.name, adopt=adopt_volume)
             the_plan = plan(resolved, observed)
             check_version_change(engine, resolved, observed, the_plan)
             executor = Executor(engine, resolved, settings, progress)
@@ -217,6 +227,18 @@ class EnginePlatform:
         from faktctl.platforms.engine.logs import show_logs
 
         return show_logs(self._loaded_spec(), secrets, service=service, follow=follow, tail=tail)
+
+
+def _refuse_foreign_volumes(observed: Observed, server: str, *, adopt: bool) -> None:
+    """A volume of the spec's name that faktctl did not create (labels.owns) becomes the
+    server's data only when the user says so; a server of the project's already on it has
+    adopted it before."""
+    from faktctl.platforms.engine.plan import adopt_note
+
+    foreign = sorted(observed.foreign_volumes)
+    if not foreign or adopt or observed.of_service(server):
+        return
+    raise UsageError(f"volume {foreign[0]} {adopt_note(foreign[0])}", "see `up --dry-run`")
 
 
 def _prune_old_builds(engine: Engine, resolved: Desired) -> None:

@@ -61,7 +61,15 @@ class SwarmPlatform:
     def dry_run(self, engine: Engine, pull: PullPolicy) -> int:
         return dry_run(engine, self._opened(), pull)
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,  # a swarm's volumes live on its nodes: not looked at here
+    ) -> int:
         return apply(engine, self._opened(), pull, timeout_s, started)
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
