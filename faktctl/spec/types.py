@@ -237,4 +237,8 @@ def _webhook_url(value: str) -> str:
     return value
 
 
-WebhookUrl = Annotated[str, AfterValidator(_webhook_url)]
+WebhookUrl = Annotated[
+    str,
+    AfterValidator(_webhook_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https?://\S+$"}),  # for editors
+]

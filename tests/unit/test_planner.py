@@ -273,3 +273,30 @@ def test_ownership_is_both_labels() -> None:
     assert not labels.owns({labels.MANAGED: "true", labels.PROJECT: "other"}, "shop")
     assert not labels.owns({"com.docker.compose.project": "shop"}, "shop")
     assert not labels.owns(None, "shop")
+
+
+def test_a_container_that_merely_carries_the_projects_labels_is_not_taken_as_its_own() -> None:
+    """Issue 24: `docker run --label io.faktctl.project=shop --label io.faktctl.role=server
+    ...` is not the server: the lookup leaves it out and says which container and why."""
+    from faktctl import labels
+    from faktctl.live.containers import find
+
+    own_tags = {**labels.of_service("shop", "faktory", "server"), labels.REPLICA: "1"}
+
+    class Engine:
+        def containers(self, wanted: object, all: bool = True) -> list[dict[str, object]]:
+            return [
+                {"Id": "a" * 12, "Name": "/shop-faktory-1", "Config": {"Labels": own_tags}},
+                {"Id": "b" * 12, "Name": "/impostor", "Config": {"Labels": own_tags}},
+                {
+                    "Id": "c" * 12,
+                    "Name": "/other",
+                    "Config": {"Labels": {labels.PROJECT: "shop", labels.ROLE: "server"}},
+                },
+            ]
+
+    found = find(Engine(), "shop")
+    assert [c["Name"] for c in found.with_role("server")] == ["/shop-faktory-1"]
+    reasons = dict(found.strangers)
+    assert "shop-faktory-1" in reasons["impostor"]
+    assert "managed" in reasons["other"]

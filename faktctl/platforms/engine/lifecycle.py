@@ -109,6 +109,7 @@ class EnginePlatform:
         resolved, image_actions = resolve_images(engine, self._opened().desired, pull)
         observed = up_snapshot(engine, resolved)
         refuse_compose_started(observed)
+        _note_strangers(engine, resolved.project)
         the_plan = plan(resolved, observed)
         ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
         if the_plan.up_to_date and not image_actions:
@@ -141,6 +142,7 @@ class EnginePlatform:
             apply_images(engine, resolved, image_actions, progress)
             observed = up_snapshot(engine, resolved)
             refuse_compose_started(observed)
+            _note_strangers(engine, resolved.project)
             _refuse_foreign_volumes(observed, resolved.server.name, adopt=adopt_volume)
             the_plan = plan(resolved, observed)
             check_version_change(engine, resolved, observed, the_plan)
@@ -227,6 +229,18 @@ class EnginePlatform:
         from faktctl.platforms.engine.logs import show_logs
 
         return show_logs(self._loaded_spec(), secrets, service=service, follow=follow, tail=tail)
+
+
+def _note_strangers(engine: Engine, project: str) -> None:
+    """Containers that carry the project's label but are not faktctl's own are left alone:
+    said, with why (labels.not_own_container)."""
+    from faktctl.live.containers import find
+
+    for name, why in find(engine, project).strangers:
+        ui.info(
+            f"note: container {name} carries project `{project}`'s label but is not "
+            f"faktctl's ({why}): left alone"
+        )
 
 
 def _refuse_foreign_volumes(observed: Observed, server: str, *, adopt: bool) -> None:

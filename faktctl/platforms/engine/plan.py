@@ -90,7 +90,7 @@ class Plan:
 
 
 def container_name(project: str, service: str, replica: int) -> str:
-    return f"{project}-{service}-{replica}"
+    return labels.container_name(project, service, replica)
 
 
 # --- config parts: what the labels remember so a recreate can be explained ----------------------
