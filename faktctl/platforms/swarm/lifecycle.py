@@ -260,8 +260,14 @@ def _remove_rest(engine: Engine, project: str, network: str, volume: str | None)
         ui.info(f"removed secret {raw['Spec']['Name']}")
         removed += 1
     if volume is not None:
-        if engine.volume(volume) is None:
+        found = engine.volume(volume)
+        if found is None:
             ui.info(f"volume {volume} is not on this engine: remove it on the server's node")
+        elif not labels.owns(found.get("Labels"), project):  # the one ownership rule
+            ui.info(
+                f"kept volume {volume}: it lacks faktctl's labels for this project (faktctl "
+                "did not create it); remove it yourself if it is yours to delete"
+            )
         else:
             _retry(lambda: engine.remove_volume(volume), f"removing volume {volume}")
             ui.info(f"removed volume {volume}")
