@@ -133,19 +133,28 @@ def secret_file_pair(
     """The two versions of a secret-bearing file (.env, a password file, a Kubernetes secret
     file, conf.d TOML) as they may be shown side by side (a drift diff): the one redaction
     for such files. The file on disk may hold values faktctl no longer knows (the password
-    before a rotation), so a line that is not the same in both versions shows only its key;
-    a line both share is shown with the known secrets and URL passwords redacted."""
+    before a rotation), so a line that is not the same in both versions shows its value only
+    when it belongs to a key (`KEY=`, `key:`) whose rendered value holds no secret; any other
+    such line shows its key alone, a line without a key (a password file's) nothing of it.
+    Lines both versions share are shown with the known secrets and URL passwords redacted."""
     plain = wanted.get_secret_value() if isinstance(wanted, SecretStr) else wanted
     secrets = tuple(secrets)
     old_lines, new_lines = current.splitlines(keepends=True), plain.splitlines(keepends=True)
     shared = set(old_lines) & set(new_lines)
+    public_keys = set()
+    for line in new_lines:
+        keyed = _KEYED_LINE.match(line)
+        if keyed and redact(line, secrets) == line:
+            public_keys.add(keyed[1].strip())
 
     def shown_lines(lines: list[str]) -> str:
         out = []
         for line in lines:
             ending = line[len(line.rstrip("\r\n")) :]
             body = line[: len(line) - len(ending)]
-            out.append((body if line in shared else _value_hidden(body)) + ending)
+            keyed = _KEYED_LINE.match(body)
+            public = keyed is not None and keyed[1].strip() in public_keys
+            out.append((body if line in shared or public else _value_hidden(body)) + ending)
         return redact("".join(out), secrets)
 
     return shown_lines(old_lines), shown_lines(new_lines)
