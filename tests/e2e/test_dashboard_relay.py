@@ -104,3 +104,36 @@ def test_a_volume_faktctl_did_not_create_is_never_removed_and_adopted_only_when_
     finally:
         made.faktctl("down", "--yes")
         made.client.volumes.get(name).remove(force=True)
+
+
+def test_a_container_that_merely_carries_the_projects_labels_is_left_alone(
+    deployment: Deployment, faktory_image: str
+) -> None:
+    tags = {
+        labels.MANAGED: "true",
+        labels.PROJECT: deployment.project,
+        labels.SERVICE: "faktory",
+        labels.ROLE: "server",
+        labels.REPLICA: "1",
+        labels.TEST: deployment.session_id,
+    }
+    impostor = deployment.client.containers.run(
+        faktory_image,
+        ["sleep", "300"],
+        entrypoint=[],
+        name=f"{deployment.project}-impostor",
+        labels=tags,
+        detach=True,
+    )
+    try:
+        dry = deployment.faktctl("up", "--dry-run")
+        assert dry.code == 0, dry.output
+        assert f"{deployment.project}-impostor" in dry.stderr and "not faktctl's" in dry.stderr
+        assert "remove faktory" not in dry.stdout and "recreate faktory" not in dry.stdout
+        assert "faktory: " in dry.stdout and "up to date" in dry.stdout, dry.stdout
+        down = deployment.faktctl("down", "--yes")
+        assert down.code == 0, down.output
+        impostor.reload()
+        assert impostor.status == "running"  # not faktctl's: never stopped or removed
+    finally:
+        impostor.remove(force=True)
