@@ -165,6 +165,14 @@ def up(
         PullChoice,
         typer.Option(help="Pull an image only when it is missing locally, always, or never."),
     ] = PullChoice.missing,
+    adopt_volume: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-volume",
+            help="Use a data volume of the spec's name that faktctl did not create (it keeps "
+            "no faktctl labels: `down --volumes` never removes it).",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the deployment through the Docker engine, then wait until it is healthy.
 
@@ -182,7 +190,11 @@ def up(
     """
     from faktctl.commands import up as command
 
-    raise typer.Exit(command.run(file, dry_run=dry_run, timeout_s=timeout, pull=pull.value))
+    raise typer.Exit(
+        command.run(
+            file, dry_run=dry_run, timeout_s=timeout, pull=pull.value, adopt_volume=adopt_volume
+        )
+    )
 
 
 @app.command()
@@ -339,6 +351,13 @@ def dashboard(
     address: Annotated[
         str, typer.Option(help="Local address to listen on; keep it on loopback.")
     ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a non-loopback --address although server.dashboard_exposure is internal.",
+        ),
+    ] = False,
 ) -> None:
     """Open the Faktory dashboard on http://127.0.0.1:7420 through the Docker engine API.
 
@@ -348,7 +367,7 @@ def dashboard(
     Ctrl-C closes the tunnel."""
     from faktctl.commands import dashboard as command
 
-    raise typer.Exit(command.run(file, port=port, address=address))
+    raise typer.Exit(command.run(file, port=port, address=address, allow_remote=allow_remote))
 
 
 class AuditFormat(StrEnum):

@@ -47,13 +47,25 @@ def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None =
     Anything else is a one-line UsageError (exit 2) naming the file.
     """
     shown = f"{what} file {path}"
+    data = read_secret_bytes(path, shown, spec_field, inside=inside)
+    return SecretStr(_one_line(data, shown))
+
+
+def read_secret_bytes(
+    path: Path, shown: str, spec_field: str = "", *, inside: Path | None = None
+) -> bytes:
+    """The bytes of a secret file under the file rules of `read_secret` (a regular file, at
+    most MAX_SECRET_BYTES, a link only within `inside`), without the one-line rules: for the
+    files other tools read as secrets (a kustomize secretGenerator's `files`)."""
     target = _followed(path, shown, inside)
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
         raise UsageError(
             f"{shown} does not exist",
-            f"`faktctl secrets provision` creates it, or point {spec_field} at it",
+            f"`faktctl secrets provision` creates it, or point {spec_field} at it"
+            if spec_field
+            else "",
         ) from None
     except OSError as err:
         if err.errno == errno.ELOOP:
@@ -81,7 +93,7 @@ def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None =
         raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
     finally:
         os.close(fd)
-    return SecretStr(_one_line(data, shown))
+    return data
 
 
 def _followed(path: Path, shown: str, inside: Path | None) -> Path:

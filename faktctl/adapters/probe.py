@@ -410,12 +410,16 @@ def post_json(
     """
     import httpx
 
-    host = httpx.URL(url).host or "?"
+    try:
+        parsed = httpx.URL(url)  # the parser that sends it: a URL it refuses is a failed alert
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise ProbeError(f"webhook URL cannot be sent to: {type(exc).__name__}") from None
+    host = parsed.host or "?"
     last = "no attempt"
     for attempt in range(1, max(attempts, 1) + 1):
         try:
-            response = httpx.post(url, json=payload, timeout=timeout, follow_redirects=False)
-        except httpx.HTTPError as exc:
+            response = httpx.post(parsed, json=payload, timeout=timeout, follow_redirects=False)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             last = f"{type(exc).__name__}"
         else:
             if response.status_code < 500:

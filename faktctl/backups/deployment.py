@@ -87,6 +87,14 @@ def running_server(engine: Engine, project: str) -> RawDict:
         if elsewhere is not None:
             raise ServerNotRunning(elsewhere)
     if not servers:
+        strangers = containers.find(engine, project).strangers
+        if strangers:
+            name, why = strangers[0]
+            raise ServerNotRunning(
+                f"project `{project}` has no {SERVER_SERVICE} server container on this engine; "
+                f"container {name} carries the project's label but is not faktctl's: {why}",
+                "start the server with `faktctl up`; remove or relabel that container",
+            )
         raise ServerNotRunning(
             f"project `{project}` has no {SERVER_SERVICE} server container on this engine",
             "start it with `faktctl up`",

@@ -23,7 +23,7 @@ from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
 from faktctl.project import Project, open_project
 from faktctl.secretfiles import write_web_conf
-from faktctl.secretvalue import REDACTED, matches
+from faktctl.secretvalue import REDACTED, SecretStr, matches, secret_file_pair
 from faktctl.secretvalue import shown as redacted
 
 if TYPE_CHECKING:
@@ -58,24 +58,34 @@ def run(file: Path | None, *, check: bool) -> int:
 
 
 def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
-    from faktctl.fsutil import ensure_private_dir
-    from faktctl.platforms.kubernetes import DEFAULT_DIR, SECRETS_DIR, render_kubernetes
+    from faktctl.fsutil import (
+        add_to_gitignore,
+        ensure_private_dir,
+        gitignore_update,
+        read_gitignore,
+    )
+    from faktctl.platforms.kubernetes import DEFAULT_DIR, GITIGNORED, SECRETS_DIR, render_kubernetes
 
     project = open_project(file)
     directory = out if out is not None else project.dir / DEFAULT_DIR
     files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
     targets = files.targets(directory)
     if check:
-        return check_files(
-            project,
-            targets,
-            f"{shown(directory)}/ matches the spec",
-            "faktctl render --target kubernetes",
-        )
+        fix = "faktctl render --target kubernetes"
+        _, unignored = gitignore_update(read_gitignore(directory), GITIGNORED)
+        if unignored:
+            ui.info(
+                f"{shown(directory / '.gitignore')}: lacks {', '.join(unignored)} (run `{fix}`)"
+            )
+        found = check_files(project, targets, f"{shown(directory)}/ matches the spec", fix)
+        return ExitCode.FINDINGS if unignored else found
     ensure_private_dir(directory / SECRETS_DIR)
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)
         ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
+    added = add_to_gitignore(directory, GITIGNORED)
+    if added:
+        ui.info(f"added {', '.join(added)} to {shown(directory / '.gitignore')}")
     ui.info(f"apply with: kubectl apply -k {shown(directory)}")
     return ExitCode.OK
 
@@ -130,10 +140,14 @@ def check_files(project: Project, targets: Targets, ok: str, fix: str = "faktctl
         if current is None:
             ui.info(f"{name}: missing (run `{fix}`)")
             continue
+        if isinstance(wanted, SecretStr):  # a secret-bearing file: the one redaction for them
+            old, new = secret_file_pair(current, wanted, project.secrets)
+        else:
+            old, new = redacted(current, project.secrets), redacted(wanted, project.secrets)
         diff = "".join(
             difflib.unified_diff(
-                redacted(current, project.secrets).splitlines(keepends=True),
-                redacted(wanted, project.secrets).splitlines(keepends=True),
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
                 fromfile=f"{name} (on disk)",
                 tofile=f"{name} (rendered)",
             )

@@ -17,7 +17,14 @@ if TYPE_CHECKING:
     from faktctl.platforms.engine.plan import PullPolicy
 
 
-def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy) -> int:
+def run(
+    file: Path | None,
+    *,
+    dry_run: bool,
+    timeout_s: float,
+    pull: PullPolicy,
+    adopt_volume: bool = False,
+) -> int:
     """Connect, then plan only (--dry-run) or apply under the project's lock."""
     from faktctl import journal
     from faktctl.live import helpers
@@ -39,6 +46,6 @@ def run(file: Path | None, *, dry_run: bool, timeout_s: float, pull: PullPolicy)
                 ui.info(f"note: taking over the lock left by {stale.describe()}, which has ended")
             journal.require_none(project.dir, project.desired.project, "run `up`")
             helpers.remove_leftovers(engine, project.desired.project, ui.info)
-            return platform.apply(engine, pull, timeout_s, started)
+            return platform.apply(engine, pull, timeout_s, started, adopt_volume=adopt_volume)
     finally:
         engine.close()

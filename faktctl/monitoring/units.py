@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from faktctl.backups.schedule import systemd_quote
+from faktctl.backups.schedule import systemd_path, systemd_quote
 
 TEXTFILE_SCHEDULE = "minutely"
 
@@ -40,7 +40,7 @@ def service_text(job: MetricsJob) -> str:
         "\n"
         "[Service]\n"
         f"{mode}"
-        f"WorkingDirectory={systemd_quote(str(job.spec_path.parent))}\n"
+        f"WorkingDirectory={systemd_path(str(job.spec_path.parent))}\n"
         "Environment=NO_COLOR=1\n"
         f"ExecStart={exec_start}\n"
         "Nice=5\n" + ("" if job.textfile else "\n[Install]\nWantedBy=multi-user.target\n")

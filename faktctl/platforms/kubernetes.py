@@ -50,7 +50,8 @@ NETWORK_FILE = "network.yaml"
 WORKERS_FILE = "workers.yaml"
 SECRETS_DIR = "secrets"
 DEFAULT_DIR = "k8s"  # beside the spec, unless `render --out` names another
-GITIGNORE = ".gitignore"
+# the lines the output folder's .gitignore must hold (added to it, never replacing it)
+GITIGNORED = (f"/{SECRETS_DIR}/",)
 # The uid/gid the server runs as: not root, not in the image's /etc/passwd (nothing needs it).
 RUN_AS = 65532
 SECRET_MODE = 0o440  # owner root, group = fsGroup: the non-root server reads it via its group
@@ -501,8 +502,5 @@ def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> 
     resources = list(manifests)
     manifests[KUSTOMIZATION] = _header(spec_name) + _yaml(
         _kustomization(desired, settings, resources)
-    )
-    manifests[GITIGNORE] = (
-        f"# secret files for the secretGenerator: never commit them\n/{SECRETS_DIR}/\n"
     )
     return KubeFiles(manifests, _secret_files(desired, password))

@@ -23,8 +23,10 @@ from faktctl.spec.types import (
     Command,
     Duration,
     EnvValue,
+    PathOf,
     PortBinding,
     PublishedPort,
+    WebhookUrl,
     format_size,
     parse_port_binding,
     rule_error,
@@ -134,7 +136,9 @@ class Storage(_Model):
     """Where /var/lib/faktory lives: a named volume (default) or a host directory."""
 
     volume: Name | None = Field(default=None, description="Named volume (default: data).")
-    host_path: str | None = Field(default=None, description="Host directory, relative to spec.")
+    host_path: Annotated[str, PathOf("folder")] | None = Field(
+        default=None, description="Host directory, relative to spec."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Storage:
@@ -185,12 +189,12 @@ class Server(_Model):
         "public: reachable from anywhere (audited).",
     )
     storage: Storage = Field(default_factory=Storage)
-    password_file: str = Field(
+    password_file: Annotated[str, PathOf("file")] = Field(
         default=DEFAULT_PASSWORD_FILE,
         min_length=1,
         description="File holding the server password (mode 0600), relative to the spec.",
     )
-    dashboard_password_file: str | None = Field(
+    dashboard_password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="Optional separate dashboard password file."
     )
     stop_grace_period: Duration = Field(
@@ -260,8 +264,12 @@ class Kubernetes(_Model):
 
 
 class Build(_Model):
-    context: str = Field(description="Build context folder, relative to the spec.")
-    dockerfile: str = Field(default="Dockerfile", description="Dockerfile inside the context.")
+    context: Annotated[str, PathOf("folder")] = Field(
+        description="Build context folder, relative to the spec."
+    )
+    dockerfile: Annotated[str, PathOf("in-context")] = Field(
+        default="Dockerfile", description="Dockerfile inside the context."
+    )
 
 
 class Worker(_Model):
@@ -314,9 +322,7 @@ RESTIC_PREFIX = "restic:"
 class BackupNotify(_Model):
     """Webhooks told about scheduled (and manual) backups."""
 
-    urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
-        min_length=1, description="Webhook URLs; each gets a JSON POST."
-    )
+    urls: list[WebhookUrl] = Field(min_length=1, description="Webhook URLs; each gets a JSON POST.")
     on_success: bool = Field(default=False, description="Also notify when a backup succeeds.")
     timeout: Duration = Field(
         default="10s", validate_default=True, description="Time each attempt may take."
@@ -324,21 +330,25 @@ class BackupNotify(_Model):
 
 
 class BackupPolicy(_Model):
-    destination: str = Field(
+    destination: Annotated[str, PathOf("destination")] = Field(
         default="backups",
         min_length=1,
         description="Folder for backups, relative to spec, or `restic:<repository>`.",
     )
-    destinations: list[Annotated[str, Field(min_length=1)]] | None = Field(
+    destinations: list[Annotated[str, Field(min_length=1), PathOf("destination")]] | None = Field(
         default=None,
         min_length=1,
         description="Several destinations (folders or `restic:<repository>`); each gets every "
         "backup. Replaces `destination`.",
     )
-    password_file: str | None = Field(
+    password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="File holding the restic repository password (0600)."
     )
-    restic: str = Field(default="restic", min_length=1, description="The restic executable.")
+    restic: Annotated[str, PathOf("executable")] = Field(
+        default="restic",
+        min_length=1,
+        description="The restic executable: a name on PATH, or a path (relative to the spec).",
+    )
     keep: int = Field(default=7, ge=1, description="How many backups to keep.")
     keep_daily: int | None = Field(
         default=None, ge=1, description="Also keep the newest backup of this many days."

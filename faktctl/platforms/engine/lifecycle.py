@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from faktctl.desired import Desired
     from faktctl.platforms.engine.apply import Failure, Outcome
     from faktctl.platforms.engine.cache import Remembered
+    from faktctl.platforms.engine.observe import Observed
     from faktctl.platforms.engine.plan import Plan, PullPolicy
     from faktctl.platforms.protocol import StatusReport
     from faktctl.project import Project
@@ -108,13 +109,22 @@ class EnginePlatform:
         resolved, image_actions = resolve_images(engine, self._opened().desired, pull)
         observed = up_snapshot(engine, resolved)
         refuse_compose_started(observed)
+        _note_strangers(engine, resolved.project)
         the_plan = plan(resolved, observed)
         ui.data("\n".join([*(a.text() for a in image_actions), *rollout_lines(resolved, the_plan)]))
         if the_plan.up_to_date and not image_actions:
             ui.info("up to date: nothing to do")
         return 0
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,
+    ) -> int:
         from faktctl.desired import web_conf_path
         from faktctl.platforms.engine.apply import Executor, Outcome, Settings, apply_images
         from faktctl.platforms.engine.images import resolve_images
@@ -132,6 +142,8 @@ class EnginePlatform:
             apply_images(engine, resolved, image_actions, progress)
             observed = up_snapshot(engine, resolved)
             refuse_compose_started(observed)
+            _note_strangers(engine, resolved.project)
+            _refuse_foreign_volumes(observed, resolved.server.name, adopt=adopt_volume)
             the_plan = plan(resolved, observed)
             check_version_change(engine, resolved, observed, the_plan)
             executor = Executor(engine, resolved, settings, progress)
@@ -250,6 +262,30 @@ def rollout_lines(desired: Desired, the_plan: Plan) -> list[str]:
         elif action.kind == "scale down":
             lines += [f"  then: {step}" for step in retire_steps(service)]
     return lines
+
+
+def _note_strangers(engine: Engine, project: str) -> None:
+    """Containers that carry the project's label but are not faktctl's own are left alone:
+    said, with why (labels.not_own_container)."""
+    from faktctl.live.containers import find
+
+    for name, why in find(engine, project).strangers:
+        ui.info(
+            f"note: container {name} carries project `{project}`'s label but is not "
+            f"faktctl's ({why}): left alone"
+        )
+
+
+def _refuse_foreign_volumes(observed: Observed, server: str, *, adopt: bool) -> None:
+    """A volume of the spec's name that faktctl did not create (labels.owns) becomes the
+    server's data only when the user says so; a server of the project's already on it has
+    adopted it before."""
+    from faktctl.platforms.engine.plan import adopt_note
+
+    foreign = sorted(observed.foreign_volumes)
+    if not foreign or adopt or observed.of_service(server):
+        return
+    raise UsageError(f"volume {foreign[0]} {adopt_note(foreign[0])}", "see `up --dry-run`")
 
 
 def _prune_old_builds(engine: Engine, resolved: Desired) -> None:

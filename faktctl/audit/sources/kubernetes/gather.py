@@ -46,9 +46,11 @@ from faktctl.audit.sources.kubernetes.objects import (
     generated_from_files,
     generated_secrets,
     load_objects,
+    mapping,
     mappings,
     parse_quantity,
     pod_template,
+    port_number,
     same_namespace,
     secret_values,
     selector_matches,
@@ -214,19 +216,18 @@ def _volume_source(
     """(mount kind, source text, object kind that holds file content or None)."""
     name = str(volume.get("name", ""))
     if "persistentVolumeClaim" in volume:
-        claim = volume["persistentVolumeClaim"] or {}
+        claim = mapping(volume["persistentVolumeClaim"])
         return "volume", f"PersistentVolumeClaim {claim.get('claimName', '')}", None
     if "emptyDir" in volume:
-        empty = volume["emptyDir"] or {}
-        medium = str(empty.get("medium", "")) if isinstance(empty, dict) else ""
+        medium = str(mapping(volume["emptyDir"]).get("medium", ""))
         return ("tmpfs" if medium == "Memory" else "anonymous"), f"emptyDir {name}", None
     if "hostPath" in volume:
-        host = volume["hostPath"] or {}
+        host = mapping(volume["hostPath"])
         return "bind", str(host.get("path", "")), None
     if "secret" in volume:
-        return "secret", str((volume["secret"] or {}).get("secretName", "")), "Secret"
+        return "secret", str(mapping(volume["secret"]).get("secretName", "")), "Secret"
     if "configMap" in volume:
-        return "config", str((volume["configMap"] or {}).get("name", "")), "ConfigMap"
+        return "config", str(mapping(volume["configMap"]).get("name", "")), "ConfigMap"
     if "ephemeral" in volume:
         return "anonymous", f"ephemeral volume {name}", None
     if name in claims:
@@ -282,7 +283,7 @@ def _mounts(
         if holder is None:
             found.append(MountFact(kind, target, source, read_only, location=where))
             continue
-        inner = volume.get("secret") or volume.get("configMap") or {}
+        inner = mapping(volume.get("secret") or volume.get("configMap"))
         entries = _file_entries(index, pod.owner, holder, source or "", inner.get("items"))
         generated = holder == "Secret" and _generated(index, pod.owner, source or "")
         origin: Origin | None = "literal" if entries is not None and not generated else None
@@ -339,7 +340,7 @@ def _host_ports(container: LineDict, display: str) -> tuple[PortFact, ...]:
             continue
         found.append(
             PortFact(
-                int(port.get("containerPort", 0)),
+                port_number(port.get("containerPort")) or 0,
                 str(port.get("hostIP", "")),
                 str(port["hostPort"]),
                 str(port.get("protocol", "TCP")).lower(),
@@ -410,7 +411,7 @@ def _services(index: Index, pod: PodTemplate, named: dict[str, int]) -> list[Kub
         svc
         for svc in index.of_kind("Service")
         if same_namespace(svc, pod.owner)
-        and service_selects((svc.doc.get("spec") or {}).get("selector"), pod.labels)
+        and service_selects(mapping(svc.doc.get("spec")).get("selector"), pod.labels)
     ]
 
 
@@ -418,7 +419,7 @@ def _routes(index: Index, pod: PodTemplate, named: dict[str, int]) -> tuple[Kube
     routes: list[KubeRoute] = []
     by_name: dict[str, list[tuple[LineDict, int, int]]] = {}
     for svc in _services(index, pod, named):
-        spec = svc.doc.get("spec") or {}
+        spec = mapping(svc.doc.get("spec"))
         kind = str(spec.get("type") or "ClusterIP")
         ports = _service_ports(svc, named)
         by_name[svc.name] = ports
