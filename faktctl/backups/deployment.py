@@ -41,6 +41,7 @@ BACKUP_OF_LABEL = labels.JOB_OF
 # what the swarm puts on a task's container
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 SWARM_NODE_ID = "com.docker.swarm.node.id"
+WORKER_TASKS_TIMEOUT_S = 120.0
 SWARM_POLL_S = 0.5
 
 
@@ -583,13 +584,43 @@ class SwarmPause:
         from faktctl.adapters.docker import swarm as docker_swarm
 
         problems = []
+        scaled = []
         for worker in self.workers:
             try:
                 docker_swarm.scale(self.engine, worker.id, worker.replicas)
                 say(f"scaled worker service {worker.name} back to {worker.replicas}")
+                scaled.append(worker)
             except OperationFailed as err:
                 problems.append(err.one_line())
-        return problems
+        return problems + self._wait_running(scaled, WORKER_TASKS_TIMEOUT_S)
+
+    def _wait_running(self, services: list[ScaledService], timeout: float) -> list[str]:
+        """Scaling returns before the tasks run: wait (bounded) until each service runs its
+        replicas, so the next command sees the deployment as it was, not `0/N tasks running`."""
+
+        deadline = time.monotonic() + timeout
+        waiting = list(services)
+        while waiting:
+            waiting = [s for s in waiting if _running_tasks(self.engine, s.id) < s.replicas]
+            if not waiting or time.monotonic() >= deadline:
+                break
+            time.sleep(SWARM_POLL_S)
+        return [
+            f"worker service {s.name}: {_running_tasks(self.engine, s.id)}/{s.replicas} tasks "
+            f"running after {timeout:g}s (`docker service ps {s.name}` shows why)"
+            for s in waiting
+        ]
+
+
+def _running_tasks(engine: Engine, service_id: str) -> int:
+    from faktctl.adapters.docker import swarm as docker_swarm
+
+    return sum(
+        1
+        for task in docker_swarm.tasks(engine, service_id)
+        if task.get("DesiredState") == "running"
+        and (task.get("Status") or {}).get("State") == "running"
+    )
 
 
 def pause_for(
