@@ -16,6 +16,12 @@ PROTOCOL_PORT = 7419
 DASHBOARD_PORT = 7420
 HEALTH_URL = f"http://127.0.0.1:{DASHBOARD_PORT}/health"
 DEFAULT_LOG_LEVEL = "info"
+CONFIG_DIR = "/etc/faktory"  # production's config folder (development ignores it)
+# Faktory 1.9+ turns TLS on for both ports when both files are in the config folder
+TLS_CERT_TARGET = f"{CONFIG_DIR}/public.cert.pem"
+TLS_KEY_TARGET = f"{CONFIG_DIR}/private.key.pem"
+WORKER_CA_TARGET = "/etc/faktctl/ca.cert.pem"  # the CA a worker trusts (SSL_CERT_FILE)
+HEALTH_URL_TLS = f"https://127.0.0.1:{DASHBOARD_PORT}/health"
 
 
 def command(environment: str, log_level: str = DEFAULT_LOG_LEVEL) -> tuple[str, ...]:
@@ -38,3 +44,12 @@ def environment(env_name: str) -> tuple[tuple[str, str], ...]:
     """The variables every server gets: its environment, and the password as a file path
     (the value itself never sits in the container's configuration)."""
     return (("FAKTORY_ENV", env_name), ("FAKTORY_PASSWORD", PASSWORD_TARGET))
+
+
+def health_check(*, tls: bool) -> tuple[str, ...]:
+    """The container's health check: BusyBox wget on the unauthenticated /health. Over TLS
+    it skips verification: it asks the server's own loopback from inside its container, and
+    BusyBox's TLS cannot verify a chain anyway; faktctl's readiness gate verifies."""
+    if not tls:
+        return ("CMD", "wget", "-q", "-O", "/dev/null", HEALTH_URL)
+    return ("CMD", "wget", "-q", "--no-check-certificate", "-O", "/dev/null", HEALTH_URL_TLS)
