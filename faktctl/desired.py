@@ -114,6 +114,8 @@ class ServiceRequest:
         data = asdict(self)
         for ignored in ("replicas", "build", "image_given"):
             data.pop(ignored)
+        if not self.files_digest:  # without TLS files the hash stays what it always was
+            data.pop("files_digest")
         data["env"] = self.env_without_secrets()
         return labels.config_fingerprint(data)
 

@@ -39,15 +39,15 @@ class Endpoint:
     port: int
     tls: probe.Tls | None = None  # the server speaks TLS: how to verify it
 
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
 
 def tls_client(setup: TlsSetup | None) -> probe.Tls | None:
     """How faktctl's own probes speak to a server deployed with `setup` (None: plain)."""
     if setup is None:
         return None
     return probe.Tls(ca_file=setup.ca, server_name=setup.server_name)
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def _is_loopback(ip: str) -> bool:

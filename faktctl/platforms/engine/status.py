@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from faktctl.desired import Desired, ServiceRequest
+from faktctl.live import reach
 from faktctl.live import view as faktory_view
 from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.platforms.engine.plan import Plan, plan
@@ -179,7 +180,8 @@ def _look(
         saving = pool.submit(read_save, engine, server_name, time.time())
         looking = pool.submit(snapshot, engine, desired)
         server = inspected(engine, server_name)
-        view = faktory_view.ask_info(engine, server, password, desired.network)
+        tls = reach.tls_client(desired.tls)
+        view = faktory_view.ask_info(engine, server, password, desired.network, tls=tls)
         observed = looking.result()
         last_save = saving.result()
     mine = {c.id for c in observed.containers}
