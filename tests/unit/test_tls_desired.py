@@ -34,8 +34,8 @@ def _desired(tls: str, digest: str = ""):  # type: ignore[no-untyped-def]
 def test_off_is_the_default_and_changes_nothing() -> None:
     off = _desired("{mode: 'off'}")
     assert off.tls is None
-    assert dict(off.service("emails").env)["FAKTORY_URL"].value.get_secret_value().startswith(
-        "tcp://"
+    assert (
+        dict(off.service("emails").env)["FAKTORY_URL"].value.get_secret_value().startswith("tcp://")
     )
     assert all(not m.target.endswith(".pem") for m in off.server.mounts)
 
