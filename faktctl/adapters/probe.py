@@ -45,10 +45,14 @@ class Tls:
 
     ca_file: str | None
     server_name: str
+    verify: bool = True  # False: read what the server shows without trusting it (the audit)
 
     def context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca_file)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         return context
 
 

@@ -13,6 +13,7 @@ from faktctl.audit.rules import (
     persistence,
     production,
     swarm,
+    tls,
     versions,
 )
 
@@ -26,5 +27,6 @@ __all__ = [
     "persistence",
     "production",
     "swarm",
+    "tls",
     "versions",
 ]
