@@ -130,6 +130,8 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
         "limits": _digest([service.memory_bytes, service.cpus]),
         "depends": _digest(data["depends_on_healthy"]),
     }
+    if service.files_digest:  # TLS files, read once at start
+        parts["tls files"] = _digest(service.files_digest)
     if service.role == "server":
         parts["secrets"] = secrets_digest(desired)
         dashboard = dashboard_digest(desired)
