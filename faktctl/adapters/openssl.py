@@ -24,7 +24,11 @@ from faktctl.errors import OperationFailed
 from faktctl.fsutil import atomic_write
 
 OPENSSL_TIMEOUT = 30.0
-CURVE = "prime256v1"  # ECDSA P-256: what Go's crypto/tls and every client library accept
+CURVE = "prime256v1"  # the CA's key: ECDSA P-256, verified by every client library
+# The server's key is RSA: BusyBox's built-in TLS (the health check's wget in images without
+# an OpenSSL-backed ssl_client) offers no ECDSA signature scheme, so Go's server refuses it an
+# ECDSA certificate (handshake failure, measured on Faktory 1.9.4 and BusyBox 1.35).
+RSA_BITS = 2048
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def make_server_cert(
     ips: Sequence[str],
     days: int,
 ) -> None:
-    """A new server key and a certificate for `names`/`ips`, signed by the CA."""
+    """A new server key (RSA) and a certificate for `names`/`ips`, signed by the CA."""
     alt = ",".join([*(f"DNS:{n}" for n in names), *(f"IP:{i}" for i in ips)])
     with _private_temp(key_path.parent) as temp:
         key, csr, cert, ext = (Path(temp) / n for n in ("key", "csr", "cert", "ext"))
@@ -120,7 +124,8 @@ def make_server_cert(
             "extendedKeyUsage=serverAuth\n"
             f"subjectAltName={alt}\n"
         )
-        _openssl(["ecparam", "-name", CURVE, "-genkey", "-noout", "-out", str(key)])
+        _openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{RSA_BITS}",
+                  "-out", str(key)])  # fmt: skip
         _openssl(
             ["req", "-new", "-key", str(key), "-out", str(csr),
              "-subj", "/CN=" + _subject_value(common_name)]

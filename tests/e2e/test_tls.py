@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from docker.models.containers import Container
+from docker.models.networks import Network
 
 from faktctl.adapters import openssl, probe
 from tests.support.producer import Producer, make_job
@@ -105,6 +107,14 @@ def test_tls_on_both_ports_and_a_go_worker_over_tcp_tls(
         assert conn.push_many([make_job("demo.echo", [n]) for n in range(JOBS)]) == {}
     wait_until(lambda: _processed(producer) >= JOBS, PROCESS_TIMEOUT, f"{JOBS} processed jobs")
 
+    # the container's own health check (BusyBox wget over https) passes too
+    (server_name,) = deployment.containers("faktory")
+
+    def healthy() -> bool:
+        return deployment.inspect(server_name)["State"]["Health"]["Status"] == "healthy"
+
+    wait_until(healthy, 60.0, "the server container's health check to pass over https")
+
     # the worker's URL is tcp+tls:// and it trusts the mounted CA
     (worker_name,) = deployment.containers("worker")
     env = deployment.inspect(worker_name)["Config"]["Env"]
@@ -133,3 +143,103 @@ def test_tls_on_both_ports_and_a_go_worker_over_tcp_tls(
     logs = bytes(refusing.logs()).decode("utf-8", errors="replace")
     assert "unknown authority" in logs or "x509" in logs, logs
     assert deployment.password not in logs
+
+
+def _findings(run_stdout: str) -> dict[str, dict[str, Any]]:
+    document = json.loads(run_stdout)
+    return {f["id"]: f for f in document["result"]["findings"]}
+
+
+def _blocking(findings: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    return [
+        (key, f["message"])
+        for key, f in findings.items()
+        if f["status"] == "fail" and f["category"] != "backup"  # no backup exists yet
+    ]
+
+
+def test_a_worker_elsewhere_over_a_private_address_audit_and_rotation(
+    make_deployment: Callable[..., Deployment],
+    go_worker_image: str,
+    run_container: Callable[..., Container],
+    wait_until: Callable[..., None],
+    test_network: Network,
+) -> None:
+    """The server's 7419 published only on a private address of this host (the gateway of a
+    network the test made); a worker on that other network reaches it through it alone."""
+    test_network.reload()
+    gateway = test_network.attrs["IPAM"]["Config"][0]["Gateway"]
+    deployment = make_deployment()
+
+    def private_and_tls(spec: dict[str, Any]) -> None:
+        _tls_spec(spec)
+        spec["server"]["ports"]["protocol"] = f"{gateway}:{deployment.protocol_port}"
+
+    deployment.edit(private_and_tls)
+    deployment.up()
+    ca = _ca(deployment)
+    tls = probe.Tls(ca_file=str(ca), server_name="faktory")
+
+    def producer() -> Producer:
+        return Producer(gateway, deployment.protocol_port, deployment.password, tls=tls)
+
+    url = f"tcp+tls://:{deployment.password}@{gateway}:{deployment.protocol_port}"
+    worker = run_container(
+        go_worker_image,
+        network=test_network.name,
+        environment={"FAKTORY_URL": url, "SSL_CERT_FILE": "/ca.pem", "WORKER_CONCURRENCY": "5"},
+        volumes={str(ca): {"bind": "/ca.pem", "mode": "ro"}},
+    )
+    with producer() as conn:
+        assert conn.push_many([make_job("demo.echo", [n]) for n in range(50)]) == {}
+    wait_until(lambda: _processed(producer) >= 50, PROCESS_TIMEOUT, "50 jobs by the remote worker")
+
+    audited = deployment.faktctl("audit", "--live", "--strict", "--format", "json")
+    findings = _findings(audited.stdout)
+    assert _blocking(findings) == [], audited.output
+    assert findings["FKD040"]["status"] == "pass"
+    assert findings["FKD041"]["status"] == "pass"
+    assert "chains to the CA" in findings["FKD041"]["message"]
+    assert findings["FKH040"]["status"] == "pass"
+
+    # rotation: a new server certificate, the server recreated on its volume, the same
+    # worker (same URL, same CA) goes on processing
+    with producer() as conn:
+        conn.push(make_job("demo.missing", [1], queue="kept"))  # nobody fetches `kept`
+    before = _handshake_cert(gateway, deployment.protocol_port, ca)
+    rotated = deployment.faktctl("tls", "rotate")
+    assert rotated.code == 0, rotated.output
+    assert "issued the server certificate" in rotated.stderr
+    assert "tls files" in rotated.stderr
+    assert _handshake_cert(gateway, deployment.protocol_port, ca) != before
+    with producer() as conn:
+        assert conn.queue_sizes().get("kept") == 1
+        processed = int(conn.info()["faktory"]["total_processed"])
+        assert conn.push_many([make_job("demo.echo", [n]) for n in range(20)]) == {}
+    wait_until(
+        lambda: _processed(producer) >= processed + 20, PROCESS_TIMEOUT, "the worker reconnected"
+    )
+    worker.reload()
+    assert worker.status == "running"
+
+    # TLS off on the same deployment: the audit fails it
+    def tls_off(spec: dict[str, Any]) -> None:
+        spec["server"]["tls"] = {"mode": "off"}
+
+    deployment.edit(tls_off)
+    deployment.up()
+    audited = deployment.faktctl("audit", "--live", "--strict", "--format", "json")
+    assert audited.code == 1
+    findings = _findings(audited.stdout)
+    assert findings["FKD040"]["status"] == "fail"
+    assert "without TLS" in findings["FKD040"]["message"]
+    assert deployment.password not in audited.output + rotated.output
+
+
+def _handshake_cert(host: str, port: int, ca: Path) -> bytes:
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection((host, port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname="faktory") as tls,
+    ):
+        return tls.getpeercert(binary_form=True) or b""
