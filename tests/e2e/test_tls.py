@@ -111,7 +111,7 @@ def test_tls_on_both_ports_and_a_go_worker_over_tcp_tls(
     (server_name,) = deployment.containers("faktory")
 
     def healthy() -> bool:
-        return deployment.inspect(server_name)["State"]["Health"]["Status"] == "healthy"
+        return bool(deployment.inspect(server_name)["State"]["Health"]["Status"] == "healthy")
 
     wait_until(healthy, 60.0, "the server container's health check to pass over https")
 
