@@ -189,9 +189,12 @@ def _tls_mount(mount: MountFact) -> bool:
     "Python 3.12+): docs/workers-on-other-hosts.md lists libraries that do.",
 )
 def worker_url_scheme(ctx: WorkerCtx) -> Result:
-    """Each worker's `FAKTORY_URL` scheme against the servers' TLS: a `tcp://` worker cannot
-    talk to a TLS server (the server waits for a TLS hello, the client for `+HI`: it hangs
-    until its timeout), and a `tcp+tls://` worker cannot talk to a plain one."""
+    """Each worker's `FAKTORY_URL` scheme (`tcp://` or `tcp+tls://`) against whether the
+    server it talks to serves TLS (both files in its config folder).
+
+    A `tcp://` worker cannot talk to a TLS server (the server waits for a TLS hello, the
+    client for `+HI`: it hangs until its timeout), and a `tcp+tls://` worker cannot talk to a
+    plain one: either way no job runs."""
     url = ctx.worker.url
     where = url.location if url and url.location else ctx.worker.location
     if url is None or url.value is None:
