@@ -25,6 +25,7 @@ KNOWN_IDS = {
 # Kubernetes input (faktctl/audit/rules/kubernetes.py)
 KNOWN_IDS |= {"FKP020", "FKP021", "FKD020", "FKD021", "FKD022", "FKS030", "FKH030", "FKH031"}
 KNOWN_IDS |= {"FKP030", "FKP031", "FKD030"}  # swarm (issue 14)
+KNOWN_IDS |= {"FKD040", "FKD041", "FKD042", "FKH040"}  # TLS (issue 26)
 
 
 def test_ids_are_stable_and_never_reused() -> None:

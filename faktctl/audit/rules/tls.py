@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from faktctl.audit.model import CertFacts, Location, MountFact
+from faktctl.audit.model import CertFacts, InputKind, Location, MountFact
 from faktctl.audit.registry import (
     Result,
     ServerCtx,
@@ -34,6 +34,8 @@ TLS_FIX = (
     "gives workers tcp+tls:// and the CA), or mount public.cert.pem and private.key.pem into "
     "/etc/faktory (server.tls.mode: files); docs/workers-on-other-hosts.md."
 )
+# the inputs that read the certificate itself (its file, or what the running server shows)
+CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live"})
 _CA_KEY_NAME = re.compile(r"(^|[/._-])ca[._-]?(private[._-]?)?key", re.IGNORECASE)
 
 
@@ -91,6 +93,7 @@ def _cert(ctx: ServerCtx) -> CertFacts | None:
     "Renew it (`faktctl tls rotate`, or `faktctl up`, which renews a generated certificate "
     "30 days before it expires); for server.tls.mode: files issue one for every name in "
     "server.tls.names and the published addresses, signed by ca_file.",
+    inputs=CERT_INPUTS,
 )
 def certificate_fit(ctx: ServerCtx) -> Result:
     """The certificate the server serves (its file for a spec, what a running server showed
