@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def run(file: Path | None, *, port: int, address: str) -> int:
     from faktctl.adapters.docker.connect import connect
     from faktctl.adapters.docker.tunnel import Relay
-    from faktctl.backups.deployment import running_server
+    from faktctl.backups.deployment import container_tls, running_server
     from faktctl.project import load
 
     loaded = load(file)
@@ -36,10 +36,18 @@ def run(file: Path | None, *, port: int, address: str) -> int:
                 f"cannot listen on {address}:{port}: {exc.strerror or exc}",
                 "pick another port with --port",
             ) from exc
+        tls = container_tls(server)
+        scheme = "https" if tls else "http"
         ui.info(
-            f"dashboard of `{loaded.spec.project}`: http://{address}:{relay.port}/ "
+            f"dashboard of `{loaded.spec.project}`: {scheme}://{address}:{relay.port}/ "
             "(sign in with the dashboard password; Ctrl-C stops the tunnel)"
         )
+        if tls is not None:
+            trust = f"trust {tls.ca_file}" if tls.ca_file else "trust your CA"
+            ui.info(
+                "the tunnel passes TLS through to the server: the browser sees the server's "
+                f"certificate ({trust} in the browser, or accept it once)"
+            )
         _serve_until_interrupted(relay)
     finally:
         engine.close()
