@@ -25,10 +25,7 @@ from faktctl.fsutil import atomic_write
 
 OPENSSL_TIMEOUT = 30.0
 CURVE = "prime256v1"  # the CA's key: ECDSA P-256, verified by every client library
-# The server's key is RSA: BusyBox's built-in TLS (the health check's wget in images without
-# an OpenSSL-backed ssl_client) offers no ECDSA signature scheme, so Go's server refuses it an
-# ECDSA certificate (handshake failure, measured on Faktory 1.9.4 and BusyBox 1.35).
-RSA_BITS = 2048
+RSA_BITS = 2048  # the server's key: RSA, the widest client support
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def test_tls_on_both_ports_and_a_go_worker_over_tcp_tls(
         assert conn.push_many([make_job("demo.echo", [n]) for n in range(JOBS)]) == {}
     wait_until(lambda: _processed(producer) >= JOBS, PROCESS_TIMEOUT, f"{JOBS} processed jobs")
 
-    # the container's own health check (BusyBox wget over https) passes too
+    # the container's own health check (a connection to 7419) passes too
     (server_name,) = deployment.containers("faktory")
 
     def healthy() -> bool:

@@ -58,7 +58,7 @@ def test_generate_mounts_the_pair_into_the_config_folder_and_gives_workers_the_c
         "faktory", "localhost", "127.0.0.1", "10.0.0.5", "jobs.example.com", "192.168.7.7"
     )  # fmt: skip
     assert desired.server.healthcheck is not None
-    assert "https://127.0.0.1:7420/health" in desired.server.healthcheck.test
+    assert desired.server.healthcheck.test == ("CMD", "nc", "-w", "3", "127.0.0.1", "7419")
 
 
 def test_new_files_change_the_config_hash() -> None:
