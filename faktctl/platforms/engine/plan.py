@@ -149,6 +149,7 @@ _PART_NAMES = {
     "stop_grace": "stop grace period",
     "limits": "resource limits",
     "depends": "dependencies",
+    "tls files": "tls files",
 }
 
 
