@@ -201,6 +201,9 @@ def test_a_worker_elsewhere_over_a_private_address_audit_and_rotation(
     assert findings["FKD041"]["status"] == "pass"
     assert "chains to the CA" in findings["FKD041"]["message"]
     assert findings["FKH040"]["status"] == "pass"
+    status = deployment.faktctl("status")
+    assert status.code == 0, status.output
+    assert "tls        TLSv1." in status.stdout and "CN=faktory, expires" in status.stdout
 
     # rotation: a new server certificate, the server recreated on its volume, the same
     # worker (same URL, same CA) goes on processing
