@@ -19,7 +19,7 @@ app = typer.Typer(
     help="Deploy the Faktory job server safely: write a spec, render compose files, "
     "launch through Docker, back up, and audit against the go-live checklist.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -83,6 +83,7 @@ class RenderTarget(StrEnum):
     compose = "compose"
     kubernetes = "kubernetes"
     stack = "stack"
+    prometheus = "prometheus"
 
 
 @app.command()
@@ -94,7 +95,8 @@ def render(
             "--target",
             help="compose: compose.yaml and .env beside the spec; kubernetes: a kustomize "
             "directory for `kubectl apply -k` (default k8s/ beside the spec); stack: stack.yaml "
-            "for `docker stack deploy` (platform: swarm; reads image ids from the engine).",
+            "for `docker stack deploy` (platform: swarm; reads image ids from the engine); "
+            "prometheus: prometheus/faktory-rules.yaml, alert rules from `monitoring:`.",
         ),
     ] = RenderTarget.compose,
     out: Annotated[
@@ -130,6 +132,8 @@ def render(
         raise UsageError("--out applies to --target kubernetes only")
     if target == RenderTarget.stack:
         raise typer.Exit(command.run_stack(file, check=check))
+    if target == RenderTarget.prometheus:
+        raise typer.Exit(command.run_prometheus(file, check=check))
     raise typer.Exit(command.run(file, check=check))
 
 
@@ -161,6 +165,14 @@ def up(
         PullChoice,
         typer.Option(help="Pull an image only when it is missing locally, always, or never."),
     ] = PullChoice.missing,
+    adopt_volume: Annotated[
+        bool,
+        typer.Option(
+            "--adopt-volume",
+            help="Use a data volume of the spec's name that faktctl did not create (it keeps "
+            "no faktctl labels: `down --volumes` never removes it).",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the deployment through the Docker engine, then wait until it is healthy.
 
@@ -169,10 +181,20 @@ def up(
     spec is touched: an unchanged deployment is left alone ("up to date"); a changed replica
     count only scales that worker. Every failure is reported at the end (exit 4); the engine
     not being reachable exits 3. One run at a time per project (a lock beside the spec).
+
+    Worker rollouts strand no job: a replaced worker's new replicas start first and must be
+    connected to the server; then the old ones are quieted, drained (up to stop_grace_period)
+    and removed. At most a quarter of a worker's replicas (1 to 10) roll at a time; workers roll
+    side by side. Scaling down quiets and drains the removed replicas. Jobs still reserved when
+    a grace period runs out are reported with their jids.
     """
     from faktctl.commands import up as command
 
-    raise typer.Exit(command.run(file, dry_run=dry_run, timeout_s=timeout, pull=pull.value))
+    raise typer.Exit(
+        command.run(
+            file, dry_run=dry_run, timeout_s=timeout, pull=pull.value, adopt_volume=adopt_volume
+        )
+    )
 
 
 @app.command()
@@ -186,9 +208,10 @@ def down(
         bool, typer.Option(*options.YES, help="Do not ask before deleting the volume.")
     ] = False,
 ) -> None:
-    """Stop and remove the deployment: workers first, then the server with its stop grace
-    period (so Faktory saves its data), then the network. The data volume is kept unless
-    --volumes is given (which asks for confirmation unless --yes)."""
+    """Stop and remove the deployment: workers first (quieted through the server and drained
+    up to their stop grace period when the password is readable), then the server with its
+    stop grace period (so Faktory saves its data), then the network. The data volume is kept
+    unless --volumes is given (which asks for confirmation unless --yes)."""
     from faktctl.commands import down as command
 
     raise typer.Exit(command.run(file, volumes=volumes, assume_yes=yes))
@@ -216,6 +239,84 @@ def status(
     from faktctl.commands import status as command
 
     raise typer.Exit(command.run(file, as_json=as_json, verbose=verbose))
+
+
+@app.command()
+def metrics(
+    file: SpecOption = None,
+    textfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--textfile",
+            help="Write the metrics to this file (atomically) for node_exporter's textfile "
+            "collector, instead of printing them.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="Serve /metrics on HOST:PORT (e.g. 127.0.0.1:9386) until stopped.",
+            show_default=False,
+        ),
+    ] = None,
+    allow_remote: Annotated[
+        bool,
+        typer.Option("--allow-remote", help="Let --listen bind an address other than loopback."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="Seconds one scrape may take; past it the answer is faktory_up 0 (reason "
+            "timeout).",
+        ),
+    ] = 5.0,
+    openmetrics: Annotated[
+        bool,
+        typer.Option(
+            "--openmetrics", help="Print OpenMetrics instead of the Prometheus text format."
+        ),
+    ] = False,
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Write systemd units that run this --listen (a service) or --textfile (a "
+            "service and a minutely timer), and enable them (root, systemd).",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="With --install: write the units to this folder instead of "
+            "/etc/systemd/system, and enable nothing.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Prometheus metrics of the deployment: queue sizes and latencies, sets, totals, the
+    server's connections and memory, its data's last save, the backups, the workers. Prints
+    them once; --textfile writes them for node_exporter; --listen serves /metrics (docs:
+    docs/monitoring.md). A server that cannot be read gives faktory_up 0, not an error."""
+    from faktctl.commands import metrics as command
+
+    raise typer.Exit(
+        command.run(
+            file,
+            textfile=textfile,
+            listen=listen,
+            allow_remote=allow_remote,
+            timeout=timeout,
+            openmetrics=openmetrics,
+            install=install,
+            out=out,
+        )
+    )
 
 
 @app.command()
@@ -250,6 +351,13 @@ def dashboard(
     address: Annotated[
         str, typer.Option(help="Local address to listen on; keep it on loopback.")
     ] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Allow a non-loopback --address although server.dashboard_exposure is internal.",
+        ),
+    ] = False,
 ) -> None:
     """Open the Faktory dashboard on http://127.0.0.1:7420 through the Docker engine API.
 
@@ -259,7 +367,7 @@ def dashboard(
     Ctrl-C closes the tunnel."""
     from faktctl.commands import dashboard as command
 
-    raise typer.Exit(command.run(file, port=port, address=address))
+    raise typer.Exit(command.run(file, port=port, address=address, allow_remote=allow_remote))
 
 
 class AuditFormat(StrEnum):
@@ -267,6 +375,15 @@ class AuditFormat(StrEnum):
     json = "json"
     sarif = "sarif"
     junit = "junit"
+    github = "github"
+    markdown = "markdown"
+    gitlab = "gitlab"
+
+
+class AuditScopeName(StrEnum):
+    repo = "repo"
+    host = "host"
+    live = "live"
 
 
 @app.command()
@@ -276,7 +393,9 @@ def audit(
         Path | None,
         typer.Option(
             "--compose",
-            help="Audit this compose file (any, hand-written or rendered) instead of the spec.",
+            help="Audit this compose file (any, hand-written or rendered) instead of the spec; "
+            "an ECS task definition (JSON, CloudFormation, Terraform), a Render blueprint or a "
+            "fly.toml given here is recognised and audited the same way.",
             dir_okay=False,
             show_default=False,
         ),
@@ -304,8 +423,24 @@ def audit(
             "--strict", help="Fail on any failing check (warning and info too), not only errors."
         ),
     ] = False,
+    scope: Annotated[
+        AuditScopeName | None,
+        typer.Option(
+            "--scope",
+            help="What the audit can see: repo (the committed configuration: CI), host (plus "
+            "this host's secret files and local backups), live (the running deployment, as "
+            "--live). Default: live with --live; repo when CI is set or the spec's secret files "
+            "are git-ignored and absent; host otherwise.",
+            show_default=False,
+        ),
+    ] = None,
     output_format: Annotated[
-        AuditFormat, typer.Option("--format", help="Report format.")
+        AuditFormat,
+        typer.Option(
+            "--format",
+            help="Report format: table, json, sarif, junit, github (workflow-command "
+            "annotations), markdown (a step summary), gitlab (Code Quality JSON).",
+        ),
     ] = AuditFormat.table,
     output: Annotated[
         Path | None,
@@ -330,10 +465,12 @@ def audit(
     password and secrets, dashboard exposure, backups and hygiene.
 
     Default input is the spec (./faktory.yaml or -f) with its password files, backups and
-    rendered files; --compose audits any compose file; --k8s Kubernetes manifests (multi-document
-    YAML, a folder, or `helm template` output on stdin); --live the running containers. Passing,
-    failing and skipped checks are all listed. Exit 0 when no error fails (--strict: when no
-    check fails at all, info included), 1 otherwise, 2 for unreadable or invalid input.
+    rendered files; --compose audits any compose file (or an ECS task definition, also inside
+    CloudFormation or Terraform, a Render blueprint, a fly.toml); --k8s Kubernetes manifests
+    (multi-document YAML, a folder, or `helm template` output on stdin); --live the running
+    containers. Passing, failing and skipped checks are all listed. Exit 0 when no error fails
+    (--strict: when no check fails at all, info included), 1 otherwise, 2 for unreadable or
+    invalid input.
     Suppress a check with `audit.ignore` in the spec, `x-faktctl-ignore` in a compose
     service, or the `faktctl.io/audit-ignore` annotation of a workload (id, reason, expires).
     """
@@ -349,6 +486,7 @@ def audit(
             fmt=output_format.value,
             output=output,
             labels=label or [],
+            scope=scope.value if scope is not None else None,
         )
     )
 
@@ -485,8 +623,8 @@ def backup_schedule(
 @app.command()
 def restore(
     reference: Annotated[
-        str, typer.Argument(metavar="BACKUP", help="Backup name or manifest path.")
-    ],
+        str | None, typer.Argument(metavar="BACKUP", help="Backup name or manifest path.")
+    ] = None,
     file: SpecOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
@@ -494,6 +632,14 @@ def restore(
         int, typer.Option(min=1, help="Seconds to wait for the server to become healthy.")
     ] = 120,
     wanted: FromOption = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish a restore that was interrupted (Ctrl-C, kill, reboot): start the "
+            "server and the workers again and say whether the data is the backup's.",
+        ),
+    ] = False,
 ) -> None:
     """Replace the server's data with a backup.
 
@@ -512,6 +658,7 @@ def restore(
             as_json=as_json,
             timeout=float(timeout),
             wanted=wanted,
+            resume=resume,
         )
     )
 
@@ -554,6 +701,14 @@ def upgrade(
     timeout: Annotated[
         int, typer.Option(min=1, help="Seconds to wait for the new server to become healthy.")
     ] = 120,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish an upgrade that was interrupted (Ctrl-C, kill, reboot): the one it "
+            "recorded beside the spec; rolls back to its safety backup on any loss.",
+        ),
+    ] = False,
 ) -> None:
     """Move the running server to another Faktory version without hiding or losing a job.
 
@@ -577,6 +732,7 @@ def upgrade(
             force=force,
             pull=pull.value,
             timeout=float(timeout),
+            resume=resume,
         )
     )
 
@@ -608,3 +764,91 @@ def tls_rotate(
     from faktctl.commands import tls as command
 
     raise typer.Exit(command.rotate(file, new_ca=new_ca, timeout_s=float(timeout)))
+
+
+secrets_app = typer.Typer(
+    help="The password files of a spec on this host (they are git-ignored: a clone has none).",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("provision")
+def secrets_provision(
+    file: SpecOption = None,
+    which: Annotated[
+        str,
+        typer.Option(
+            "--which",
+            metavar="server|dashboard",
+            help="The password file a given value goes to: server (server.password_file) or "
+            "dashboard (server.dashboard_password_file).",
+        ),
+    ] = "server",
+    from_stdin: Annotated[
+        bool, typer.Option("--from-stdin", help="Read the value from standard input (a pipe).")
+    ] = False,
+    from_env: Annotated[
+        str | None,
+        typer.Option(
+            "--from-env", metavar="VAR", help="Take the value from this environment variable."
+        ),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Copy the value from this file.", dir_okay=False),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the --which file even when it exists."),
+    ] = False,
+) -> None:
+    """Create the password files the spec names, on the host that deploys it.
+
+    Missing files are generated; with --from-stdin, --from-env or --from-file the --which file
+    gets that value instead (the same password as another host, or one from the CI's secret
+    store). Files are written 0600 in a 0700 folder and never printed; a file that exists is
+    left alone unless --force. Then `faktctl up`.
+    """
+    from faktctl.commands import secrets as command
+
+    command.run(
+        file,
+        which=which,
+        from_stdin=from_stdin,
+        from_env=from_env,
+        from_file=from_file,
+        force=force,
+    )
+
+
+@app.command()
+def rescue(
+    file: SpecOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be handed back; change nothing.")
+    ] = False,
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="Only reservations at least this old (e.g. 30s, 5m, 1h).",
+        ),
+    ] = "0s",
+    as_json: JsonOption = False,
+) -> None:
+    """Hand the jobs a crashed worker left reserved back to their queue.
+
+    A job fetched by a worker that was killed (SIGKILL, out of memory) stays reserved until its
+    reservation expires (30 minutes by default), and then Faktory files it as a failure. The
+    server lists the worker processes it knows on its dashboard; a reservation held by a
+    process it no longer lists is orphaned. Each orphaned job goes back, unchanged and with no
+    failure recorded, to the end of its queue that is fetched next, atomically (never through
+    FAIL); a reservation of a process the server lists is never touched. Needs the dashboard
+    reachable (as `faktctl dashboard`). Prints the jids and queues moved; exit 0 also when
+    nothing needed it.
+    """
+    from faktctl.commands import rescue as command
+
+    raise typer.Exit(command.run(file, dry_run=dry_run, older_than=older_than, as_json=as_json))

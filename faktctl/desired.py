@@ -32,6 +32,8 @@ WEB_CONF_TARGET = "/etc/faktory/conf.d/faktctl-web.toml"
 FAKTORY_URL_VAR = "FAKTORY_URL"
 
 Role = Literal["server", "worker"]
+WorkerQuiet = Literal["server", "signal", "none"]
+DEFAULT_STOP_SIGNAL = "SIGTERM"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class ServiceRequest:
     # sha256 of the contents of mounted TLS files: a renewed certificate changes the config
     # hash, so `up` recreates the containers that read it (files are read once at start)
     files_digest: str = ""
+    stop_signal: str | None = None  # None: the image's own (SIGTERM unless it says otherwise)
+    quiet: WorkerQuiet = "none"  # how faktctl quiets it before a stop (not container config)
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -112,10 +116,12 @@ class ServiceRequest:
     def config_hash(self) -> str:
         """sha256 of the container's configuration; replicas and build inputs do not count."""
         data = asdict(self)
-        for ignored in ("replicas", "build", "image_given"):
+        for ignored in ("replicas", "build", "image_given", "quiet"):
             data.pop(ignored)
         if not self.files_digest:  # without TLS files the hash stays what it always was
             data.pop("files_digest")
+        if data["stop_signal"] is None:  # hashes from before the field existed stay the same
+            data.pop("stop_signal")
         data["env"] = self.env_without_secrets()
         return labels.config_fingerprint(data)
 
@@ -388,12 +394,14 @@ def _worker(loaded: LoadedSpec, worker: Worker, url: SecretEnv) -> ServiceReques
         ports=(),
         restart=worker.restart,
         healthcheck=None,
-        stop_grace_s=None,
+        stop_grace_s=int(worker.stop_grace_period.total_seconds()),
         memory_bytes=worker.resources.memory,
         cpus=worker.resources.cpus,
         replicas=worker.replicas,
         build=build,
         depends_on_healthy=(SERVER_SERVICE,),
+        stop_signal=worker.stop_signal if worker.stop_signal != DEFAULT_STOP_SIGNAL else None,
+        quiet=worker.quiet,
     )
 
 

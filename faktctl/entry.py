@@ -60,15 +60,46 @@ def os_failure(err: OSError) -> FaktctlError:
     return file_error(operation, str(err.filename), err)
 
 
+_ended = False  # the boundary has the interrupt (or the command ended): never signal again
+REDELIVER_S = 0.05
+
+
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    raise Interrupted("interrupted")
+    if not _ended:
+        raise Interrupted("interrupted")
+
+
+def _swallowed_interrupt(unraisable: Any) -> None:
+    """Ctrl-C that landed in a finalizer (a `__del__` or weakref callback the garbage collector
+    ran between two lines of the command): Python prints such an exception and goes on, so
+    the command would carry on into its next blocking call (a FIFO nobody writes: a hang).
+    The signal is sent again to the main thread a moment later, once the finalizer is over."""
+    if not isinstance(unraisable.exc_value, Interrupted | KeyboardInterrupt):
+        _default_unraisablehook(unraisable)
+        return
+    import threading
+
+    main = threading.main_thread().ident
+
+    def again() -> None:
+        if not _ended and main is not None:
+            signal.pthread_kill(main, signal.SIGINT)
+
+    timer = threading.Timer(REDELIVER_S, again)
+    timer.daemon = True
+    timer.start()
+
+
+_default_unraisablehook = sys.unraisablehook
 
 
 def boundary(command: Callable[[], Any]) -> None:
     """Run `command`: a FaktctlError or an OSError becomes one line on stderr and its exit
     code; ^C exits 130; a traceback only with --debug."""
+    global _ended
     debug = options.DEBUG in sys.argv[1:]
     signal.signal(signal.SIGINT, _raise_interrupted)
+    sys.unraisablehook = _swallowed_interrupt
     try:
         command()
     except FaktctlError as err:
@@ -88,6 +119,7 @@ def boundary(command: Callable[[], Any]) -> None:
         print(f"faktctl: error: {failure.one_line()}", file=sys.stderr)
         sys.exit(int(failure.exit_code))
     except (Interrupted, KeyboardInterrupt):
+        _ended = True
         if debug:
             traceback.print_exc()
         print("faktctl: interrupted", file=sys.stderr)
@@ -95,6 +127,7 @@ def boundary(command: Callable[[], Any]) -> None:
     except BrokenPipeError:
         sys.exit(int(ExitCode.OK))
     finally:
+        _ended = True
         # The work is done: moving every live object out of the collector's reach spares the
         # interpreter a full collection of all the imported modules at exit (~50 ms).
         gc.freeze()
@@ -150,4 +183,6 @@ def main() -> None:
         return
     from faktctl.cli import app
 
-    boundary(app)
+    # one program name however it is started (`python -m faktctl` too): shell completion
+    # scripts and usage lines say `faktctl`
+    boundary(lambda: app(prog_name="faktctl"))

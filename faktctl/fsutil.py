@@ -49,7 +49,9 @@ def file_error(operation: str, path: Path | str, err: OSError) -> FileOperationF
 def _bytes(content: Content) -> bytes:
     if isinstance(content, SecretStr):
         return content.get_secret_value().encode()
-    return content.encode() if isinstance(content, str) else content
+    # a text may carry a path's bytes (a folder whose name is not UTF-8, decoded by Python
+    # with surrogateescape): written back as those bytes, never an encoding error
+    return content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
 
 
 def _mkstemp(prefix: str, suffix: str, dir: Path) -> tuple[int, str]:
@@ -118,14 +120,100 @@ def write_if_changed(path: Path, content: str | SecretStr, mode: int = 0o644) ->
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create `path` (and parents) and make the leaf 0700."""
+    """Create `path` (and parents) as a private folder: see `make_private`."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        path.chmod(0o700)
-    except FileExistsError as err:  # a file where the folder belongs
-        raise file_error("create the folder", path, err) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
     except OSError as err:
         raise file_error("create the folder", path, err) from None
+    make_private(path)
+
+
+def make_private(path: Path) -> None:
+    """The one rule for a private folder faktctl writes into (secrets/, k8s/secrets/, the
+    desired-state cache): a real folder, never a symbolic link (not followed, not chmodded),
+    owned by this user; then made 0700. Checked on the opened folder, so a link swapped in
+    meanwhile is refused too."""
+    try:
+        info = os.lstat(path)
+    except OSError as err:
+        raise file_error("use the folder", path, err) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise FileOperationFailed(
+            f"{path} is a symbolic link: faktctl keeps secrets only in a real folder of its "
+            "own and never follows a link there (remove the link; faktctl creates the folder)"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as err:
+        raise file_error("use the folder", path, err) from None
+    try:
+        opened = os.fstat(fd)
+        if opened.st_uid != os.geteuid():
+            raise FileOperationFailed(
+                f"{path} belongs to another user (uid {opened.st_uid}): faktctl keeps secrets "
+                "only in a folder it owns (remove it, or run as its owner)"
+            )
+        if stat.S_IMODE(opened.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    except OSError as err:
+        raise file_error("change the mode of", path, err) from None
+    finally:
+        os.close(fd)
+
+
+GITIGNORE = ".gitignore"
+
+
+def _ignore_forms(entry: str) -> set[str]:
+    """The lines of a .gitignore that already ignore `entry` (`/secrets/` is covered by
+    `secrets/`, `secrets`, `/secrets`)."""
+    bare = entry.strip().strip("/")
+    return {entry.strip(), bare, f"/{bare}", f"{bare}/", f"/{bare}/"}
+
+
+def gitignore_update(current: str | None, entries: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The one rule for a .gitignore faktctl wants lines in: never replace it, add the
+    missing lines at its end. Returns the new text and the lines added (none: unchanged)."""
+    text = current or ""
+    present = {line.strip() for line in text.splitlines()}
+    missing = [entry for entry in entries if not (_ignore_forms(entry) & present)]
+    if not missing:
+        return text, []
+    prefix = text if not text or text.endswith("\n") else text + "\n"
+    return prefix + "".join(f"{entry}\n" for entry in missing), missing
+
+
+def read_gitignore(folder: Path) -> str | None:
+    """The .gitignore in `folder` as text; None when there is none. Not UTF-8: an error, since
+    faktctl would not know how to extend it."""
+    path = folder / GITIGNORE
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise FileOperationFailed(
+            f"cannot extend {path}: it is not UTF-8 text (add the lines yourself)"
+        ) from None
+    except OSError as err:
+        raise file_error("read", path, err) from None
+
+
+def add_to_gitignore(folder: Path, entries: tuple[str, ...]) -> list[str]:
+    """Add the missing `entries` to `folder`/.gitignore (made when absent); the lines added."""
+    text, added = gitignore_update(read_gitignore(folder), entries)
+    if added:
+        atomic_write(folder / GITIGNORE, text, _mode_of(_stat_or_none(folder / GITIGNORE)))
+    return added
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 STANDARD_STREAMS = {
@@ -228,10 +316,7 @@ class StagedWrites:
                 raise file_error("create the folder", parent, err) from None
             self._made.append(parent)
         if private:
-            try:
-                folder.chmod(0o700)
-            except OSError as err:
-                raise file_error("change the mode of", folder, err) from None
+            make_private(folder)
 
     def _stage(self, path: Path, data: bytes, mode: int) -> None:
         if path.is_dir():

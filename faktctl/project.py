@@ -57,3 +57,18 @@ def project_of(loaded: LoadedSpec, password: SecretStr) -> Project:
 def open_project(file: Path | None) -> Project:
     loaded = load(file)
     return project_of(loaded, read_server_password(loaded))
+
+
+def open_project_here(file: Path | None) -> tuple[Project, bool]:
+    """The project, and whether its password was read. A password file that is not on this
+    host (a fresh clone: it is git-ignored) gives a project with an empty password: what does
+    not hold the password (compose.yaml) can still be rendered and compared."""
+    from faktctl.secretfiles import password_path
+
+    loaded = load(file)
+    try:
+        return project_of(loaded, read_server_password(loaded)), True
+    except UsageError:
+        if password_path(loaded).exists():
+            raise
+        return project_of(loaded, SecretStr("")), False

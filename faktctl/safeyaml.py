@@ -64,6 +64,20 @@ def read_text(
         raise YamlLimitError(f"{shown}: cannot read the {what}: {err.strerror or err}") from None
     finally:
         os.close(fd)
+    return _decoded(data, shown, limit)
+
+
+def read_stdin_text(display: str, *, what: str = "file", limit: int = MAX_BYTES) -> str:
+    """Standard input under the rules of `read_text` (at most `limit` bytes, UTF-8), read as
+    bytes: the same clean line for text that is not UTF-8 as a file gets."""
+    try:
+        data = _read_at_most(0, limit + 1)
+    except OSError as err:
+        raise YamlLimitError(f"{display}: cannot read the {what}: {err.strerror or err}") from None
+    return _decoded(data, display, limit)
+
+
+def _decoded(data: bytes, shown: str, limit: int) -> str:
     if len(data) > limit:
         raise YamlLimitError(
             f"{shown}: larger than {_size(limit)}",

@@ -47,13 +47,25 @@ def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None =
     Anything else is a one-line UsageError (exit 2) naming the file.
     """
     shown = f"{what} file {path}"
+    data = read_secret_bytes(path, shown, spec_field, inside=inside)
+    return SecretStr(_one_line(data, shown))
+
+
+def read_secret_bytes(
+    path: Path, shown: str, spec_field: str = "", *, inside: Path | None = None
+) -> bytes:
+    """The bytes of a secret file under the file rules of `read_secret` (a regular file, at
+    most MAX_SECRET_BYTES, a link only within `inside`), without the one-line rules: for the
+    files other tools read as secrets (a kustomize secretGenerator's `files`)."""
     target = _followed(path, shown, inside)
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:
         raise UsageError(
             f"{shown} does not exist",
-            f"create it, or point {spec_field} at it; `faktctl init` generates one",
+            f"`faktctl secrets provision` creates it, or point {spec_field} at it"
+            if spec_field
+            else "",
         ) from None
     except OSError as err:
         if err.errno == errno.ELOOP:
@@ -81,7 +93,7 @@ def read_secret(path: Path, what: str, spec_field: str, *, inside: Path | None =
         raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
     finally:
         os.close(fd)
-    return SecretStr(_one_line(data, shown))
+    return data
 
 
 def _followed(path: Path, shown: str, inside: Path | None) -> Path:
@@ -202,6 +214,69 @@ def write_web_conf(loaded: LoadedSpec, target: Path) -> SecretStr | None:
     ensure_private_dir(target.parent)
     write_if_changed(target, web_conf_text(password), mode=0o600)
     return password
+
+
+def secret_from_bytes(data: bytes, shown: str) -> SecretStr:
+    """A secret given on stdin, in a variable or a file, under the rules of a password file
+    (one printable line, no leading `/`), and long enough to pass the audit's strength floor."""
+    if len(data) > MAX_SECRET_BYTES:
+        raise UsageError(f"{shown} is longer than {MAX_SECRET_BYTES} bytes", "is it the password?")
+    value = _one_line(data, shown)
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise UsageError(
+            f"{shown} has {len(value)} characters; a password needs at least {MIN_PASSWORD_LENGTH}",
+            "generate one: leave the value out and faktctl generates a strong one",
+        )
+    return SecretStr(value)
+
+
+def spec_secret_files(loaded: LoadedSpec) -> list[tuple[str, Path, str]]:
+    """(name, path, spec field) of every password file the spec names."""
+    files = [("server", password_path(loaded), "server.password_file")]
+    dashboard = dashboard_password_path(loaded)
+    if dashboard is not None:
+        files.append(("dashboard", dashboard, "server.dashboard_password_file"))
+    return files
+
+
+def provision_secret(
+    loaded: LoadedSpec, path: Path, what: str, field: str, value: SecretStr | None, force: bool
+) -> str:
+    """Make one password file the spec names exist: `value`, or a generated password when None.
+    An existing valid file is left alone (a given value that differs needs `force`). Returns
+    what happened: written, generated, unchanged or kept. Never prints the value."""
+    exists = path.exists() or path.is_symlink()
+    current: SecretStr | None = None
+    if exists:
+        try:
+            current = read_secret(path, what, field, inside=loaded.base_dir)
+        except UsageError:
+            if not force:
+                raise
+    if current is not None and value is None and not force:
+        return "kept"
+    if current is not None and value is not None:
+        if current == value:
+            return "unchanged"
+        if not force:
+            raise UsageError(
+                f"{what} file {path} already holds another password",
+                "pass --force to replace it, then restart the server and update the workers",
+            )
+    write_secret(path, value if value is not None else generate_password())
+    return "written" if value is not None else "generated"
+
+
+def secret_from_file(path: Path) -> SecretStr:
+    """A secret copied from another file, read under the password-file rules."""
+    value = read_secret(path, "given", "--from-file")
+    if len(value) < MIN_PASSWORD_LENGTH:
+        raise UsageError(
+            f"--from-file {path} holds {len(value)} characters; a password needs at least "
+            f"{MIN_PASSWORD_LENGTH}",
+            "generate one: leave the value out and faktctl generates a strong one",
+        )
+    return value
 
 
 # --- TLS files (spec: server.tls) ------------------------------------------------------------

@@ -66,16 +66,24 @@ class SecretStr:
         raise TypeError("a secret is not pickled")
 
 
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+# a URL's authority runs from `//` to the first `/`, `?`, `#` (or a blank); its userinfo ends
+# at the LAST `@` in it, as URL parsers (Go's, restic's) read it: a password may hold `@`
+_URL_AUTHORITY = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<authority>[^/?#\s]*)", re.I)
+
+
+def _authority_hidden(match: re.Match[str]) -> str:
+    _, at, host = match["authority"].rpartition("@")
+    return match["scheme"] + (f"***@{host}" if at else host)
 
 
 def hide_url_userinfo(text: str) -> str:
     """`text` with the `user:password@` of every URL in it shown as `***@` (a restic
-    repository, a proxy's upstream); the one rule for credentials written into a URL."""
-    return _URL_USERINFO.sub(r"\g<scheme>***@", text)
+    repository, a proxy's upstream, a webhook); the one rule for credentials written into a
+    URL, read as a URL parser reads them (the last `@` of the authority)."""
+    return _URL_AUTHORITY.sub(_authority_hidden, text)
 
 
-_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^@\s]+)(@)")
+_URL_PASSWORD = re.compile(r"(tcp(?:\+tls)?://[^:@/\s]*:)([^/?#\s]*)(@)")
 
 
 def fingerprint(secret: SecretStr, length: int = 64) -> str:
@@ -107,6 +115,49 @@ def redact(text: str, secrets: Iterable[SecretStr]) -> str:
         if value:
             text = text.replace(value, REDACTED)
     return _URL_PASSWORD.sub(rf"\g<1>{REDACTED}\g<3>", text)
+
+
+_KEYED_LINE = re.compile(r"^(\s*[A-Za-z_][\w.-]*\s*[=:]\s*)")
+
+
+def _value_hidden(line: str) -> str:
+    """A line of a secret-bearing file with its value hidden: `KEY=` / `key:` / `key =`
+    kept, the rest redacted; a line with no key (a password file's one line) wholly."""
+    keyed = _KEYED_LINE.match(line)
+    return (keyed[1] if keyed else "") + REDACTED
+
+
+def secret_file_pair(
+    current: str, wanted: str | SecretStr, secrets: Iterable[SecretStr]
+) -> tuple[str, str]:
+    """The two versions of a secret-bearing file (.env, a password file, a Kubernetes secret
+    file, conf.d TOML) as they may be shown side by side (a drift diff): the one redaction
+    for such files. The file on disk may hold values faktctl no longer knows (the password
+    before a rotation), so a line that is not the same in both versions shows its value only
+    when it belongs to a key (`KEY=`, `key:`) whose rendered value holds no secret; any other
+    such line shows its key alone, a line without a key (a password file's) nothing of it.
+    Lines both versions share are shown with the known secrets and URL passwords redacted."""
+    plain = wanted.get_secret_value() if isinstance(wanted, SecretStr) else wanted
+    secrets = tuple(secrets)
+    old_lines, new_lines = current.splitlines(keepends=True), plain.splitlines(keepends=True)
+    shared = set(old_lines) & set(new_lines)
+    public_keys = set()
+    for line in new_lines:
+        keyed = _KEYED_LINE.match(line)
+        if keyed and redact(line, secrets) == line:
+            public_keys.add(keyed[1].strip())
+
+    def shown_lines(lines: list[str]) -> str:
+        out = []
+        for line in lines:
+            ending = line[len(line.rstrip("\r\n")) :]
+            body = line[: len(line) - len(ending)]
+            keyed = _KEYED_LINE.match(body)
+            public = keyed is not None and keyed[1].strip() in public_keys
+            out.append((body if line in shared or public else _value_hidden(body)) + ending)
+        return redact("".join(out), secrets)
+
+    return shown_lines(old_lines), shown_lines(new_lines)
 
 
 def matches(text: str | None, wanted: str | SecretStr) -> bool:

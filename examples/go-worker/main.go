@@ -3,7 +3,14 @@
 // It connects with FAKTORY_URL (read by the Faktory client library; when it is unset and
 // FAKTORY_URL_FILE names a file, such as a Docker Swarm secret, the URL is read from that file),
 // listens on the comma-separated queues in FAKTORY_QUEUES (default "default") with
-// WORKER_CONCURRENCY goroutines (default 5), and stops cleanly on SIGTERM or SIGINT.
+// WORKER_CONCURRENCY goroutines (default 5). It runs on the library's own Run() lifecycle, so
+// it honours every way Faktory stops a worker: SIGTSTP or the dashboard's "quiet" (stop fetching,
+// finish what runs), SIGTERM/SIGINT or the dashboard's "terminate" (stop fetching, wait up to the
+// library's ShutdownTimeout of 25s for running jobs, then exit 0).
+//
+// Jobs: demo.echo logs its arguments; demo.fail always fails; demo.sleep sleeps for its first
+// argument in seconds (a long job, to watch a deploy finish it) and logs
+// "demo.sleep done jid=JID" when it completes.
 //
 // `go-worker push N` is a producer instead: it pushes N demo.echo jobs to the first queue of
 // FAKTORY_QUEUES and exits.
@@ -15,10 +22,9 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 
 	faktory "github.com/contribsys/faktory/client"
 	worker "github.com/contribsys/faktory_worker_go"
@@ -40,6 +46,27 @@ func echo(ctx context.Context, args ...interface{}) error {
 func fail(ctx context.Context, args ...interface{}) error {
 	help := worker.HelperFor(ctx)
 	return fmt.Errorf("demo.fail jid=%s: failing on purpose (args=%v)", help.Jid(), args)
+}
+
+// sleep waits for args[0] seconds (a number), then logs its completion. When the library gives
+// up waiting at shutdown it cancels ctx, and the job returns an error (Faktory retries it).
+func sleep(ctx context.Context, args ...interface{}) error {
+	help := worker.HelperFor(ctx)
+	seconds := 1.0
+	if len(args) > 0 {
+		if value, ok := args[0].(float64); ok && value >= 0 {
+			seconds = value
+		}
+	}
+	log.Printf("demo.sleep start jid=%s seconds=%g", help.Jid(), seconds)
+	select {
+	case <-time.After(time.Duration(seconds * float64(time.Second))):
+		log.Printf("demo.sleep done jid=%s", help.Jid())
+		return nil
+	case <-ctx.Done():
+		log.Printf("demo.sleep cancelled jid=%s", help.Jid())
+		return ctx.Err()
+	}
 }
 
 // queuesFromEnv splits FAKTORY_QUEUES on commas and drops empty entries.
@@ -113,13 +140,18 @@ func run() error {
 	mgr.Labels = append(mgr.Labels, "faktctl-example")
 	mgr.Register("demo.echo", echo)
 	mgr.Register("demo.fail", fail)
+	mgr.Register("demo.sleep", sleep)
 	mgr.ProcessStrictPriorityQueues(queues...)
+	mgr.On(worker.Quiet, func(*worker.Manager) error {
+		log.Printf("go-worker: quiet (no new jobs, finishing running ones)")
+		return nil
+	})
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	log.Printf("go-worker: queues=%s concurrency=%d", strings.Join(queues, ","), concurrency)
-	// RunWithContext returns once ctx is cancelled and in-flight jobs have finished.
-	return mgr.RunWithContext(ctx)
+	// Run handles TSTP (quiet), TERM and INT (terminate) itself; after a terminate it waits for
+	// running jobs (ShutdownTimeout) and exits the process with status 0, so it only returns on a
+	// start-up error.
+	return mgr.Run()
 }
 
 func main() {

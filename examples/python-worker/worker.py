@@ -2,9 +2,15 @@
 
 It processes ``demo.echo`` (logs its arguments and succeeds) and ``demo.fail`` (raises, so
 Faktory records a failure and schedules a retry) from the queues in ``FAKTORY_QUEUES``
-(comma-separated, default ``default``). The server comes from ``FAKTORY_URL``
-(``tcp://:password@host:7419``), which the library reads itself. SIGTERM or Ctrl-C stops
-fetching, lets running jobs finish, and exits.
+(comma-separated, default ``default``), and ``demo.sleep`` (sleeps for its first argument in
+seconds, then logs ``demo.sleep done``: a long job to watch a deploy finish). The server comes
+from ``FAKTORY_URL`` (``tcp://:password@host:7419``), which the library reads itself.
+
+It runs on the library's own ``Worker.run()`` lifecycle: the server's "quiet" (the dashboard's,
+or `faktctl up` rolling this worker) arrives with the next heartbeat (every 15 s) and stops
+fetching while running jobs finish; SIGTERM or Ctrl-C stops fetching, waits up to
+``disconnect_wait`` (15 s) for running jobs, fails the rest back to Faktory and exits. The
+library has no SIGTSTP handler: quiet it through the server (faktctl's default), not the signal.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 from faktory import Worker  # type: ignore[import-untyped]  # the package ships no types
@@ -27,6 +34,14 @@ def echo(*args: Any) -> None:
 def fail(*args: Any) -> None:
     """The demo.fail job: always raise."""
     raise RuntimeError(f"demo.fail: failing on purpose (args={list(args)!r})")
+
+
+def sleep(seconds: Any = 1, *rest: Any) -> None:
+    """The demo.sleep job: sleep, then log that it is done."""
+    duration = float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 1.0
+    LOG.info("demo.sleep start seconds=%g", duration)
+    time.sleep(duration)
+    LOG.info("demo.sleep done args=%r", [seconds, *rest])
 
 
 def queues_from_env() -> list[str]:
@@ -51,6 +66,7 @@ def main() -> int:
     worker = Worker(queues=queues, concurrency=concurrency_from_env(), use_threads=True)
     worker.register("demo.echo", echo)
     worker.register("demo.fail", fail)
+    worker.register("demo.sleep", sleep)
     LOG.info("python-worker: queues=%s", ",".join(queues))
     try:
         worker.run()

@@ -101,3 +101,9 @@ def _states_in(top: Path, paths: list[Path]) -> dict[Path, GitAnswer]:
         else:
             answers[path] = GitAnswer("not-ignored")
     return answers
+
+
+def repository_root(folder: Path) -> Path | None:
+    """The top folder of the git work tree `folder` is in, or None (no git, not a work tree)."""
+    top = _top_level(folder)
+    return top if isinstance(top, Path) else None

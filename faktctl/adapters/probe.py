@@ -241,8 +241,10 @@ def _plain(password: Password) -> str:
     return password.get_secret_value() if isinstance(password, SecretStr) else password
 
 
-def _hello_payload(greeting: dict[str, Any], password: Password | None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"v": PROTOCOL_VERSION}
+def _hello_payload(
+    greeting: dict[str, Any], password: Password | None, worker: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {"v": PROTOCOL_VERSION, **(worker or {})}
     salt = greeting.get("s")
     if salt is not None and password is not None:
         iterations = int(greeting.get("i", 1))
@@ -256,10 +258,14 @@ def _iterations(greeting: dict[str, Any]) -> int | None:
 
 
 def _exchange_hello(
-    wire: _Wire, host: str, port: int, password: Password | None
+    wire: _Wire,
+    host: str,
+    port: int,
+    password: Password | None,
+    worker: dict[str, Any] | None = None,
 ) -> HandshakeResult:
     greeting = _read_greeting(wire)
-    wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password)))
+    wire.send_line("HELLO " + json.dumps(_hello_payload(greeting, password, worker)))
     accepted, error = True, None
     try:
         reply = _read_reply(wire)
@@ -310,6 +316,7 @@ class FaktoryConnection:
     """A producer connection to Faktory, authenticated on construction.
 
     Use it as a context manager; leaving the block sends ``END`` and closes the socket.
+    ``worker`` (wid, hostname, pid, labels) makes it a worker process the server lists.
     """
 
     def __init__(
@@ -319,10 +326,11 @@ class FaktoryConnection:
         password: Password | None = None,
         timeout: float = 5.0,
         tls: Tls | None = None,
+        worker: dict[str, Any] | None = None,
     ) -> None:
         self._wire: _Wire | None = _connect(host, port, timeout, tls)
         try:
-            self.handshake = _exchange_hello(self._wire, host, port, password)
+            self.handshake = _exchange_hello(self._wire, host, port, password, worker)
         except BaseException:
             self._wire.close()
             raise
@@ -356,6 +364,22 @@ class FaktoryConnection:
         """The server's INFO document (queues, sets, totals, server version)."""
         reply = self.command("INFO")
         return _json_object(reply, self._require_wire().endpoint, "INFO")
+
+    def queue_latency(self, queues: list[str]) -> dict[str, float]:
+        """``QUEUE LATENCY q1 q2 ...`` (Faktory 1.9.2+): seconds since the oldest job of each
+        queue was enqueued (0 for an empty queue). An older server answers ``-ERR``
+        (:class:`ServerError`)."""
+        if not queues:
+            return {}
+        wire = self._require_wire()
+        document = _json_object(
+            self.command("QUEUE", "LATENCY " + " ".join(queues)), wire.endpoint, "QUEUE LATENCY"
+        )
+        latencies: dict[str, float] = {}
+        for name, value in document.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                latencies[str(name)] = float(value)
+        return latencies
 
     def close(self) -> None:
         """Send END (best effort) and close the socket; safe to call twice."""
@@ -469,12 +493,16 @@ def post_json(
     """
     import httpx
 
-    host = httpx.URL(url).host or "?"
+    try:
+        parsed = httpx.URL(url)  # the parser that sends it: a URL it refuses is a failed alert
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise ProbeError(f"webhook URL cannot be sent to: {type(exc).__name__}") from None
+    host = parsed.host or "?"
     last = "no attempt"
     for attempt in range(1, max(attempts, 1) + 1):
         try:
-            response = httpx.post(url, json=payload, timeout=timeout, follow_redirects=False)
-        except httpx.HTTPError as exc:
+            response = httpx.post(parsed, json=payload, timeout=timeout, follow_redirects=False)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             last = f"{type(exc).__name__}"
         else:
             if response.status_code < 500:
@@ -483,3 +511,21 @@ def post_json(
         if attempt < attempts:
             time.sleep(pause * attempt)
     raise ProbeError(f"webhook at {host}: {last} after {attempts} attempts")
+
+
+def http_get_text(
+    host: str,
+    port: int = DEFAULT_WEB_PORT,
+    path: str = "/",
+    timeout: float = 5.0,
+    password: Password | None = None,
+) -> tuple[int, str]:
+    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
+    import httpx
+
+    auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
+    try:
+        response = httpx.get(_url(host, port, path), timeout=timeout, auth=auth)
+    except httpx.HTTPError as exc:
+        raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
+    return response.status_code, response.text

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from faktctl.errors import OperationFailed, UsageError
-from faktctl.secretvalue import SecretStr
+from faktctl.secretvalue import SecretStr, hide_url_userinfo
 
 MIN_VERSION = (0, 14, 0)
 INSTALL_HINT = (
@@ -32,7 +32,6 @@ INSTALL_HINT = (
 )
 # Variables that would make restic take another password than the spec's password_file.
 _PASSWORD_VARIABLES = ("RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY_FILE")
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 # `cat config` on a repository that does not exist (yet): a missing folder or a 404
 _NO_REPOSITORY = ("no such file or directory", "does not exist", "404", "not found")
 COMMAND_TIMEOUT_S = 3600.0
@@ -47,8 +46,7 @@ class ResticMissing(UsageError):
     """restic is not installed (or not where the spec says)."""
 
 
-def _redact(text: str) -> str:
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+_redact = hide_url_userinfo  # the one rule for credentials in a URL
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

@@ -18,7 +18,7 @@ from typing import Literal
 from faktctl.audit.model import MountFact
 from faktctl.faktory.images import parse_image
 from faktctl.faktory.server import DB_DIR
-from faktctl.faktory.versions import current_release, release_of, text_of
+from faktctl.faktory.versions import current_release, release_of, server_flags, text_of
 
 ENVIRONMENTS = ("development", "staging", "production")
 DEFAULT_ENVIRONMENT = "development"
@@ -30,9 +30,14 @@ DEFAULT_WEB_BINDING = "localhost:7420"
 # The current image's CMD (it has no ENTRYPOINT); older ones differ: see image_default().
 IMAGE_CMD: tuple[str, ...] = current_release().image_cmd or ()
 SKIP_VALUES = frozenset({"1", "true", "yes"})
-_STRING_FLAGS = frozenset({"b", "w", "e", "l", "d", "c"})
-_BOOL_FLAGS = frozenset({"v", "h", "help"})
+_STRING_FLAGS, _BOOL_FLAGS = server_flags(None)
 _SHELLS = frozenset({"sh", "ash", "bash", "dash", "zsh"})
+# Programs that run the command after them: the faktory binary behind one of these is still the
+# command that runs (`exec /faktory`, `tini -- /faktory`, `su-exec faktory /faktory`).
+_WRAPPERS = frozenset(
+    {"exec", "tini", "dumb-init", "env", "nice", "nohup", "setsid", "chpst", "s6-setuidgid"}
+)
+_USER_WRAPPERS = frozenset({"gosu", "su-exec"})  # their first argument is a user
 
 EnvSource = Literal["flag", "FAKTORY_ENV", "default"]
 PasswordSource = Literal["FAKTORY_PASSWORD", "conf.d", "/etc/faktory/password", "none"]
@@ -88,12 +93,31 @@ def is_faktory_binary(token: str) -> bool:
     return token == "faktory" or token.endswith("/faktory")
 
 
+def _program_index(argv: Sequence[str]) -> int | None:
+    """The index of the program a command line runs, past wrappers (`exec`, `tini --`,
+    `env A=b`, `gosu user`); None when there is none."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        name = posixpath.basename(word)
+        if name in _WRAPPERS or word == "--" or ("=" in word and not word.startswith("-")):
+            index += 1
+        elif name in _USER_WRAPPERS:
+            index += 2
+        elif word.startswith("-") and index > 0:  # an option of the wrapper before it
+            index += 1
+        else:
+            return index
+    return None
+
+
 def faktory_args(argv: Sequence[str]) -> tuple[str, ...] | None:
-    """The arguments given to the faktory binary inside `argv` (which may wrap it in a shell,
-    tini, or `exec`), or None when no faktory binary is found."""
-    for index, token in enumerate(argv):
-        if is_faktory_binary(token):
-            return tuple(argv[index + 1 :])
+    """The arguments given to the faktory binary when `argv` runs it (directly, behind a wrapper
+    such as tini or `exec`, or as a command of a `sh -c` script), or None when it does not.
+    A command that merely names faktory (`killall -HUP faktory`, `pidof faktory`) does not."""
+    index = _program_index(argv)
+    if index is not None and is_faktory_binary(argv[index]):
+        return tuple(argv[index + 1 :])
     for index, token in enumerate(argv[:-1]):
         if token == "-c" and index > 0 and posixpath.basename(argv[0]) in _SHELLS:
             try:
@@ -108,13 +132,20 @@ def faktory_args(argv: Sequence[str]) -> tuple[str, ...] | None:
     return None
 
 
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "then", "do", "else", "{", "(", "!"})
+
+
 def _split_script(words: list[str]) -> list[list[str]]:
+    """The simple commands of a shell script (split at `;`, `&&`, `then`, `do`...)."""
     commands: list[list[str]] = [[]]
     for word in words:
-        if word in {";", "&&", "||", "|", "&"}:
+        if word in _SEPARATORS:
+            commands.append([])
+        elif word.endswith(";"):
+            commands[-1].append(word.rstrip(";"))
             commands.append([])
         else:
-            commands[-1].append(word.rstrip(";"))
+            commands[-1].append(word)
     return [c for c in commands if c]
 
 
@@ -261,6 +292,8 @@ class Behaviour:
     # both TLS files are in the folder the server reads (1.9+ then serves TLS on 7419 and
     # 7420); None when that cannot be known here
     tls: bool | None = None
+    # why the server never starts or exits at once (its command line); None: it starts
+    cannot_start: str | None = None
 
     @property
     def web_enabled(self) -> bool:
@@ -302,6 +335,7 @@ def resolve(
     if ignored:
         env = {k: v for k, v in env.items() if k != "FAKTORY_ENV"}
     flags = parse_flags(args) if args is not None else Flags({})
+    cannot_start = _cannot_start(argv, flags)
     home = home_dir(user, env)
     var_known = "FAKTORY_ENV" not in env or env["FAKTORY_ENV"] is not None
     var_env = env.get("FAKTORY_ENV") if "FAKTORY_ENV" in env else None
@@ -317,6 +351,8 @@ def resolve(
     else:
         environment, source = DEFAULT_ENVIRONMENT, "default"
     valid = environment in ENVIRONMENTS if environment is not None else True
+    if cannot_start is not None:  # it runs in no environment at all
+        environment, valid = None, True
     data_dir, config_dir = _dirs(environment if valid else None, flags, home)
     note = argv_note or ("" if args is not None else "the faktory command line is not known")
     view = files if files is not None else FileView(mounts)
@@ -340,6 +376,7 @@ def resolve(
         password=password,
         env_var_ignored=ignored,
         tls=tls_files_present(config_dir, view),
+        cannot_start=cannot_start,
     )
 
 
@@ -356,6 +393,20 @@ def tls_files_present(config_dir: str | None, files: FileView) -> bool | None:
         return True
     if any(f is False for f in found):
         return False
+    return None
+
+
+def _cannot_start(argv: Sequence[str] | None, flags: Flags) -> str | None:
+    """Why a server with this command line never runs: a program that is a flag (a command
+    that starts with a flag, on an image without ENTRYPOINT), or flags Faktory refuses."""
+    if argv and argv[0].startswith("-"):
+        return (
+            f"the command line starts with the flag `{argv[0]}`: the image has no ENTRYPOINT, "
+            "so the engine tries to run it as a program and the container never starts "
+            f"(begin the command with /faktory)"
+        )
+    if flags.error is not None:
+        return f"the server refuses its command line ({flags.error}), prints its usage and exits 2"
     return None
 
 

@@ -31,7 +31,15 @@ CATEGORIES: tuple[Category, ...] = (
     "hygiene",
 )
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-InputKind = Literal["spec", "compose", "live", "kubernetes"]
+# ecs: an ECS task definition (JSON, or inside CloudFormation / Terraform); render: a Render
+# blueprint (render.yaml); fly: a Fly.io app config (fly.toml)
+InputKind = Literal["spec", "compose", "live", "kubernetes", "ecs", "render", "fly"]
+# Where an audit runs, and so which facts it can see (docs/ci.md):
+#   repo  a checkout (CI): the committed configuration only
+#   host  the deploy host: plus its secret files and local backups
+#   live  the running deployment (--live): plus the engine and the wire
+AuditScope = Literal["repo", "host", "live"]
+SCOPES: tuple[AuditScope, ...] = ("repo", "host", "live")
 Exposure = Literal["internal", "proxy", "public"]
 
 # Where an environment value came from.
@@ -87,6 +95,9 @@ class MountFact:
     host_path: str | None = None  # host file behind a secret/config/bind, when local
     content_origin: Origin | None = None  # inline compose content or a secret from a variable
     location: Location | None = None
+    # the input declares this file (the spec's password_file) but it is not on this host: the
+    # container gets it at deploy time (`up` refuses without it); FKS011 checks it on the host
+    host_only: bool = False
 
     def covers(self, path: str) -> bool:
         """True when `path` is this mount's target or lies below it."""
@@ -157,6 +168,14 @@ class LiveData:
 
 
 @dataclass(frozen=True)
+class OrphanFacts:
+    """Reservations held by processes the running server no longer lists (its /busy page)."""
+
+    orphans: tuple[tuple[str, str, float | None], ...] = ()  # (jid, queue, age in seconds)
+    error: str | None = None  # why they could not be read
+
+
+@dataclass(frozen=True)
 class LiveState:
     container: str
     status: str  # running, exited, restarting...
@@ -165,6 +184,7 @@ class LiveState:
     exit_code: int | None = None
     probe: LiveProbe | None = None
     data: LiveData | None = None
+    reservations: OrphanFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +317,12 @@ class WorkerFacts:
     url: EnvVar | None  # FAKTORY_URL, or the variable FAKTORY_PROVIDER names
     provider: str | None = None  # the FAKTORY_PROVIDER value, when used
     location: Location | None = None
+    image: str | None = None
+    argv: tuple[str, ...] | None = None  # entrypoint + command as given; None: the image's own
+    # seconds between the stop signal and SIGKILL (the platform's default when unset); None:
+    # unknown
+    stop_grace_s: float | None = None
+    grace_location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -359,6 +385,7 @@ class AuditFacts:
     notes: tuple[str, ...] = ()
     proxies: tuple[ProxyRoute, ...] = ()  # compose: routes from proxy services to a dashboard
     proxies_seen: tuple[str, ...] = ()  # compose: every proxy service looked at
+    scope: AuditScope = "host"  # decided by the command (faktctl.audit.scope)
 
 
 @dataclass(frozen=True)
@@ -369,6 +396,12 @@ class RuleMeta:
     severity: Severity
     title: str
     remediation: str
+    needs: AuditScope = "repo"  # the narrowest scope whose facts the check reads
+
+    @property
+    def anchor(self) -> str:
+        """The check's heading anchor in docs/audit-checks.md."""
+        return self.id.lower()
 
 
 @dataclass(frozen=True)
@@ -400,3 +433,6 @@ class AuditReport:
     file: str | None
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
+    scope: AuditScope = "host"
+    # checks that need a wider scope than this audit's: not run, reported once
+    not_evaluated: tuple[RuleMeta, ...] = ()

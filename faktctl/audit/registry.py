@@ -14,7 +14,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from faktctl.audit.effective import Behaviour
 from faktctl.audit.model import (
+    SCOPES,
     AuditFacts,
+    AuditScope,
     Category,
     InputKind,
     Location,
@@ -26,8 +28,12 @@ from faktctl.audit.model import (
 )
 
 Scope = Literal["server", "worker", "audit"]
-ALL_INPUTS: frozenset[InputKind] = frozenset({"spec", "compose", "live", "kubernetes"})
-STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes"})
+# the container platforms besides compose and Kubernetes (ECS, Render, Fly.io)
+PLATFORMS: frozenset[InputKind] = frozenset({"ecs", "render", "fly"})
+ALL_INPUTS: frozenset[InputKind] = frozenset(
+    {"spec", "compose", "live", "kubernetes", "ecs", "render", "fly"}
+)
+STATIC: frozenset[InputKind] = frozenset({"spec", "compose", "kubernetes", "ecs", "render", "fly"})
 KUBERNETES: frozenset[InputKind] = frozenset({"kubernetes"})
 LIVE: frozenset[InputKind] = frozenset({"live"})
 COMPOSE: frozenset[InputKind] = frozenset({"compose"})
@@ -115,6 +121,7 @@ class _RuleDecorator(Generic[Ctx]):
         title: str,
         remediation: str,
         inputs: frozenset[InputKind] = ALL_INPUTS,
+        needs: AuditScope | None = None,
     ) -> Callable[[Callable[[Ctx], Result]], Callable[[Ctx], Result]]:
         if not ID_PATTERN.match(id) or id[2] != _CATEGORY_LETTER[category]:
             raise ValueError(f"check id {id} does not match its category {category}")
@@ -123,7 +130,10 @@ class _RuleDecorator(Generic[Ctx]):
 
         def decorate(func: Callable[[Ctx], Result]) -> Callable[[Ctx], Result]:
             name = func.__name__.strip("_").replace("_", "-")
-            meta = RuleMeta(id, name, category, severity, title, remediation)
+            # a check of live input needs the live scope; any other the repository unless
+            # it says it reads host state (needs="host")
+            scope: AuditScope = needs or ("live" if inputs == LIVE else "repo")
+            meta = RuleMeta(id, name, category, severity, title, remediation, scope)
             REGISTRY[id] = Rule(meta, self.scope, inputs, func)
             return func
 
@@ -133,6 +143,11 @@ class _RuleDecorator(Generic[Ctx]):
 server_rule: _RuleDecorator[ServerCtx] = _RuleDecorator("server")
 worker_rule: _RuleDecorator[WorkerCtx] = _RuleDecorator("worker")
 audit_rule: _RuleDecorator[AuditFacts] = _RuleDecorator("audit")
+
+
+def runs_in(meta: RuleMeta, scope: AuditScope) -> bool:
+    """True when an audit of `scope` sees the facts the check needs (repo < host < live)."""
+    return SCOPES.index(meta.needs) <= SCOPES.index(scope)
 
 
 def all_rules() -> list[Rule]:

@@ -16,7 +16,15 @@ from faktctl.audit.model import (
     ServerFacts,
     Suppression,
 )
-from faktctl.audit.registry import Outcome, Result, Rule, ServerCtx, WorkerCtx, all_rules
+from faktctl.audit.registry import (
+    Outcome,
+    Result,
+    Rule,
+    ServerCtx,
+    WorkerCtx,
+    all_rules,
+    runs_in,
+)
 
 # A suppression cannot hide the check that reports expired suppressions.
 UNSUPPRESSIBLE = frozenset({"FKH011"})
@@ -69,7 +77,7 @@ def run_checks(facts: AuditFacts) -> list[Finding]:
     default = Location(facts.file) if facts.file else None
     findings: list[Finding] = []
     for rule in all_rules():
-        if facts.kind not in rule.inputs:
+        if facts.kind not in rule.inputs or not runs_in(rule.meta, facts.scope):
             continue
         if rule.scope == "server":
             for ctx in servers:
@@ -139,4 +147,11 @@ def audit(facts: AuditFacts) -> AuditReport:
             f.id,
         )
     )
-    return AuditReport(facts.kind, facts.file, tuple(findings), facts.notes)
+    skipped_here = tuple(
+        rule.meta
+        for rule in all_rules()
+        if facts.kind in rule.inputs and not runs_in(rule.meta, facts.scope)
+    )
+    return AuditReport(
+        facts.kind, facts.file, tuple(findings), facts.notes, facts.scope, skipped_here
+    )

@@ -11,10 +11,13 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from faktctl import labels
 from faktctl.adapters import probe
+from faktctl.backups.savepoint import save_before_stop
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
 from faktctl.faktory.server import SERVER_SERVICE, TLS_CERT_TARGET
@@ -34,8 +37,8 @@ SET_NAMES = ("scheduled", "retries", "dead", "working")
 
 # Throwaway containers and volumes made by backup verify / restore carry these labels (and the
 # engine's FAKTCTL_EXTRA_LABELS); they never carry io.faktctl.project, so `up` ignores them.
-JOB_LABEL = "io.faktctl.job"
-BACKUP_OF_LABEL = "io.faktctl.backup-of"
+JOB_LABEL = labels.JOB
+BACKUP_OF_LABEL = labels.JOB_OF
 # what the swarm puts on a task's container
 SWARM_SERVICE_ID = "com.docker.swarm.service.id"
 SWARM_NODE_ID = "com.docker.swarm.node.id"
@@ -85,6 +88,14 @@ def running_server(engine: Engine, project: str) -> RawDict:
         if elsewhere is not None:
             raise ServerNotRunning(elsewhere)
     if not servers:
+        strangers = containers.find(engine, project).strangers
+        if strangers:
+            name, why = strangers[0]
+            raise ServerNotRunning(
+                f"project `{project}` has no {SERVER_SERVICE} server container on this engine; "
+                f"container {name} carries the project's label but is not faktctl's: {why}",
+                "start the server with `faktctl up`; remove or relabel that container",
+            )
         raise ServerNotRunning(
             f"project `{project}` has no {SERVER_SERVICE} server container on this engine",
             "start it with `faktctl up`",
@@ -119,7 +130,6 @@ def elsewhere_message(project: str, node: str, address: str, here: str) -> str:
 def swarm_server_elsewhere(engine: Engine, project: str) -> str | None:
     """The message for a swarm server task running on another node; None otherwise (no swarm,
     a worker node that cannot list services, no such service, no running task)."""
-    from faktctl import labels
     from faktctl.adapters.docker import swarm as docker_swarm
 
     try:
@@ -285,14 +295,60 @@ def stop_in_order(
     workers: Iterable[Mapping[str, Any]],
     server: Mapping[str, Any],
     say: Callable[[str], None],
+    password: SecretStr | None = None,
 ) -> None:
-    """Stop every worker, then the server, each with its own grace period (SIGTERM first)."""
+    """Stop every worker, then the server, each with its own grace period (SIGTERM first).
+
+    With the server password, the workers are first quieted through the server and their
+    running jobs drained (faktctl.platforms.engine.rollout), so none is cut off."""
+    workers = list(workers)
+    if password is not None and workers:
+        _quiet_workers(engine, workers, server, say, password)
     for worker in workers:
         say(f"stopping worker {name_of(worker)}")
         engine.stop(str(worker["Id"]), timeout=stop_timeout(worker, DEFAULT_WORKER_STOP_S))
     grace = stop_timeout(server, DEFAULT_SERVER_STOP_S)
+    say(save_before_stop(partial(engine.exec, str(server["Id"]))))
     say(f"stopping server {name_of(server)} (grace period {grace}s, so Redis saves)")
     engine.stop(str(server["Id"]), timeout=grace)
+
+
+class _Said:
+    """Rollout progress as `say` lines (one per finished step)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self._say = say
+
+    def update(self, target: str, message: str) -> None:
+        pass
+
+    def finish(self, target: str, message: str, ok: bool = True) -> None:
+        self._say(f"{target}: {message}")
+
+
+def _quiet_workers(
+    engine: Engine,
+    workers: list[Mapping[str, Any]],
+    server: Mapping[str, Any],
+    say: Callable[[str], None],
+    password: SecretStr,
+) -> None:
+    from faktctl import labels
+    from faktctl.platforms.engine import rollout
+    from faktctl.platforms.engine.plan import ContainerRef
+
+    network = next(iter(server.get("NetworkSettings", {}).get("Networks") or {}), None)
+    view = rollout.Server(engine, str(server["Id"]), network, password)
+    work = []
+    for worker in workers:
+        grace = stop_timeout(worker, DEFAULT_WORKER_STOP_S)
+        ref = ContainerRef(str(worker["Id"]), name_of(worker), None, grace)
+        service = (worker.get("Config", {}).get("Labels") or {}).get(labels.SERVICE, "worker")
+        work.append(rollout.Retiring(str(service), ref, "server"))
+    say(f"quieting {len(work)} worker(s) and waiting for their running jobs")
+    report = rollout.quiet_and_drain(engine, view, _Said(say), work)
+    for line in report.notes + [message for _, message in report.problems]:
+        say(line)
 
 
 def start_workers(
@@ -416,6 +472,7 @@ class ContainerPause:
     engine: Engine
     server: Mapping[str, Any]
     workers: list[RawDict]
+    password: SecretStr | None = None  # quiets the workers first (see stop_in_order)
 
     @property
     def worker_names(self) -> list[str]:
@@ -426,7 +483,7 @@ class ContainerPause:
         return "worker container(s)"
 
     def stop(self, say: Callable[[str], None]) -> None:
-        stop_in_order(self.engine, self.workers, self.server, say)
+        stop_in_order(self.engine, self.workers, self.server, say, self.password)
 
     def start_server(self, say: Callable[[str], None], timeout: float) -> str:
         say(f"starting the server {name_of(self.server)}")
@@ -550,13 +607,15 @@ class SwarmPause:
         return problems
 
 
-def pause_for(engine: Engine, project: str, server: Mapping[str, Any]) -> Pause:
-    """How restore stops and starts this deployment: its containers on one engine, its
-    services (scaled to 0 and back) when the server is a swarm task."""
+def pause_for(
+    engine: Engine, project: str, server: Mapping[str, Any], password: SecretStr | None = None
+) -> Pause:
+    """How restore stops and starts this deployment: its containers on one engine (quieted
+    first with the password), its services (scaled to 0 and back) when the server is a swarm
+    task."""
     service_id = swarm_service_of(server)
     if not service_id:
-        return ContainerPause(engine, server, running_workers(engine, project))
-    from faktctl import labels
+        return ContainerPause(engine, server, running_workers(engine, project), password)
     from faktctl.adapters.docker import swarm as docker_swarm
 
     try:

@@ -86,7 +86,7 @@ def restic_opener(project: Project, policy: BackupPolicy) -> Callable[[dest.Repo
 
     def open_repository(repository: dest.Repository) -> Restic:
         if "binary" not in found:
-            found["binary"] = restic_cli.find(policy.restic)
+            found["binary"] = restic_cli.find(project.loaded.executable(policy.restic))
             assert policy.password_file is not None
             found["password"] = read_secret(
                 project.loaded.resolve(policy.password_file),
@@ -165,7 +165,11 @@ def notify_after(
         destinations=destinations,
         backup=name,
     )
-    for problem in notify.send(policy.notify, report):
+    try:
+        problems = notify.send(policy.notify, report)
+    except Exception as err:  # an alert never changes the backup's outcome or exit code
+        problems = [f"could not notify: {type(err).__name__}"]
+    for problem in problems:
         ui.info(f"warning: {problem}")
 
 

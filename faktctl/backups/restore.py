@@ -24,7 +24,7 @@ import contextlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from faktctl.adapters.docker import archive
 from faktctl.backups import deployment, savepoint, stream, take
@@ -37,6 +37,7 @@ from faktctl.faktory.versions import DataFormat, crosses_boundary, format_of, pa
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
+    from faktctl.journal import Journal
 
 INCOMING = "faktory.rdb.faktctl-restore"
 HELPER_SCRIPT = """set -e
@@ -256,7 +257,7 @@ def _check_before_touching(engine: Engine, target: take.Target, backup: Backup) 
     check_volume_space(engine, server_id, backup.manifest.rdb_size)
     check_rdb_version(engine, server_id, backup)
     take.check_destination(target.destination)
-    pause = deployment.pause_for(engine, target.project, server)
+    pause = deployment.pause_for(engine, target.project, server, target.password)
     move = key_move(backup.manifest.faktory_version, before.version)
     steps = plan_steps(
         backup,
@@ -298,6 +299,7 @@ def restore_backup(
     reporter: Reporter,
     timeout: float = 120.0,
     checksum_checked: bool = False,
+    journal: Journal | None = None,
 ) -> RestoreResult:
     if backup.manifest.project != target.project:
         raise UsageError(
@@ -315,11 +317,14 @@ def restore_backup(
     )
     safety = take.take_backup(engine, target, safety_options, reporter).backup
     reporter.step(f"safety snapshot saved as {safety.name}")
+    record = journal or _NO_JOURNAL
+    record.step("stopping", **pause_facts(checked, backup, safety))
     checked.pause.stop(reporter.step)
     after, failure = _replace_and_restart(
-        engine, checked, backup, safety, target, timeout, reporter
+        engine, checked, backup, safety, target, timeout, reporter, record
     )
     worker_problems = checked.pause.start_workers(reporter.step)
+    record.done()
     if isinstance(failure, OperationFailed):
         raise RestoreFailed(
             f"{failure.message}; the server was started again with its previous data",
@@ -350,6 +355,7 @@ def _replace_and_restart(
     target: take.Target,
     timeout: float,
     reporter: Reporter,
+    record: _Steps,
 ) -> tuple[deployment.Counts, BaseException | None]:
     """Write the snapshot and start the server again, even when writing failed.
 
@@ -358,6 +364,7 @@ def _replace_and_restart(
     """
     server = checked.server
     failure: BaseException | None = None
+    record.step("writing")
     reporter.step(f"writing {backup.name} into the data volume")
     try:
         write_rdb(engine, server, backup, timeout, reporter)
@@ -365,6 +372,7 @@ def _replace_and_restart(
             _move_keys(engine, server, backup, checked.key_move, reporter)
     except BaseException as exc:  # the server must come back up whatever happened
         failure = exc
+    record.step("starting")
     try:
         server_id = checked.pause.start_server(reporter.step, timeout)
         after = deployment.wait_ready(engine, server_id, target.password, timeout)
@@ -398,3 +406,109 @@ def _move_keys(
         deployment.job_labels("restore", backup.manifest.project),
     )
     reporter.step(f"moved {report.moved} job(s) to the new queue keys")
+
+
+# --- an interrupted restore -------------------------------------------------------------------
+
+
+class _Steps(Protocol):
+    def step(self, name: str, **facts: Any) -> None: ...
+
+    def done(self) -> None: ...
+
+
+class _NoJournal:
+    def step(self, name: str, **facts: Any) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+_NO_JOURNAL = _NoJournal()
+
+
+def pause_facts(checked: _Checked, backup: Backup, safety: Backup) -> dict[str, Any]:
+    """What `restore --resume` needs to start the deployment again (faktctl.journal)."""
+    pause = checked.pause
+    facts: dict[str, Any] = {
+        "what": f"the restore of backup {backup.name}",
+        "backup": backup.name,
+        "safety": safety.name,
+        "queues": dict(backup.manifest.queues),
+        "sets": dict(backup.manifest.sets),
+    }
+    if isinstance(pause, deployment.SwarmPause):
+        services = [pause.server_service, *pause.workers]
+        facts["swarm"] = [[s.id, s.name, s.replicas, s.grace_s] for s in services]
+    else:
+        assert isinstance(pause, deployment.ContainerPause)
+        facts["containers"] = [
+            [str(c["Id"]), deployment.name_of(c)] for c in [pause.server, *pause.workers]
+        ]
+    return facts
+
+
+def pause_of_record(engine: Engine, facts: Mapping[str, Any]) -> deployment.Pause:
+    """The pause an interrupted restore made, from its record."""
+    if "swarm" in facts:
+        services = [
+            deployment.ScaledService(str(i), str(n), int(r), float(g))
+            for i, n, r, g in facts["swarm"]
+        ]
+        return deployment.SwarmPause(engine, {"Id": ""}, services[0], services[1:])
+    found = [{"Id": str(i), "Name": "/" + str(n)} for i, n in facts["containers"]]
+    running = [c for c in found[1:] if not _runs(engine, str(c["Id"]))]
+    return deployment.ContainerPause(engine, found[0], running)
+
+
+def _runs(engine: Engine, container_id: str) -> bool:
+    try:
+        return deployment.is_running(engine.inspect(container_id))
+    except OperationFailed:
+        return False
+
+
+@dataclass(frozen=True)
+class Resumed:
+    backup: str
+    after: deployment.Counts
+    restored: bool  # the server holds the backup's data (else its previous data)
+    worker_problems: tuple[str, ...]
+
+
+def resume_restore(
+    engine: Engine,
+    target: take.Target,
+    journal: Journal,
+    reporter: Reporter,
+    timeout: float,
+) -> Resumed:
+    """Finish an interrupted restore: leftover helpers go, the server starts again (scaled back
+    on a swarm) and must answer INFO, then the workers. faktory.rdb was replaced by one atomic
+    rename, so the server holds either the backup (the restore is finished) or its previous
+    data (nothing was restored): which one is told by comparing with the backup's sizes."""
+    from faktctl.live import helpers
+
+    facts = journal.facts
+    helpers.remove_leftovers(engine, target.project, reporter.step)
+    pause = pause_of_record(engine, facts)
+    if isinstance(pause, deployment.ContainerPause) and _runs(engine, str(pause.server["Id"])):
+        server_id = str(pause.server["Id"])
+    else:
+        server_id = pause.start_server(reporter.step, timeout)
+    try:
+        after = deployment.wait_ready(engine, server_id, target.password, timeout)
+    except deployment.NotReady as err:
+        raise RestoreFailed(
+            f"the server did not come back: {err.message}",
+            f"the data from before the restore is in backup {facts.get('safety')}",
+        ) from None
+    worker_problems = pause.start_workers(reporter.step)
+    journal.done()
+    expected = {str(k): int(v) for k, v in (facts.get("queues") or {}).items()}
+    sets = {str(k): int(v) for k, v in (facts.get("sets") or {}).items()}
+    restored = not deployment.differences(expected, sets, after) or deployment.only_moved(
+        expected, sets, after
+    )
+    return Resumed(str(facts.get("backup", "")), after, restored, tuple(worker_problems))

@@ -44,8 +44,38 @@ class Job:
         return (*self.command, "backup", "-f", str(self.spec_path))
 
 
-def _systemd_quote(arg: str) -> str:
-    """A word for ExecStart=: quoted when it holds spaces or quotes; `%` and `$` escaped."""
+def _quotable(text: str, where: str) -> str:
+    """`text` (a path) when a unit file or a crontab line can name it; else a one-line refusal.
+    Neither can hold a newline (it would end the line: in a crontab, an injected job), and a
+    unit file is UTF-8 text."""
+    if "\n" in text or "\r" in text:
+        raise UsageError(
+            f"{text!r} holds a newline, which {where} cannot hold",
+            "rename the folder (a newline would end the line and start another)",
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{text!r} is not UTF-8 text, which {where} needs", "rename the folder"
+        ) from None
+    return text
+
+
+def systemd_path(path: str) -> str:
+    """A path as the whole value of WorkingDirectory= or EnvironmentFile=: systemd takes it
+    as it stands (no quote removal: a quoted path is "not absolute"), expanding only `%`
+    specifiers, so `%` is doubled; leading or trailing blanks would be stripped."""
+    _quotable(path, "a systemd unit")
+    if path != path.strip():
+        raise UsageError(f"{path!r} starts or ends with a blank, which systemd strips")
+    return path.replace("%", "%%")
+
+
+def systemd_quote(arg: str) -> str:
+    """A word for ExecStart=: quoted when it holds spaces or quotes (systemd removes the
+    quotes and reads C escapes inside them); `%` and `$` escaped."""
+    _quotable(arg, "a systemd unit")
     escaped = arg.replace("%", "%%").replace("$", "$$")
     if re.search(r"[\s\"'\\;]", escaped) or not escaped:
         escaped = '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -54,7 +84,7 @@ def _systemd_quote(arg: str) -> str:
 
 def service_text(job: Job) -> str:
     folder = job.spec_path.parent
-    exec_start = " ".join(_systemd_quote(arg) for arg in job.argv)
+    exec_start = " ".join(systemd_quote(arg) for arg in job.argv)
     return (
         "# Written by `faktctl backup schedule`.\n"
         "[Unit]\n"
@@ -64,9 +94,9 @@ def service_text(job: Job) -> str:
         "\n"
         "[Service]\n"
         "Type=oneshot\n"
-        f"WorkingDirectory={_systemd_quote(str(folder))}\n"
+        f"WorkingDirectory={systemd_path(str(folder))}\n"
         "# restic backend credentials (AWS_*, B2_*, ...) may go in this optional file (0600)\n"
-        f"EnvironmentFile=-{_systemd_quote(str(folder / 'backup.env'))}\n"
+        f"EnvironmentFile=-{systemd_path(str(folder / 'backup.env'))}\n"
         "Environment=NO_COLOR=1\n"
         f"ExecStart={exec_start}\n"
         "Nice=10\n"
@@ -104,9 +134,15 @@ def cron_schedule(schedule: str) -> str:
     )
 
 
+def _cron_quote(arg: str) -> str:
+    """A word of a crontab command: quoted for /bin/sh, and `%` escaped (cron turns a bare
+    `%` into a newline); a newline cannot be written on a crontab line at all."""
+    return shlex.quote(_quotable(arg, "a crontab line")).replace("%", "\\%")
+
+
 def cron_line(job: Job) -> str:
-    command = " ".join(shlex.quote(arg) for arg in job.argv)
-    folder = shlex.quote(str(job.spec_path.parent))
+    command = " ".join(_cron_quote(arg) for arg in job.argv)
+    folder = _cron_quote(str(job.spec_path.parent))
     return (
         f"{cron_schedule(job.schedule)} cd {folder} && NO_COLOR=1 {command} 2>&1 "
         f"| logger -t {job.unit}\n"

@@ -10,15 +10,17 @@ import contextlib
 import os
 import shutil
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from faktctl import ui
-from faktctl.audit.model import AuditFacts, AuditReport
+from faktctl.audit.model import AuditFacts, AuditReport, AuditScope
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.fsutil import standard_stream, write_output
 
-FORMATS = ("table", "json", "sarif", "junit")
+FORMATS = ("table", "json", "sarif", "junit", "github", "markdown", "gitlab")
+SCOPE_NAMES = ("repo", "host", "live")
 
 
 def _labels(items: list[str]) -> dict[str, str]:
@@ -48,6 +50,9 @@ def gather(
     if compose is not None:
         if file is not None or live:
             raise UsageError("--compose cannot be combined with -f or --live")
+        platform = _platform(compose)
+        if platform is not None:
+            return platform
         from faktctl.audit.sources.compose.gather import gather_compose
 
         return gather_compose(compose, os.environ, now)
@@ -60,6 +65,28 @@ def gather(
     from faktctl.audit.sources.spec import gather_spec
 
     return gather_spec(file, now)
+
+
+def _platform(path: Path) -> AuditFacts | None:
+    """The facts of an ECS task definition (also in CloudFormation or Terraform), a Render
+    blueprint or a fly.toml given to --compose; None for anything else (read as compose)."""
+    from faktctl.audit.sources.detect import platform_of
+
+    kind = platform_of(path)
+    now = datetime.now(UTC)
+    if kind == "ecs":
+        from faktctl.audit.sources.ecs import gather_ecs
+
+        return gather_ecs(path, now)
+    if kind == "render":
+        from faktctl.audit.sources.render import gather_render
+
+        return gather_render(path, now)
+    if kind == "fly":
+        from faktctl.audit.sources.fly import gather_fly
+
+        return gather_fly(path, now)
+    return None
 
 
 def format_report(report: AuditReport, fmt: str, strict: bool, to_terminal: bool) -> str:
@@ -76,6 +103,18 @@ def format_report(report: AuditReport, fmt: str, strict: bool, to_terminal: bool
         from faktctl.audit.report.junit import render_junit
 
         return render_junit(report)
+    if fmt == "github":
+        from faktctl.audit.report.github import render_github
+
+        return render_github(report, strict)
+    if fmt == "markdown":
+        from faktctl.audit.report.markdown import render_markdown
+
+        return render_markdown(report, strict)
+    if fmt == "gitlab":
+        from faktctl.audit.report.gitlab import render_gitlab
+
+        return render_gitlab(report)
     from faktctl.audit.report.table import render_plain, render_table
 
     if not to_terminal:
@@ -100,15 +139,23 @@ def run(
     fmt: str,
     output: Path | None,
     labels: list[str],
+    scope: str | None = None,
 ) -> int:
     if fmt not in FORMATS:
         raise UsageError(f"unknown format `{fmt}`", f"use one of {', '.join(FORMATS)}")
+    if scope is not None and scope not in SCOPE_NAMES:
+        raise UsageError(f"unknown scope `{scope}`", f"use one of {', '.join(SCOPE_NAMES)}")
+    if scope == "live":
+        live = True  # the live scope is the running deployment
+    elif scope is not None and live:
+        raise UsageError(f"--live audits the running deployment: it cannot run in --scope {scope}")
     from faktctl.audit.report.policy import exit_code
     from faktctl.audit.runner import audit
 
     stream = standard_stream(output) if output is not None else 1
     try:
-        report = audit(gather(file, compose, live, _labels(labels), k8s))
+        facts = gather(file, compose, live, _labels(labels), k8s)
+        report = _in_repository(audit(replace(facts, scope=_scope(facts, scope, live))))
     except FaktctlError as err:
         if fmt == "json":  # a machine reads stdout: give it an envelope that says why
             from faktctl.audit.report.jsonreport import render_json_error
@@ -116,6 +163,8 @@ def run(
             _emit(render_json_error(err), output, stream)
         raise
     text = format_report(report, fmt, strict, to_terminal=stream == 1 and sys.stdout.isatty())
+    if fmt == "gitlab" and stream != 0:  # a bare JSON array: the scope goes to the log
+        ui.info(f"faktctl audit scope: {report.scope}")
     if stream == 1:
         ui.data(text)
     elif stream == 2:
@@ -127,6 +176,24 @@ def run(
 
         ui.info(f"{summary_line(report, strict)} (report written to {output})")
     return int(exit_code(report.findings, strict))
+
+
+def _scope(facts: AuditFacts, chosen: str | None, live: bool) -> AuditScope:
+    from faktctl.audit.scope import default_scope
+
+    if chosen is None:
+        return default_scope(facts, os.environ, live)
+    return "repo" if chosen == "repo" else "host" if chosen == "host" else "live"
+
+
+def _in_repository(report: AuditReport) -> AuditReport:
+    """Paths relative to the repository's top folder (the working folder outside git), where CI
+    systems look for the files they annotate."""
+    from faktctl.adapters.git import repository_root
+    from faktctl.audit.report.paths import relative_to_root
+
+    cwd = Path.cwd()
+    return relative_to_root(report, cwd, repository_root(cwd) or cwd)
 
 
 def _emit(text: str, output: Path | None, stream: int | None) -> None:

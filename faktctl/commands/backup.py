@@ -28,6 +28,7 @@ def run_backup(
     file: Path | None, *, as_json: bool, compression: Compression, timeout: float
 ) -> int:
     """Back up to every destination under the project's lock; tell the webhooks."""
+    from faktctl import journal
     from faktctl.backups.take import Options
     from faktctl.lock import project_lock
 
@@ -39,6 +40,7 @@ def run_backup(
     result = None
     try:
         with project_lock(project.dir, name, "backup"):
+            journal.require_none(project.dir, name, "take a backup")
             result = pipeline.take(
                 project, policy, Options(compression=compression, timeout=timeout), reporter
             )

@@ -57,10 +57,11 @@ def run(file: Path | None, *, cron: bool, install: bool, out: Path | None) -> in
         folder = (out or job.spec_path.parent).absolute()
     service = folder / f"{job.unit}.service"
     timer = folder / f"{job.unit}.timer"
+    texts = schedule.service_text(job), schedule.timer_text(job)  # refused before any write
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(service, schedule.service_text(job), mode=0o644)
-        atomic_write(timer, schedule.timer_text(job), mode=0o644)
+        atomic_write(service, texts[0], mode=0o644)
+        atomic_write(timer, texts[1], mode=0o644)
     except OSError as err:
         reason = err.strerror or err
         raise OperationFailed(f"cannot write the units to {folder}: {reason}") from None

@@ -19,13 +19,38 @@ if TYPE_CHECKING:
     from faktctl.adapters.docker.tunnel import Relay
 
 
-def run(file: Path | None, *, port: int, address: str) -> int:
+def is_loopback(address: str) -> bool:
+    """Whether listening on `address` keeps the tunnel on this machine."""
+    import ipaddress
+
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: whatever it resolves to, not known to be loopback
+
+
+def check_address(address: str, exposure: str, *, allow_remote: bool) -> None:
+    """A non-loopback address opens the dashboard to every host that reaches this one: only
+    when the spec's exposure says the dashboard may be reached from elsewhere, or the flag."""
+    if is_loopback(address) or allow_remote or exposure in ("proxy", "public"):
+        return
+    raise UsageError(
+        f"--address {address} would open the dashboard to other machines, and the spec's "
+        f"server.dashboard_exposure is `{exposure}` (loopback only)",
+        "use 127.0.0.1 (the default), or pass --allow-remote if other machines may reach it",
+    )
+
+
+def run(file: Path | None, *, port: int, address: str, allow_remote: bool = False) -> int:
     from faktctl.adapters.docker.connect import connect
     from faktctl.adapters.docker.tunnel import Relay
     from faktctl.backups.deployment import container_tls, running_server
     from faktctl.project import load
 
     loaded = load(file)
+    check_address(address, loaded.spec.server.dashboard_exposure, allow_remote=allow_remote)
     engine = connect()
     try:
         server = running_server(engine, loaded.spec.project)
@@ -48,6 +73,8 @@ def run(file: Path | None, *, port: int, address: str) -> int:
                 "the tunnel passes TLS through to the server: the browser sees the server's "
                 f"certificate ({trust} in the browser, or accept it once)"
             )
+        if not is_loopback(address):
+            ui.info(f"warning: listening on {address}: other machines can reach this tunnel")
         _serve_until_interrupted(relay)
     finally:
         engine.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from faktctl import ui
 from faktctl.errors import UsageError
-from faktctl.fsutil import StagedWrites, all_or_nothing, file_error
+from faktctl.fsutil import StagedWrites, all_or_nothing, file_error, gitignore_update
 from faktctl.secretfiles import generate_password
 from faktctl.secretvalue import as_line
 from faktctl.spec.load import SPEC_FILENAME, parse_spec
@@ -157,10 +157,7 @@ def _current(path: Path) -> str | None:
 
 
 def _ignore_in_git(gitignore: Path, staged: StagedWrites) -> list[str]:
-    current = _current(gitignore) or ""
-    present = {line.strip() for line in current.splitlines()}
-    missing = [entry for entry in GITIGNORE_ENTRIES if entry not in present]
+    text, missing = gitignore_update(_current(gitignore), GITIGNORE_ENTRIES)
     if missing:
-        prefix = current if not current or current.endswith("\n") else current + "\n"
-        staged.add(gitignore, prefix + "".join(f"{entry}\n" for entry in missing))
+        staged.add(gitignore, text)
     return missing

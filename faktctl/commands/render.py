@@ -6,7 +6,9 @@
   (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
   entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
   secret file (0600) beside the password file and prints the `docker secret create` commands
-  for the external secrets (never their values).
+  for the external secrets (never their values);
+- `--target prometheus`: prometheus/faktory-rules.yaml, the alert rules of
+  faktctl.monitoring.rules with the thresholds of the spec's `monitoring:` section.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from faktctl.errors import ExitCode
 from faktctl.fsutil import write_if_changed
 from faktctl.project import Project, open_project
 from faktctl.secretfiles import write_web_conf
-from faktctl.secretvalue import REDACTED, matches
+from faktctl.secretvalue import REDACTED, SecretStr, matches, secret_file_pair
 from faktctl.secretvalue import shown as redacted
 
 if TYPE_CHECKING:
@@ -32,10 +34,22 @@ if TYPE_CHECKING:
 def run(file: Path | None, *, check: bool) -> int:
     from faktctl.platforms.compose import rendered_files
 
+    if check:
+        from faktctl.platforms.compose import ENV_FILENAME
+        from faktctl.project import open_project_here
+
+        here, has_password = open_project_here(file)
+        targets = rendered_files(here.desired, here.dir, here.loaded.path.name)
+        if has_password:
+            return check_files(here, targets, "compose.yaml and .env match the spec")
+        ui.info(
+            f"{ENV_FILENAME} not checked: it holds the password, whose file is not on this host "
+            "(check it on the deploy host)"
+        )
+        targets = {p: t for p, t in targets.items() if p.name != ENV_FILENAME}
+        return check_files(here, targets, "compose.yaml matches the spec")
     project = open_project(file)
     targets = rendered_files(project.desired, project.dir, project.loaded.path.name)
-    if check:
-        return check_files(project, targets, "compose.yaml and .env match the spec")
     write_web_conf(project.loaded, web_conf_path(project.loaded))
     _tls_files(project)
     for path, (content, mode) in targets.items():
@@ -45,24 +59,34 @@ def run(file: Path | None, *, check: bool) -> int:
 
 
 def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
-    from faktctl.fsutil import ensure_private_dir
-    from faktctl.platforms.kubernetes import DEFAULT_DIR, SECRETS_DIR, render_kubernetes
+    from faktctl.fsutil import (
+        add_to_gitignore,
+        ensure_private_dir,
+        gitignore_update,
+        read_gitignore,
+    )
+    from faktctl.platforms.kubernetes import DEFAULT_DIR, GITIGNORED, SECRETS_DIR, render_kubernetes
 
     project = open_project(file)
     directory = out if out is not None else project.dir / DEFAULT_DIR
     files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
     targets = files.targets(directory)
     if check:
-        return check_files(
-            project,
-            targets,
-            f"{shown(directory)}/ matches the spec",
-            "faktctl render --target kubernetes",
-        )
+        fix = "faktctl render --target kubernetes"
+        _, unignored = gitignore_update(read_gitignore(directory), GITIGNORED)
+        if unignored:
+            ui.info(
+                f"{shown(directory / '.gitignore')}: lacks {', '.join(unignored)} (run `{fix}`)"
+            )
+        found = check_files(project, targets, f"{shown(directory)}/ matches the spec", fix)
+        return ExitCode.FINDINGS if unignored else found
     ensure_private_dir(directory / SECRETS_DIR)
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)
         ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
+    added = add_to_gitignore(directory, GITIGNORED)
+    if added:
+        ui.info(f"added {', '.join(added)} to {shown(directory / '.gitignore')}")
     ui.info(f"apply with: kubectl apply -k {shown(directory)}")
     return ExitCode.OK
 
@@ -83,6 +107,26 @@ def run_stack(file: Path | None, *, check: bool) -> int:
     return ExitCode.OK
 
 
+def run_prometheus(file: Path | None, *, check: bool) -> int:
+    from faktctl.monitoring.rules import render_rules, rules_path
+
+    project = open_project(file)
+    path = rules_path(project.dir)
+    targets: Targets = {path: (render_rules(project.loaded.spec, project.loaded.path.name), 0o644)}
+    if check:
+        return check_files(
+            project,
+            targets,
+            f"{shown(path)} matches the spec",
+            "faktctl render --target prometheus",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    changed = write_if_changed(path, targets[path][0], 0o644)
+    ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
+    ui.info("load it in Prometheus with `rule_files:` (see docs/monitoring.md)")
+    return ExitCode.OK
+
+
 def check_files(project: Project, targets: Targets, ok: str, fix: str = "faktctl render") -> int:
     drift = False
     for path, (wanted, _) in targets.items():
@@ -97,10 +141,14 @@ def check_files(project: Project, targets: Targets, ok: str, fix: str = "faktctl
         if current is None:
             ui.info(f"{name}: missing (run `{fix}`)")
             continue
+        if isinstance(wanted, SecretStr):  # a secret-bearing file: the one redaction for them
+            old, new = secret_file_pair(current, wanted, project.secrets)
+        else:
+            old, new = redacted(current, project.secrets), redacted(wanted, project.secrets)
         diff = "".join(
             difflib.unified_diff(
-                redacted(current, project.secrets).splitlines(keepends=True),
-                redacted(wanted, project.secrets).splitlines(keepends=True),
+                old.splitlines(keepends=True),
+                new.splitlines(keepends=True),
                 fromfile=f"{name} (on disk)",
                 tofile=f"{name} (rendered)",
             )

@@ -33,31 +33,48 @@ def _confirmer(assume_yes: bool) -> Callable[[list[str]], bool]:
 
 def run(
     file: Path | None,
-    reference: str,
+    reference: str | None,
     *,
     assume_yes: bool,
     as_json: bool,
     timeout: float,
     wanted: str | None = None,
+    resume: bool = False,
 ) -> int:
+    from faktctl import journal
     from faktctl.backups.restore import check_checksum, restore_backup
     from faktctl.lock import project_lock
 
+    if resume:
+        if reference is not None:
+            raise UsageError("--resume takes no BACKUP: it finishes the restore it recorded")
+        return _resume(file, as_json, timeout)
+    if reference is None:
+        raise UsageError("name the BACKUP to restore", "`faktctl backup list` shows them")
     chosen = choose_backup(file, reference, check_checksum, ui.ConsoleReporter(), wanted)
     backup = chosen.backup
     with (
         project_lock(chosen.project.dir, chosen.target.project, "restore"),
         engine_session() as engine,
     ):
-        result = restore_backup(
-            engine,
-            chosen.target,
-            backup,
-            confirm=_confirmer(assume_yes),
-            reporter=chosen.reporter,
-            timeout=timeout,
-            checksum_checked=True,
-        )
+        journal.require_none(chosen.project.dir, chosen.target.project, "restore")
+        record = journal.Journal(chosen.project.dir, chosen.target.project, "restore")
+        try:
+            result = restore_backup(
+                engine,
+                chosen.target,
+                backup,
+                confirm=_confirmer(assume_yes),
+                reporter=chosen.reporter,
+                timeout=timeout,
+                checksum_checked=True,
+                journal=record,
+            )
+        except BaseException:
+            left = journal.read(record.spec_dir, record.project)
+            if left is not None:
+                ui.info(f"{left.describe()}; run `{left.resume_command()}` to finish it")
+            raise
     for problem in result.worker_problems:
         ui.info(f"warning: a worker did not start again: {problem}")
     if as_json:
@@ -78,4 +95,52 @@ def run(
             + "; ".join(result.differences),
             f"the previous data is in backup {result.safety.name}",
         )
+    return ExitCode.OK
+
+
+def _resume(file: Path | None, as_json: bool, timeout: float) -> int:
+    """`restore --resume`: start again what an interrupted restore stopped (faktctl.journal)."""
+    from faktctl import journal
+    from faktctl.backups.pipeline import safety_target
+    from faktctl.backups.restore import resume_restore
+    from faktctl.lock import project_lock
+    from faktctl.project import open_project
+
+    project = open_project(file)
+    target = safety_target(project)
+    with project_lock(project.dir, target.project, "restore"):
+        record = journal.read(project.dir, target.project)
+        if record is None:
+            ui.info("no interrupted restore to resume: nothing to do")
+            return ExitCode.OK
+        if record.operation != "restore":
+            raise UsageError(
+                f"the interrupted operation is an {record.operation}, not a restore",
+                f"run `{record.resume_command()}`",
+            )
+        ui.info(f"found: {record.describe()}")
+        resumed = journal.Journal.resumed(project.dir, target.project, record)
+        with engine_session() as engine:
+            outcome = resume_restore(engine, target, resumed, ui.ConsoleReporter(), timeout)
+    for problem in outcome.worker_problems:
+        ui.info(f"warning: a worker did not start again: {problem}")
+    if outcome.restored:
+        message = f"the restore of {outcome.backup} is finished: the server holds its data"
+    else:
+        message = (
+            f"nothing was restored: the server runs on its previous data; run "
+            f"`faktctl restore {outcome.backup} --yes` to restore it"
+        )
+    if as_json:
+        document = {
+            "backup": outcome.backup,
+            "restored": outcome.restored,
+            "message": message,
+            "queues": dict(outcome.after.queues),
+            "sets": dict(outcome.after.sets),
+            "worker_problems": list(outcome.worker_problems),
+        }
+        ui.data(envelope_json("restore", document))
+    else:
+        ui.info(message)
     return ExitCode.OK

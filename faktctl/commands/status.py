@@ -12,8 +12,31 @@ from faktctl.errors import ExitCode
 
 
 def run(file: Path | None, *, as_json: bool, verbose: bool = False) -> int:
+    from faktctl import journal
     from faktctl.platforms import platform_at
+    from faktctl.spec.locate import find_spec
 
     report = platform_at(file).status(verbose=verbose)
-    ui.data(envelope_json("status", report.document) if as_json else report.text)
-    return ExitCode.FINDINGS if report.drifts else ExitCode.OK
+    document, text = report.document, report.text
+    project = str(document.get("project", ""))
+    interrupted = journal.read(find_spec(file).parent, project) if project else None
+    if interrupted is not None:
+        # Not `up`: it would undo a half-done upgrade. The operation's own --resume finishes it.
+        line = f"{interrupted.describe()}; run `{interrupted.resume_command()}` to finish it"
+        document = document | {
+            "interrupted": {
+                "operation": interrupted.operation,
+                "step": interrupted.step,
+                "message": line,
+                "resume": interrupted.resume_command(),
+            }
+        }
+        resume = f"`{interrupted.resume_command()}`"
+        text = (
+            text.replace(
+                "(`faktctl up` would):", f"(left by the interruption; {resume} ends it):"
+            ).replace("(run `faktctl up`)", f"(run {resume})")
+            + f"\n{line}"
+        )
+    ui.data(envelope_json("status", document) if as_json else text)
+    return ExitCode.FINDINGS if report.drifts or interrupted is not None else ExitCode.OK

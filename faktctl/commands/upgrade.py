@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faktctl import ui
 from faktctl.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from faktctl.backups.report import Reporter
+    from faktctl.backups.take import Target
+    from faktctl.journal import Journal
+    from faktctl.project import Project
 
 
 def _confirm(lines: list[str], assume_yes: bool) -> bool:
@@ -35,7 +44,9 @@ def run(
     force: bool,
     pull: str,
     timeout: float,
+    resume: bool = False,
 ) -> int:
+    from faktctl import journal
     from faktctl.backups.pipeline import engine_session, safety_target
     from faktctl.lock import project_lock
     from faktctl.project import open_project
@@ -45,11 +56,15 @@ def run(
     target = safety_target(project)
     spec_image = project.loaded.spec.server.image
     reporter = ui.ConsoleReporter()
+    if resume:
+        return _resume(project, target, reporter, timeout, as_json)
     with (
         project_lock(project.dir, target.project, "upgrade"),
         engine_session() as engine,
     ):
         from faktctl.upgrade import execute
+
+        journal.require_none(project.dir, target.project, "upgrade")
 
         found = execute.read_preflight(
             engine,
@@ -75,11 +90,61 @@ def run(
         if plan.kind == "repair":
             outcome = execute.repair(engine, plan, found, target, reporter, timeout)
         else:
-            upgrader = execute.Upgrader(engine, project.desired, target, reporter, timeout)
-            outcome = upgrader.run(plan, found)
+            record = journal.Journal(project.dir, target.project, "upgrade")
+            upgrader = execute.Upgrader(engine, project.desired, target, reporter, timeout, record)
+            with _said_when_interrupted(record):
+                outcome = upgrader.run(plan, found)
     spec_updated = _update_spec(project.loaded.path, plan.target.image, plan.changes_image)
     _report(outcome, spec_updated, as_json)
     return ExitCode.OK
+
+
+def _resume(
+    project: Project, target: Target, reporter: Reporter, timeout: float, as_json: bool
+) -> int:
+    """`upgrade --resume`: finish the upgrade an interrupted run recorded (faktctl.journal)."""
+    from faktctl import journal
+    from faktctl.backups.pipeline import engine_session
+    from faktctl.lock import project_lock
+
+    with project_lock(project.dir, target.project, "upgrade"):
+        record = journal.read(project.dir, target.project)
+        if record is None:
+            ui.info("no interrupted upgrade to resume: nothing to do")
+            return ExitCode.OK
+        if record.operation != "upgrade":
+            raise UsageError(
+                f"the interrupted operation is a {record.operation}, not an upgrade",
+                f"run `{record.resume_command()}`",
+            )
+        ui.info(f"found: {record.describe()}")
+        resumed = journal.Journal.resumed(project.dir, target.project, record)
+        with engine_session() as engine, _said_when_interrupted(resumed):
+            from faktctl.upgrade import execute
+
+            outcome = execute.resume(
+                engine, project.desired, target, reporter, timeout, resumed, record.step
+            )
+    image = str(record.facts.get("to_image", ""))
+    spec_updated = _update_spec(
+        project.loaded.path, image, image != project.loaded.spec.server.image
+    )
+    _report(outcome, spec_updated, as_json)
+    return ExitCode.OK
+
+
+@contextlib.contextmanager
+def _said_when_interrupted(record: Journal) -> Iterator[None]:
+    """On Ctrl-C (or any failure) with the record still there: what was left, and the command."""
+    try:
+        yield
+    except BaseException:
+        from faktctl import journal
+
+        left = journal.read(record.spec_dir, record.project)
+        if left is not None:
+            ui.info(f"{left.describe()}; run `{left.resume_command()}` to finish it")
+        raise
 
 
 def _say_nothing(lines: list[str], as_json: bool, kind: str) -> None:

@@ -33,6 +33,9 @@ Version = tuple[int, int, int]
 DEFAULT_VERSION = "1.10.0"
 DEFAULT_IMAGE = f"contribsys/faktory:{DEFAULT_VERSION}"
 SECURITY_FIXES: Version = (1, 10, 0)
+# `QUEUE LATENCY q1 q2 ...` (seconds since each queue's oldest job was enqueued) exists from
+# 1.9.2 on (Changes.md 1.9.2); older servers answer -ERR, so the latency series is absent there.
+QUEUE_LATENCY_SINCE: Version = (1, 9, 2)
 DATA_VERSION_KEY = "v"
 QUEUES_SET = "queues"
 SORTED_SETS = ("scheduled", "retries", "dead", "working")
@@ -77,6 +80,20 @@ RELEASES: tuple[Release, ...] = (
 FORMATS: tuple[DataFormat, ...] = tuple(dict.fromkeys(r.data for r in RELEASES))
 
 
+# The server's command-line flags (Go `flag` package, one dash or two, `-x v` or `-x=v`). Read
+# from cli/cli.go of v1.9.4 and v1.10.0 (identical) and checked on both built servers: an
+# undefined flag (`-no-tls`) prints the usage and exits 2; `-h`/`-help` print it and exit 0.
+# No release has removed or added a flag since 1.0; older ones are not established here.
+SERVER_STRING_FLAGS = frozenset({"b", "w", "e", "l", "d", "c"})
+SERVER_BOOL_FLAGS = frozenset({"v", "h", "help"})
+
+
+def server_flags(version: Version | None) -> tuple[frozenset[str], frozenset[str]]:
+    """(flags that take a value, boolean flags) the server of `version` defines (None: current)."""
+    del version  # one flag set for every release checked (1.9.4, 1.10.0)
+    return SERVER_STRING_FLAGS, SERVER_BOOL_FLAGS
+
+
 def parse_version(text: str) -> Version | None:
     """`1.10.0`, `v1.9`, `1.9.4-1` -> a version tuple; None for anything else."""
     match = _VERSION.match(text.strip())
@@ -116,5 +133,36 @@ def has_security_fixes(version: Version) -> bool:
     return version >= SECURITY_FIXES
 
 
+def has_queue_latency(version: Version) -> bool:
+    return version >= QUEUE_LATENCY_SINCE
+
+
 def upgrade_command(version: str = DEFAULT_VERSION) -> str:
     return f"faktctl upgrade --to {version}"
+
+
+# Stopping workers (issue 23), read in the 1.9.4 and 1.10.0 sources and measured on both:
+# - a process that says HELLO with a wid is on the dashboard's /busy page at once (not only after
+#   its first BEAT); the page lists wid, hostname (the container id unless set), pid and the
+#   number of reservations it holds;
+# - `POST /busy` with `wid=<wid>|all` and `signal=quiet|terminate` sets the process's state; the
+#   server refuses it new jobs at once (its FETCH waits 2 s and gets nothing) and tells the
+#   library on its next BEAT. Both versions guard the dashboard with Go's cross-origin protection
+#   only (a request without browser Origin/Sec-Fetch headers passes), so no CSRF token is needed;
+#   1.9.0-1.9.3 want the form's token (#517).
+BUSY_SIGNAL_WITHOUT_TOKEN: Version = (1, 9, 4)
+
+
+def busy_signal_needs_token(version: Version) -> bool:
+    """True when the dashboard's quiet/terminate form wants a CSRF token (before 1.9.4)."""
+    return version < BUSY_SIGNAL_WITHOUT_TOKEN
+
+
+# Reservations (issue 23, faktctl.faktory.reservations), read in the 1.9.4 and 1.10.0 sources and
+# checked on both servers (tests/e2e/test_live_processes.py): the same in both releases:
+# - the `working` sorted set: member = the reservation's JSON (job, reserved_at, expires_at, wid),
+#   score = its expiry; reservation time clamped to 60 s..1 day, 1800 s by default;
+# - the reaper (every 15 s) treats an expired reservation as a failure (`ReservationExpired`):
+#   retry set with back-off, dead set when the retries are used up, dropped with `retry: 0`;
+# - the /busy process table's markup.
+# Only where a job goes back differs: the queue's key, `queue_prefix` of DataFormat above.

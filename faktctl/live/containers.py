@@ -40,6 +40,9 @@ class ProjectContainers:
     project: str
     launched_by: Launcher | None  # None: no container at all
     containers: tuple[RawDict, ...]
+    # carry the project's label but do not look like faktctl's own (labels.not_own_container):
+    # (name, why); never taken as the project's server or workers, never removed
+    strangers: tuple[tuple[str, str], ...] = ()
 
     def with_role(self, role: Role) -> list[RawDict]:
         return [c for c in self.containers if role_of(c) == role]
@@ -95,10 +98,30 @@ def find(
     `extra` label too: faktctl's when there are any, else compose's."""
     more = dict(extra or {})
     found = engine.containers({labels.PROJECT: project, **more}, all=all)
-    if found:
-        return ProjectContainers(project, "faktctl", _sorted(found))
+    own, strangers = split_strangers(found, project, name_of, _tags)
+    if own:
+        return ProjectContainers(project, "faktctl", _sorted(own), strangers)
     composed = engine.containers({COMPOSE_PROJECT: project, **more}, all=all)
-    return ProjectContainers(project, "compose" if composed else None, _sorted(composed))
+    launcher: Launcher | None = "compose" if composed else None
+    return ProjectContainers(project, launcher, _sorted(composed), strangers)
+
+
+def split_strangers(
+    found: list[RawDict],
+    project: str,
+    name: Any,
+    tags: Any,
+) -> tuple[list[RawDict], tuple[tuple[str, str], ...]]:
+    """faktctl's own containers among those with the project's label, and the others with
+    why they do not look like its own."""
+    own, strangers = [], []
+    for raw in found:
+        why = labels.not_own_container(name(raw), tags(raw), project)
+        if why is None:
+            own.append(raw)
+        else:
+            strangers.append((name(raw), why))
+    return own, tuple(strangers)
 
 
 class SummarySource(Protocol):
@@ -108,7 +131,12 @@ class SummarySource(Protocol):
 def find_summaries(engine: SummarySource, project: str) -> tuple[Launcher | None, list[RawDict]]:
     """`find` from the engine's list summaries (no inspect per container): who started the
     project's containers, and their summaries."""
-    found = engine.summaries({labels.PROJECT: project})
+    found, _ = split_strangers(
+        engine.summaries({labels.PROJECT: project}),
+        project,
+        summary_name,
+        lambda raw: raw.get("Labels") or {},
+    )
     if found:
         return "faktctl", found
     composed = engine.summaries({COMPOSE_PROJECT: project})

@@ -23,6 +23,8 @@ from faktctl.faktory.keys import (
     script_arguments,
 )
 from faktctl.faktory.versions import DataFormat
+from faktctl.journal import pause_for_tests
+from faktctl.labels import JOB
 
 
 def in_server(
@@ -61,6 +63,7 @@ def offline(
     helper = engine.create_container(config)
     try:
         engine.start(helper, config.name)
+        pause_for_tests(f"{labels.get(JOB, '')}:helper-running")
         code = engine.wait(helper, OFFLINE_TIMEOUT_S)
         text = engine.logs(helper).decode("utf-8", "replace")
     finally:

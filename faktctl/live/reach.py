@@ -23,6 +23,7 @@ from faktctl.adapters import probe
 from faktctl.adapters.docker.api import engine_host
 from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish, TlsSetup
 from faktctl.errors import FaktctlError
+from faktctl.faktory import versions
 from faktctl.secretvalue import SecretStr, redact
 
 if TYPE_CHECKING:
@@ -151,6 +152,28 @@ def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[s
         endpoint.host, endpoint.port, password, timeout=timeout, tls=endpoint.tls
     ) as conn:
         return conn.info()
+
+
+def read_info_and_latency(
+    endpoint: Endpoint, password: SecretStr, timeout: float
+) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """INFO and `QUEUE LATENCY` of every queue INFO names, over one connection. The latencies
+    are None on a server too old to answer (faktctl.faktory.versions.has_queue_latency);
+    probe.ProbeError when the server cannot be read."""
+    with probe.FaktoryConnection(
+        endpoint.host, endpoint.port, password, timeout=timeout, tls=endpoint.tls
+    ) as conn:
+        info = conn.info()
+        server = info.get("server")
+        text = server.get("faktory_version") if isinstance(server, dict) else None
+        version = versions.parse_version(str(text)) if text is not None else None
+        if version is None or not versions.has_queue_latency(version):
+            return info, None
+        faktory = info.get("faktory")
+        queues = faktory.get("queues") if isinstance(faktory, dict) else None
+        names = sorted(str(q) for q in queues) if isinstance(queues, dict) else []
+        names = [n for n in names if n and not any(c.isspace() for c in n)]
+        return info, conn.queue_latency(names)
 
 
 def log_tail(

@@ -11,8 +11,6 @@ within RENEW_DAYS, does not cover the names workers use, or was not signed by th
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,22 +75,10 @@ def check_files(loaded: LoadedSpec, setup: TlsSetup) -> None:
             )
 
 
-def _private_folder(folder: Path) -> None:
-    if folder.is_symlink():
-        raise UsageError(
-            f"{folder} is a symbolic link",
-            "faktctl keeps TLS keys only in a real folder of the project; remove the link",
-        )
-    ensure_private_dir(folder)
-    info = os.lstat(folder)
-    if not stat.S_ISDIR(info.st_mode):
-        raise UsageError(f"{folder} is not a folder")
-
-
 def _generate(loaded: LoadedSpec, setup: TlsSetup, *, renew: bool, new_ca: bool) -> tuple[str, ...]:
     assert setup.ca is not None and setup.ca_key is not None
     folder = Path(setup.cert).parent
-    _private_folder(folder)
+    ensure_private_dir(folder)  # a real folder of this user, 0700 (never a link)
     ca, ca_key = Path(setup.ca), Path(setup.ca_key)
     cert, key = Path(setup.cert), Path(setup.key)
     done: list[str] = []

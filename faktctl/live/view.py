@@ -114,6 +114,7 @@ class FaktoryView:
     memory_mb: int | None = None
     last_save: LastSave | None = None
     tls: TlsView | None = None  # the server speaks TLS: what its certificate says
+    commands: int | None = None  # commands the server ran since it started
 
     @property
     def reachable(self) -> bool:
@@ -244,6 +245,7 @@ def from_info(info: Mapping[str, Any], address: str | None = None) -> FaktoryVie
         workers=workers,
         connections=_int(server.get("connections")),
         memory_mb=_int(server.get("used_memory_mb")),
+        commands=_int(server.get("command_count")),
     )
 
 

@@ -97,6 +97,7 @@ def _service_view(svc: ServiceRequest, out_dir: Path, desired: Desired) -> dict[
         "depends_on_healthy": svc.depends_on_healthy,
         "restart": svc.restart,
         "stop_grace_period": f"{svc.stop_grace_s}s" if svc.stop_grace_s else None,
+        "stop_signal": svc.stop_signal,
         "mem_limit": format_size(svc.memory_bytes) if svc.memory_bytes else None,
         "cpus": svc.cpus,
         "scale": svc.replicas,

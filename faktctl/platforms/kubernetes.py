@@ -34,6 +34,7 @@ from faktctl.desired import (
     ServiceRequest,
 )
 from faktctl.errors import UsageError
+from faktctl.labels import GENERATED_FROM
 from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
 
@@ -49,7 +50,8 @@ NETWORK_FILE = "network.yaml"
 WORKERS_FILE = "workers.yaml"
 SECRETS_DIR = "secrets"
 DEFAULT_DIR = "k8s"  # beside the spec, unless `render --out` names another
-GITIGNORE = ".gitignore"
+# the lines the output folder's .gitignore must hold (added to it, never replacing it)
+GITIGNORED = (f"/{SECRETS_DIR}/",)
 # The uid/gid the server runs as: not root, not in the image's /etc/passwd (nothing needs it).
 RUN_AS = 65532
 SECRET_MODE = 0o440  # owner root, group = fsGroup: the non-root server reads it via its group
@@ -403,10 +405,16 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
         "spec": {
             "replicas": worker.replicas,
             "selector": {"matchLabels": selector_of(desired.project, "worker", name)},
+            # new pods first, and no old pod goes before its replacement is ready
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
+            },
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
                     "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": worker.stop_grace_s or 30,
                     "containers": [container],
                 },
             },
@@ -442,7 +450,9 @@ def _kustomization(
         "labels": {
             "app.kubernetes.io/part-of": desired.project,
             "app.kubernetes.io/managed-by": "faktctl",
-        }
+        },
+        # every generated Secret comes from a git-ignored file: `kustomize build` output says so
+        "annotations": {GENERATED_FROM: "files"},
     }
     doc["secretGenerator"] = generators
     return doc
@@ -497,8 +507,5 @@ def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> 
     resources = list(manifests)
     manifests[KUSTOMIZATION] = _header(spec_name) + _yaml(
         _kustomization(desired, settings, resources)
-    )
-    manifests[GITIGNORE] = (
-        f"# secret files for the secretGenerator: never commit them\n/{SECRETS_DIR}/\n"
     )
     return KubeFiles(manifests, _secret_files(desired, password))

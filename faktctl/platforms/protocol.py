@@ -39,8 +39,17 @@ class Platform(Protocol):
     def dry_run(self, engine: Engine, pull: PullPolicy) -> int:
         """`up --dry-run`: print the plan on stdout and change nothing."""
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
-        """`up`, under the project's lock: apply the plan and wait until it is ready."""
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,
+    ) -> int:
+        """`up`, under the project's lock: apply the plan and wait until it is ready; a data
+        volume faktctl did not create is used only when `adopt_volume`."""
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
         """Remove the deployment; its data volume too when `volumes`."""

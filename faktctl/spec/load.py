@@ -18,7 +18,7 @@ from faktctl import safeyaml
 from faktctl.errors import SpecError, shown
 from faktctl.spec.locate import SPEC_FILENAME as SPEC_FILENAME
 from faktctl.spec.locate import find_spec
-from faktctl.spec.model import Spec
+from faktctl.spec.model import NAME_PATTERN, Spec
 
 Position = tuple[int, int]  # 1-based line and column
 PathKey = tuple[str | int, ...]
@@ -115,8 +115,14 @@ class LoadedSpec:
         return self.path.parent
 
     def resolve(self, relative: str) -> Path:
+        """A path the spec names, relative to the spec's folder (never the caller's)."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    def executable(self, value: str) -> str:
+        """A program the spec names (`backup.restic`): a bare name is looked up on PATH; a
+        value with a `/` is a path, relative to the spec's folder like every path in it."""
+        return value if "/" not in value else str(self.resolve(value).absolute())
 
     def line_of(self, *path: str | int) -> int:
         return _Positions(dict(self.positions)).nearest(tuple(path))[0]
@@ -221,7 +227,12 @@ def _friendly(error: Any) -> tuple[str, str]:
     if kind == "list_type":
         return f"expected a list{got}", ""
     if kind == "string_pattern_mismatch":
-        return f"`{given}` is not a valid name", "use lowercase letters, digits, - and _"
+        pattern = str(bound.get("pattern", ""))
+        if pattern == NAME_PATTERN:
+            return f"`{given}` is not a valid name", "use lowercase letters, digits, - and _"
+        if pattern == r"^[^\n\r]+$":
+            return f"`{given}` must be one line", ""
+        return f"`{given}` does not have the expected form", f"it must match {pattern}"
     return msg[0].lower() + msg[1:] if msg else "invalid value", ""
 
 

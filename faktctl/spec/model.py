@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from faktctl.faktory.server import SERVER_SERVICE as SERVER_SERVICE
 from faktctl.faktory.versions import DEFAULT_IMAGE
+from faktctl.spec.monitoring import Monitoring
 from faktctl.spec.swarm import Swarm
 from faktctl.spec.tls import Tls
 from faktctl.spec.types import (
@@ -23,8 +24,10 @@ from faktctl.spec.types import (
     Command,
     Duration,
     EnvValue,
+    PathOf,
     PortBinding,
     PublishedPort,
+    WebhookUrl,
     format_size,
     parse_port_binding,
     rule_error,
@@ -39,6 +42,7 @@ DashboardExposure = Literal["internal", "proxy", "public"]
 Platform = Literal["engine", "swarm"]
 RestartPolicy = Literal["unless-stopped", "always", "on-failure", "no"]
 LogLevel = Literal["info", "debug", "warn", "error"]
+WorkerQuiet = Literal["server", "signal", "none"]
 Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
 EnvMap = dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], EnvValue]
 
@@ -133,7 +137,9 @@ class Storage(_Model):
     """Where /var/lib/faktory lives: a named volume (default) or a host directory."""
 
     volume: Name | None = Field(default=None, description="Named volume (default: data).")
-    host_path: str | None = Field(default=None, description="Host directory, relative to spec.")
+    host_path: Annotated[str, PathOf("folder")] | None = Field(
+        default=None, description="Host directory, relative to spec."
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Storage:
@@ -184,12 +190,12 @@ class Server(_Model):
         "public: reachable from anywhere (audited).",
     )
     storage: Storage = Field(default_factory=Storage)
-    password_file: str = Field(
+    password_file: Annotated[str, PathOf("file")] = Field(
         default=DEFAULT_PASSWORD_FILE,
         min_length=1,
         description="File holding the server password (mode 0600), relative to the spec.",
     )
-    dashboard_password_file: str | None = Field(
+    dashboard_password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="Optional separate dashboard password file."
     )
     stop_grace_period: Duration = Field(
@@ -262,8 +268,12 @@ class Kubernetes(_Model):
 
 
 class Build(_Model):
-    context: str = Field(description="Build context folder, relative to the spec.")
-    dockerfile: str = Field(default="Dockerfile", description="Dockerfile inside the context.")
+    context: Annotated[str, PathOf("folder")] = Field(
+        description="Build context folder, relative to the spec."
+    )
+    dockerfile: Annotated[str, PathOf("in-context")] = Field(
+        default="Dockerfile", description="Dockerfile inside the context."
+    )
 
 
 class Worker(_Model):
@@ -275,6 +285,24 @@ class Worker(_Model):
     env: EnvMap = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
     restart: RestartPolicy = "unless-stopped"
+    stop_grace_period: Duration = Field(
+        default="30s",  # parsed by the Duration validator
+        validate_default=True,
+        description="Time a worker gets between its stop signal and SIGKILL, and the longest "
+        "faktctl waits for a quieted worker's jobs to finish (the common libraries wait 25s).",
+    )
+    stop_signal: str = Field(
+        default="SIGTERM",
+        pattern=r"^SIG[A-Z0-9]+$",
+        description="Signal that stops the worker process (the libraries finish running jobs "
+        "on SIGTERM).",
+    )
+    quiet: WorkerQuiet = Field(
+        default="server",
+        description="How faktctl quiets a worker before stopping it: `server` (the dashboard's "
+        "quiet, which every library honours on its next heartbeat), `signal` (SIGTSTP, for "
+        "libraries that handle it) or `none` (stopped at once).",
+    )
 
     @field_validator("env")
     @classmethod
@@ -298,9 +326,7 @@ RESTIC_PREFIX = "restic:"
 class BackupNotify(_Model):
     """Webhooks told about scheduled (and manual) backups."""
 
-    urls: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(
-        min_length=1, description="Webhook URLs; each gets a JSON POST."
-    )
+    urls: list[WebhookUrl] = Field(min_length=1, description="Webhook URLs; each gets a JSON POST.")
     on_success: bool = Field(default=False, description="Also notify when a backup succeeds.")
     timeout: Duration = Field(
         default="10s", validate_default=True, description="Time each attempt may take."
@@ -308,21 +334,25 @@ class BackupNotify(_Model):
 
 
 class BackupPolicy(_Model):
-    destination: str = Field(
+    destination: Annotated[str, PathOf("destination")] = Field(
         default="backups",
         min_length=1,
         description="Folder for backups, relative to spec, or `restic:<repository>`.",
     )
-    destinations: list[Annotated[str, Field(min_length=1)]] | None = Field(
+    destinations: list[Annotated[str, Field(min_length=1), PathOf("destination")]] | None = Field(
         default=None,
         min_length=1,
         description="Several destinations (folders or `restic:<repository>`); each gets every "
         "backup. Replaces `destination`.",
     )
-    password_file: str | None = Field(
+    password_file: Annotated[str, PathOf("file")] | None = Field(
         default=None, description="File holding the restic repository password (0600)."
     )
-    restic: str = Field(default="restic", min_length=1, description="The restic executable.")
+    restic: Annotated[str, PathOf("executable")] = Field(
+        default="restic",
+        min_length=1,
+        description="The restic executable: a name on PATH, or a path (relative to the spec).",
+    )
     keep: int = Field(default=7, ge=1, description="How many backups to keep.")
     keep_daily: int | None = Field(
         default=None, ge=1, description="Also keep the newest backup of this many days."
@@ -393,6 +423,10 @@ class Spec(_Model):
         default_factory=Kubernetes, description="Settings for `render --target kubernetes`."
     )
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring,
+        description="Alert thresholds for `faktctl render --target prometheus`.",
+    )
 
     @field_validator("workers")
     @classmethod

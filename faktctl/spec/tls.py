@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from faktctl.spec.types import rule_error
+from faktctl.spec.types import PathOf, rule_error
 
 TlsMode = Literal["off", "files", "generate"]
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -31,15 +31,15 @@ class Tls(BaseModel):
         description="off: plain TCP; files: mount cert_file/key_file; generate: faktctl makes "
         "a private CA and a server certificate under secrets/tls/.",
     )
-    cert_file: str | None = Field(
+    cert_file: Annotated[str, PathOf("file")] | None = Field(
         default=None,
         description="files: the server certificate (PEM, chain allowed), relative to the spec.",
     )
-    key_file: str | None = Field(
+    key_file: Annotated[str, PathOf("file")] | None = Field(
         default=None,
         description="files: the server's private key (PEM, mode 0600), relative to the spec.",
     )
-    ca_file: str | None = Field(
+    ca_file: Annotated[str, PathOf("file")] | None = Field(
         default=None,
         description="files: the CA certificate workers trust (default: none; workers then "
         "rely on their system roots).",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
@@ -89,8 +89,16 @@ def format_size(value: int) -> str:
     return str(value)
 
 
+def _positive_size(value: int) -> int:
+    """A size is more than 0 bytes: `0` and `-1` are no size (a Kubernetes claim of `0Ti`)."""
+    if value <= 0:
+        raise rule_error(f"must be more than 0 bytes (got `{value}`)", hint="e.g. 512m or 10g")
+    return value
+
+
 ByteSize = Annotated[
     int,
+    AfterValidator(_positive_size),
     BeforeValidator(parse_size),
     PlainSerializer(format_size, return_type=str),
     WithJsonSchema(
@@ -195,4 +203,42 @@ Command = Annotated[
             "description": "A command as a list of arguments, or a string split like a shell.",
         }
     ),
+]
+
+
+@dataclass(frozen=True)
+class PathOf:
+    """Marks a spec field that names a path (in `Annotated[str, PathOf(kind)]`): a relative
+    one resolves against the spec's folder (faktctl.spec.load.LoadedSpec.path_of), never the
+    caller's. Kinds: `file`, `folder`, `destination` (a folder or `restic:<repository>`),
+    `executable` (a bare name is looked up on PATH, anything with a `/` is a path) and
+    `in-context` (relative to the build context, itself relative to the spec)."""
+
+    kind: str
+
+
+def _webhook_url(value: str) -> str:
+    """An http(s) URL with a host, parsed as a URL (an unclosed `[::1` is refused here, not by
+    the backup that would send to it); the sender (adapters.probe.post_json) reads a URL it
+    cannot send to as a failed alert, never a failed backup."""
+    from urllib.parse import urlsplit
+
+    problem = re.search(r"\s", value) is not None
+    try:
+        parts = urlsplit(value)
+        problem = problem or parts.scheme not in ("http", "https") or not parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        problem = True
+    if problem:
+        raise rule_error(
+            f"`{value}` is not an http(s) URL", hint="e.g. https://hooks.example.com/backup"
+        )
+    return value
+
+
+WebhookUrl = Annotated[
+    str,
+    AfterValidator(_webhook_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https?://\S+$"}),  # for editors
 ]

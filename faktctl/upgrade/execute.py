@@ -31,6 +31,7 @@ from faktctl.backups.report import Reporter
 from faktctl.errors import FaktctlError, OperationFailed
 from faktctl.faktory import keys
 from faktctl.faktory.versions import FORMATS, format_of, parse_version, text_of
+from faktctl.journal import Journal
 from faktctl.live import queue_keys
 from faktctl.secretvalue import SecretStr
 from faktctl.upgrade.plan import SAFETY_TAG, Preflight, UpgradePlan, UpgradeRefused
@@ -182,12 +183,24 @@ class Upgrader:
         target: take.Target,
         reporter: Reporter,
         timeout: float,
+        journal: Journal | None = None,
     ) -> None:
         self.engine = engine
         self.desired = desired
         self.target = target
         self.say = reporter
         self.timeout = timeout
+        self.journal = journal
+
+    def _step(self, name: str, **facts: Any) -> None:
+        """Record the step before it starts (faktctl.journal): an interrupted run is resumed
+        from the record by `faktctl upgrade --resume`."""
+        if self.journal is not None:
+            self.journal.step(name, **facts)
+
+    def _done(self) -> None:
+        if self.journal is not None:
+            self.journal.done()
 
     # --- the server container ----------------------------------------------------------------
 
@@ -214,7 +227,6 @@ class Upgrader:
 
     def run(self, plan: UpgradePlan, found: Found) -> Outcome:
         server, workers = found.server, found.workers
-        grace = plan.preflight.grace_s
         safety = take.take_backup(
             self.engine,
             self.target,
@@ -222,10 +234,21 @@ class Upgrader:
             self.say,
         ).backup
         self.say.step(f"safety backup saved as {safety.name}")
-        deployment.stop_in_order(self.engine, workers, server, self.say.step)
+        self._step("stopping", **_record_facts(plan, found, safety))
+        deployment.stop_in_order(self.engine, workers, server, self.say.step, self.target.password)
+        self._step("keys")
         report = self._keys_at_rest(plan, server, workers)
+        return self._replace(plan, found, safety, report)
+
+    def _replace(
+        self, plan: UpgradePlan, found: Found, safety: Backup, report: keys.KeyReport
+    ) -> Outcome:
+        """From the counts at rest on: the new server, the comparison, the workers."""
+        server, workers = found.server, found.workers
+        grace = plan.preflight.grace_s
         target_format = format_of(plan.target.version)
         at_rest = deployment.Counts(report.visible(target_format), dict(report.sets))
+        self._step("replacing", at_rest={"queues": at_rest.queues, "sets": at_rest.sets})
         self.engine.remove(str(server["Id"]), force=True)
         new_id: str | None = None
         after = deployment.Counts()
@@ -238,6 +261,7 @@ class Upgrader:
         if problems:
             self._roll_back(plan, found, new_id, safety, grace, problems)
         worker_problems = deployment.start_workers(self.engine, workers, self.say.step)
+        self._done()
         return Outcome(
             plan,
             safety,
@@ -249,9 +273,17 @@ class Upgrader:
         )
 
     def _keys_at_rest(
-        self, plan: UpgradePlan, server: Mapping[str, Any], workers: list[RawDict]
+        self,
+        plan: UpgradePlan,
+        server: Mapping[str, Any],
+        workers: list[RawDict],
+        safety: Backup | None = None,
+        found: Found | None = None,
     ) -> keys.KeyReport:
-        """Count (and move, when the key format changes) with no server and no network."""
+        """Count (and move, when the key format changes) with no server and no network.
+
+        On failure the old server starts again on its unchanged data; when resuming (`safety`
+        and `found` given: the old container is gone) the upgrade is rolled back instead."""
         mount = deployment.data_mount(server)
         source = plan.preflight.data_format
         destination = format_of(plan.target.version)
@@ -272,6 +304,9 @@ class Upgrader:
                 deployment.job_labels("upgrade", plan.preflight.project),
             )
         except FaktctlError as err:
+            if safety is not None and found is not None:
+                grace = plan.preflight.grace_s
+                self._roll_back(plan, found, None, safety, grace, [err.one_line()])
             # Redis saved nothing: the volume still holds the old data. Bring the old server back.
             self.engine.start(str(server["Id"]), deployment.name_of(server))
             with contextlib.suppress(deployment.NotReady):
@@ -279,6 +314,7 @@ class Upgrader:
                     self.engine, str(server["Id"]), self.target.password, self.timeout
                 )
             deployment.start_workers(self.engine, workers, self.say.step)
+            self._done()
             raise UpgradeFailed(
                 f"{err.one_line()}; the old server was started again on its unchanged data"
             ) from err
@@ -295,6 +331,7 @@ class Upgrader:
         from faktctl.backups.restore import write_rdb
 
         old_image = plan.preflight.image
+        self._step("rolling-back", problems=problems)
         self.say.step(f"rolling back to {old_image}: " + "; ".join(problems))
         if new_id is not None:
             self._remove_server(new_id, grace)
@@ -310,6 +347,7 @@ class Upgrader:
         except deployment.NotReady as err:
             state = f"the old server did not come back either: {err.message}"
         deployment.start_workers(self.engine, found.workers, self.say.step)
+        self._done()
         raise UpgradeFailed(
             f"the upgrade to {plan.target.image} was rolled back: {'; '.join(problems)}; {state}",
             f"the data from before the upgrade is also in backup {safety.name}",
@@ -364,3 +402,117 @@ def repair(
             f"the data from before the repair is in backup {safety.name}",
         )
     return Outcome(plan, safety, expected, after, report.moved, 0, ())
+
+
+# --- an interrupted upgrade -------------------------------------------------------------------
+
+
+def _record_facts(plan: UpgradePlan, found: Found, safety: Backup) -> dict[str, Any]:
+    """What `upgrade --resume` needs to finish the upgrade without the old container."""
+    mount = deployment.data_mount(found.server)
+    preflight = plan.preflight
+    return {
+        "what": f"the {plan.kind} of Faktory {text_of(preflight.version)} → "
+        f"{text_of(plan.target.version)} ({preflight.image} → {plan.target.image})",
+        "kind": plan.kind,
+        "project": preflight.project,
+        "from_image": preflight.image,
+        "from_version": text_of(preflight.version),
+        "to_image": plan.target.image,
+        "to_version": text_of(plan.target.version),
+        "server_id": str(found.server["Id"]),
+        "server_name": preflight.server,
+        "server_image_id": str(found.server.get("Image") or preflight.image),
+        "mount": [mount.kind, mount.source],
+        "workers": [[str(w["Id"]), deployment.name_of(w)] for w in found.workers],
+        "grace_s": preflight.grace_s,
+        "safety": safety.name,
+        "destination": preflight.destination,
+    }
+
+
+def _from_record(facts: Mapping[str, Any]) -> tuple[UpgradePlan, Found]:
+    """The plan and the containers of an interrupted upgrade, as its record has them."""
+    from faktctl.desired import DATA_DIR
+    from faktctl.upgrade.plan import Target
+
+    old, new = parse_version(str(facts["from_version"])), parse_version(str(facts["to_version"]))
+    if old is None or new is None:
+        raise UpgradeFailed("the record of the interrupted upgrade names no versions")
+    kind, source = facts["mount"]
+    server: RawDict = {
+        "Id": str(facts["server_id"]),
+        "Name": "/" + str(facts["server_name"]),
+        "Image": str(facts["server_image_id"]),
+        "Config": {"Image": str(facts["from_image"])},
+        "Mounts": [{"Destination": DATA_DIR, "Type": kind, "Name": source, "Source": source}],
+    }
+    workers: list[RawDict] = [{"Id": i, "Name": "/" + n} for i, n in facts.get("workers") or []]
+    preflight = Preflight(
+        project=str(facts["project"]),
+        server=str(facts["server_name"]),
+        image=str(facts["from_image"]),
+        version=old,
+        queues={},
+        sets={},
+        hidden={},
+        workers=tuple(n for _, n in facts.get("workers") or []),
+        grace_s=int(facts.get("grace_s") or deployment.DEFAULT_SERVER_STOP_S),
+        destination=str(facts.get("destination") or "backups"),
+    )
+    crossing = format_of(old) != format_of(new)
+    move = (format_of(old), format_of(new)) if crossing else None
+    plan = UpgradePlan(
+        str(facts.get("kind") or "upgrade"),  # type: ignore[arg-type]
+        preflight,
+        Target(str(facts["to_image"]), new),
+        move,
+    )
+    return plan, Found(preflight, server, workers)
+
+
+def resume(
+    engine: Engine,
+    desired: Desired,
+    target: take.Target,
+    reporter: Reporter,
+    timeout: float,
+    journal: Journal,
+    step: str,
+) -> Outcome:
+    """Finish an interrupted upgrade from its record: leftover helpers go; whatever runs on the
+    data volume stops (workers first, the server gracefully, so Redis saves); then the queues
+    are counted (and moved) at rest again and the upgrade goes on as it would have: the target
+    server, every count compared (a loss rolls back to the safety backup), the workers.
+    Interrupted while rolling back, the roll-back is done again."""
+    from pathlib import Path
+
+    from faktctl.backups.manifest import find_backup
+    from faktctl.live import containers, helpers
+
+    facts = journal.facts
+    plan, found = _from_record(facts)
+    project = plan.preflight.project
+    reporter.step(f"resuming {facts.get('what', 'the upgrade')}, interrupted at `{step}`")
+    helpers.remove_leftovers(engine, project, reporter.step)
+    running = containers.find(engine, project)
+    for worker in running.with_role("worker"):
+        if deployment.is_running(worker):
+            reporter.step(f"stopping worker {deployment.name_of(worker)}")
+            engine.stop(str(worker["Id"]), timeout=deployment.DEFAULT_WORKER_STOP_S)
+    for server in running.with_role("server"):
+        if deployment.is_running(server):
+            reporter.step(f"stopping server {deployment.name_of(server)} (so Redis saves)")
+            engine.stop(str(server["Id"]), timeout=plan.preflight.grace_s)
+        engine.remove(str(server["Id"]), force=True)
+    safety = find_backup(Path(plan.preflight.destination), project, str(facts["safety"]))
+    upgrader = Upgrader(engine, desired, target, reporter, timeout, journal)
+    if step == "rolling-back":
+        problems = [str(p) for p in facts.get("problems") or []] or ["interrupted"]
+        upgrader._roll_back(plan, found, None, safety, plan.preflight.grace_s, problems)
+    # After the old server was replaced, the volume may hold what the new version saved.
+    image = plan.target.image if step == "replacing" else str(facts["server_image_id"])
+    at_rest_on = dict(found.server) | {"Image": image}
+    upgrader._step("keys")
+    report = upgrader._keys_at_rest(plan, at_rest_on, found.workers, safety, found)
+    return upgrader._replace(plan, found, safety, report)

@@ -26,7 +26,7 @@ class VersionChangeRefused(OperationFailed):
     """`up` would move the server across a queue-key change with jobs in it."""
 
 
-def queued_jobs(engine: Engine, container: ObservedContainer) -> int | None:
+def queued_jobs(engine: Engine, container: ObservedContainer, project: str = "") -> int | None:
     """Jobs in the server's queues under either key format; None when it cannot be told."""
     from faktctl.backups import deployment
 
@@ -42,7 +42,7 @@ def queued_jobs(engine: Engine, container: ObservedContainer) -> int | None:
                 "count",
                 FORMATS[0],
                 FORMATS[-1],
-                deployment.job_labels("version-guard", container.name),
+                deployment.job_labels("version-guard", project or container.name),
             )
     except FaktctlError:
         return None
@@ -93,7 +93,9 @@ def check_version_change(
         return
     for container in observed.of_service(server.name):
         old = parse_image(container.image_ref).version
-        refuse_crossing(old, new, functools.partial(queued_jobs, engine, container))
+        refuse_crossing(
+            old, new, functools.partial(queued_jobs, engine, container, desired.project)
+        )
 
 
 def check_swarm_change(

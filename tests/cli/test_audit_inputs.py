@@ -1,6 +1,7 @@
 """`faktctl audit --compose` on files that are not compose files, broken or missing: one line
-naming what the file is and what to do (exit 2), and with `--format json` still an envelope with
-an `error` object."""
+naming what the file is and what faktctl audits (exit 2), and with `--format json` still an
+envelope with an `error` object. ECS task definitions (JSON, CloudFormation, Terraform), Render
+blueprints and fly.toml given to the same option are audited (tests/unit/platform_corpus)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ EXPECTED = {
         "faktctl audit --k8s k8s-multi.yaml",
     ),
     "helm-deployment.yaml": ("is a Helm chart template", "helm template"),
-    "cloudformation.yaml": ("is an AWS CloudFormation template", "faktory.yaml"),
-    "ecs-task.json": ("is an Amazon ECS task definition", "faktory.yaml"),
+    "Dockerfile": ("is a Dockerfile", "ECS task definitions"),
+    "storage.tf": ("is a Terraform configuration with no aws_ecs_task_definition", "fly.toml"),
+    "settings.toml": ("is a TOML file", "Render blueprints"),
 }
+# Formats audited like compose files: the same option, the same report, their own input kind.
+AUDITED = {"cloudformation.yaml": "ecs", "ecs-task.json": "ecs"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -82,3 +86,25 @@ def test_invalid_input_exits_2_with_one_line(tmp_path: Path) -> None:
     assert missing.code == 2 and "cannot read the compose file" in missing.stderr
     both = run_faktctl("audit", "--compose", "compose.yaml", "--live", cwd=tmp_path)
     assert both.code == 2 and "cannot be combined" in both.stderr
+
+
+@pytest.mark.parametrize("name", sorted(AUDITED))
+def test_platform_files_are_audited_through_the_same_option(name: str, tmp_path: Path) -> None:
+    shutil.copy(INPUTS / name, tmp_path / name)
+    run = run_faktctl("audit", "--compose", name, "--format", "json", cwd=tmp_path)
+    assert run.code == 1, run.output  # both servers have real failures
+    document = json.loads(run.stdout)
+    assert document["result"]["input"]["kind"] == AUDITED[name], document["result"]["input"]
+    assert {f["service"] for f in document["result"]["findings"] if f["id"] == "FKM001"} == {
+        "faktory"
+    }
+
+
+def test_render_and_fly_files_are_audited_in_the_table(tmp_path: Path) -> None:
+    corpus = INPUTS.parent / "platform_corpus"
+    shutil.copytree(corpus / "01-render-faktory-render", tmp_path / "render")
+    run = run_faktctl("audit", "--compose", "render.yaml", cwd=tmp_path / "render")
+    assert run.code == 1 and "FKS004" in run.stdout and "Traceback" not in run.output
+    shutil.copytree(corpus / "06-fly-public-dashboard", tmp_path / "fly")
+    run = run_faktctl("audit", "--compose", "fly.toml", cwd=tmp_path / "fly")
+    assert run.code == 1 and "FKD001" in run.stdout and "fly scale count" in run.output

@@ -184,3 +184,38 @@ def test_no_backup_policy_uses_defaults_and_says_so(tmp_path: Path) -> None:
     assert result.code == 0
     assert "the spec has no `backup:` policy" in result.stderr
     assert f"no backups of `shop` in {tmp_path / 'backups'}" in result.stderr
+
+
+def _fake_restic(folder: Path, marker: Path) -> None:
+    folder.mkdir(parents=True)
+    script = folder / "restic"
+    script.write_text(
+        f'#!/bin/sh\necho "$PWD $*" >> {marker}\n'
+        'if [ "$1" = version ]; then echo "restic 0.16.4 compiled with go1.21 on linux/amd64"; '
+        "exit 0; fi\necho 'Fatal: repository does not exist' >&2\nexit 10\n"
+    )
+    script.chmod(0o755)
+
+
+def test_a_relative_restic_runs_from_the_spec_folder_not_the_callers(
+    project: Path, tmp_path: Path
+) -> None:
+    spec = yaml.safe_load((project / "faktory.yaml").read_text())
+    (project / "restic-password").write_text("a-long-restic-repository-password\n")
+    (project / "restic-password").chmod(0o600)
+    spec["backup"] = {
+        "destination": "restic:rest:https://alice:Pa@ssw0rd-Secret@127.0.0.1:9/repo",
+        "password_file": "restic-password",
+        "restic": "bin/restic",
+    }
+    (project / "faktory.yaml").write_text(yaml.safe_dump(spec))
+    elsewhere = tmp_path / "elsewhere"
+    ours, theirs = tmp_path / "ours.log", tmp_path / "theirs.log"
+    _fake_restic(project / "bin", ours)
+    _fake_restic(elsewhere / "bin", theirs)
+    result = run_faktctl(
+        "backup", "list", "--json", "-f", str(project / "faktory.yaml"), cwd=elsewhere
+    )
+    assert not theirs.exists(), "the caller's bin/restic ran"
+    assert ours.exists() and "version" in ours.read_text()
+    assert "ssw0rd-Secret" not in result.output and "Pa@" not in result.output

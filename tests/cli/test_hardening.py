@@ -314,6 +314,56 @@ def test_ctrl_c_ends_any_command_with_130(tmp_path: Path) -> None:
     assert stderr.strip() == "faktctl: interrupted"
 
 
+_FINALIZER_THEN_FIFO = """
+import gc, sys, time
+from faktctl.entry import boundary
+
+class Slow:
+    def __del__(self):
+        print("finalizing", flush=True)
+        time.sleep(30)
+
+def command():
+    garbage = Slow()
+    garbage.itself = garbage
+    del garbage
+    gc.collect()  # the finalizer runs here, and the Ctrl-C lands in it
+    with open(sys.argv[1], "rb") as fifo:  # nobody writes: blocks until a signal
+        fifo.read()
+
+boundary(command)
+"""
+
+
+def test_ctrl_c_inside_a_finalizer_still_ends_the_command_with_130(tmp_path: Path) -> None:
+    """The cause of the flaky test above: a SIGINT handled while the garbage collector runs a
+    finalizer raised inside it, where Python prints the exception and carries on, and the
+    command then blocked on its FIFO for good. The boundary signals itself again."""
+    script = tmp_path / "finalizer.py"
+    script.write_text(_FINALIZER_THEN_FIFO)
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "finalizing"
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    try:
+        _, stderr = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("faktctl hung after Ctrl-C inside a finalizer") from None
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "faktctl: interrupted"
+    assert time.monotonic() - started < 5
+
+
 # --- dangerous spec values ----------------------------------------------------------------------
 
 

@@ -201,3 +201,39 @@ def test_audit_of_the_rendered_directory_passes_strict_except_backup(project: Pa
     passing = {f.id for f in report.findings if f.status == "pass"}
     # the password is read from the secretGenerator's file, so its strength is checked too
     assert {"FKS001", "FKS006", "FKS007", "FKS009", "FKP020", "FKD022", "FKH030"} <= passing
+
+
+def test_render_check_never_shows_the_old_password_after_a_rotation(project: Path) -> None:
+    """The files on disk hold the old password (and the old dashboard password) after a
+    rotation: the diff of a secret-bearing file goes through one redaction, old values too."""
+    old = _password(project)
+    old_files = {p: p.read_text() for p in (project / "k8s" / "secrets").iterdir()}
+    (project / "secrets" / "faktory_password").write_text("Another-Strong-Password-1234567\n")
+    check = run_faktctl("render", "--target", "kubernetes", "--check", cwd=project)
+    assert check.code == 1
+    assert old not in check.output
+    for text in old_files.values():
+        for line in text.splitlines():
+            assert line.strip() not in check.stdout or "<redacted>" in line or not line.strip()
+    assert "differs only in secret values" in check.stderr
+
+
+def test_render_out_adds_to_an_existing_gitignore_never_replaces_it(tmp_path: Path) -> None:
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    (tmp_path / "faktory.yaml").write_text(SPEC)
+    before = (tmp_path / ".gitignore").read_text()
+    assert ".env" in before
+    result = run_faktctl("render", "--target", "kubernetes", "--out", ".", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert (tmp_path / ".gitignore").read_text() == before  # `secrets/` already covers it
+    (tmp_path / ".gitignore").write_text("node_modules\n.env\nbackups/")  # no final newline
+    result = run_faktctl("render", "--target", "kubernetes", "--out", ".", cwd=tmp_path)
+    assert result.code == 0 and "added /secrets/ to .gitignore" in result.stderr
+    after = (tmp_path / ".gitignore").read_text()
+    assert after == "node_modules\n.env\nbackups/\n/secrets/\n"
+    again = run_faktctl("render", "--target", "kubernetes", "--out", ".", cwd=tmp_path)
+    assert again.code == 0 and (tmp_path / ".gitignore").read_text() == after
+    assert (
+        run_faktctl("render", "--target", "kubernetes", "--check", "--out", ".", cwd=tmp_path).code
+        == 0
+    )

@@ -69,6 +69,26 @@ CASES = {
         "faktory.yaml:1:1: project: required key is missing\n"
         "faktory.yaml:1:1: projekt: unknown key (did you mean `project`?)",
     ),
+    "negative-storage-size": (
+        "project: demo\nkubernetes: {storage_size: -1}\n",
+        "faktory.yaml:2:14: kubernetes.storage_size: must be more than 0 bytes (got `-1`) "
+        "(e.g. 512m or 10g)",
+    ),
+    "zero-storage-size": (
+        "project: demo\nkubernetes: {storage_size: 0}\n",
+        "faktory.yaml:2:14: kubernetes.storage_size: must be more than 0 bytes (got `0`) "
+        "(e.g. 512m or 10g)",
+    ),
+    "notify-url-not-http": (
+        "project: demo\nbackup:\n  notify: {urls: [ftp://hooks.example/x]}\n",
+        "faktory.yaml:3:19: backup.notify.urls[0]: `ftp://hooks.example/x` is not an http(s) "
+        "URL (e.g. https://hooks.example.com/backup)",
+    ),
+    "notify-url-unparseable": (
+        "project: demo\nbackup:\n  notify: {urls: ['https://[::1']}\n",
+        "faktory.yaml:3:19: backup.notify.urls[0]: `https://[::1` is not an http(s) "
+        "URL (e.g. https://hooks.example.com/backup)",
+    ),
 }
 
 
@@ -113,7 +133,7 @@ def test_missing_password_file_names_the_file_and_the_fix(tmp_path: Path) -> Non
     assert result.code == 2
     assert result.stderr.strip() == (
         f"faktctl: error: password file {tmp_path / 'secrets/faktory_password'} does not exist "
-        "(create it, or point server.password_file at it; `faktctl init` generates one)"
+        "(`faktctl secrets provision` creates it, or point server.password_file at it)"
     )
     assert sorted(tree(tmp_path)) == ["faktory.yaml"]
 

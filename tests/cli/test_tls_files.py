@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from faktctl.adapters import openssl
-from faktctl.errors import UsageError
+from faktctl.errors import FaktctlError, UsageError
 from faktctl.live import tls
 from faktctl.spec.load import load_spec
 from tests.support.cli import run_faktctl
@@ -81,7 +81,7 @@ def test_the_tls_folder_is_never_a_link(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     os.symlink(elsewhere, tmp_path / "secrets" / "tls")
-    with pytest.raises(UsageError, match="symbolic link"):
+    with pytest.raises(FaktctlError, match="symbolic link"):
         tls.prepare(load_spec(spec))
     assert list(elsewhere.iterdir()) == []
 

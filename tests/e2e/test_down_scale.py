@@ -24,7 +24,7 @@ from tests.support.upkit import Deployment, go_worker, make_deployment
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
 REPLICAS = 30
-STOP_GRACE_S = 10  # the engine's default for workers (faktctl sets none for them)
+STOP_GRACE_S = 10  # set on the stubborn workers (the spec's default is 30 s)
 
 
 def _events(
@@ -127,6 +127,7 @@ def test_workers_ignoring_sigterm_cost_their_grace_period_once(
         "image": faktory_image,
         "replicas": 20,
         "command": ["sleep", "3600"],  # PID 1 without a handler: SIGTERM does nothing
+        "stop_grace_period": f"{STOP_GRACE_S}s",
     }
     deployment = make_deployment(workers=[stubborn])
     deployment.up()

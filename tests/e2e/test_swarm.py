@@ -37,6 +37,7 @@ from tests.support.swarmkit import (
 )
 
 PUSHED = 500
+LONG_JOBS = 10
 PARKED = 200  # jobs on a queue no worker reads: they must survive every server replacement
 
 
@@ -239,15 +240,29 @@ def test_worker_image_change_rolls_with_no_job_lost(
     spec["workers"][0]["image"] = tag
     deployment.write_spec(spec)
 
+    # issue 23: ten 15 s jobs in flight when the update starts; the old tasks get the worker's
+    # stop grace period (30 s, above the library's 25 s), so none is stranded
     with deployment.connect() as conn:
+        conn.push_many(make_job("demo.sleep", [15, i]) for i in range(LONG_JOBS))
+        wait_until(
+            lambda: deployment.info()["faktory"]["sets"]["working"] >= LONG_JOBS,
+            60,
+            "the long jobs reserved",
+        )
         conn.push_many(make_job("demo.echo", [i]) for i in range(300))
     deployment.up()
+    returned = time.monotonic()
     _produce(deployment, go_worker_image, 100)
-    wait_until(lambda: _processed(deployment) >= before + 400, 180, "every job processed")
+    total = 400 + LONG_JOBS
+    wait_until(lambda: _processed(deployment) >= before + total, 180, "every job processed")
+    assert time.monotonic() - returned < 45, "the long jobs were not done 45 s after up"
     info = deployment.info()["faktory"]
-    assert info["total_processed"] == before + 400 and info["total_failures"] == 0
-    image = deployment.service("go-worker")["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
-    assert image == client.images.get(tag).id
+    assert info["total_processed"] == before + total and info["total_failures"] == 0
+    assert info["sets"]["working"] == 0
+    spec = deployment.service("go-worker")["Spec"]
+    assert spec["TaskTemplate"]["ContainerSpec"]["Image"] == client.images.get(tag).id
+    assert spec["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 30 * 10**9
+    assert spec["UpdateConfig"]["Order"] == "start-first"
 
 
 def _parked(deployment: SwarmDeployment) -> int:

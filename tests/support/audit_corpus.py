@@ -112,3 +112,202 @@ def header_for(report: AuditReport) -> str:
         parts = [f"{s} {' '.join(sorted(ids))}" for s, ids in groups.items() if ids]
         lines.append(f"# expect {service}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+# --- agreement: how many judged points the audit gets right ------------------------------------
+
+K8S_CORPUS = CORPUS.parent / "k8s_corpus"
+
+
+def k8s_expectations(path: Path) -> tuple[dict[tuple[str, str], str], dict[str, str], set[str]]:
+    """A Kubernetes case's header: (expected statuses, where findings point, the servers)."""
+    expected: dict[tuple[str, str], str] = {}
+    where: dict[str, str] = {}
+    servers: set[str] = set()
+    for line in path.read_text().splitlines():
+        if not line.startswith("# "):
+            continue
+        words = line[2:].strip()
+        if words.startswith("expect "):
+            service, _, rest = words[7:].partition(":")
+            for group in rest.split(";"):
+                status, *ids = group.split()
+                for check in ids:
+                    key = (service.strip(), check)
+                    assert key not in expected, f"{path.name}: {key} listed twice"
+                    expected[key] = status
+        elif words.startswith("at "):
+            check, place = words[3:].split()
+            where[check] = place
+        elif words.startswith("servers:"):
+            servers = set(words[8:].split())
+    return expected, where, servers
+
+
+def k8s_misses(path: Path, report: AuditReport) -> tuple[int, list[str]]:
+    """(points judged, what the audit got wrong) for one Kubernetes case."""
+    return judged_misses(*k8s_expectations(path), report)
+
+
+def judged_misses(
+    expected: dict[tuple[str, str], str],
+    where: dict[str, str],
+    servers: set[str],
+    report: AuditReport,
+) -> tuple[int, list[str]]:
+    """(points judged, what the audit got wrong): every stated status, every `at` place and,
+    when the case lists its servers, every service audited or not audited as one."""
+    found = {(f.service or "-", f.id): f for f in report.findings}
+    wrong = []
+    for key, status in expected.items():
+        finding = found.get(key)
+        if finding is None:
+            wrong.append(f"{key}: no such finding")
+        elif finding.status != status:
+            wrong.append(f"{key}: {finding.status}, expected {status}: {finding.message}")
+    for check, place in where.items():
+        hits = [f for f in report.findings if f.id == check and f.status == "fail"]
+        shown = [Path(str(f.location)).name for f in hits if f.location]
+        if place not in shown:
+            wrong.append(f"{check} at {shown}, expected {place}")
+    points = len(expected) + len(where)
+    if servers:
+        audited = {f.service for f in report.findings if f.service and f.id == "FKM001"}
+        points += len(servers | audited)
+        wrong += [f"{s}: audited as a server" for s in sorted(audited - servers)]
+        wrong += [f"{s}: not audited" for s in sorted(servers - audited)]
+    return points, wrong
+
+
+# --- the platform corpus: ECS, Render, Fly.io ------------------------------------------------
+
+PLATFORM_CORPUS = CORPUS.parent / "platform_corpus"
+
+
+@dataclass
+class PlatformCase:
+    name: str
+    folder: Path
+    file: str
+    source: str
+    licence: str
+    expected: dict[tuple[str, str], str]
+    servers: set[str]
+
+
+def platform_cases() -> list[PlatformCase]:
+    """Every case folder: the deployment file, what it needs, and a CASE file (file:,
+    source:, licence:, note:, `expect SERVICE: fail ...; pass ...; skip ...`, servers:)."""
+    cases = []
+    for folder in sorted(p for p in PLATFORM_CORPUS.iterdir() if (p / "CASE").is_file()):
+        fields: dict[str, str] = {}
+        expected: dict[tuple[str, str], str] = {}
+        servers: set[str] = set()
+        for line in (folder / "CASE").read_text().splitlines():
+            if line.startswith("expect "):
+                service, _, rest = line[7:].partition(":")
+                for group in rest.split(";"):
+                    status, *ids = group.split()
+                    assert status in STATUSES, f"{folder.name}: bad status {status}"
+                    for check in ids:
+                        assert (service.strip(), check) not in expected, f"{folder.name}: twice"
+                        expected[(service.strip(), check)] = status
+            elif line.startswith("servers:"):
+                servers = set(line[8:].split())
+            else:
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+        cases.append(
+            PlatformCase(
+                folder.name,
+                folder,
+                fields["file"],
+                fields.get("source", ""),
+                fields.get("licence", ""),
+                expected,
+                servers,
+            )
+        )
+    return cases
+
+
+def run_platform_case(case: PlatformCase, workdir: Path) -> AuditReport:
+    """The case audited the way `faktctl audit --compose FILE` does, in a copy of its folder."""
+    from faktctl.commands.audit import gather
+
+    target = workdir / case.name
+    shutil.copytree(case.folder, target)
+    previous = Path.cwd()
+    os.chdir(target)
+    try:
+        return audit(gather(None, Path(case.file), False, {}))
+    finally:
+        os.chdir(previous)
+
+
+def agreement(workdir: Path) -> tuple[int, int, list[str]]:
+    """(points that agree, points judged, the misses) over the three corpora, counted the way
+    their tests compare: compose, every (service, check) status either side states; platforms
+    and Kubernetes, every stated status, `at` line and audited server. A case the audit
+    refuses misses all its points."""
+    from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
+    from faktctl.errors import FaktctlError
+
+    agreed = total = 0
+    misses: list[str] = []
+    for number, case in enumerate(all_cases()):
+        scratch = workdir / str(number)
+        scratch.mkdir()
+        try:
+            actual = statuses(run_case(case, scratch))
+        except FaktctlError as err:
+            total += len(case.expected)
+            misses.append(f"{case.name}: refused ({err})")
+            continue
+        for key in case.expected.keys() | actual.keys():
+            total += 1
+            if case.expected.get(key) == actual.get(key):
+                agreed += 1
+            else:
+                misses.append(
+                    f"{case.name} {key}: {actual.get(key)}, judged {case.expected.get(key)}"
+                )
+    for platform in platform_cases():
+        scratch = workdir / f"platform-{platform.name}"
+        scratch.mkdir()
+        try:
+            report = run_platform_case(platform, scratch)
+        except FaktctlError as err:
+            total += len(platform.expected) + len(platform.servers)
+            misses.append(f"{platform.name}: refused ({err})")
+            continue
+        points, wrong = judged_misses(platform.expected, {}, platform.servers, report)
+        total += points
+        agreed += points - len(wrong)
+        misses += [f"{platform.name} {w}" for w in wrong]
+    for path in sorted(K8S_CORPUS.glob("*.yaml")):
+        try:
+            report = audit(gather_kubernetes(str(path), NOW))
+        except FaktctlError as err:
+            points = len(k8s_expectations(path)[0])
+            total += points
+            misses.append(f"{path.stem}: refused ({err})")
+            continue
+        points, wrong = k8s_misses(path, report)
+        total += points
+        agreed += points - len(wrong)
+        misses += [f"{path.stem} {w}" for w in wrong]
+    return agreed, total, misses
+
+
+if __name__ == "__main__":  # python -m tests.support.audit_corpus: print the agreement
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "x").mkdir()
+        ok, judged, missed = agreement(Path(scratch) / "x")
+    for miss in missed:
+        print(miss[:200])
+    print(f"agreement: {ok} of {judged} points ({100 * ok / max(judged, 1):.1f}%)")
+    sys.exit(0)

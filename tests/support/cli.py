@@ -33,7 +33,9 @@ def run_faktctl(
 ) -> CliResult:
     """`python -m faktctl ARGS` in `cwd`, plain output (no colour, wide lines), no stdin.
     `wrapper` runs it through another program first (e.g. one that makes a folder read-only)."""
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    # CI unset unless a test sets it: in CI, `faktctl audit` defaults to the repository scope
+    # (docs/ci.md), and a test's expectations must not depend on where the suite runs
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "CI": "", **(env or {})}
     started = time.monotonic()
     proc = subprocess.run(
         [*wrapper, sys.executable, "-m", "faktctl", *args],

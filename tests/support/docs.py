@@ -316,6 +316,9 @@ _INPUT_NAMES = {
     "spec": "the spec",
     "compose": "compose files",
     "kubernetes": "Kubernetes manifests",
+    "ecs": "ECS task definitions",
+    "render": "Render blueprints",
+    "fly": "fly.toml",
     "live": "the running deployment (`--live`)",
 }
 
@@ -371,12 +374,71 @@ def audit_checks_page() -> str:
                 "",
                 f"**{_prose(rule.meta.title)}**",
                 "",
-                f"- Severity: {rule.meta.severity}. Audits: {', '.join(inputs)}.",
+                f"- Severity: {rule.meta.severity}. Audits: {', '.join(inputs)}. "
+                f"Scope: {rule.meta.needs} ([scopes](ci.md#where-the-audit-runs---scope)).",
                 f"- Looks at: {_prose(looks_at)}",
                 f"- Why it matters: {_prose(why)}",
                 f"- Fix: {_prose(rule.meta.remediation)}",
                 "",
             ]
+    return _page(lines)
+
+
+# --- docs/metrics.md: the series table and the alert rules ----------------------------------
+
+_GROUPS = {
+    "server": "The server",
+    "queues": "Queues, sets and totals",
+    "data": "The server's data",
+    "backups": "Backups",
+    "workers": "Workers",
+    "scrape": "faktctl itself",
+}
+
+
+def metrics_page() -> str:
+    from faktctl.monitoring.rules import alerts
+    from faktctl.monitoring.series import FAMILIES
+    from faktctl.spec.model import Spec
+    from faktctl.spec.types import format_duration
+
+    lines = [
+        _notice("faktctl/monitoring/series.py and faktctl/monitoring/rules.py"),
+        "",
+        "# Metrics reference",
+        "",
+        "Every series `faktctl metrics` exposes (how to run it: [monitoring.md](monitoring.md)). "
+        "Every family carries the `project` label; a value that could not be read this time "
+        "is absent, never made up.",
+        "",
+    ]
+    for group, title in _GROUPS.items():
+        rows = [
+            [_code(f.name), f.kind, ", ".join(_code(n) for n in f.labels), _cell(f.help)]
+            for f in FAMILIES
+            if f.group == group
+        ]
+        lines += [f"## {title}", "", *_table(["Series", "Type", "Labels", "Meaning"], rows), ""]
+    spec = Spec.model_validate({"project": "myproject", "backup": {}})
+    rows = [
+        [
+            _code(a.name),
+            a.severity,
+            _cell(_code(a.expr)),
+            "-" if a.for_ is None else _code(format_duration(a.for_)),
+            _cell(a.description),
+        ]
+        for a in alerts(spec)
+    ]
+    lines += [
+        "## Alert rules (default thresholds)",
+        "",
+        "`faktctl render --target prometheus` writes these with the thresholds of the spec's "
+        "`monitoring:` section ([spec.md](spec.md#monitoring)) and `backup.max_age`; the two "
+        "backup alerts only when the spec has `backup:`.",
+        "",
+        *_table(["Alert", "Severity", "Condition", "For", "What to do"], rows),
+    ]
     return _page(lines)
 
 
@@ -386,6 +448,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "commands.md": commands_page,
     "spec.md": spec_page,
     "audit-checks.md": audit_checks_page,
+    "metrics.md": metrics_page,
 }
 
 

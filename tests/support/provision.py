@@ -138,16 +138,27 @@ def go_binary(
     *,
     replace: Mapping[str, str] | None = None,
     timeout: float = 1800.0,
+    tags: Sequence[str] = (),
 ) -> Path:
     """Build ``package`` (default: the module's root) from ``module@version``, once.
 
     ``replace`` maps a module path to ``module@version`` for go.mod replace directives (the
-    Kubernetes server needs them for its staging modules). Returns the executable's path.
+    Kubernetes server needs them for its staging modules). ``tags`` are Go build tags (the
+    Prometheus server drops its cloud service discoveries with ``remove_all_sd``). Returns the
+    executable's path.
     """
     package = package or module
-    recipe = json.dumps(
-        [RECIPE_VERSION, name, module, version, package, sorted((replace or {}).items())]
-    )
+    recipe_parts: list[object] = [
+        RECIPE_VERSION,
+        name,
+        module,
+        version,
+        package,
+        sorted((replace or {}).items()),
+    ]
+    if tags:
+        recipe_parts.append(sorted(tags))
+    recipe = json.dumps(recipe_parts)
     key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     folder = cache_root() / "go" / f"{name}-{version}-{key}"
     binary = folder / name
@@ -167,7 +178,8 @@ def go_binary(
                 _run([go, "get", f"{package}@{version}"], work, f"go get {package}@{version}",
                      GO_ENV, timeout)  # fmt: skip
             partial = folder / f".{name}.partial"
-            build = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial), package]
+            build = [go, "build", "-trimpath", "-ldflags", "-s -w", "-o", str(partial)]
+            build += [f"-tags={','.join(sorted(tags))}", package] if tags else [package]
             _run(build, work, f"go build {package}", GO_ENV, timeout)
             partial.chmod(0o755)
             partial.rename(binary)
@@ -294,6 +306,33 @@ def library_closure(packages: Sequence[str]) -> list[str]:
     run a binary. Of alternatives (``a | b``) the first one is taken.
     """
     wanted = list(dict.fromkeys(packages))
+    memo = _closure_memo(wanted)
+    if memo is not None and memo.is_file():
+        remembered = json.loads(memo.read_text())
+        if isinstance(remembered, list):
+            return [str(name) for name in remembered]
+    closure = _library_closure(wanted)
+    if memo is not None:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_suffix(f".{os.getpid()}.partial")
+        partial.write_text(json.dumps(closure))
+        partial.replace(memo)
+    return closure
+
+
+def _closure_memo(packages: Sequence[str]) -> Path | None:
+    """Where the closure of ``packages`` is remembered while apt's package lists stay the same
+    (one `apt-cache depends` per package takes seconds on a busy machine)."""
+    lists = Path("/var/lib/apt/lists")
+    try:
+        stamp = max(p.stat().st_mtime_ns for p in lists.glob("*_Packages*"))
+    except (OSError, ValueError):
+        return None
+    key = json.dumps([RECIPE_VERSION, sorted(packages), stamp])
+    return cache_root() / "deb" / f"closure-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
+
+
+def _library_closure(wanted: list[str]) -> list[str]:
     seen: set[str] = set()
     queue = list(wanted)
     while queue:
@@ -394,3 +433,51 @@ def deb_tool(
         raise ProvisionError(f"Debian's package {package} has no command {command}")
     lib_dirs = tuple(root / d for d in _LIB_DIRS if (root / d).is_dir())
     return Tool(binary, lib_dirs, root)
+
+
+# --- CI tooling (issue 22): the workflow linter and pre-commit --------------------------------
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
+ACTIONLINT_VERSION = "v1.7.12"
+# Debian's pre-commit and the Python packages it imports (pure Python, run by the system's
+# python3 with them on PYTHONPATH), plus the wheels virtualenv seeds a hook's environment with.
+PRE_COMMIT_PACKAGES = (
+    "pre-commit", "python3-cfgv", "python3-identify", "python3-importlib-metadata",
+    "python3-zipp", "nodeenv", "python3-pkg-resources", "python3-virtualenv", "python3-distlib",
+    "python3-filelock", "python3-platformdirs", "python3-pip-whl", "python3-setuptools-whl",
+    "python3-wheel-whl", "python3-yaml", "python3-distutils",
+)  # fmt: skip
+
+
+def actionlint() -> Path:
+    """rhysd/actionlint, the linter GitHub workflow files are checked with."""
+    return go_binary(
+        "actionlint", ACTIONLINT_MODULE, ACTIONLINT_VERSION, f"{ACTIONLINT_MODULE}/cmd/actionlint"
+    )
+
+
+@dataclass(frozen=True)
+class PreCommit:
+    python: str  # Debian's python3, which the packages were built for
+    root: Path
+
+    def env(self) -> dict[str, str]:
+        """Variables that make `python3 -m pre_commit` run from the unpacked packages, and seed
+        hook environments from their wheels."""
+        wheels = str(self.root / "usr" / "share" / "python-wheels")
+        return {
+            "PYTHONPATH": str(self.root / "usr" / "lib" / "python3" / "dist-packages"),
+            # Debian's virtualenv looks for its seed wheels in /usr/share/python-wheels, then
+            # asks pip: point both at the unpacked ones
+            "VIRTUALENV_EXTRA_SEARCH_DIR": wheels,
+            "PIP_FIND_LINKS": wheels,
+        }
+
+    def argv(self, *args: str) -> list[str]:
+        return [self.python, "-m", "pre_commit", *args]
+
+
+def pre_commit() -> PreCommit:
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None:
+        raise ProvisionError("Debian's /usr/bin/python3 is needed to run Debian's pre-commit")
+    return PreCommit(python, deb_root(PRE_COMMIT_PACKAGES))

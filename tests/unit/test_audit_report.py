@@ -73,7 +73,10 @@ ENVELOPE = {
         "result": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["input", "strict", "exit_code", "summary", "findings", "notes"],
+            "required": [
+                "input", "scope", "not_evaluated", "strict", "exit_code", "summary", "findings",
+                "notes",
+            ],
             "properties": {
                 "input": {
                     "type": "object",
@@ -82,6 +85,20 @@ ENVELOPE = {
                     "properties": {
                         "kind": {"enum": ["spec", "compose", "live", "kubernetes"]},
                         "file": {"type": ["string", "null"]},
+                    },
+                },
+                "scope": {"enum": ["repo", "host", "live"]},
+                "not_evaluated": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["id", "needs", "title"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "needs": {"enum": ["host", "live"]},
+                            "title": {"type": "string"},
+                        },
                     },
                 },
                 "strict": {"type": "boolean"},
@@ -135,6 +152,8 @@ def test_json_envelope_is_pinned_exactly() -> None:
         "command": "audit",
         "result": {
             "input": {"kind": "compose", "file": "compose.yaml"},
+            "scope": "host",
+            "not_evaluated": [],
             "strict": True,
             "exit_code": 1,
             "summary": {
@@ -269,7 +288,7 @@ def test_tables_group_by_service_and_end_with_a_summary(
     report = corpus_report("27-worker-urls.yaml", tmp_path, monkeypatch)
     for text in (render_plain(report, strict=True), render_table(report, strict=True)):
         lines = text.rstrip().splitlines()
-        assert lines[-1].startswith("FAIL 27-worker-urls.yaml [strict]: ")
+        assert lines[-1].startswith("FAIL 27-worker-urls.yaml [strict, scope host]: ")
         for service in ("faktory", "literal", "nopassword", "provider", "deployment"):
             assert any(line.strip() == service for line in lines), service
         assert "\x1b[" not in text

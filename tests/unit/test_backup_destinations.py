@@ -168,3 +168,47 @@ def test_missing_or_old_restic_is_one_line_naming_the_install(tmp_path: Path) ->
     with pytest.raises(ResticMissing, match="too old") as too_old:
         find(str(old))
     assert "apt-get install restic" in too_old.value.one_line()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("rest:https://alice:Pa@ssw0rd-Secret@host/repo", "rest:https://***@host/repo"),
+        ("rest:https://u:p@ss@host:8000/r?x=a@b", "rest:https://***@host:8000/r?x=a@b"),
+        ("s3:https://key:se@cr@et@s3.example/bucket/a@b", "s3:https://***@s3.example/bucket/a@b"),
+        ("rest:https://host/repo@2", "rest:https://host/repo@2"),
+        (
+            "see rest:https://a:b@c@h/r and http://x:y@z@w/",
+            "see rest:https://***@h/r and http://***@w/",
+        ),
+    ],
+)
+def test_url_credentials_are_masked_up_to_the_last_at_of_the_authority(
+    text: str, shown: str
+) -> None:
+    from faktctl.adapters.restic import failure_reason
+    from faktctl.secretvalue import hide_url_userinfo
+
+    assert hide_url_userinfo(text) == shown
+    assert failure_reason(f"Fatal: {text}") == shown
+    if text.startswith(("rest:", "s3:")):
+        assert destinations.parse(f"restic:{text}", BASE).label == "restic:" + shown
+
+
+def test_a_faktory_url_password_holding_at_signs_is_redacted_whole() -> None:
+    from faktctl.secretvalue import redact
+
+    assert redact("FAKTORY_URL=tcp://:pa@ss@faktory:7419/x", []) == (
+        "FAKTORY_URL=tcp://:<redacted>@faktory:7419/x"
+    )
+
+
+def test_an_alert_that_cannot_be_sent_is_a_warning_never_an_exception() -> None:
+    """A URL the sender cannot parse (`https://[::1`, let through by an older spec check) is
+    one warning line; the backup's outcome is decided before and apart from it."""
+    settings = BackupNotify.model_construct(
+        urls=["https://[::1", "http://[fe80::1%zz/"], on_success=True, timeout=timedelta(seconds=1)
+    )
+    report = notify.Report("shop", True, None, 1, 0.1, [])
+    problems = notify.send(settings, report)
+    assert len(problems) == 2 and all("could not notify" in p for p in problems), problems

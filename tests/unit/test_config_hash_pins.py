@@ -4,6 +4,11 @@ A running container or swarm service is recreated when its stored `config-hash` 
 one computed now, so any change to how the hash is computed recreates every deployment on the
 next `up`. These values were computed before the fingerprint became one function; a refactor
 that changes one of them changes what users' engines hold.
+
+Changed on purpose once (issue 23): workers gained a default stop grace period of 30s (it was
+Docker's 10s, which kills jobs the libraries would still finish), so every worker's hash moved
+and the next `up` rolls each worker once, through the quiet-first rollout. The server's hashes
+and a worker's with the default stop signal are unchanged by the new fields.
 """
 
 from __future__ import annotations
@@ -43,20 +48,20 @@ ENGINE_PINS: dict[tuple[str, str], tuple[str, str]] = {
         '"stop_grace":90}',
     ),
     ("polyglot", "go-worker"): (
-        "6076ac56e9f8884dec085c81c569d31afd848bdbe850f515a2f7737be87d54fc",
+        "98daf28567f9894b855d61c3b354cbf942f33fe070127c90f05e075bed274346",
         '{"command":"74234e98afe7","depends":"15d78def430b","env":{"names":["FAKTORY_URL",'
         '"FAKTORY_QUEUES","WORKER_CONCURRENCY"],"values":"c88b016e9bd4"},'
         '"healthcheck":"74234e98afe7","image":"polyglot-go-worker:local",'
         '"limits":"61650bc02b98","mounts":"4f53cda18c2b","ports":"4f53cda18c2b",'
-        '"restart":"unless-stopped","stop_grace":null}',
+        '"restart":"unless-stopped","stop_grace":30}',
     ),
     ("polyglot", "python-worker"): (
-        "e0e7221f6ab3b1630303de29776227447df01a2843f05430246b7de94fe937db",
+        "b95ebad5fe89a86c466cc199469d2b057996587e2b12b6df1ca17d9225b3da5d",
         '{"command":"74234e98afe7","depends":"15d78def430b","env":{"names":["FAKTORY_URL",'
         '"FAKTORY_QUEUES"],"values":"e8167d10b6fb"},"healthcheck":"74234e98afe7",'
         '"image":"polyglot-python-worker:local","limits":"1b4e61a53d85",'
         '"mounts":"4f53cda18c2b","ports":"4f53cda18c2b","restart":"unless-stopped",'
-        '"stop_grace":null}',
+        '"stop_grace":30}',
     ),
 }
 
@@ -66,8 +71,8 @@ SWARM_SECTION = "platform: swarm\nswarm:\n  server_node: {hostname: node-1}\n"
 SWARM_PINS: dict[str, str] = {
     "minimal_faktory": "2bc31393a161f41a94de488ff722859b701fe73ed988472f40297ba21bc9a66b",
     "shop_faktory": "ea00392fbbed8dd8a5b3d6c4fdcd46cfa0b824abb3f405dbab8521a837c65818",
-    "shop_emails": "146d911c47fada7cabbaf13862b2152ce247a866d4b0af68b52d61272b7b5ecc",
-    "shop_reports": "8b3fc0fb001fc9d43b00b1fc2752a8642c6ea8dafce6d56f858b7fe3a5a7d07f",
+    "shop_emails": "2f15074f8a126dade12873a48469079ba153e0a5910077723b4b88fc9823dafa",
+    "shop_reports": "61e46c9394fd04646c582c7ca19168e163e930cd92e9ff88cf062625e3574df1",
 }
 
 

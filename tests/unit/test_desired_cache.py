@@ -218,3 +218,32 @@ def test_the_secret_type_never_shows_its_value() -> None:
     with pytest.raises(TypeError):
         SecretStr(b"bytes")  # type: ignore[arg-type]
     assert str(SecretStr("")) == ""
+
+
+def test_entries_of_specs_that_are_gone_are_pruned_and_the_cache_is_bounded(
+    tmp_path: Path, private_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 24: one entry per spec path, never pruned. Now an entry whose spec is gone goes
+    when another is written, the number of entries is bounded (least recently written go
+    first), and pruning never follows or removes a link or another user's file."""
+    gone = _project(tmp_path / "gone", SPEC)
+    _remembered(gone)
+    shutil.rmtree(tmp_path / "gone")
+    outside = tmp_path / "outside.json"
+    outside.write_text("{}")
+    (private_cache / "desired" / ("f" * 32 + ".json")).symlink_to(outside)
+    kept = _project(tmp_path / "kept", SPEC)
+    _remembered(kept)
+    names = sorted(p.name for p in (private_cache / "desired").iterdir())
+    assert desired_cache.entry_path(gone) is not None
+    assert desired_cache.entry_path(gone).name not in names  # type: ignore[union-attr]
+    assert desired_cache.entry_path(kept).name in names  # type: ignore[union-attr]
+    assert outside.read_text() == "{}"  # never followed (the link itself is not an entry)
+
+    monkeypatch.setattr(desired_cache, "MAX_ENTRIES", 3)
+    paths = [_project(tmp_path / f"p{n}", SPEC) for n in range(5)]
+    for path in paths:
+        _remembered(path)
+    entries = [p for p in (private_cache / "desired").iterdir() if not p.is_symlink()]
+    assert len(entries) <= 3
+    assert desired_cache.lookup(paths[-1]) is not None

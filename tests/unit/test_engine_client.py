@@ -236,7 +236,10 @@ def test_what_down_does_and_the_errors_it_meets(
     assert "restart the Docker engine" in lost.value.one_line()
     with pytest.raises(EngineError) as in_use:
         client.remove_volume("taken")
-    assert in_use.value.one_line() == "removing volume taken: remove taken: volume is in use"
+    # the error names the containers that hold the volume (asked for with a volume filter)
+    assert in_use.value.message.startswith("removing volume taken: it is in use by container(s)")
+    assert "shop-faktory-1 (unknown)" in in_use.value.message
+    assert json.loads(engine.seen[-1][2]["filters"][0]) == {"volume": ["taken"]}
     with pytest.raises(ObjectNotFound, match=r"^stopping container nope-nope: No such"):
         client.stop("nope-nope", timeout=1)
 

@@ -336,3 +336,97 @@ def test_errors_about_odd_characters_stay_on_one_line(text: str) -> None:
     with pytest.raises(FaktctlError) as caught:
         parse_spec(text, Path("/nonexistent/faktory.yaml"))
     assert len(caught.value.one_line().splitlines()) == 1, caught.value.one_line()
+
+
+# --- the Kubernetes reader on odd types, where a mapping or a number belongs (issue 24) -------
+
+K8S_SERVER: dict[str, Any] = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "faktory"},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "faktory"}},
+        "template": {
+            "metadata": {"labels": {"app": "faktory"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "faktory",
+                        "image": "contribsys/faktory:1.10.0",
+                        "command": ["/faktory"],
+                        "ports": [{"containerPort": 7419, "hostPort": 7419}],
+                        "volumeMounts": [{"name": "v", "mountPath": "/var/lib/faktory"}],
+                    }
+                ],
+                "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "d"}}],
+            },
+        },
+    },
+}
+K8S_SERVICE: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "faktory"},
+    "spec": {"selector": {"app": "faktory"}, "ports": [{"port": 7419, "targetPort": 7419}]},
+}
+_POD = ("spec", "template", "spec")
+_CONTAINER = (*_POD, "containers", 0)
+# (document, path): every place the reader looks inside
+K8S_PLACES = [
+    (1, ("spec",)),
+    (1, ("spec", "ports")),
+    (1, ("spec", "ports", 0, "targetPort")),
+    (1, ("spec", "selector")),
+    (1, ("spec", "type")),
+    (0, ("spec",)),
+    (0, ("spec", "template")),
+    (0, _POD),
+    (0, (*_POD, "containers")),
+    (0, (*_POD, "volumes", 0, "persistentVolumeClaim")),
+    (0, (*_POD, "volumes", 0, "secret")),
+    (0, (*_POD, "volumes", 0, "configMap")),
+    (0, (*_POD, "volumes", 0, "emptyDir")),
+    (0, (*_POD, "volumes", 0, "hostPath")),
+    (0, (*_CONTAINER, "ports")),
+    (0, (*_CONTAINER, "ports", 0, "containerPort")),
+    (0, (*_CONTAINER, "ports", 0, "hostPort")),
+    (0, (*_CONTAINER, "env")),
+    (0, (*_CONTAINER, "resources")),
+    (0, (*_CONTAINER, "volumeMounts")),
+    (0, (*_CONTAINER, "livenessProbe")),
+    (0, ("metadata",)),
+    (0, ("metadata", "annotations")),
+]
+ODD_VALUES = st.one_of(
+    st.sampled_from(["x", "", [], {}, None, True, -1, 0, 1.5, "7419", ["x"], {"a": 1}]),
+    SCALARS,
+)
+
+
+@PROPERTY
+@given(place=st.sampled_from(K8S_PLACES), value=ODD_VALUES, data=st.data())
+@example(place=(1, ("spec",)), value="x", data=None)
+@example(place=K8S_PLACES[9], value="x", data=None)
+@example(place=K8S_PLACES[15], value=[], data=None)
+def test_the_kubernetes_reader_takes_odd_types_without_a_traceback(
+    compose_folder: Path, place: tuple[int, tuple[str | int, ...]], value: Any, data: Any
+) -> None:
+    import copy
+
+    from faktctl.audit.runner import audit
+    from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
+
+    docs = [copy.deepcopy(K8S_SERVER), copy.deepcopy(K8S_SERVICE)]
+    index, path = place
+    node: Any = docs[index]
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    manifest = compose_folder / "manifests.yaml"
+    manifest.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    with bounded():
+        try:
+            audit(gather_kubernetes(str(manifest), NOW))
+        except FaktctlError as err:
+            _assert_usage_error(err)

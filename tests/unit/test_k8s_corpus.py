@@ -5,6 +5,7 @@ Header lines of `k8s_corpus/NN-name.yaml`:
 
     # expect WORKLOAD: fail ID ...; pass ID ...; skip ID ...     (`-` = deployment-wide)
     # at ID FILE:LINE:COLUMN                                      where that finding points
+    # servers: WORKLOAD ...      exactly these are audited as servers (a sidecar is not)
 
 The same files go through a real kube-apiserver's strict dry-run in
 tests/e2e/test_kubernetes_api.py, so every case is a valid set of objects. What the real
@@ -23,31 +24,11 @@ import pytest
 from faktctl.audit.runner import audit
 from faktctl.audit.sources.kubernetes.gather import gather_kubernetes
 from faktctl.errors import UsageError
+from tests.support.audit_corpus import k8s_expectations, k8s_misses
 
 CORPUS = Path(__file__).parent / "k8s_corpus"
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 CASES = sorted(CORPUS.glob("*.yaml"))
-
-
-def expectations(path: Path) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
-    expected: dict[tuple[str, str], str] = {}
-    where: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        if not line.startswith("# "):
-            continue
-        words = line[2:].strip()
-        if words.startswith("expect "):
-            service, _, rest = words[7:].partition(":")
-            for group in rest.split(";"):
-                status, *ids = group.split()
-                for check in ids:
-                    key = (service.strip(), check)
-                    assert key not in expected, f"{path.name}: {key} listed twice"
-                    expected[key] = status
-        elif words.startswith("at "):
-            check, place = words[3:].split()
-            where[check] = place
-    return expected, where
 
 
 def test_the_corpus_is_large_enough() -> None:
@@ -56,22 +37,9 @@ def test_the_corpus_is_large_enough() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_case(case: Path) -> None:
-    expected, where = expectations(case)
-    assert expected, f"{case.name} states no expectation"
+    assert k8s_expectations(case)[0], f"{case.name} states no expectation"
     report = audit(gather_kubernetes(str(case), NOW))
-    found = {(f.service or "-", f.id): f for f in report.findings}
-    wrong = []
-    for key, status in expected.items():
-        finding = found.get(key)
-        if finding is None:
-            wrong.append(f"{key}: no such finding")
-        elif finding.status != status:
-            wrong.append(f"{key}: {finding.status}, expected {status}: {finding.message}")
-    for check, place in where.items():
-        hits = [f for f in report.findings if f.id == check and f.status == "fail"]
-        shown = [f"{Path(str(f.location)).name}" for f in hits if f.location]
-        if place not in shown:
-            wrong.append(f"{check} at {shown}, expected {place}")
+    _, wrong = k8s_misses(case, report)
     assert not wrong, "\n".join(wrong)
 
 

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "faktctl.fsutil",
             "faktctl.safeyaml",
             "faktctl.lock",
+            "faktctl.journal",
             "faktctl.secretvalue",
             "faktctl.ui",
             "faktctl.options",
@@ -46,7 +47,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("live", ("faktctl.live",)),
     (
         "features",
-        ("faktctl.platforms", "faktctl.backups", "faktctl.upgrade", "faktctl.audit"),
+        (
+            "faktctl.platforms",
+            "faktctl.backups",
+            "faktctl.upgrade",
+            "faktctl.audit",
+            "faktctl.monitoring",
+        ),
     ),
     ("commands", ("faktctl.commands",)),
     ("face", ("faktctl.cli", "faktctl.entry", "faktctl.__main__")),

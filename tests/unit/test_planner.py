@@ -155,7 +155,7 @@ def test_orphans_are_removed_before_the_server_is_touched() -> None:
     after = desired_from()
     result = plan(after, observed_with(after, everything(before)))
     assert result.lines()[0] == "remove orphan legacy: not in the spec (remove shop-legacy-1)"
-    assert result.changes[0].remove[0].stop_timeout_s == 10
+    assert result.changes[0].remove[0].stop_timeout_s == 30  # the worker default grace period
 
 
 def test_a_server_still_starting_is_waited_for() -> None:
@@ -245,3 +245,58 @@ def test_down_leaves_a_network_it_did_not_create() -> None:
     foreign = ObservedNetwork(desired.network, "net-id", managed=False)
     observed = observed_with(desired, (), network=foreign, volumes=frozenset())
     assert plan_down(observed, "faktory", ["shop_data"], remove_volumes=True).lines() == []
+
+
+def test_down_volumes_never_removes_a_volume_faktctl_did_not_label() -> None:
+    """Issue 24: `docker volume create shop_data` (no labels, or another project's) is not
+    ours: `down --volumes` keeps it and says why (labels.owns is the one ownership rule)."""
+    desired = desired_from()
+    observed = observed_with(desired, everything(desired), foreign_volumes=frozenset({"shop_data"}))
+    lines = plan_down(observed, "faktory", ["shop_data"], True).lines()
+    assert not any(line.startswith("remove volume") for line in lines), lines
+    assert any("shop_data" in line and "faktctl's labels" in line for line in lines), lines
+
+
+def test_up_says_when_it_would_adopt_an_unlabelled_volume() -> None:
+    desired = desired_from()
+    empty = observed_with(desired, (), foreign_volumes=frozenset({"shop_data"}))
+    lines = plan(desired, empty).lines()
+    adopt = [line for line in lines if "shop_data" in line]
+    assert adopt and "--adopt-volume" in adopt[0] and "faktctl's labels" in adopt[0], lines
+
+
+def test_ownership_is_both_labels() -> None:
+    from faktctl import labels
+
+    assert labels.owns({labels.MANAGED: "true", labels.PROJECT: "shop"}, "shop")
+    assert not labels.owns({labels.PROJECT: "shop"}, "shop")
+    assert not labels.owns({labels.MANAGED: "true", labels.PROJECT: "other"}, "shop")
+    assert not labels.owns({"com.docker.compose.project": "shop"}, "shop")
+    assert not labels.owns(None, "shop")
+
+
+def test_a_container_that_merely_carries_the_projects_labels_is_not_taken_as_its_own() -> None:
+    """Issue 24: `docker run --label io.faktctl.project=shop --label io.faktctl.role=server
+    ...` is not the server: the lookup leaves it out and says which container and why."""
+    from faktctl import labels
+    from faktctl.live.containers import find
+
+    own_tags = {**labels.of_service("shop", "faktory", "server"), labels.REPLICA: "1"}
+
+    class Engine:
+        def containers(self, wanted: object, all: bool = True) -> list[dict[str, object]]:
+            return [
+                {"Id": "a" * 12, "Name": "/shop-faktory-1", "Config": {"Labels": own_tags}},
+                {"Id": "b" * 12, "Name": "/impostor", "Config": {"Labels": own_tags}},
+                {
+                    "Id": "c" * 12,
+                    "Name": "/other",
+                    "Config": {"Labels": {labels.PROJECT: "shop", labels.ROLE: "server"}},
+                },
+            ]
+
+    found = find(Engine(), "shop")
+    assert [c["Name"] for c in found.with_role("server")] == ["/shop-faktory-1"]
+    reasons = dict(found.strangers)
+    assert "shop-faktory-1" in reasons["impostor"]
+    assert "managed" in reasons["other"]

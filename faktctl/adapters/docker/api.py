@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from faktctl import labels
 from faktctl.errors import EngineUnavailable, OperationFailed
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -146,6 +147,24 @@ def still_attached(name_or_id: str, attached: Mapping[str, Any]) -> EngineError:
         "though no container is attached (an engine fault seen after many containers "
         "stopped at once)",
         "restart the Docker engine, then run `faktctl down` again; the data volume is untouched",
+    )
+
+
+def volume_in_use(name: str, holders: list[Any]) -> EngineError:
+    """Why a volume cannot go, from the containers (summaries) that mount it: their names,
+    states and, for faktctl's throwaway helpers, the job they were doing."""
+    described = []
+    for holder in holders:
+        names = holder.get("Names") or [str(holder.get("Id", ""))[:12]]
+        job = (holder.get("Labels") or {}).get(labels.JOB)
+        what = f", a leftover faktctl {job} helper" if job else ""
+        described.append(f"{str(names[0]).lstrip('/')} ({holder.get('State', 'unknown')}{what})")
+    if not described:
+        return EngineError(f"removing volume {name}: the engine says it is in use")
+    return EngineError(
+        f"removing volume {name}: it is in use by container(s) {', '.join(sorted(described))}",
+        "remove those containers (`docker rm -f NAME`) if they are not needed, then run the "
+        "command again",
     )
 
 

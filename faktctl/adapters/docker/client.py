@@ -27,6 +27,7 @@ from faktctl.adapters.docker.api import (
     is_local,
     refusal,
     still_attached,
+    volume_in_use,
 )
 
 
@@ -169,6 +170,16 @@ class EngineClient:
         path = f"/containers/{_id(container_id)}/stop?t={int(timeout)}"
         self._call("POST", path, f"stopping container {container_id[:12]}", wait_s=timeout)
 
+    def rename(self, container_id: str, name: str) -> None:
+        """Give a container a new name (a rollout moves an old replica out of its new one's way)."""
+        path = f"/containers/{_id(container_id)}/rename?{urlencode({'name': name})}"
+        self._call("POST", path, f"renaming container {container_id[:12]}")
+
+    def kill(self, container_id: str, signal: str) -> None:
+        """Send a signal to a container's main process."""
+        path = f"/containers/{_id(container_id)}/kill?{urlencode({'signal': signal})}"
+        self._call("POST", path, f"sending {signal} to container {container_id[:12]}")
+
     def remove(self, container_id: str, force: bool = False) -> None:
         """Remove a container; one already gone is no error."""
         path = f"/containers/{_id(container_id)}?{urlencode({'force': '1' if force else '0'})}"
@@ -187,4 +198,13 @@ class EngineClient:
             raise still_attached(name_or_id, found.get("Containers") or {}) from err
 
     def remove_volume(self, name: str) -> None:
-        self._call("DELETE", f"/volumes/{_id(name)}", f"removing volume {name}")
+        """Remove a volume. When the engine says it is in use, the error names the containers
+        (running or not) that hold it."""
+        try:
+            self._call("DELETE", f"/volumes/{_id(name)}", f"removing volume {name}")
+        except EngineError as err:
+            if "in use" not in err.message:
+                raise
+            query = urlencode({"all": "1", "filters": json.dumps({"volume": [name]})})
+            holders = self._json(f"/containers/json?{query}", f"listing users of volume {name}")
+            raise volume_in_use(name, holders) from err

@@ -15,7 +15,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from faktctl.adapters.docker.api import API_TIMEOUT_S, DEFAULT_HOST, unavailable
@@ -102,7 +102,21 @@ def connect(timeout: int = API_TIMEOUT_S) -> Engine:
         client = docker.from_env(timeout=timeout, max_pool_size=CONNECTIONS)
     except Exception as exc:  # DockerException, requests and socket errors alike
         raise unavailable(address, exc) from exc
+    _never_close_a_pool_in_use(client)
     return Engine(client, address, extra_labels())
+
+
+def _never_close_a_pool_in_use(client: Any) -> None:
+    """The SDK's unix-socket adapter keeps one connection pool per request URL, at most
+    `num_pools` (25) of them, and closes the least recently used one when a new URL comes:
+    with more parallel streams than that (the dashboard relay's execs under 25+ browser
+    connections, `logs -f` on many replicas) it closed a pool another thread was still
+    using ("'NoneType' object has no attribute 'qsize'"). An evicted pool is left to close
+    its idle connections when it is dropped instead."""
+    for adapter in getattr(getattr(client, "api", None), "adapters", {}).values():
+        pools = getattr(adapter, "pools", None)
+        if pools is not None and hasattr(pools, "dispose_func"):
+            pools.dispose_func = None
 
 
 def connect_reader() -> EngineClient:

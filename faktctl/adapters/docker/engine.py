@@ -131,6 +131,7 @@ class ContainerConfig:
     cpus: float | None = None
     network: str | None = None
     aliases: tuple[str, ...] = ()
+    stop_signal: str | None = None
 
 
 def extra_labels(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -300,6 +301,7 @@ class Engine(EngineClient):
                 networking_config=networking,
                 healthcheck=_healthcheck_body(config.healthcheck) if config.healthcheck else None,
                 stop_timeout=config.stop_timeout_s,
+                stop_signal=config.stop_signal,
                 detach=True,
             )
         return str(created["Id"])

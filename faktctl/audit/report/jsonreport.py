@@ -52,6 +52,10 @@ def report_dict(report: AuditReport, strict: bool) -> dict[str, Any]:
         "audit",
         {
             "input": {"kind": report.kind, "file": report.file},
+            "scope": report.scope,
+            "not_evaluated": [
+                {"id": m.id, "needs": m.needs, "title": m.title} for m in report.not_evaluated
+            ],
             "strict": strict,
             "exit_code": int(exit_code(report.findings, strict)),
             "summary": {

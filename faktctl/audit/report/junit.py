@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from faktctl.audit.model import AuditReport, Finding
+from faktctl.audit.scope import not_evaluated_line
 
 DEPLOYMENT = "deployment"
 
@@ -52,11 +53,21 @@ def _case(suite: ET.Element, finding: Finding, service: str) -> None:
         ET.SubElement(case, "system-out").text = finding.message
 
 
+def _properties(suite: ET.Element, report: AuditReport) -> None:
+    """The audit's scope, and what it left to another scope, in every suite's properties."""
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", {"name": "scope", "value": report.scope})
+    skipped = not_evaluated_line(report.not_evaluated)
+    if skipped:
+        ET.SubElement(props, "property", {"name": "not-evaluated", "value": skipped})
+
+
 def render_junit(report: AuditReport) -> str:
     root = ET.Element("testsuites", {"name": "faktctl audit", **_counts(report.findings)})
     for service, findings in _groups(report.findings).items():
         name = f"{report.file or report.kind}: {service}"
         suite = ET.SubElement(root, "testsuite", {"name": name, **_counts(findings)})
+        _properties(suite, report)
         for finding in findings:
             _case(suite, finding, service)
     ET.indent(root)

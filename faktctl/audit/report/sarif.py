@@ -3,7 +3,6 @@ failure with its level and a file/line location in the spec or compose file."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import PurePath
@@ -11,11 +10,16 @@ from typing import Any
 
 from faktctl import __version__
 from faktctl.audit.model import AuditReport, Finding, RuleMeta, Severity
+from faktctl.audit.report.fingerprint import fingerprints
+from faktctl.audit.scope import not_evaluated_line
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
 INFORMATION_URI = "https://github.com/contribsys/faktory/wiki"
 LEVELS: dict[Severity, str] = {"error": "error", "warning": "warning", "info": "note"}
+# Each check's section of faktctl's generated checks page. faktctl has no public site of its
+# own yet: the reference is the page's path in faktctl's source tree.
+CHECKS_PAGE = "docs/audit-checks.md"
 SECURITY_SEVERITY: dict[Severity, str] = {"error": "8.0", "warning": "5.0", "info": "2.0"}
 
 
@@ -25,11 +29,17 @@ def rule_dict(rule: RuleMeta) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.title},
         "fullDescription": {"text": f"{rule.title}. {rule.remediation}"},
-        "help": {"text": rule.remediation, "markdown": rule.remediation},
+        "help": {
+            "text": f"{rule.title}. Fix: {rule.remediation}",
+            "markdown": f"**{rule.title}**\n\nFix: {rule.remediation}\n\n"
+            f"Needs the `{rule.needs}` scope. See [{rule.id}]({CHECKS_PAGE}#{rule.anchor}).",
+        },
+        "helpUri": f"{CHECKS_PAGE}#{rule.anchor}",
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
         "properties": {
             "tags": ["faktory", rule.category, "security"],
             "category": rule.category,
+            "scope": rule.needs,
             "precision": "high",
             "security-severity": SECURITY_SEVERITY[rule.severity],
         },
@@ -56,12 +66,9 @@ def _location(finding: Finding, fallback: str | None) -> list[dict[str, Any]]:
     return [{"physicalLocation": physical}]
 
 
-def _fingerprint(finding: Finding) -> str:
-    key = f"{finding.id}|{finding.service or ''}|{finding.rule.name}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def result_dict(finding: Finding, index: int, fallback: str | None) -> dict[str, Any]:
+def result_dict(
+    finding: Finding, index: int, fallback: str | None, fingerprint: str = ""
+) -> dict[str, Any]:
     scope = f"[{finding.service}] " if finding.service else ""
     result: dict[str, Any] = {
         "ruleId": finding.id,
@@ -70,7 +77,7 @@ def result_dict(finding: Finding, index: int, fallback: str | None) -> dict[str,
         "kind": "fail",
         "message": {"text": f"{scope}{finding.message}. Fix: {finding.fix}"},
         "locations": _location(finding, fallback),
-        "partialFingerprints": {"faktctlFinding/v1": _fingerprint(finding)},
+        "partialFingerprints": {"faktctlFinding/v2": fingerprint},
         "properties": {"category": finding.rule.category, "service": finding.service},
     }
     if not result["locations"]:
@@ -84,11 +91,13 @@ def result_dict(finding: Finding, index: int, fallback: str | None) -> dict[str,
 
 def sarif_dict(report: AuditReport, rules: Sequence[RuleMeta]) -> dict[str, Any]:
     index = {rule.id: position for position, rule in enumerate(rules)}
+    prints = fingerprints(report.findings)
     failures = [
-        f
-        for f in report.findings
+        (f, prints[position])
+        for position, f in enumerate(report.findings)
         if f.status == "fail" or (f.suppressed_by is not None and f.status == "skip")
     ]
+    skipped = not_evaluated_line(report.not_evaluated)
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -105,7 +114,19 @@ def sarif_dict(report: AuditReport, rules: Sequence[RuleMeta]) -> dict[str, Any]
                 },
                 "automationDetails": {"id": f"faktctl-audit/{report.kind}/"},
                 "columnKind": "unicodeCodePoints",
-                "results": [result_dict(f, index[f.id], report.file) for f in failures],
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": (
+                            [{"level": "note", "message": {"text": skipped}}] if skipped else []
+                        ),
+                    }
+                ],
+                "properties": {
+                    "scope": report.scope,
+                    "notEvaluated": [m.id for m in report.not_evaluated],
+                },
+                "results": [result_dict(f, index[f.id], report.file, fp) for f, fp in failures],
             }
         ],
     }

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from faktctl.audit.model import AuditReport, Finding
 from faktctl.audit.report.policy import blocking, summarize
+from faktctl.audit.scope import not_evaluated_line
 
 DEPLOYMENT = "deployment"
 _STATUS_STYLE = {"pass": "green", "fail": "red", "skip": "yellow"}
@@ -34,7 +35,13 @@ def summary_line(report: AuditReport, strict: bool) -> str:
     gate = "strict" if strict else "default"
     verdict = "FAIL" if blocking(report.findings, strict) else "PASS"
     subject = report.file or report.kind
-    return f"{verdict} {subject} [{gate}]: " + ", ".join(parts)
+    return f"{verdict} {subject} [{gate}, scope {report.scope}]: " + ", ".join(parts)
+
+
+def scope_lines(report: AuditReport) -> list[str]:
+    """The line that says which checks this scope left to another (none: no line)."""
+    line = not_evaluated_line(report.not_evaluated)
+    return [line] if line else []
 
 
 HEADERS = ("STATUS", "SEVERITY", "CHECK", "FINDING")
@@ -93,6 +100,7 @@ def render_plain(report: AuditReport, strict: bool, width: int = 120) -> str:
             lines += [" " * indent + rest for rest in wrapped[1:]]
         lines.append("")
     lines += [f"note: {note}" for note in report.notes]
+    lines += scope_lines(report)
     lines.append(summary_line(report, strict))
     return "\n".join(lines) + "\n"
 
@@ -132,5 +140,7 @@ def render_table(report: AuditReport, strict: bool, width: int = 120, color: boo
         console.print(table)
     for note in report.notes:
         console.print(Text(f"note: {note}", style="dim"))
+    for line in scope_lines(report):
+        console.print(Text(line))
     console.print(Text(summary_line(report, strict), style="bold"))
     return out.getvalue()

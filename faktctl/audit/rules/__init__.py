@@ -15,6 +15,7 @@ from faktctl.audit.rules import (
     swarm,
     tls,
     versions,
+    workers,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "swarm",
     "tls",
     "versions",
+    "workers",
 ]

@@ -21,7 +21,7 @@ from faktctl.audit.registry import ServerCtx
 from faktctl.faktory.images import parse_image
 from faktctl.faktory.versions import parse_version
 
-Reach = Literal["loopback", "private", "public", "all"]
+Reach = Literal["loopback", "private", "public", "all", "cluster-external"]
 PROTOCOL_PORT = 7419
 WEB_PORT = 7420
 DATA_KINDS = frozenset({"volume", "bind", "anonymous", "tmpfs"})
@@ -196,7 +196,12 @@ def beyond_loopback(items: list[Reachable]) -> list[Reachable]:
 
 
 def reach_text(items: list[Reachable]) -> str:
-    words = {"all": "all interfaces", "public": "a public address", "private": "a private IP"}
+    words = {
+        "all": "all interfaces",
+        "public": "a public address",
+        "private": "a private IP",
+        "cluster-external": "beyond the cluster",
+    }
     return ", ".join(
         f"{item.how if '`' in item.how else f'`{item.how}`'} ({words.get(item.reach, item.reach)})"
         for item in items
@@ -236,6 +241,8 @@ def unknown_reason(var: EnvVar) -> str:
 
 
 def env_unknown_reason(ctx: ServerCtx) -> str:
+    if ctx.eff.cannot_start is not None:
+        return "the server never starts, so it runs in no environment (FKM003)"
     var = ctx.server.env.get("FAKTORY_ENV")
     if var is not None and var.value is None:
         return f"the environment is not known: {unknown_reason(var)}"

@@ -49,6 +49,7 @@ def backup_policy(facts: AuditFacts) -> Result:
     "error",
     "The newest backup is younger than the policy's max age",
     "Run `faktctl backup` (schedule it, e.g. hourly from cron or a systemd timer).",
+    needs="host",
 )
 def backup_fresh(facts: AuditFacts) -> Result:
     """The manifests in every backup destination (folders and restic repositories): the newest
@@ -86,6 +87,7 @@ def backup_fresh(facts: AuditFacts) -> Result:
     "error",
     "The newest backup's checksum verifies",
     "Take a new backup; a snapshot that does not match its manifest cannot be trusted.",
+    needs="host",
 )
 def backup_checksum(facts: AuditFacts) -> Result:
     """The newest backup's `faktory.rdb` (or the restic snapshot, read back) against the sha256

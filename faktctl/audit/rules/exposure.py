@@ -24,6 +24,17 @@ PROXY_FIX = (
 )
 
 
+def _kube_routes(ctx: ServerCtx, port: int) -> list[Reachable]:
+    """Kubernetes Services, Ingresses and HTTPRoutes that reach `port` from beyond the cluster."""
+    kube = ctx.server.kube
+    routes = kube.routes if kube is not None else ()
+    return [
+        Reachable(port, "cluster-external", r.how, r.location)
+        for r in routes
+        if r.port == port and r.beyond_cluster
+    ]
+
+
 def _nothing_reached(ctx: ServerCtx, port: int, where: Location | None) -> Result:
     """No binding of the server's own port is published: say so truthfully. A port published
     where the command is unknown is undecided, not safe."""
@@ -43,6 +54,13 @@ def _nothing_reached(ctx: ServerCtx, port: int, where: Location | None) -> Resul
             shown = ", ".join(f"`{p.raw or p.container_port}`" for p in other)
             return passed(
                 f"port {inside} is published only as {other[0].protocol} ({shown})", where
+            )
+        if ctx.server.kube is not None:
+            routes = "FKD020" if port == WEB_PORT else "FKD021"
+            return passed(
+                f"no hostPort or hostNetwork publishes {port} on a node (Services, Ingresses "
+                f"and routes: {routes})",
+                where,
             )
         return passed(f"port {port} is not published", where)
     text, found = anyway
@@ -137,9 +155,22 @@ def open_admin(ctx: ServerCtx) -> Result:
     queue."""
     where = ctx.server.loc("ports", "network_mode")
     web = beyond_loopback(reachable(ctx, WEB_PORT)) + proxied(ctx).exposed
-    protocol = beyond_loopback(reachable(ctx, PROTOCOL_PORT))
+    web += _kube_routes(ctx, WEB_PORT)
+    protocol = beyond_loopback(reachable(ctx, PROTOCOL_PORT)) + _kube_routes(ctx, PROTOCOL_PORT)
     pw = ctx.eff.password
     if not web and not protocol:
+        undecided = [
+            text
+            for port in (WEB_PORT, PROTOCOL_PORT)
+            if (anyway := published_anyway(ctx, port)) is not None
+            and not ctx.eff.args_known
+            and beyond_loopback(anyway[1])
+            for text in [anyway[0]]
+        ]
+        if undecided:
+            return skipped(undecided[0], where)
+        if ctx.server.kube is not None:
+            return passed("no port is published on a node or routed from beyond the cluster", where)
         return passed("nothing is reachable beyond loopback", where)
     if pw.present is None:
         return skipped("whether the server has a password is not known here", where)

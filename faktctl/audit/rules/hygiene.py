@@ -206,6 +206,13 @@ def memory_limit(ctx: ServerCtx) -> Result:
     return passed(f"memory limit {mib} MiB", where)
 
 
+def _asks_nothing(content: str | None) -> bool:
+    """True when a file's content is known and holds no setting (blank lines, comments)."""
+    if content is None:
+        return False
+    return all(not line.strip() or line.strip().startswith("#") for line in content.splitlines())
+
+
 def _enterprise_requests(ctx: ServerCtx) -> list[str]:
     found = []
     for name, what in ENTERPRISE_ENV.items():
@@ -218,6 +225,8 @@ def _enterprise_requests(ctx: ServerCtx) -> list[str]:
         ]
         for path, content in files:
             base = posixpath.basename(path.rstrip("/"))
+            if _asks_nothing(content):  # an empty cron.toml (a chart's empty value) sets nothing
+                continue
             if base in ENTERPRISE_CONF:
                 found.append(f"{path} ({ENTERPRISE_CONF[base]})")
                 continue
@@ -338,14 +347,16 @@ def render_drift(facts: AuditFacts) -> Result:
         return skipped(f"could not render the spec: {render.error}")
     if render.files and all(f.state == "missing" for f in render.files):
         names = " nor ".join(f.path for f in render.files)
+        subject = f"neither {names} exists" if len(render.files) > 1 else f"{names} does not exist"
         return skipped(
-            f"neither {names} exists: nothing was rendered (a project deployed with "
+            f"{subject}: nothing was rendered (a project deployed with "
             "`faktctl up` needs no rendered files)"
         )
     problems = [f for f in render.files if f.state != "match"]
     if not problems:
         names = ", ".join(f.path for f in render.files)
-        return passed(f"{names} match the spec")
+        verb = "match" if len(render.files) > 1 else "matches"
+        return passed(f"{names} {verb} the spec")
     text = ", ".join(f"{f.path} {f.state}" for f in problems)
     return failed(f"the rendered files drifted from the spec: {text}")
 
@@ -412,13 +423,14 @@ def suppression_known(facts: AuditFacts) -> Result:
     "Name the image contribsys/faktory (or a mirror of it), run the /faktory binary in "
     "`command:`, or build FROM contribsys/faktory; otherwise suppress this check for the "
     "service with a reason.",
-    inputs=frozenset({"compose"}),
+    inputs=frozenset({"compose", "ecs", "render", "fly"}),
 )
 def server_confirmed(ctx: ServerCtx) -> Result:
     """Services audited as Faktory servers that could not be confirmed as one: an image that only
     looks like Faktory's (`someone/faktory-tls`), or a service named `faktory` whose Dockerfile is
     missing. A server is confirmed by its image (`contribsys/faktory`, `faktory-ent`, any registry),
-    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files only.
+    a `/faktory` command, or a Dockerfile `FROM contribsys/faktory`. Compose files, ECS task
+    definitions, Render blueprints and fly.toml.
 
     The other checks' findings for such a service are only as true as the guess that it runs
     Faktory."""

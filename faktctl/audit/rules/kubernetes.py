@@ -60,10 +60,17 @@ def workload_kind(ctx: ServerCtx) -> Result:
             ctx.server.location,
         )
     if kube.kind == "Deployment" and kube.strategy != "Recreate":
+        shared = any(m.kind == "volume" for m in ctx.server.mounts)
+        what = (
+            "both use one data volume (the new one cannot start, or a ReadWriteMany volume is "
+            "corrupted)"
+            if shared
+            else "each keeps its own data (no volume is shared), so the jobs still on the old "
+            "one are lost when it stops"
+        )
         return failed(
             f"a Deployment with strategy {kube.strategy} starts the new server before the old "
-            "one stops: both use one data volume (the new one cannot start, or a ReadWriteMany "
-            "volume is corrupted)",
+            f"one stops: {what}",
             where,
         )
     if kube.kind == "Deployment":

@@ -139,6 +139,14 @@ def password_set(ctx: ServerCtx) -> Result:
     if pw.value is None:
         if var is not None and var.value is None:
             return skipped(unknown_reason(var), where)
+        declared = _providing(ctx, pw.file_path) if pw.file_path is not None else None
+        if declared is not None and declared.host_only:
+            origin = password_origin(ctx)
+            return passed(
+                f"a password is set ({origin.text if origin else pw.file_path}); the file "
+                "itself is on the deploy host (FKS011)",
+                where,
+            )
         if pw.file_path is not None:
             return skipped(f"the password file {pw.file_path} cannot be read here", where)
         if ctx.eff.development:
@@ -288,10 +296,20 @@ def password_from_file(ctx: ServerCtx) -> Result:
     (`FAKTORY_PASSWORD=/run/secrets/...`) rather than the value itself in an environment variable.
 
     A value in the environment shows in `docker inspect`, process listings and crash reports."""
+    shows = {
+        "kubernetes": "the password sits in the process environment (`kubectl exec … env`, "
+        "/proc/<pid>/environ, crash reports)",
+        "ecs": "the password sits in the container's environment (`docker inspect` on the "
+        "instance, /proc/<pid>/environ, crash reports)",
+        "render": "the password sits in the process environment (/proc/<pid>/environ, "
+        "crash reports, the Render shell)",
+        "fly": "the password sits in the process environment (`fly ssh console` `env`, "
+        "/proc/<pid>/environ, crash reports)",
+    }.get(ctx.facts.kind, "the password shows in `docker inspect` and the process environment")
     return _origin_outcome(
         ctx,
         {"interpolated", "host-env", "engine", "dotenv", "reference"},
-        "the password shows in `docker inspect` and the process environment",
+        shows,
         worse={"literal", "env-file"},
     )
 
@@ -323,6 +341,7 @@ def _weakness(password: str) -> str | None:
     "error",
     "The password is strong",
     "Generate one: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+    needs="host",
 )
 def password_strength(ctx: ServerCtx) -> Result:
     """The password's value, when it is available: fewer than 16 characters fails, and so does a
@@ -413,6 +432,7 @@ def worker_url_not_literal(ctx: WorkerCtx) -> Result:
     "Files holding secrets are readable by their owner only",
     "chmod 600 the file (and 700 its folder).",
     inputs=STATIC,
+    needs="host",
 )
 def secret_file_mode(facts: AuditFacts) -> Result:
     """The mode of every file on this host that holds a secret (password files, `.env`, env files, a
@@ -471,3 +491,34 @@ def secret_file_git(facts: AuditFacts) -> Result:
         else:
             outcomes.append(passed(f"{label} is git-ignored and not tracked", item.location))
     return outcomes
+
+
+@audit_rule(
+    "FKS011",
+    "password-secret",
+    "error",
+    "The secret files the spec names exist on this host",
+    "Run `faktctl secrets provision` on this host (it generates the missing files, or takes a "
+    "value from stdin, an environment variable or a file).",
+    inputs=frozenset({"spec"}),
+    needs="host",
+)
+def secret_files_present(facts: AuditFacts) -> Result:
+    """The password files the spec names (`server.password_file`, `server.dashboard_password_file`)
+    on the host that runs the audit. They are git-ignored, so a checkout never has them: the check
+    runs on the deploy host (`--scope host`), not in CI.
+
+    Without the password file `faktctl up` stops, and a compose file rendered from the spec mounts
+    a secret that does not exist."""
+    outcomes = []
+    for item in facts.secret_files:
+        label = f"{item.path} ({item.what})"
+        if item.error == "does not exist":
+            outcomes.append(
+                failed(f"{label} does not exist on this host: `faktctl up` stops", item.location)
+            )
+        elif item.mode is None:
+            outcomes.append(skipped(f"{label}: {item.error}", item.location))
+        else:
+            outcomes.append(passed(f"{label} exists", item.location))
+    return outcomes or skipped("the spec names no secret file")

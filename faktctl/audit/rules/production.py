@@ -83,8 +83,8 @@ def valid_environment(ctx: ServerCtx) -> Result:
     Faktory refuses to start with an unknown environment or flag, and exits 0 while doing so."""
     eff = ctx.eff
     where = ctx.server.loc("command", "environment")
-    if eff.flag_error is not None:
-        return failed(f"the server refuses its command line ({eff.flag_error}) and exits 2", where)
+    if eff.cannot_start is not None:
+        return failed(eff.cannot_start, where)
     if eff.environment is None:
         return skipped(env_unknown_reason(ctx), where)
     if not eff.env_valid:

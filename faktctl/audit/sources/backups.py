@@ -94,7 +94,10 @@ def gather_repository(
             loaded.resolve(policy.password_file), "restic password", "backup.password_file"
         )
         restic = restic_cli.Restic(
-            restic_cli.find(policy.restic), target.repository, password, target.label
+            restic_cli.find(loaded.executable(policy.restic)),
+            target.repository,
+            password,
+            target.label,
         )
         backups, invalid = repository.list_snapshots(restic, loaded.spec.project)
     except FaktctlError as err:

@@ -35,6 +35,7 @@ from faktctl.audit.model import (
     LiveProbe,
     LiveState,
     MountFact,
+    OrphanFacts,
     PortFact,
     ServerFacts,
     Suppression,
@@ -43,6 +44,7 @@ from faktctl.audit.model import (
 )
 from faktctl.errors import FaktctlError, UsageError
 from faktctl.faktory.images import parse_image
+from faktctl.faktory.workers import DOCKER_DEFAULT_GRACE_S
 from faktctl.live import containers, reach
 from faktctl.platforms.engine.observe import published_ports
 from faktctl.secretvalue import SecretStr
@@ -620,11 +622,44 @@ def _select(
 def _worker(raw: RawDict) -> WorkerFacts | None:
     env = _env(raw)
     provider = env.get("FAKTORY_PROVIDER")
-    if provider is not None and provider.value:
-        return WorkerFacts(_name(raw), env.get(provider.value), provider.value)
-    if "FAKTORY_URL" in env:
-        return WorkerFacts(_name(raw), env["FAKTORY_URL"])
-    return None
+    name = provider.value if provider is not None and provider.value else None
+    if name is None and "FAKTORY_URL" not in env:
+        return None
+    grace = _config(raw).get("StopTimeout")
+    return WorkerFacts(
+        _name(raw),
+        env.get(name or "FAKTORY_URL"),
+        name,
+        image=str(_config(raw).get("Image") or "") or None,
+        argv=_argv(raw) or None,
+        stop_grace_s=float(grace) if isinstance(grace, int) else DOCKER_DEFAULT_GRACE_S,
+    )
+
+
+def orphan_facts(
+    engine: LiveEngine, raw: RawDict, password: probe.Password | None, is_local: bool, address: str
+) -> OrphanFacts | None:
+    """The reservations whose process the server no longer lists (faktctl.live.processes):
+    None for a container that is not running or a swarm task (its dashboard is behind a relay)."""
+    from faktctl.live import processes
+
+    if (raw.get("State") or {}).get("Status") != "running" or swarm_service_id(raw):
+        return None
+    networks = (raw.get("NetworkSettings") or {}).get("Networks") or {}
+    dashboard = reach.dial_address(
+        published_ports(raw),
+        7420,
+        is_local=is_local,
+        engine_address=address,
+        network_ips=[str(n.get("IPAddress")) for n in networks.values() if n.get("IPAddress")],
+    )
+    if dashboard is None:
+        return OrphanFacts(error="the dashboard (port 7420) is not reachable from here")
+    try:
+        seen = processes.look(engine, str(raw.get("Id")), dashboard, password)
+    except FaktctlError as err:
+        return OrphanFacts(error=err.one_line())
+    return OrphanFacts(tuple((r.jid, r.queue, r.age_s(seen.now)) for r in seen.orphans))
 
 
 def _audit_server(
@@ -646,6 +681,8 @@ def _audit_server(
         found = wire_probe(raw, eff, password, is_local, address, tls)
         cert = _served_cert(raw, eff, is_local, address, tls, spec)
     live = replace(live, probe=found, data=data_facts(engine, raw, eff))
+    if facts.swarm is None:
+        live = replace(live, reservations=orphan_facts(engine, raw, password, is_local, address))
     return replace(facts, live=live, tls_cert=cert)
 
 

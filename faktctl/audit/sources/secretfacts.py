@@ -59,17 +59,31 @@ def read_small(path: Path) -> str | None:
 
 def inspect_secret_files(
     files: list[tuple[Path, str, Location | None]],
+    absent_too: bool = False,
 ) -> tuple[SecretFileFact, ...]:
-    """Mode and git status of each host file that holds a secret."""
-    existing = [path for path, _, _ in files if path.is_file()]
-    states = git_states(existing) if existing else {}
+    """Mode and git status of each host file that holds a secret. With `absent_too`, a file
+    that does not exist gets its git status as well (whether it would be ignored is a fact of
+    the repository, known in a fresh clone)."""
+    asked = [path for path, _, _ in files if absent_too or path.is_file()]
+    states = git_states(asked) if asked else {}
     facts = []
     for path, what, where in files:
         shown = display(path)
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
         except FileNotFoundError:
-            facts.append(SecretFileFact(shown, what, None, error="does not exist", location=where))
+            known = states.get(path) if absent_too else None
+            facts.append(
+                SecretFileFact(
+                    shown,
+                    what,
+                    None,
+                    known.state if known else None,
+                    known.skip if known else None,
+                    error="does not exist",
+                    location=where,
+                )
+            )
             continue
         except OSError as err:
             facts.append(SecretFileFact(shown, what, None, error=str(err.strerror), location=where))

@@ -45,7 +45,7 @@ from faktctl.desired import (
 from faktctl.errors import UsageError
 from faktctl.platforms.compose import ENV_FILENAME
 from faktctl.project import load
-from faktctl.secretfiles import read_server_password
+from faktctl.secretfiles import password_path, read_server_password
 from faktctl.secretvalue import SecretStr, matches
 from faktctl.spec.load import LoadedSpec
 from faktctl.spec.model import RESTIC_PREFIX
@@ -73,6 +73,8 @@ class SpecFacts:
             self.password_error = None
         except UsageError as err:
             self.password, self.password_error = None, err.one_line()
+        # a password file that is simply not on this host (a fresh clone): FKS011's business
+        self.password_missing = self.password is None and not password_path(loaded).exists()
         secrets = Secrets(self.password or SecretStr(""))
         self.desired: Desired = build_desired(loaded, secrets)
 
@@ -123,19 +125,23 @@ class SpecFacts:
             for m in svc.mounts
         ]
         secret = self.desired.secrets[0]
-        if Path(secret.host_path).is_file():
-            mounts.append(
-                MountFact(
-                    "secret",
-                    PASSWORD_TARGET,
-                    PASSWORD_SECRET,
-                    True,
-                    _judged(self.password) if self.password else None,
-                    False,
-                    host_path=secret.host_path,
-                    location=self.loc("server", "password_file"),
-                )
+        # The spec declares the secret: `up` and the compose file always mount it (`up` stops
+        # while the file is missing), so the container has it. Whether the file is on this host
+        # is host state (FKS011), not a fact of the configuration.
+        missing = not Path(secret.host_path).is_file()
+        mounts.append(
+            MountFact(
+                "secret",
+                PASSWORD_TARGET,
+                PASSWORD_SECRET,
+                True,
+                _judged(self.password) if self.password else None,
+                False,
+                host_path=secret.host_path,
+                location=self.loc("server", "password_file"),
+                host_only=missing,
             )
+        )
         return mounts
 
     def _ports(self, svc: ServiceRequest) -> list[PortFact]:
@@ -211,7 +217,18 @@ class SpecFacts:
             var = None
             if isinstance(url, SecretEnv):
                 var = EnvVar("FAKTORY_URL", _judged(url.value), "dotenv", ".env", None, env_path)
-            found.append(WorkerFacts(svc.name, var, None, self.loc("workers", index)))
+            found.append(
+                WorkerFacts(
+                    svc.name,
+                    var,
+                    None,
+                    self.loc("workers", index),
+                    image=svc.image,
+                    argv=svc.command,
+                    stop_grace_s=float(svc.stop_grace_s) if svc.stop_grace_s is not None else None,
+                    grace_location=self.loc("workers", index, "stop_grace_period"),
+                )
+            )
         return tuple(found)
 
     # everything else ------------------------------------------------------------------------
@@ -258,15 +275,17 @@ class SpecFacts:
             files.append(
                 (env_file, "FAKTORY_URL for the workers", Location(display(env_file), None))
             )
-        return inspect_secret_files(files)
+        return inspect_secret_files(files, absent_too=True)
 
     def render(self) -> RenderFacts:
-        if self.password is None:
-            return RenderFacts(error=self.password_error or "the password cannot be read")
         from faktctl.platforms.compose import rendered_files
 
+        if self.password is None and not self.password_missing:
+            return RenderFacts(error=self.password_error or "the password cannot be read")
         states = []
         rendered = rendered_files(self.desired, self.loaded.base_dir, self.loaded.path.name)
+        if self.password is None:  # compose.yaml never holds it; .env is host state
+            rendered = {p: t for p, t in rendered.items() if p.name != ENV_FILENAME}
         for path, (wanted, _) in rendered.items():
             try:
                 current: str | None = path.read_text(encoding="utf-8")
@@ -281,7 +300,7 @@ class SpecFacts:
 
 def gather_spec(file: Path | None, now: datetime) -> AuditFacts:
     facts = SpecFacts(load(file))
-    notes = (facts.password_error,) if facts.password_error else ()
+    notes = (facts.password_error,) if facts.password_error and not facts.password_missing else ()
     return AuditFacts(
         kind="spec",
         file=facts.display,

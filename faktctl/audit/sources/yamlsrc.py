@@ -196,3 +196,28 @@ def _parsing(parse: Callable[[], Any], display: str) -> Any:
     except (yaml.YAMLError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unreadable"
         raise UsageError(f"{display}: invalid YAML: {shown(first)}") from None
+
+
+class Tagged(str):
+    """A value written with a local YAML tag (CloudFormation's `!Ref X`, `!Sub ...`): its text
+    is kept (`!Ref X`), its value is decided elsewhere."""
+
+    __slots__ = ()
+
+
+class _TaggedLoader(_LineLoader):
+    pass
+
+
+def _tagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Tagged:
+    if isinstance(node, yaml.ScalarNode):
+        return Tagged(f"!{suffix} {node.value}")
+    return Tagged(f"!{suffix} …")
+
+
+_TaggedLoader.add_multi_constructor("!", _tagged)
+
+
+def load_tagged(text: str, display: str) -> Any:
+    """`load`, with local tags (CloudFormation's short forms) kept as `Tagged` text."""
+    return _parsing(lambda: safeyaml.load(text, display, _TaggedLoader)[1], display)

@@ -16,12 +16,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 
-from faktctl import labels
+from faktctl import labels, ui
 from faktctl.adapters import probe
+from faktctl.adapters.docker.client import EngineClient
 from faktctl.adapters.docker.engine import ContainerConfig, Engine
-from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest
+from faktctl.desired import Desired, Mount, SecretEnv, ServiceRequest, WorkerQuiet
 from faktctl.errors import ExitCode, FaktctlError, OperationFailed
 from faktctl.live import reach, ready
+from faktctl.platforms.engine import rollout
 from faktctl.platforms.engine.observe import ObservedContainer, parse_container
 from faktctl.platforms.engine.plan import (
     Action,
@@ -31,7 +33,7 @@ from faktctl.platforms.engine.plan import (
     config_parts,
     container_name,
 )
-from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine
+from faktctl.platforms.engine.stop import BulkStop, StopEngine, TeardownEngine, save_first
 from faktctl.secretvalue import SecretStr
 from faktctl.ui import Progress
 
@@ -112,6 +114,7 @@ def container_config(desired: Desired, service: ServiceRequest, replica: int) ->
         cpus=service.cpus,
         network=desired.network,
         aliases=(service.name,),
+        stop_signal=service.stop_signal,
     )
 
 
@@ -163,16 +166,37 @@ def _exit_text(container: ObservedContainer) -> str:
     return f"restarted {container.restart_count} time(s) by the engine"
 
 
-def take_down(engine: TeardownEngine, desired: Desired, progress: Progress, plan: Plan) -> Outcome:
-    """`down`: the workers (side by side, see faktctl.platforms.engine.stop), then the server with
-    its grace
-    period once every worker is gone, then the network and the volumes."""
+def take_down(
+    engine: EngineClient,
+    desired: Desired,
+    progress: Progress,
+    plan: Plan,
+    password: SecretStr | None = None,
+) -> Outcome:
+    """`down`: the workers (quieted and drained first when the server password is known, see
+    faktctl.platforms.engine.rollout; stopped side by side, see faktctl.platforms.engine.stop),
+    then the server with its grace period once every worker is gone, then the network and the
+    volumes."""
     outcome = Outcome()
     server = desired.server.name
     containers = [a for a in plan.actions if a.kind == "remove" and a.service is not None]
-    outcome.failures += stop_and_remove(
-        engine, progress, [a for a in containers if a.service != server]
-    )
+    quiet_modes = {s.name: s.quiet for s in desired.workers}
+    work = [
+        rollout.Retiring(action.target, ref, quiet_modes.get(action.target, "server"))
+        for action in containers
+        if action.service != server
+        for ref in action.remove
+    ]
+    if work:
+        report = rollout.retire(
+            engine, rollout.Server.of(engine, desired, password), progress, work
+        )
+        for note in report.notes:
+            ui.info(note)
+        outcome.failures += [Failure(target, message) for target, message in report.problems]
+    for action in (a for a in containers if a.service == server):
+        for ref in action.remove:
+            save_first(engine, progress, action.target, ref)
     outcome.failures += stop_and_remove(
         engine, progress, [a for a in containers if a.service == server]
     )
@@ -263,15 +287,26 @@ class Executor:
                 Failure(skipped.target, f"not started ({skipped.kind}): the server is not healthy")
             )
         shrinking = [a for a in runnable if a.kind == "scale down"]
-        units = [u for a in runnable if a not in shrinking for u in self._units(a, prepared)]
+        rolling = [a for a in runnable if a.kind == "recreate"]
+        units = [
+            u
+            for a in runnable
+            if a not in shrinking and a not in rolling
+            for u in self._units(a, prepared)
+        ]
+        server_view = self._server_view() if shrinking or rolling else None
         # Counted beside the starts, not before them: a new worker would have to boot and say
         # HELLO within the few milliseconds of this INFO to be counted too, and then watching
-        # merely runs its full window. Scaling down runs beside the starts too.
-        with ThreadPoolExecutor(max_workers=2) as side:
+        # merely runs its full window. Scaling down and the rollouts (see
+        # faktctl.platforms.engine.rollout) run beside the starts too, each worker on its own.
+        with ThreadPoolExecutor(max_workers=2 + len(rolling)) as side:
             counting = side.submit(self._registered_workers) if server_ok and units else None
-            removing = side.submit(self._stop_and_remove, shrinking)
+            removing = side.submit(self._retire, shrinking, server_view)
+            rolls = [side.submit(self._roll, action, server_view) for action in rolling]
             started = self._parallel(outcome, units)
             outcome.failures += removing.result()
+            for roll in rolls:
+                outcome.failures += roll.result()
         known = counting.result() if counting is not None else None
         expected = known + len(started) if known is not None else None
         self._settle(started, outcome, until_registered=expected)
@@ -296,6 +331,72 @@ class Executor:
 
     def _stop_and_remove(self, actions: list[Action]) -> list[Failure]:
         return stop_and_remove(self.engine, self.progress, actions)
+
+    # worker rollouts (faktctl.platforms.engine.rollout)
+
+    def _server_view(self) -> rollout.Server:
+        return rollout.Server.of(self.engine, self.desired, self.settings.password)
+
+    def _quiet_mode(self, service: str) -> WorkerQuiet:
+        known = {s.name: s for s in self.desired.workers}
+        return known[service].quiet if service in known else "server"
+
+    def _retire(self, actions: list[Action], server: rollout.Server | None) -> list[Failure]:
+        if not actions:
+            return []
+        work = [
+            rollout.Retiring(action.target, ref, self._quiet_mode(action.target))
+            for action in actions
+            for ref in action.remove
+        ]
+        return self._reported(
+            rollout.retire(self.engine, server or self._server_view(), self.progress, work)
+        )
+
+    def _reported(self, report: rollout.Report) -> list[Failure]:
+        for note in report.notes:
+            ui.info(note)
+        return [Failure(target, message) for target, message in report.problems]
+
+    def _roll(self, action: Action, server: rollout.Server | None) -> list[Failure]:
+        """Replace a worker's outdated replicas, new ones first, in rounds (see rollout)."""
+        service = self.desired.service(action.target)
+        server = server or self._server_view()
+        pairs = list(zip(action.remove, action.create, strict=True))
+        size = rollout.roll_size(service.replicas)
+        failures: list[Failure] = []
+        for first in range(0, len(pairs), size):
+            fresh: list[tuple[ContainerRef, str]] = []
+            for old, replica in pairs[first : first + size]:
+                try:
+                    self.engine.rename(old.id, f"{old.name}-{old.id[:12]}")
+                except FaktctlError as err:
+                    failures.append(Failure(service.name, err.one_line()))
+                    continue
+                try:
+                    fresh.append((old, self._create(service, replica).container_id))
+                except FaktctlError as err:
+                    failures.append(Failure(service.name, err.one_line()))
+                    self._restore(service, old, replica)
+            ids = [new_id for _, new_id in fresh]
+            why = rollout.wait_connected(self.engine, server, ids, self.settings.timeout_s)
+            if why is not None:
+                self.progress.finish(service.name, why, ok=False)
+                failures.append(Failure(service.name, f"{why}; the old replicas keep running"))
+                for old, new_id in fresh:
+                    with contextlib.suppress(FaktctlError):
+                        self.engine.remove(new_id, force=True)
+                    self._restore(service, old, old.replica or 0)
+                return failures
+            work = [rollout.Retiring(service.name, old, service.quiet) for old, _ in fresh]
+            failures += self._reported(rollout.retire(self.engine, server, self.progress, work))
+        return failures
+
+    def _restore(self, service: ServiceRequest, old: ContainerRef, replica: int) -> None:
+        """Give an old replica its name back after its replacement failed."""
+        with contextlib.suppress(FaktctlError):
+            name = container_name(self.desired.project, service.name, replica)
+            self.engine.rename(old.id, name)
 
     # infrastructure
 
@@ -405,6 +506,8 @@ class Executor:
         return [Unit(action.target, partial(self._remove, action.target, r)) for r in action.remove]
 
     def _remove(self, target: str, ref: ContainerRef) -> None:
+        if target == self.desired.server.name:
+            save_first(self.engine, self.progress, target, ref)
         self.progress.update(target, f"stopping {ref.name} (up to {ref.stop_timeout_s}s)")
         self.engine.stop(ref.id, timeout=ref.stop_timeout_s)
         self.engine.remove(ref.id)

@@ -23,6 +23,7 @@ command: the cache only saves time.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
+MAX_ENTRIES = 64  # the least recently written go first; an entry whose spec is gone goes too
 # packages whose code shapes a validated spec besides faktctl's own modules
 _LIBRARIES = ("pydantic", "pydantic_core", "yaml")
 # every class a desired state is made of; anything else in an entry makes it a miss
@@ -104,7 +106,8 @@ def entry_path(spec_path: Path) -> Path | None:
     folder = cache_dir()
     if folder is None:
         return None
-    return folder / (hashlib.sha256(str(spec_path.absolute()).encode()).hexdigest()[:32] + ".json")
+    # the path's own bytes (os.fsencode): a folder name need not be UTF-8
+    return folder / (hashlib.sha256(os.fsencode(spec_path.absolute())).hexdigest()[:32] + ".json")
 
 
 # --- the key: code stamps --------------------------------------------------------------------
@@ -280,5 +283,38 @@ def remember(project: Project) -> None:
     try:
         ensure_private_dir(path.parent)
         atomic_write(path, json.dumps(entry, separators=(",", ":")), mode=0o600)
+        prune(path.parent, keep=path)
     except (FaktctlError, OSError):
         pass
+
+
+def prune(folder: Path, keep: Path) -> list[str]:
+    """Remove the entries whose spec file is gone, then the least recently written beyond
+    MAX_ENTRIES; `keep` (just written) stays. Only regular files of this user named like an
+    entry are touched: a link or anything else in the folder is neither followed nor removed.
+    The names removed."""
+    entries: list[tuple[float, str]] = []
+    with os.scandir(folder) as found:
+        for item in found:
+            if not item.name.endswith(".json") or item.name == keep.name:
+                continue
+            info = item.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                entries.append((info.st_mtime, item.name))
+    removed = []
+    entries.sort()
+    for position, (_, name) in enumerate(entries):
+        beyond = len(entries) - position >= MAX_ENTRIES  # `keep` counts as one
+        if beyond or _spec_gone(folder / name):
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)  # unlink never follows a link
+                removed.append(name)
+    return removed
+
+
+def _spec_gone(path: Path) -> bool:
+    try:
+        spec = _read_entry(path).get("spec")
+    except Miss:
+        return False  # not ours to judge: left alone, the bound removes it in time
+    return isinstance(spec, str) and not os.path.lexists(spec)

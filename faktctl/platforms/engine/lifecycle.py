@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from faktctl.desired import Desired
     from faktctl.platforms.engine.apply import Failure, Outcome
     from faktctl.platforms.engine.cache import Remembered
-    from faktctl.platforms.engine.plan import PullPolicy
+    from faktctl.platforms.engine.observe import Observed
+    from faktctl.platforms.engine.plan import Plan, PullPolicy
     from faktctl.platforms.protocol import StatusReport
     from faktctl.project import Project
     from faktctl.secretvalue import SecretStr
@@ -120,13 +121,22 @@ class EnginePlatform:
         resolved, image_actions = resolve_images(engine, self._opened().desired, pull)
         observed = up_snapshot(engine, resolved)
         refuse_compose_started(observed)
+        _note_strangers(engine, resolved.project)
         the_plan = plan(resolved, observed)
-        ui.data("\n".join([*(a.text() for a in image_actions), *the_plan.lines()]))
+        ui.data("\n".join([*(a.text() for a in image_actions), *rollout_lines(resolved, the_plan)]))
         if the_plan.up_to_date and not image_actions:
             ui.info("up to date: nothing to do")
         return 0
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,
+    ) -> int:
         from faktctl.desired import web_conf_path
         from faktctl.platforms.engine.apply import Executor, Outcome, Settings, apply_images
         from faktctl.platforms.engine.images import resolve_images
@@ -144,6 +154,8 @@ class EnginePlatform:
             apply_images(engine, resolved, image_actions, progress)
             observed = up_snapshot(engine, resolved)
             refuse_compose_started(observed)
+            _note_strangers(engine, resolved.project)
+            _refuse_foreign_volumes(observed, resolved.server.name, adopt=adopt_volume)
             the_plan = plan(resolved, observed)
             check_version_change(engine, resolved, observed, the_plan)
             executor = Executor(engine, resolved, settings, progress)
@@ -172,7 +184,9 @@ class EnginePlatform:
     # --- down --------------------------------------------------------------------------------
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
+        from faktctl import journal
         from faktctl.adapters.docker.connect import connect_reader
+        from faktctl.live import helpers
         from faktctl.lock import project_lock
         from faktctl.platforms.engine.apply import take_down
         from faktctl.platforms.engine.observe import summary_snapshot, with_exact_stop_grace
@@ -184,6 +198,9 @@ class EnginePlatform:
         engine = connect_reader()
         try:
             with project_lock(self._spec_path.parent, desired.project, "down"):
+                journal.require_none(self._spec_path.parent, desired.project, "run `down`")
+                if volumes:
+                    helpers.remove_leftovers(engine, desired.project, ui.info)
                 observed = summary_snapshot(engine, desired, images=False)
                 observed = with_exact_stop_grace(engine, observed, desired.server.name)
                 volume_names = [v.name for v in desired.volumes]
@@ -200,7 +217,7 @@ class EnginePlatform:
                     ui.info(f"nothing to remove for project `{desired.project}`")
                     return 0
                 with progress_display() as progress:
-                    outcome = take_down(engine, desired, progress, plan)
+                    outcome = take_down(engine, desired, progress, plan, self._password())
                 for action in plan.actions:
                     if action.kind == "noop":
                         ui.info(f"{action.target}: {action.reason}")
@@ -214,6 +231,16 @@ class EnginePlatform:
             raise OperationFailed(f"down failed: {first.target}: {first.message}")
         ui.info(f"down: done in {time.monotonic() - started:.1f}s")
         return 0
+
+    def _password(self) -> SecretStr | None:
+        """The server password when it can be read: `down` quiets the workers with it (through
+        the dashboard) and works without it."""
+        from faktctl.errors import FaktctlError
+
+        try:
+            return self._desired_and_password().password
+        except FaktctlError:
+            return None
 
     # --- status and logs ---------------------------------------------------------------------
 
@@ -229,6 +256,48 @@ class EnginePlatform:
         from faktctl.platforms.engine.logs import show_logs
 
         return show_logs(self._loaded_spec(), secrets, service=service, follow=follow, tail=tail)
+
+
+def rollout_lines(desired: Desired, the_plan: Plan) -> list[str]:
+    """The plan's lines, each worker rollout followed by its steps (`up --dry-run`)."""
+    from faktctl.platforms.engine.rollout import retire_steps, steps
+
+    workers = {s.name: s for s in desired.workers}
+    lines = []
+    for action in the_plan.actions:
+        lines.append(action.text())
+        service = workers.get(action.service or "")
+        if service is None:
+            continue
+        if action.kind == "recreate":
+            lines += [f"  then: {step}" for step in steps(service, len(action.remove))]
+        elif action.kind == "scale down":
+            lines += [f"  then: {step}" for step in retire_steps(service)]
+    return lines
+
+
+def _note_strangers(engine: Engine, project: str) -> None:
+    """Containers that carry the project's label but are not faktctl's own are left alone:
+    said, with why (labels.not_own_container)."""
+    from faktctl.live.containers import find
+
+    for name, why in find(engine, project).strangers:
+        ui.info(
+            f"note: container {name} carries project `{project}`'s label but is not "
+            f"faktctl's ({why}): left alone"
+        )
+
+
+def _refuse_foreign_volumes(observed: Observed, server: str, *, adopt: bool) -> None:
+    """A volume of the spec's name that faktctl did not create (labels.owns) becomes the
+    server's data only when the user says so; a server of the project's already on it has
+    adopted it before."""
+    from faktctl.platforms.engine.plan import adopt_note
+
+    foreign = sorted(observed.foreign_volumes)
+    if not foreign or adopt or observed.of_service(server):
+        return
+    raise UsageError(f"volume {foreign[0]} {adopt_note(foreign[0])}", "see `up --dry-run`")
 
 
 def _prune_old_builds(engine: Engine, resolved: Desired) -> None:

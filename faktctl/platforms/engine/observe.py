@@ -81,6 +81,9 @@ class Observed:
     # names of the project's containers `docker compose up` started (no faktctl labels): faktctl
     # never plans for them, and `up` refuses to start a second copy beside them
     compose_started: tuple[str, ...] = ()
+    # volumes of the spec's names that exist without faktctl's labels for this project
+    # (labels.owns): never removed, and used by `up` only when adopted (--adopt-volume)
+    foreign_volumes: frozenset[str] = frozenset()
 
     def of_service(self, service: str) -> tuple[ObservedContainer, ...]:
         return tuple(c for c in self.containers if c.service == service)
@@ -287,13 +290,19 @@ def _snapshot(engine: ReadEngine, desired: Desired, images: bool, detailed: bool
         volumes = {v.name: pool.submit(engine.volume, v.name) for v in desired.volumes}
         image_ids = {ref: pool.submit(_image_id, engine, ref) for ref in references}
         mine, compose_started = found.result()
+        existing = {name: got.result() for name, got in volumes.items()}
         return Observed(
             desired.project,
             mine,
             network.result(),
-            frozenset(name for name, found in volumes.items() if found.result() is not None),
+            frozenset(name for name, raw in existing.items() if raw is not None),
             {ref: found.result() for ref, found in image_ids.items()},
             compose_started,
+            frozenset(
+                name
+                for name, raw in existing.items()
+                if raw is not None and not labels.owns(raw.get("Labels"), desired.project)
+            ),
         )
 
 
@@ -331,7 +340,7 @@ def _network(engine: ReadEngine, desired: Desired) -> ObservedNetwork | None:
     return ObservedNetwork(
         name=desired.network,
         id=str(network_raw["Id"]),
-        managed=network_labels.get(labels.PROJECT) == desired.project,
+        managed=labels.owns(network_labels, desired.project),
     )
 
 

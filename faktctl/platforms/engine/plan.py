@@ -90,7 +90,7 @@ class Plan:
 
 
 def container_name(project: str, service: str, replica: int) -> str:
-    return f"{project}-{service}-{replica}"
+    return labels.container_name(project, service, replica)
 
 
 # --- config parts: what the labels remember so a recreate can be explained ----------------------
@@ -132,6 +132,8 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
     }
     if service.files_digest:  # TLS files, read once at start
         parts["tls files"] = _digest(service.files_digest)
+    if service.stop_signal is not None:
+        parts["stop_signal"] = service.stop_signal
     if service.role == "server":
         parts["secrets"] = secrets_digest(desired)
         dashboard = dashboard_digest(desired)
@@ -150,6 +152,7 @@ _PART_NAMES = {
     "limits": "resource limits",
     "depends": "dependencies",
     "tls files": "tls files",
+    "stop_signal": "stop signal",
 }
 
 
@@ -433,7 +436,18 @@ def _plan_infrastructure(desired: Desired, observed: Observed) -> list[Action]:
     for volume in desired.volumes:
         if volume.name not in observed.volumes:
             actions.append(Action("create", f"volume {volume.name}", "missing"))
+        elif volume.name in observed.foreign_volumes:
+            actions.append(Action("noop", f"volume {volume.name}", adopt_note(volume.name)))
     return actions
+
+
+def adopt_note(volume: str) -> str:
+    """What `up` says about a volume of the spec's name that faktctl did not create."""
+    return (
+        "exists without faktctl's labels (made by hand or by another tool): `up` uses it as "
+        "it is only with --adopt-volume, and `down --volumes` never removes it; or remove it "
+        "(`docker volume rm`) and let `up` create a labelled one"
+    )
 
 
 def _plan_orphans(desired: Desired, observed: Observed) -> list[Action]:
@@ -502,7 +516,10 @@ def plan_down(
     if observed.network is not None and observed.network.managed:
         actions.append(Action("remove", f"network {observed.network.name}", "created by faktctl"))
     for volume in sorted(observed.volumes.intersection(volumes)):
-        if remove_volumes:
+        if volume in observed.foreign_volumes:
+            reason = "kept: it lacks faktctl's labels for this project (faktctl did not create it)"
+            actions.append(Action("noop", f"volume {volume}", reason))
+        elif remove_volumes:
             actions.append(Action("remove", f"volume {volume}", "--volumes: its data is deleted"))
         else:
             actions.append(Action("noop", f"volume {volume}", "kept (use --volumes to delete)"))

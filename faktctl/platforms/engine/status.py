@@ -150,19 +150,22 @@ def status_report(desired: Desired, password: SecretStr, *, verbose: bool) -> St
     desired = with_built_images(desired)
     engine = connect_reader()
     try:
-        observed, server_view = _look(engine, desired, password, verbose)
+        observed, server_view, reservations = _look(engine, desired, password, verbose)
     finally:
         engine.close()
     the_plan = plan(desired, observed)
     document = status_document(desired, observed, the_plan, datetime.now(UTC))
     document["faktory"] = server_view.as_json()
     text = render_table(document) + "\n\n" + "\n".join(faktory_view.text_lines(server_view))
+    if reservations is not None:
+        document["faktory"]["reservations"] = reservations
+        text += "\n" + "\n".join(reservation_lines(reservations))
     return StatusReport(document, text, drifts=bool(the_plan.changes))
 
 
 def _look(
     engine: ReadEngine, desired: Desired, password: SecretStr, verbose: bool
-) -> tuple[Observed, faktory_view.FaktoryView]:
+) -> tuple[Observed, faktory_view.FaktoryView, dict[str, Any] | None]:
     """The containers (one list query) and the Faktory view, asked for side by side: the
     server's INFO and its last save go out at once, addressed by the server container's name,
     and are kept when that container is the project's."""
@@ -181,15 +184,54 @@ def _look(
         looking = pool.submit(snapshot, engine, desired)
         server = inspected(engine, server_name)
         tls = reach.tls_client(desired.tls)
+        held = pool.submit(_reservations, engine, server, desired, password)
         view = faktory_view.ask_info(engine, server, password, desired.network, tls=tls)
         observed = looking.result()
         last_save = saving.result()
+        reservations = held.result()
     mine = {c.id for c in observed.containers}
     if server is None or server.id not in mine or server.service != desired.server.name:
         server_view = faktory_view.for_deployment(
             engine, desired, observed, password, now=time.time()
         )
-        return observed, server_view
+        return observed, server_view, None
     if view.reachable:
         view = replace(view, last_save=last_save)
-    return observed, view
+    return observed, view, reservations
+
+
+def _reservations(
+    engine: ReadEngine, server: ObservedContainer | None, desired: Desired, password: SecretStr
+) -> dict[str, Any] | None:
+    """The orphaned reservations (faktctl.platforms.engine.rescue) for `status --json`: null
+    when the server does not run, `{"error": ...}` when they cannot be read."""
+    from faktctl.errors import FaktctlError
+    from faktctl.platforms.engine.rescue import read_at
+
+    if server is None or not server.is_running:
+        return None
+    try:
+        found = read_at(
+            engine,
+            server.id,
+            server.ports,
+            server.ip_addresses.get(desired.network),
+            desired.dashboard_password or password,
+        )
+    except FaktctlError as err:
+        return {"error": str(err)}
+    return found.to_json()
+
+
+def reservation_lines(document: dict[str, Any]) -> list[str]:
+    """The reservations part of `status`'s text (from its JSON)."""
+    if "error" in document:
+        return [f"reservations: not read ({document['error']})"]
+    head = f"reservations: {document['reserved']} held, {document['processes']} live process(es)"
+    if not document["orphaned"]:
+        return [head + ", none orphaned"]
+    lines = [head + f", {document['orphaned']} orphaned (process gone; `faktctl rescue`):"]
+    for queue, entry in document["orphaned_by_queue"].items():
+        oldest = faktory_view.duration(entry["oldest_s"])
+        lines.append(f"  {queue}: {entry['count']} orphaned, oldest {oldest}")
+    return lines

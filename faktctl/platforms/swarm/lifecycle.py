@@ -61,7 +61,15 @@ class SwarmPlatform:
     def dry_run(self, engine: Engine, pull: PullPolicy) -> int:
         return dry_run(engine, self._opened(), pull)
 
-    def apply(self, engine: Engine, pull: PullPolicy, timeout_s: float, started: float) -> int:
+    def apply(
+        self,
+        engine: Engine,
+        pull: PullPolicy,
+        timeout_s: float,
+        started: float,
+        *,
+        adopt_volume: bool = False,  # a swarm's volumes live on its nodes: not looked at here
+    ) -> int:
         return apply(engine, self._opened(), pull, timeout_s, started)
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
@@ -172,6 +180,7 @@ def _guard_version(engine: Engine, project: Project, image: str, prepared: Prepa
 
 
 def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
+    from faktctl import journal
     from faktctl.adapters.docker import swarm as docker_swarm
     from faktctl.adapters.docker.connect import connect
     from faktctl.lock import project_lock
@@ -183,6 +192,7 @@ def down(loaded: LoadedSpec, *, volumes: bool, assume_yes: bool) -> int:
     try:
         docker_swarm.require_manager(engine)
         with project_lock(loaded.base_dir, project, "down"):
+            journal.require_none(loaded.base_dir, project, "run `down`")
             if volumes and volume is not None:
                 _confirm_volume(volume, assume_yes)
             removed = _remove_services(engine, project, loaded)
@@ -252,8 +262,14 @@ def _remove_rest(engine: Engine, project: str, network: str, volume: str | None)
         ui.info(f"removed secret {raw['Spec']['Name']}")
         removed += 1
     if volume is not None:
-        if engine.volume(volume) is None:
+        found = engine.volume(volume)
+        if found is None:
             ui.info(f"volume {volume} is not on this engine: remove it on the server's node")
+        elif not labels.owns(found.get("Labels"), project):  # the one ownership rule
+            ui.info(
+                f"kept volume {volume}: it lacks faktctl's labels for this project (faktctl "
+                "did not create it); remove it yourself if it is yours to delete"
+            )
         else:
             _retry(lambda: engine.remove_volume(volume), f"removing volume {volume}")
             ui.info(f"removed volume {volume}")
@@ -295,6 +311,7 @@ def status(project: Project) -> StatusReport:
     drift = [r for r in rows if r["drift"] != "up to date"]
     document = {
         "platform": "swarm",
+        "project": project.desired.project,
         "services": rows,
         "up_to_date": not drift,
         "faktory": view.as_json(),

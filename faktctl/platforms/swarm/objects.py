@@ -85,6 +85,8 @@ def _task_template(
         container["Args"] = list(service.args)
     if service.stop_grace_s is not None:
         container["StopGracePeriod"] = service.stop_grace_s * _NS
+    if service.stop_signal is not None:
+        container["StopSignal"] = service.stop_signal
     if service.healthcheck is not None:
         check = service.healthcheck
         container["Healthcheck"] = {

@@ -110,9 +110,13 @@ class SwarmService:
     volume_labels: tuple[tuple[str, str], ...] = ()
     # dnsrr: the name resolves to the tasks' own addresses (no IPVS virtual IP in between)
     endpoint_mode: Literal["dnsrr", "vip"] = "dnsrr"
+    stop_signal: str | None = None  # None: the image's own
 
     def config_hash(self) -> str:
-        return labels.config_fingerprint(asdict(self))
+        data = asdict(self)
+        if data["stop_signal"] is None:  # hashes from before the field existed stay the same
+            data.pop("stop_signal")
+        return labels.config_fingerprint(data)
 
     def labels(self, project: str) -> dict[str, str]:
         return {**self.container_labels(project), labels.CONFIG_HASH: self.config_hash()}
@@ -307,6 +311,7 @@ def _worker(
         published_port=None,
         network=network,
         aliases=(request.name,),
+        stop_signal=request.stop_signal,
     )
 
 

@@ -65,6 +65,8 @@ def _service(service: SwarmService, desired: SwarmDesired) -> dict[str, Any]:
         }
     if service.stop_grace_s is not None:
         body["stop_grace_period"] = _seconds(service.stop_grace_s)
+    if service.stop_signal is not None:
+        body["stop_signal"] = service.stop_signal
     body["labels"] = service.container_labels(desired.project)
     body["deploy"] = _deploy(service, desired)
     if service.published_port is not None:

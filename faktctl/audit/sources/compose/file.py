@@ -57,6 +57,26 @@ def parse_size(value: Any) -> int | None:
     return int(float(match.group(1)) * _SIZE_FACTOR[match.group(2).lower()])
 
 
+_V1_SERVICE_KEYS = frozenset(
+    {"image", "build", "command", "entrypoint", "environment", "ports", "links", "volumes"}
+)
+V1_LAYOUT_NOTE = (
+    "read as the docker-compose 1.x layout (services at the top level, no `services:` key); "
+    "docker compose v2 refuses it: move the services under `services:`"
+)
+
+
+def _is_v1_layout(doc: LineDict) -> bool:
+    """True when every top-level entry (but `x-` extensions) is a mapping that looks like a
+    service, as in docker-compose 1.x files."""
+    if "version" in doc:
+        return False
+    entries = [v for k, v in doc.items() if not str(k).startswith("x-")]
+    return bool(entries) and all(
+        isinstance(v, LineDict) and _V1_SERVICE_KEYS & set(map(str, v)) for v in entries
+    )
+
+
 class ComposeFile:
     """One parsed compose file and the context its values are resolved in."""
 
@@ -79,6 +99,10 @@ class ComposeFile:
                 or f"{self.display}: not a compose file (expected a mapping)"
             )
         services = self.doc.get("services")
+        # docker-compose 1.x ("version 1"): the services sit at the top level
+        self.layout_v1 = "services" not in self.doc and _is_v1_layout(self.doc)
+        if self.layout_v1:
+            services = self.doc
         if not isinstance(services, LineDict) or not services:
             raise UsageError(
                 foreign.describe(text, self.display, self.doc)

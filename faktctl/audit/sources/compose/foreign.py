@@ -24,14 +24,29 @@ _K8S_API = re.compile(r"^apiVersion:\s*\S+", re.MULTILINE)
 _ECS = re.compile(r"[\"']?containerDefinitions[\"']?\s*:")
 
 NOT_AUDITED = (
-    "faktctl audits compose files (--compose), Kubernetes manifests (--k8s) and its own "
-    "faktory.yaml; check the Faktory container of this one by hand against the go-live "
-    "checklist in the README, or describe the server in faktory.yaml and audit that"
+    "faktctl audits compose files, ECS task definitions (JSON, CloudFormation, Terraform), "
+    "Render blueprints and fly.toml (all with --compose), Kubernetes manifests (--k8s) and its "
+    "own faktory.yaml"
 )
+_DOCKERFILE = re.compile(r"\A(?:\s*#[^\n]*\n|\s*\n)*\s*(?:ARG\s+\S+\s*\n\s*)*FROM\s+\S+", re.I)
+_TERRAFORM = re.compile(r"^\s*(?:resource|module|provider|variable|terraform)\b[^\n]*\{", re.M)
+_TOML_TABLE = re.compile(r"^\s*\[[\w.\-\[\]\s\"]+\]\s*$", re.M)
 
 
 def describe(text: str, display: str, doc: Any = None) -> str | None:
     """One line naming what `text` is when it is a known non-compose format, else None."""
+    if _DOCKERFILE.search(text):
+        return (
+            f"{display} is a Dockerfile, not a compose file: {NOT_AUDITED}; audit the file "
+            "that runs this image"
+        )
+    if _TERRAFORM.search(text):
+        return (
+            f"{display} is a Terraform configuration with no aws_ecs_task_definition, not a "
+            f"compose file: {NOT_AUDITED}"
+        )
+    if _TOML_TABLE.search(text) and not text.lstrip().startswith(("{", "[{")):
+        return f"{display} is a TOML file, not a compose file: {NOT_AUDITED}"
     if _HELM.search(text):
         return (
             f"{display} is a Helm chart template ({{{{ … }}}} directives), not a compose file: "

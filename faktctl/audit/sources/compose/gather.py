@@ -30,7 +30,12 @@ from faktctl.audit.model import (
 )
 from faktctl.audit.sources.backups import gather_backup
 from faktctl.audit.sources.compose import syntax as syntax
-from faktctl.audit.sources.compose.file import ComposeFile, Service, parse_duration
+from faktctl.audit.sources.compose.file import (
+    V1_LAYOUT_NOTE,
+    ComposeFile,
+    Service,
+    parse_duration,
+)
 from faktctl.audit.sources.compose.identify import (
     Dockerfile,
     Identity,
@@ -39,9 +44,11 @@ from faktctl.audit.sources.compose.identify import (
     read_dockerfile,
 )
 from faktctl.audit.sources.compose.proxies import Upstream, gather_proxies, upstream_of
+from faktctl.audit.sources.dockerimage import image_env
 from faktctl.audit.sources.secretfacts import inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
 from faktctl.errors import UsageError
+from faktctl.faktory.workers import DOCKER_DEFAULT_GRACE_S
 
 IGNORE_KEY = "x-faktctl-ignore"
 EXPOSURE_KEY = "x-faktctl-exposure"
@@ -99,8 +106,15 @@ def _server(
     image = who.image
     argv: tuple[str, ...] | None = who.argv
     note = "the Dockerfile's ENTRYPOINT/CMD"
+    built = _build_dockerfile(svc)
     if argv is None:
         argv, note = svc.argv(image)
+        own = "command" in svc.data and "entrypoint" not in svc.data
+        if own and argv is not None and built is not None and built.entrypoint is not None:
+            # the Dockerfile's ENTRYPOINT stays; the service's command replaces only its CMD
+            argv, note = built.entrypoint + argv, "the Dockerfile's ENTRYPOINT and the command"
+    if built is not None:  # the image's ENV, unless the service sets the variable itself
+        env = {**image_env(built), **env}
     mounts = syntax.volumes(svc) + syntax.references(svc, "secrets", "/run/secrets")
     mounts += syntax.references(svc, "configs", "")
     grace = svc.data.get("stop_grace_period")
@@ -142,9 +156,27 @@ def _default_command_note(svc: Service, who: Identity) -> list[str]:
 def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
     where = svc.where
     provider = env.get("FAKTORY_PROVIDER")
-    if provider is not None and provider.value:
-        return WorkerFacts(svc.name, env.get(provider.value), provider.value, where)
-    return WorkerFacts(svc.name, env.get("FAKTORY_URL"), None, where)
+    name = provider.value if provider is not None and provider.value else None
+    url = env.get(name) if name else env.get("FAKTORY_URL")
+    entry, entry_note = svc.command("entrypoint")
+    cmd, cmd_note = svc.command("command")
+    argv = (
+        None
+        if entry_note or cmd_note or (entry is None and cmd is None)
+        else (entry or ()) + (cmd or ())
+    )
+    grace = svc.data.get("stop_grace_period")
+    return WorkerFacts(
+        svc.name,
+        url,
+        name,
+        where,
+        image=svc.text("image"),
+        argv=argv,
+        # Docker's own default when the file sets none
+        stop_grace_s=parse_duration(grace) if grace is not None else DOCKER_DEFAULT_GRACE_S,
+        grace_location=svc.loc("stop_grace_period") if grace is not None else where,
+    )
 
 
 def _build_dockerfile(svc: Service) -> Dockerfile | None:
@@ -252,7 +284,11 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
     notes: list[str] = []
     upstreams: list[Upstream] = []
     others: list[tuple[Service, str | None]] = []
+    if compose.layout_v1:
+        notes.append(V1_LAYOUT_NOTE)
     for name, data in compose.services.items():
+        if compose.layout_v1 and str(name).startswith("x-"):
+            continue
         if not isinstance(data, LineDict):
             line = compose.services.line_of(name)
             raise UsageError(f"{compose.display}:{line}: service `{name}` is not a mapping")
@@ -266,6 +302,7 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
             servers.append(_server(svc, who, env, unreadable))
             upstreams.append(upstream_of(svc, env))
             notes += _default_command_note(svc, who)
+            notes += syntax.unknown_ports(svc)
         elif is_worker:
             workers.append(_worker(svc, env))
         else:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,9 @@ class Dockerfile:
     entrypoint: tuple[str, ...] | None = None
     cmd: tuple[str, ...] | None = None
     problem: str | None = None  # why the file tells nothing
+    # the final stage's ENV (stages followed): (name, value, 1-based line)
+    env: tuple[tuple[str, str, int], ...] = ()
+    shown: str = "Dockerfile"  # the file, as shown to the user
 
     @property
     def argv(self) -> tuple[str, ...] | None:
@@ -61,26 +65,29 @@ def _instruction_words(text: str) -> tuple[str, ...]:
     return ("/bin/sh", "-c", text)
 
 
-def _logical_lines(text: str) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for raw in text.splitlines():
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line where it starts, text) of each instruction, continuations joined."""
+    lines: list[tuple[int, str]] = []
+    current, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
         if raw.lstrip().startswith("#"):
             continue
+        if not current:
+            start = number
         if raw.rstrip().endswith("\\"):
             current += raw.rstrip()[:-1] + " "
             continue
-        lines.append(current + raw)
+        lines.append((start, current + raw))
         current = ""
     if current:
-        lines.append(current)
+        lines.append((start, current))
     return lines
 
 
-def parse_dockerfile(text: str) -> Dockerfile:
+def parse_dockerfile(text: str, shown: str = "Dockerfile") -> Dockerfile:
     stages: dict[str, Dockerfile] = {}
-    stage = Dockerfile(None, problem="no FROM line")
-    for line in _logical_lines(text):
+    stage = Dockerfile(None, problem="no FROM line", shown=shown)
+    for number, line in _logical_lines(text):
         found = _FROM.match(line)
         if found:
             image, alias = found.group(1), found.group(2)
@@ -88,9 +95,9 @@ def parse_dockerfile(text: str) -> Dockerfile:
             if inherited is not None:
                 stage = inherited
             elif "$" in image:
-                stage = Dockerfile(None, problem=f"FROM {image} uses a build argument")
+                stage = Dockerfile(None, problem=f"FROM {image} uses a build argument", shown=shown)
             else:
-                stage = Dockerfile(image)
+                stage = Dockerfile(image, shown=shown)
             if alias:
                 stages[alias.lower()] = stage
             continue
@@ -98,10 +105,32 @@ def parse_dockerfile(text: str) -> Dockerfile:
         if command:
             words = _instruction_words(command.group(2))
             if command.group(1).upper() == "CMD":
-                stage = Dockerfile(stage.base, stage.entrypoint, words, stage.problem)
+                stage = replace(stage, cmd=words)
             else:  # a new ENTRYPOINT resets CMD, as the builder does
-                stage = Dockerfile(stage.base, words, None, stage.problem)
+                stage = replace(stage, entrypoint=words, cmd=None)
+            continue
+        env = _env_pairs(line)
+        if env:
+            kept = [e for e in stage.env if e[0] not in {name for name, _ in env}]
+            stage = replace(stage, env=(*kept, *((n, v, number) for n, v in env)))
     return stage
+
+
+_ENV = re.compile(r"^\s*ENV\s+(.+)$", re.IGNORECASE)
+
+
+def _env_pairs(line: str) -> list[tuple[str, str]]:
+    """`ENV A=b C="d e"` and the legacy `ENV A b c` -> [(name, value)]."""
+    found = _ENV.match(line)
+    if not found:
+        return []
+    try:
+        words = shlex.split(found.group(1).strip())
+    except ValueError:
+        return []
+    if words and "=" not in words[0]:
+        return [(words[0], " ".join(words[1:]))]
+    return [(n, v) for n, sep, v in (w.partition("=") for w in words) if sep and n]
 
 
 def read_dockerfile(
@@ -116,7 +145,7 @@ def read_dockerfile(
         return Dockerfile(None, problem=f"its Dockerfile {shown(path)} cannot be read ({why})")
     if len(data) > MAX_DOCKERFILE:
         return Dockerfile(None, problem=f"its Dockerfile {shown(path)} is larger than 256 KiB")
-    return parse_dockerfile(data.decode("utf-8", errors="replace"))
+    return parse_dockerfile(data.decode("utf-8", errors="replace"), shown(path))
 
 
 def _looks_like(image: str | None) -> bool:

@@ -187,7 +187,11 @@ def read_proxy_config(svc: Service) -> Config:
     config = Config([], [], False)
     mounts: list[MountFact] = syntax.volumes(svc) + syntax.references(svc, "configs", "")
     for mount in mounts:
-        if mount.kind not in {"bind", "config"} or not _is_config_target(mount.target):
+        if mount.kind not in {"bind", "config"}:
+            continue
+        # a compose config is configuration wherever it lands (the short syntax mounts it at
+        # /<name>, which the proxy's command may point to); a bind only on a config path
+        if mount.kind == "bind" and not _is_config_target(mount.target):
             continue
         config.mounted = True
         if mount.kind == "config":

@@ -259,6 +259,26 @@ def ports(svc: Service) -> list[PortFact]:
     return facts
 
 
+def unknown_ports(svc: Service) -> list[str]:
+    """Short-syntax ports whose container side is an unset variable: compose refuses an empty
+    container port, and which Faktory port it would be is not known here (never dropped
+    silently)."""
+    raw = svc.data.get("ports")
+    if not isinstance(raw, LineList):
+        return []
+    found = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            continue
+        text = svc.c.compose_text(item, raw.line_of(index))
+        if text is not None and not split_short_port(text)[2].strip():
+            found.append(
+                f"{svc.name}: port `{item}`{_unset_note(svc, item)}; its container side is "
+                "empty, which compose refuses: set the variable to audit that port"
+            )
+    return found
+
+
 def _unset_note(svc: Service, raw: object) -> str:
     """Which variables of a port were not set here, and what compose makes of them."""
     if not isinstance(raw, str):

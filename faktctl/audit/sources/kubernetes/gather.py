@@ -46,9 +46,11 @@ from faktctl.audit.sources.kubernetes.objects import (
     generated_from_files,
     generated_secrets,
     load_objects,
+    mapping,
     mappings,
     parse_quantity,
     pod_template,
+    port_number,
     same_namespace,
     secret_values,
     selector_matches,
@@ -214,19 +216,18 @@ def _volume_source(
     """(mount kind, source text, object kind that holds file content or None)."""
     name = str(volume.get("name", ""))
     if "persistentVolumeClaim" in volume:
-        claim = volume["persistentVolumeClaim"] or {}
+        claim = mapping(volume["persistentVolumeClaim"])
         return "volume", f"PersistentVolumeClaim {claim.get('claimName', '')}", None
     if "emptyDir" in volume:
-        empty = volume["emptyDir"] or {}
-        medium = str(empty.get("medium", "")) if isinstance(empty, dict) else ""
+        medium = str(mapping(volume["emptyDir"]).get("medium", ""))
         return ("tmpfs" if medium == "Memory" else "anonymous"), f"emptyDir {name}", None
     if "hostPath" in volume:
-        host = volume["hostPath"] or {}
+        host = mapping(volume["hostPath"])
         return "bind", str(host.get("path", "")), None
     if "secret" in volume:
-        return "secret", str((volume["secret"] or {}).get("secretName", "")), "Secret"
+        return "secret", str(mapping(volume["secret"]).get("secretName", "")), "Secret"
     if "configMap" in volume:
-        return "config", str((volume["configMap"] or {}).get("name", "")), "ConfigMap"
+        return "config", str(mapping(volume["configMap"]).get("name", "")), "ConfigMap"
     if "ephemeral" in volume:
         return "anonymous", f"ephemeral volume {name}", None
     if name in claims:
@@ -282,7 +283,7 @@ def _mounts(
         if holder is None:
             found.append(MountFact(kind, target, source, read_only, location=where))
             continue
-        inner = volume.get("secret") or volume.get("configMap") or {}
+        inner = mapping(volume.get("secret") or volume.get("configMap"))
         entries = _file_entries(index, pod.owner, holder, source or "", inner.get("items"))
         generated = holder == "Secret" and _generated(index, pod.owner, source or "")
         origin: Origin | None = "literal" if entries is not None and not generated else None
@@ -339,7 +340,7 @@ def _host_ports(container: LineDict, display: str) -> tuple[PortFact, ...]:
             continue
         found.append(
             PortFact(
-                int(port.get("containerPort", 0)),
+                port_number(port.get("containerPort")) or 0,
                 str(port.get("hostIP", "")),
                 str(port["hostPort"]),
                 str(port.get("protocol", "TCP")).lower(),
@@ -410,7 +411,7 @@ def _services(index: Index, pod: PodTemplate, named: dict[str, int]) -> list[Kub
         svc
         for svc in index.of_kind("Service")
         if same_namespace(svc, pod.owner)
-        and service_selects((svc.doc.get("spec") or {}).get("selector"), pod.labels)
+        and service_selects(mapping(svc.doc.get("spec")).get("selector"), pod.labels)
     ]
 
 
@@ -418,7 +419,7 @@ def _routes(index: Index, pod: PodTemplate, named: dict[str, int]) -> tuple[Kube
     routes: list[KubeRoute] = []
     by_name: dict[str, list[tuple[LineDict, int, int]]] = {}
     for svc in _services(index, pod, named):
-        spec = svc.doc.get("spec") or {}
+        spec = mapping(svc.doc.get("spec"))
         kind = str(spec.get("type") or "ClusterIP")
         ports = _service_ports(svc, named)
         by_name[svc.name] = ports
@@ -449,8 +450,9 @@ def _backend_port(
 
 def _ingress_backends(spec: LineDict) -> list[LineDict]:
     found = []
-    if isinstance(spec.get("defaultBackend"), LineDict):
-        found.append(spec["defaultBackend"])
+    for key in ("defaultBackend", "backend"):  # `backend`: extensions / networking v1beta1
+        if isinstance(spec.get(key), LineDict):
+            found.append(spec[key])
     for rule in mappings(spec.get("rules")):
         http = rule.get("http")
         for path in mappings(http.get("paths") if isinstance(http, dict) else None):
@@ -468,21 +470,34 @@ def _ingress_routes(
         if not isinstance(spec, LineDict) or not same_namespace(ingress, pod.owner):
             continue
         for backend in _ingress_backends(spec):
-            service = backend.get("service")
-            if not isinstance(service, LineDict) or str(service.get("name")) not in by_name:
+            found = _ingress_service(backend)
+            if found is None or found[0] not in by_name:
                 continue
-            port = service.get("port") or {}
-            wanted = port.get("number", port.get("name")) if isinstance(port, dict) else None
-            entry = _backend_port(by_name[str(service["name"])], wanted)
+            name, wanted, key = found
+            entry = _backend_port(by_name[name], wanted)
             if entry is None:
                 continue
             svc_port, number, reached = entry
             how = (
-                f"Ingress {ingress.name} -> Service {service['name']} port {number} -> "
+                f"Ingress {ingress.name} -> Service {name} port {number} -> "
                 f"{_describe_target(svc_port, reached)}"
             )
-            routes.append(KubeRoute(reached, how, True, at(backend, "service", ingress.display)))
+            routes.append(KubeRoute(reached, how, True, at(backend, key, ingress.display)))
     return routes
+
+
+def _ingress_service(backend: LineDict) -> tuple[str, Any, str] | None:
+    """(Service name, the port it asks for (number or name), the key to point at) of one
+    Ingress backend: `service: {name, port: {number|name}}` (networking.k8s.io/v1), or
+    `serviceName` + `servicePort` (extensions/v1beta1 and networking.k8s.io/v1beta1)."""
+    service = backend.get("service")
+    if isinstance(service, LineDict) and service.get("name") is not None:
+        port = service.get("port") or {}
+        wanted = port.get("number", port.get("name")) if isinstance(port, dict) else None
+        return str(service["name"]), wanted, "service"
+    if backend.get("serviceName") is not None:
+        return str(backend["serviceName"]), backend.get("servicePort"), "serviceName"
+    return None
 
 
 def _http_routes(
@@ -684,11 +699,29 @@ def _is_server(image: str | None, container: LineDict, env: dict[str, EnvVar]) -
     return argv is not None and faktory_args(argv) is not None
 
 
-def _worker(service: str, env: dict[str, EnvVar], where: Location) -> WorkerFacts:
+def _worker(
+    service: str,
+    env: dict[str, EnvVar],
+    where: Location,
+    pod: PodTemplate | None = None,
+    container: LineDict | None = None,
+) -> WorkerFacts:
     provider = env.get("FAKTORY_PROVIDER")
-    if provider is not None and provider.value:
-        return WorkerFacts(service, env.get(provider.value), provider.value, where)
-    return WorkerFacts(service, env.get("FAKTORY_URL"), None, where)
+    name = provider.value if provider is not None and provider.value else None
+    url = env.get(name) if name else env.get("FAKTORY_URL")
+    image = argv = grace = None
+    if pod is not None and container is not None:
+        image = str(container["image"]) if container.get("image") else None
+        command, args = container.get("command"), container.get("args")
+        if isinstance(command, list):
+            argv = tuple(str(w) for w in command) + tuple(
+                str(w) for w in (args if isinstance(args, list) else [])
+            )
+        seconds = pod.spec.get("terminationGracePeriodSeconds")
+        grace = float(seconds) if isinstance(seconds, int) else float(DEFAULT_GRACE_S)
+    return WorkerFacts(
+        service, url, name, where, image=image, argv=argv, stop_grace_s=grace, grace_location=where
+    )
 
 
 def _missing_env_sources(index: Index, pod: PodTemplate, container: LineDict) -> list[str]:
@@ -745,7 +778,7 @@ def gather_kubernetes(target: str, now: datetime) -> AuditFacts:
             if _is_server(image, container, env):
                 servers.append(_server(index, pod, container, service, image, env))
             elif any(var in env for var in WORKER_VARS):
-                workers.append(_worker(service, env, where))
+                workers.append(_worker(service, env, where, pod, container))
             else:
                 continue
             suppressions += _suppressions(obj, service)

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from faktctl import safeyaml
+from faktctl import labels, safeyaml
 from faktctl.audit.model import Location
 from faktctl.audit.sources import yamlsrc
 from faktctl.audit.sources.yamlsrc import LineDict, LineList
@@ -93,10 +93,7 @@ def read_sources(target: str) -> list[tuple[str, str]]:
     """(display name, text) of every manifest file: one file, a folder (recursively, *.yaml,
     *.yml, *.json in name order) or `-` for standard input."""
     if target == "-":
-        text = sys.stdin.read(safeyaml.MAX_BYTES + 1)
-        if len(text) > safeyaml.MAX_BYTES:
-            raise UsageError(f"{STDIN}: more than {safeyaml.MAX_BYTES // 1024**2} MiB of YAML")
-        return [(STDIN, text)]
+        return [(STDIN, safeyaml.read_stdin_text(STDIN, what="manifest"))]
     path = Path(target)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
@@ -118,17 +115,68 @@ def _helm_line(text: str) -> int | None:
     return None
 
 
+# where a rendered manifest holds free text that may itself be Go-template text (an
+# Alertmanager template in a ConfigMap, an audit-ignore reason in an annotation)
+_FREE_TEXT_KEYS = frozenset({"annotations"})
+_FREE_TEXT_DATA = frozenset({"data", "stringData", "binaryData"})
+
+
+def _template_in_structure(node: Any, display: str, data_holder: bool = False) -> int | None:
+    """The line of a Go-template action where a value of the manifest's own structure stands
+    (a name, a count, a key), which `helm template` would have replaced; free text (an
+    annotation's value, a ConfigMap's or Secret's data) may hold such text when rendered."""
+    if isinstance(node, LineDict):
+        for key, value in node.items():
+            if isinstance(key, str) and _HELM_ACTION.search(key):
+                return node.line_of(key)
+            if key in _FREE_TEXT_KEYS or (data_holder and key in _FREE_TEXT_DATA):
+                continue
+            if isinstance(value, str):
+                if _HELM_ACTION.search(value):
+                    return node.line_of(key)
+                continue
+            found = _template_in_structure(value, display)
+            if found is not None:
+                return found
+    elif isinstance(node, LineList):
+        for position, item in enumerate(node):
+            if isinstance(item, str) and _HELM_ACTION.search(item):
+                return node.line_of(position)
+            found = _template_in_structure(item, display)
+            if found is not None:
+                return found
+    return None
+
+
+def _raw_helm(display: str, line: int) -> UsageError:
+    return UsageError(f"{display}:{line}: this is a raw Helm template; {HELM_HINT}")
+
+
 def parse_objects(display: str, text: str) -> list[KubeObject]:
-    helm = _helm_line(text)
-    if helm is not None:
-        raise UsageError(f"{display}:{helm}: this is a raw Helm template; {HELM_HINT}")
+    """The objects of one manifest text. "An unrendered Helm template" is decided from the
+    structure: text that is not YAML because of template actions, or a template action where
+    the manifest's own values stand; never from template text inside free text."""
+    try:
+        docs = yamlsrc.load_all(text, display)
+    except UsageError:
+        helm = _helm_line(text)
+        if helm is not None:
+            raise _raw_helm(display, helm) from None
+        raise
     objects: list[KubeObject] = []
-    for index, doc in enumerate(yamlsrc.load_all(text, display), start=1):
+    for index, doc in enumerate(docs, start=1):
         if doc is None:
             continue
         if not isinstance(doc, LineDict):
             where = getattr(doc, "line", 0)
+            helm = _helm_line(text)
+            if helm is not None:
+                raise _raw_helm(display, helm)
             raise UsageError(f"{display}:{where}: document {index} is not a mapping")
+        kind = doc.get("kind")
+        helm = _template_in_structure(doc, display, data_holder=kind in ("ConfigMap", "Secret"))
+        if helm is not None:
+            raise _raw_helm(display, helm)
         objects += _flatten(doc, display)
     return objects
 
@@ -186,6 +234,18 @@ def pod_template(obj: KubeObject) -> PodTemplate | None:
         return None
     found = {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
     return PodTemplate(obj, pod, found)
+
+
+def mapping(node: Any) -> LineDict:
+    """`node` when it is a mapping, else an empty one: the one way the Kubernetes reader looks
+    inside a field that should be a mapping (`spec: "x"` is then a manifest with nothing in
+    it, for the cluster to refuse, never a traceback here)."""
+    return node if isinstance(node, LineDict) else LineDict()
+
+
+def port_number(node: Any) -> int | None:
+    """A port field's number; None when it is not a whole number (`"x"`, `[]`, a name)."""
+    return node if isinstance(node, int) and not isinstance(node, bool) else None
 
 
 def mappings(node: Any) -> list[LineDict]:
@@ -271,7 +331,7 @@ def configmap_values(obj: KubeObject) -> dict[str, str]:
 
 # --- kustomize secretGenerator -----------------------------------------------------------------
 
-GENERATED_FROM = "faktctl.io/generated-from"
+GENERATED_FROM = labels.GENERATED_FROM
 
 
 @dataclass(frozen=True)
@@ -296,6 +356,22 @@ def _generator_files(obj: KubeObject, base: Path) -> Iterator[tuple[str, Path, L
             )
 
 
+def _generator_file_text(path: Path, base: Path) -> str | None:
+    """A secretGenerator file's text under the rules of the spec's secret files
+    (faktctl.secretfiles): inside the kustomization's folder (kustomize refuses others too),
+    a regular file (never /dev/zero or a FIFO), small, links only within the folder. None
+    when it breaks a rule or is not UTF-8: its value is then not judged."""
+    from faktctl.secretfiles import read_secret_bytes
+
+    named = Path(os.path.normpath(path.absolute()))
+    if not named.is_relative_to(Path(os.path.normpath(base.absolute()))):
+        return None
+    try:
+        return read_secret_bytes(named, f"secretGenerator file {path}", inside=base).decode()
+    except (UsageError, UnicodeDecodeError):
+        return None
+
+
 def generated_secrets(obj: KubeObject) -> tuple[list[KubeObject], list[GeneratedFile]]:
     """The Secrets a Kustomization's secretGenerator makes (`files` read from beside it,
     `literals` as written), and the host files that hold secrets."""
@@ -314,10 +390,9 @@ def generated_secrets(obj: KubeObject) -> tuple[list[KubeObject], list[Generated
                 continue
             files.append(GeneratedFile(path, key, name, where))
             from_files = True
-            try:
-                string_data[key] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
+            text = _generator_file_text(path, base)
+            if text is not None:
+                string_data[key] = text
         literals = generator.get("literals")
         for item in literals if isinstance(literals, list) else []:
             key, _, value = str(item).partition("=")

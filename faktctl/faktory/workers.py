@@ -1,0 +1,106 @@
+"""What each Faktory worker library does when it is stopped (pure facts).
+
+Read in the libraries' sources (2026-12-06) unless a row says otherwise:
+
+- faktory_worker_go (manager.go, runner_unix.go): SIGTSTP quiets; SIGTERM/SIGINT stop fetching,
+  then wait `ShutdownTimeout` (25 s) before cancelling the jobs' contexts; it still waits for
+  every job function to return, so a job that ignores its context runs on until SIGKILL and
+  stays reserved. A job that returns the context's error is FAILed (retried).
+  `RunWithContext` has no TSTP handler and no cut-off of its own.
+- faktory_worker_ruby (launcher.rb, processor.rb, cli.rb): TSTP quiets; TERM waits `timeout`
+  (25 s, `-t`), then raises Faktory::Shutdown in busy threads, whose jobs are FAILed.
+- Python `faktory` (faktory_worker_python, worker.py): SIGTERM handler; no TSTP handler (TSTP
+  stops a process that is not PID 1); waits `disconnect_wait` (15 s), then fails every running
+  job and exits.
+- faktory-worker for node (src/worker.ts): SIGTSTP quiets; SIGTERM/SIGINT wait `timeout`
+  (8 s), then abort running jobs and FAIL them, and exit 3 s later.
+- pyfaktory: waits 25 s, then exits without FAIL (its jobs stay reserved). Not confirmed here:
+  its repository was not available; from the team's notes (FAKTORY.md section 13).
+
+A job a library neither finished nor FAILed (SIGKILL before the wait ends, a job that ignores
+cancellation) stays in Faktory's `working` set until its reservation expires (30 minutes by
+default); then the server files it as a failure (faktctl.faktory.reservations). `faktctl rescue`
+hands such jobs back as soon as the process is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Docker's stop timeout when nothing sets one; Kubernetes' is 30 s
+DOCKER_DEFAULT_GRACE_S = 10.0
+# what "the common libraries" wait; the grace a worker of an unknown library should have
+COMMON_SHUTDOWN_S = 25.0
+
+
+@dataclass(frozen=True)
+class Library:
+    name: str
+    quiet_signal: str | None  # None: no signal quiets it (use the dashboard's quiet)
+    shutdown_s: float  # how long it waits for running jobs after its stop signal
+    past_the_wait: str  # what happens to a job still running then
+    confirmed: bool  # read in the library's source here
+    # how an image or a command shows it (lower case, matched as substrings)
+    image_tokens: tuple[str, ...] = ()
+    command_tokens: tuple[str, ...] = ()
+
+
+LIBRARIES: tuple[Library, ...] = (
+    Library(
+        "faktory_worker_go",
+        "SIGTSTP",
+        25,
+        "job contexts are cancelled; a job that returns is FAILed (retried), one that "
+        "ignores its context keeps running until SIGKILL and stays reserved",
+        True,
+        ("faktory_worker_go", "faktory-worker-go"),
+    ),
+    Library(
+        "faktory_worker_ruby",
+        "TSTP",
+        25,
+        "Faktory::Shutdown is raised in the busy threads and their jobs are FAILed (retried)",
+        True,
+        ("faktory_worker_ruby", "faktory-worker-ruby"),
+        ("faktory-worker",),
+    ),
+    Library(
+        "Python faktory",
+        None,
+        15,
+        "every running job is FAILed and the process exits",
+        True,
+        ("faktory_worker_python", "faktory-worker-python"),
+    ),
+    Library(
+        "pyfaktory",
+        None,
+        25,
+        "the process exits without FAIL: its jobs stay reserved until they expire",
+        False,
+        ("pyfaktory",),
+    ),
+    Library(
+        "faktory-worker (node)",
+        "SIGTSTP",
+        8,
+        "running jobs are aborted and FAILed; the process exits 3 s later",
+        True,
+        ("faktory_worker_node", "faktory-worker-node"),
+        ("faktory-work",),
+    ),
+)
+
+
+def library_of(image: str | None, argv: Sequence[str] | None = ()) -> Library | None:
+    """The library an image reference or a command names, if either does."""
+    text = (image or "").lower()
+    words = [word.lower().rsplit("/", 1)[-1] for word in argv or ()]
+    for library in LIBRARIES:
+        if any(token in text for token in library.image_tokens):
+            return library
+    for library in LIBRARIES:
+        if any(word == token for token in library.command_tokens for word in words):
+            return library
+    return None
