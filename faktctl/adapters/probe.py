@@ -519,13 +519,15 @@ def http_get_text(
     path: str = "/",
     timeout: float = 5.0,
     password: Password | None = None,
+    tls: Tls | None = None,
 ) -> tuple[int, str]:
-    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
+    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth
+    (over TLS when ``tls`` is given: the password never crosses unencrypted)."""
     import httpx
 
     auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
     try:
-        response = httpx.get(_url(host, port, path), timeout=timeout, auth=auth)
+        response = _get(_url(host, port, path, tls), timeout, tls, auth)
     except httpx.HTTPError as exc:
         raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
     return response.status_code, response.text

@@ -338,7 +338,7 @@ def _quiet_workers(
     from faktctl.platforms.engine.plan import ContainerRef
 
     network = next(iter(server.get("NetworkSettings", {}).get("Networks") or {}), None)
-    view = rollout.Server(engine, str(server["Id"]), network, password)
+    view = rollout.Server(engine, str(server["Id"]), network, password, tls=container_tls(server))
     work = []
     for worker in workers:
         grace = stop_timeout(worker, DEFAULT_WORKER_STOP_S)

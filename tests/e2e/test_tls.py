@@ -204,6 +204,10 @@ def test_a_worker_elsewhere_over_a_private_address_audit_and_rotation(
     status = deployment.faktctl("status")
     assert status.code == 0, status.output
     assert "tls        TLSv1." in status.stdout and "CN=faktory, expires" in status.stdout
+    # the dashboard's process list (reservations, `rescue`) is read over https as well
+    as_json = deployment.faktctl("status", "--json")
+    held = json.loads(as_json.stdout)["result"]["faktory"]["reservations"]
+    assert "error" not in held and held["processes"] >= 1, held
 
     # rotation: a new server certificate, the server recreated on its volume, the same
     # worker (same URL, same CA) goes on processing

@@ -637,7 +637,12 @@ def _worker(raw: RawDict) -> WorkerFacts | None:
 
 
 def orphan_facts(
-    engine: LiveEngine, raw: RawDict, password: probe.Password | None, is_local: bool, address: str
+    engine: LiveEngine,
+    raw: RawDict,
+    password: probe.Password | None,
+    is_local: bool,
+    address: str,
+    tls: probe.Tls | None = None,
 ) -> OrphanFacts | None:
     """The reservations whose process the server no longer lists (faktctl.live.processes):
     None for a container that is not running or a swarm task (its dashboard is behind a relay)."""
@@ -652,6 +657,7 @@ def orphan_facts(
         is_local=is_local,
         engine_address=address,
         network_ips=[str(n.get("IPAddress")) for n in networks.values() if n.get("IPAddress")],
+        tls=tls,
     )
     if dashboard is None:
         return OrphanFacts(error="the dashboard (port 7420) is not reachable from here")
@@ -682,7 +688,9 @@ def _audit_server(
         cert = _served_cert(raw, eff, is_local, address, tls, spec)
     live = replace(live, probe=found, data=data_facts(engine, raw, eff))
     if facts.swarm is None:
-        live = replace(live, reservations=orphan_facts(engine, raw, password, is_local, address))
+        live = replace(
+            live, reservations=orphan_facts(engine, raw, password, is_local, address, tls)
+        )
     return replace(facts, live=live, tls_cert=cert)
 
 

@@ -217,6 +217,7 @@ def _reservations(
             server.ports,
             server.ip_addresses.get(desired.network),
             desired.dashboard_password or password,
+            reach.tls_client(desired.tls),
         )
     except FaktctlError as err:
         return {"error": str(err)}
