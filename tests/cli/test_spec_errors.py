@@ -145,5 +145,5 @@ def test_debug_flag_shows_the_traceback(project_dir: Path) -> None:
     assert "Traceback" in result.stderr
     assert result.stderr.rstrip().endswith(
         "faktory.yaml:2:1: bogus: unknown key (allowed keys: "
-        "audit, backup, kubernetes, platform, project, server, swarm, version, workers)"
+        "audit, backup, kubernetes, monitoring, platform, project, server, swarm, version, workers)"
     )
