@@ -737,6 +737,35 @@ def upgrade(
     )
 
 
+tls_app = typer.Typer(help="The TLS certificates faktctl generates (server.tls.mode: generate).")
+app.add_typer(tls_app, name="tls")
+
+
+@tls_app.command("rotate")
+def tls_rotate(
+    file: SpecOption = None,
+    new_ca: Annotated[
+        bool,
+        typer.Option(
+            "--new-ca",
+            help="Replace the CA too: workers on other hosts then need the new ca.cert.pem.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        int, typer.Option(min=1, help="Seconds to wait for the server to become healthy.")
+    ] = 120,
+) -> None:
+    """Issue a new server certificate and restart the server with it (its data kept).
+
+    The server reads its certificate only at start: `up` then recreates the server container
+    on the same volume, and workers reconnect with the URL they have. `up` renews a generated
+    certificate on its own 30 days before it expires; the CA is replaced only with --new-ca.
+    """
+    from faktctl.commands import tls as command
+
+    raise typer.Exit(command.rotate(file, new_ca=new_ca, timeout_s=float(timeout)))
+
+
 secrets_app = typer.Typer(
     help="The password files of a spec on this host (they are git-ignored: a clone has none).",
     no_args_is_help=True,

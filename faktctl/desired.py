@@ -18,9 +18,10 @@ from faktctl.faktory.server import HEALTH_URL as HEALTH_URL
 from faktctl.faktory.server import PASSWORD_SECRET as PASSWORD_SECRET
 from faktctl.faktory.server import PASSWORD_TARGET as PASSWORD_TARGET
 from faktctl.faktory.server import PROTOCOL_PORT as PROTOCOL_PORT
-from faktctl.faktory.server import SERVER_SERVICE
+from faktctl.faktory.server import SERVER_SERVICE, TLS_CERT_TARGET, TLS_KEY_TARGET, WORKER_CA_TARGET
 from faktctl.faktory.server import command as server_command
 from faktctl.faktory.server import environment as server_environment
+from faktctl.faktory.server import health_check as server_health_check
 from faktctl.secretvalue import SecretStr, derived, fingerprint
 
 if TYPE_CHECKING:  # the spec model (pydantic) is only needed to build a desired state
@@ -102,6 +103,9 @@ class ServiceRequest:
     build: BuildRequest | None = None
     image_given: bool = True  # False when the spec only has `build:` and faktctl names the image
     depends_on_healthy: tuple[str, ...] = ()
+    # sha256 of the contents of mounted TLS files: a renewed certificate changes the config
+    # hash, so `up` recreates the containers that read it (files are read once at start)
+    files_digest: str = ""
     stop_signal: str | None = None  # None: the image's own (SIGTERM unless it says otherwise)
     quiet: WorkerQuiet = "none"  # how faktctl quiets it before a stop (not container config)
 
@@ -114,6 +118,8 @@ class ServiceRequest:
         data = asdict(self)
         for ignored in ("replicas", "build", "image_given", "quiet"):
             data.pop(ignored)
+        if not self.files_digest:  # without TLS files the hash stays what it always was
+            data.pop("files_digest")
         if data["stop_signal"] is None:  # hashes from before the field existed stay the same
             data.pop("stop_signal")
         data["env"] = self.env_without_secrets()
@@ -190,6 +196,19 @@ class AuditIgnore:
 
 
 @dataclass(frozen=True)
+class TlsSetup:
+    """TLS on both ports (spec: server.tls): the host files and the names workers use."""
+
+    mode: Literal["files", "generate"]
+    cert: str  # absolute host paths
+    key: str
+    ca: str | None  # what workers trust; None: their system roots
+    ca_key: str | None  # generate only: stays on this host, never mounted
+    names: tuple[str, ...]  # DNS names and IP addresses the certificate must cover
+    server_name: str = SERVER_SERVICE  # the name faktctl's own clients verify
+
+
+@dataclass(frozen=True)
 class Desired:
     project: str
     network: str
@@ -203,6 +222,7 @@ class Desired:
     swarm: SwarmSettings | None = None
     kubernetes: KubernetesSettings | None = None
     audit_ignore: tuple[AuditIgnore, ...] = ()
+    tls: TlsSetup | None = None
 
     @property
     def server(self) -> ServiceRequest:
@@ -228,18 +248,27 @@ class Secrets:
 
     password: SecretStr
     dashboard_password: SecretStr | None = None  # from server.dashboard_password_file
+    tls_server_digest: str = ""  # of the certificate and key files ("" while they are missing)
+    tls_ca_digest: str = ""  # of the CA file workers get
 
 
-def faktory_url(password: SecretStr, host: str = SERVER_SERVICE) -> SecretStr:
-    return derived(password, lambda value: f"tcp://:{quote(value, safe='')}@{host}:{PROTOCOL_PORT}")
+def faktory_url(password: SecretStr, host: str = SERVER_SERVICE, *, tls: bool = False) -> SecretStr:
+    scheme = "tcp+tls" if tls else "tcp"
+    return derived(
+        password, lambda value: f"{scheme}://:{quote(value, safe='')}@{host}:{PROTOCOL_PORT}"
+    )
 
 
 def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:
     spec = loaded.spec
-    url = SecretEnv(FAKTORY_URL_VAR, faktory_url(secrets.password))
+    tls = tls_setup(loaded)
+    url = SecretEnv(FAKTORY_URL_VAR, faktory_url(secrets.password, tls=tls is not None))
     volumes = _volumes(spec)
-    server = _server(loaded, volumes)
-    workers = tuple(_worker(loaded, worker, url) for worker in spec.workers)
+    server = _with_server_tls(_server(loaded, volumes), tls, secrets.tls_server_digest)
+    workers = tuple(
+        _with_worker_tls(_worker(loaded, worker, url), tls, secrets.tls_ca_digest)
+        for worker in spec.workers
+    )
     return Desired(
         project=spec.project,
         network=f"{spec.project}_default",
@@ -266,6 +295,7 @@ def build_desired(loaded: LoadedSpec, secrets: Secrets) -> Desired:
             AuditIgnore(i.id, i.reason, i.expires.isoformat() if i.expires else None)
             for i in spec.audit.ignore
         ),
+        tls=tls,
     )
 
 
@@ -328,7 +358,7 @@ def _server(loaded: LoadedSpec, volumes: tuple[VolumeRequest, ...]) -> ServiceRe
         mounts=tuple(mounts),
         ports=ports,
         restart="unless-stopped",
-        healthcheck=Healthcheck(test=("CMD", "wget", "-q", "-O", "/dev/null", HEALTH_URL)),
+        healthcheck=Healthcheck(test=server_health_check(tls=False)),
         stop_grace_s=int(server.stop_grace_period.total_seconds()),
         memory_bytes=server.resources.memory,
         cpus=server.resources.cpus,
@@ -372,4 +402,82 @@ def _worker(loaded: LoadedSpec, worker: Worker, url: SecretEnv) -> ServiceReques
         depends_on_healthy=(SERVER_SERVICE,),
         stop_signal=worker.stop_signal if worker.stop_signal != DEFAULT_STOP_SIGNAL else None,
         quiet=worker.quiet,
+    )
+
+
+# --- TLS (spec: server.tls) -------------------------------------------------------------------
+
+TLS_FOLDER = "tls"  # beside the password file: secrets/tls/
+WORKER_CA_ENV = "SSL_CERT_FILE"  # Go, OpenSSL-based clients (Ruby, Python) read it
+
+
+def tls_folder(loaded: LoadedSpec) -> Path:
+    """Where `generate` keeps the CA and the server certificate."""
+    return loaded.resolve(loaded.spec.server.password_file).absolute().parent / TLS_FOLDER
+
+
+def tls_names(spec: Spec) -> tuple[str, ...]:
+    """Every name and address workers and faktctl use for the server: the service name,
+    loopback (faktctl's own probes and the health check), the addresses the ports are
+    published on (not wildcards) and the spec's extra names."""
+    names = [SERVER_SERVICE, "localhost", "127.0.0.1"]
+    for binding in (spec.server.ports.protocol, spec.server.ports.dashboard):
+        if binding is not None and binding.host_ip not in ("", "0.0.0.0", "::"):
+            names.append(binding.host_ip)
+    names += spec.server.tls.names
+    return tuple(dict.fromkeys(names))
+
+
+def tls_setup(loaded: LoadedSpec) -> TlsSetup | None:
+    tls = loaded.spec.server.tls
+    if tls.mode == "off":
+        return None
+    if tls.mode == "files":
+        assert tls.cert_file is not None and tls.key_file is not None  # the spec checks
+        return TlsSetup(
+            mode="files",
+            cert=str(loaded.resolve(tls.cert_file).absolute()),
+            key=str(loaded.resolve(tls.key_file).absolute()),
+            ca=str(loaded.resolve(tls.ca_file).absolute()) if tls.ca_file else None,
+            ca_key=None,
+            names=tls_names(loaded.spec),
+        )
+    folder = tls_folder(loaded)
+    return TlsSetup(
+        mode="generate",
+        cert=str(folder / "server.cert.pem"),
+        key=str(folder / "server.key.pem"),
+        ca=str(folder / "ca.cert.pem"),
+        ca_key=str(folder / "ca.key.pem"),
+        names=tls_names(loaded.spec),
+    )
+
+
+def _with_server_tls(server: ServiceRequest, tls: TlsSetup | None, digest: str) -> ServiceRequest:
+    if tls is None:
+        return server
+    from dataclasses import replace
+
+    return replace(
+        server,
+        mounts=(
+            *server.mounts,
+            Mount("bind", tls.cert, TLS_CERT_TARGET, read_only=True),
+            Mount("bind", tls.key, TLS_KEY_TARGET, read_only=True),
+        ),
+        healthcheck=Healthcheck(test=server_health_check(tls=True)),
+        files_digest=digest,
+    )
+
+
+def _with_worker_tls(worker: ServiceRequest, tls: TlsSetup | None, digest: str) -> ServiceRequest:
+    if tls is None or tls.ca is None:
+        return worker
+    from dataclasses import replace
+
+    return replace(
+        worker,
+        env=(*worker.env, (WORKER_CA_ENV, WORKER_CA_TARGET)),
+        mounts=(*worker.mounts, Mount("bind", tls.ca, WORKER_CA_TARGET, read_only=True)),
+        files_digest=digest,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from faktctl.desired import Desired, Secrets, build_desired
 from faktctl.errors import UsageError
-from faktctl.secretfiles import read_dashboard_password, read_server_password
+from faktctl.secretfiles import read_dashboard_password, read_server_password, tls_file_digests
 from faktctl.secretvalue import SecretStr
 from faktctl.spec.load import LoadedSpec, load_spec
 from faktctl.spec.locate import find_spec
@@ -49,7 +49,9 @@ def project_of(loaded: LoadedSpec, password: SecretStr) -> Project:
         dashboard = read_dashboard_password(loaded)
     except UsageError:
         dashboard = None
-    return Project(loaded, password, build_desired(loaded, Secrets(password, dashboard)))
+    server_digest, ca_digest = tls_file_digests(loaded)
+    secrets = Secrets(password, dashboard, server_digest, ca_digest)
+    return Project(loaded, password, build_desired(loaded, secrets))
 
 
 def open_project(file: Path | None) -> Project:

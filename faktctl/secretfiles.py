@@ -277,3 +277,68 @@ def secret_from_file(path: Path) -> SecretStr:
             "generate one: leave the value out and faktctl generates a strong one",
         )
     return value
+
+
+# --- TLS files (spec: server.tls) ------------------------------------------------------------
+
+MAX_PEM_BYTES = 64 * 1024  # a certificate chain or a key; anything bigger is the wrong file
+
+
+def read_pem(path: Path, what: str, spec_field: str, *, inside: Path, private: bool) -> bytes:
+    """Read a PEM file under the secret-file rules (a regular file, no link out of the project,
+    small); a private key must also be closed to group and others (0600 or stricter)."""
+    shown = f"{what} file {path}"
+    target = _followed(path, shown, inside)
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except FileNotFoundError:
+        raise UsageError(f"{shown} does not exist", f"create it, or fix {spec_field}") from None
+    except OSError as err:
+        raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"{shown} is {_kind(info.st_mode)}, not a regular file")
+        if info.st_size > MAX_PEM_BYTES:
+            raise UsageError(f"{shown} is {info.st_size} bytes; is this the right file?")
+        if private and info.st_mode & 0o077:
+            raise UsageError(
+                f"{shown} is readable by others (mode {stat.S_IMODE(info.st_mode):04o})",
+                f"chmod 600 {path}",
+            )
+        data = os.read(fd, MAX_PEM_BYTES + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read {shown}: {err.strerror or err}") from None
+    finally:
+        os.close(fd)
+    if b"-----BEGIN " not in data:
+        raise UsageError(f"{shown} is not PEM", "give a PEM file (-----BEGIN ...)")
+    return data
+
+
+def tls_file_digests(loaded: LoadedSpec) -> tuple[str, str]:
+    """sha256 of the server's certificate and key, and of the workers' CA, as on disk now
+    ("" for what cannot be read: `up` reads the files again and says what is wrong)."""
+    import hashlib
+
+    from faktctl.desired import tls_setup
+
+    setup = tls_setup(loaded)
+    if setup is None:
+        return "", ""
+
+    base = loaded.base_dir
+
+    def digest(*files: tuple[str | None, bool]) -> str:
+        hashed = hashlib.sha256()
+        for name, private in files:
+            if name is None:
+                continue
+            try:
+                data = read_pem(Path(name), "TLS", "server.tls", inside=base, private=private)
+            except UsageError:
+                return ""
+            hashed.update(data)
+        return hashed.hexdigest()
+
+    return digest((setup.cert, False), (setup.key, True)), digest((setup.ca, False))

@@ -13,12 +13,16 @@ import contextlib
 import hashlib
 import json
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from faktctl.secretvalue import SecretStr
+
+if TYPE_CHECKING:
+    import httpx
 
 # the server password as faktctl passes it around (SecretStr), or as a test or a container's
 # environment gives it; it becomes plain text only for the HELLO hash and HTTP Basic auth
@@ -31,6 +35,33 @@ PROTOCOL_VERSION = 2
 _MAX_LINE = 64 * 1024
 _MAX_BULK = 64 * 1024 * 1024
 _CRLF = b"\r\n"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How to speak TLS to a server (spec: server.tls): trust `ca_file` (None: the system's
+    roots) and verify the certificate for `server_name`, whatever address is dialled (the
+    service name is always in a faktctl certificate; a container's network address is not)."""
+
+    ca_file: str | None
+    server_name: str
+    verify: bool = True  # False: read what the server shows without trusting it (the audit)
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+@dataclass(frozen=True)
+class TlsSeen:
+    """What a TLS handshake showed: the protocol version and the server's certificate."""
+
+    version: str
+    certificate: bytes  # DER
 
 
 class ProbeError(Exception):
@@ -124,7 +155,9 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def _connect(host: str, port: int, timeout: float) -> _Wire:
+def _connect(host: str, port: int, timeout: float, tls: Tls | None = None) -> _Wire:
+    """A connection, over TLS when `tls` is given (the certificate verified against its CA
+    for its server name; a failed verification is a ProbeError naming the reason)."""
     endpoint = _endpoint(host, port)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
@@ -132,7 +165,34 @@ def _connect(host: str, port: int, timeout: float) -> _Wire:
         raise ProbeError(f"{endpoint}: connection timed out after {timeout:g}s") from exc
     except OSError as exc:
         raise ProbeError(f"{endpoint}: cannot connect: {_describe(exc)}") from exc
+    if tls is not None:
+        sock = _wrap(sock, endpoint, tls)
     return _Wire(sock, endpoint, timeout)
+
+
+def _wrap(sock: socket.socket, endpoint: str, tls: Tls) -> socket.socket:
+    try:
+        return tls.context().wrap_socket(sock, server_hostname=tls.server_name)
+    except ssl.SSLCertVerificationError as exc:
+        sock.close()
+        raise ProbeError(f"{endpoint}: TLS: {exc.verify_message or exc}") from exc
+    except (ssl.SSLError, OSError) as exc:
+        sock.close()
+        if isinstance(exc, TimeoutError):
+            raise ProbeError(f"{endpoint}: TLS handshake timed out (is TLS on?)") from exc
+        raise ProbeError(f"{endpoint}: TLS handshake failed: {_describe(exc)}") from exc
+
+
+def tls_handshake(host: str, port: int, tls: Tls, timeout: float = 5.0) -> TlsSeen:
+    """Handshake only: the negotiated version and the server's certificate (verified)."""
+    wire = _connect(host, port, timeout, tls)
+    try:
+        sock = wire._sock
+        assert isinstance(sock, ssl.SSLSocket)
+        der = sock.getpeercert(binary_form=True)
+        return TlsSeen(version=sock.version() or "", certificate=der or b"")
+    finally:
+        wire.close()
 
 
 def _read_reply(wire: _Wire) -> str | None:
@@ -226,14 +286,18 @@ def _exchange_hello(
 
 
 def handshake(
-    host: str, port: int = DEFAULT_PORT, password: Password | None = None, timeout: float = 5.0
+    host: str,
+    port: int = DEFAULT_PORT,
+    password: Password | None = None,
+    timeout: float = 5.0,
+    tls: Tls | None = None,
 ) -> HandshakeResult:
     """Connect, read +HI, send HELLO as a producer (no ``wid``) and report the outcome.
 
     A refused password is a result (``accepted=False``), not an exception; an unreachable or
     misbehaving server raises :class:`ProbeError`.
     """
-    wire = _connect(host, port, timeout)
+    wire = _connect(host, port, timeout, tls)
     try:
         result = _exchange_hello(wire, host, port, password)
         if result.accepted:
@@ -261,9 +325,10 @@ class FaktoryConnection:
         port: int = DEFAULT_PORT,
         password: Password | None = None,
         timeout: float = 5.0,
+        tls: Tls | None = None,
         worker: dict[str, Any] | None = None,
     ) -> None:
-        self._wire: _Wire | None = _connect(host, port, timeout)
+        self._wire: _Wire | None = _connect(host, port, timeout, tls)
         try:
             self.handshake = _exchange_hello(self._wire, host, port, password, worker)
         except BaseException:
@@ -337,9 +402,9 @@ def _json_object(reply: str | None, endpoint: str, verb: str) -> dict[str, Any]:
     return value
 
 
-def _url(host: str, port: int, path: str) -> str:
+def _url(host: str, port: int, path: str, tls: Tls | None = None) -> str:
     netloc = _endpoint(host, port)
-    return f"http://{netloc}/{path.lstrip('/')}"
+    return f"{'https' if tls else 'http'}://{netloc}/{path.lstrip('/')}"
 
 
 def http_status(
@@ -348,26 +413,42 @@ def http_status(
     path: str = "/",
     timeout: float = 5.0,
     password: Password | None = None,
+    tls: Tls | None = None,
 ) -> int:
     """Status code of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
     import httpx
 
     auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
-    url = _url(host, port, path)
+    url = _url(host, port, path, tls)
     try:
-        response = httpx.get(url, timeout=timeout, auth=auth, follow_redirects=False)
+        response = _get(url, timeout, tls, auth)
     except httpx.HTTPError as exc:
         raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
     return response.status_code
 
 
-def health_code(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 2.0) -> int:
+def _get(url: str, timeout: float, tls: Tls | None, auth: Any = None) -> httpx.Response:
+    """httpx GET; over TLS verified against the CA for the server name (SNI), whatever
+    address the URL dials."""
+    import httpx
+
+    if tls is None:
+        return httpx.get(url, timeout=timeout, auth=auth, follow_redirects=False)
+    with httpx.Client(verify=tls.context(), timeout=timeout) as client:
+        return client.get(
+            url, auth=auth, follow_redirects=False, extensions={"sni_hostname": tls.server_name}
+        )
+
+
+def health_code(
+    host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 2.0, tls: Tls | None = None
+) -> int:
     """The HTTP status of an unauthenticated ``GET /health``, read from the status line.
 
     Plain socket, no httpx: `faktctl up` asks it many times a second while the server starts,
     and importing httpx would cost more than the whole wait.
     """
-    wire = _connect(host, port, timeout)
+    wire = _connect(host, port, timeout, tls)
     try:
         request = f"GET /health HTTP/1.0\r\nHost: {_endpoint(host, port)}\r\nConnection: close\r\n"
         wire.send_line(request)
@@ -380,13 +461,15 @@ def health_code(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 2.0) -
     return int(parts[1])
 
 
-def http_health(host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0) -> dict[str, Any]:
+def http_health(
+    host: str, port: int = DEFAULT_WEB_PORT, timeout: float = 5.0, tls: Tls | None = None
+) -> dict[str, Any]:
     """The unauthenticated ``GET /health`` JSON document (``now`` and ``server`` keys)."""
     import httpx
 
     endpoint = _endpoint(host, port)
     try:
-        response = httpx.get(_url(host, port, "/health"), timeout=timeout)
+        response = _get(_url(host, port, "/health", tls), timeout, tls)
     except httpx.HTTPError as exc:
         raise ProbeError(f"{endpoint}: GET /health failed: {exc}") from exc
     if response.status_code != 200:
@@ -436,13 +519,15 @@ def http_get_text(
     path: str = "/",
     timeout: float = 5.0,
     password: Password | None = None,
+    tls: Tls | None = None,
 ) -> tuple[int, str]:
-    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth."""
+    """Status code and body of a GET on the Web UI; with ``password``, sends HTTP Basic auth
+    (over TLS when ``tls`` is given: the password never crosses unencrypted)."""
     import httpx
 
     auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
     try:
-        response = httpx.get(_url(host, port, path), timeout=timeout, auth=auth)
+        response = _get(_url(host, port, path, tls), timeout, tls, auth)
     except httpx.HTTPError as exc:
         raise ProbeError(f"{_endpoint(host, port)}: GET {path} failed: {exc}") from exc
     return response.status_code, response.text

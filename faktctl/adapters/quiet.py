@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from faktctl.adapters.probe import ProbeError, _endpoint, _plain, _url
+from faktctl.adapters.probe import ProbeError, Tls, _endpoint, _plain, _url
 from faktctl.secretvalue import SecretStr
 
 ProcessSignal = Literal["quiet", "terminate"]
@@ -25,6 +25,7 @@ def signal_process(
     wid: str,
     signal: ProcessSignal,
     timeout: float = 5.0,
+    tls: Tls | None = None,
 ) -> None:
     """Ask the server to send `signal` to the process `wid` (or every process: `all`).
 
@@ -34,14 +35,17 @@ def signal_process(
 
     auth = httpx.BasicAuth("faktctl", _plain(password)) if password is not None else None
     where = _endpoint(host, port)
+    # over TLS: verified against the CA for the server name (SNI), whatever address is dialled
+    verify = tls.context() if tls is not None else True
+    extensions = {"sni_hostname": tls.server_name} if tls is not None else {}
     try:
-        response = httpx.post(
-            _url(host, port, "/busy"),
-            data={"wid": wid, "signal": signal},
-            auth=auth,
-            timeout=timeout,
-            follow_redirects=False,
-        )
+        with httpx.Client(verify=verify, timeout=timeout, auth=auth) as client:
+            response = client.post(
+                _url(host, port, "/busy", tls),
+                data={"wid": wid, "signal": signal},
+                follow_redirects=False,
+                extensions=extensions,
+            )
     except httpx.HTTPError as exc:
         raise ProbeError(f"{where}: POST /busy failed: {exc}") from exc
     if response.status_code == 401:

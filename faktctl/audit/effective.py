@@ -289,6 +289,9 @@ class Behaviour:
     web_binding: str
     password: Password
     env_var_ignored: bool = False  # FAKTORY_ENV is set, but this version does not read it
+    # both TLS files are in the folder the server reads (1.9+ then serves TLS on 7419 and
+    # 7420); None when that cannot be known here
+    tls: bool | None = None
     # why the server never starts or exits at once (its command line); None: it starts
     cannot_start: str | None = None
 
@@ -372,8 +375,25 @@ def resolve(
         web_binding=flags.values.get("w", DEFAULT_WEB_BINDING),
         password=password,
         env_var_ignored=ignored,
+        tls=tls_files_present(config_dir, view),
         cannot_start=cannot_start,
     )
+
+
+TLS_FILES = ("public.cert.pem", "private.key.pem")
+
+
+def tls_files_present(config_dir: str | None, files: FileView) -> bool | None:
+    """Faktory 1.9+ turns TLS on when both files exist in its config folder (read once at
+    start; a missing one means plain TCP, without a word in the log)."""
+    if config_dir is None:
+        return None
+    found = [files.file(posixpath.join(config_dir, name))[0] for name in TLS_FILES]
+    if all(f is True for f in found):
+        return True
+    if any(f is False for f in found):
+        return False
+    return None
 
 
 def _cannot_start(argv: Sequence[str] | None, flags: Flags) -> str | None:

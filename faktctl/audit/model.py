@@ -225,6 +225,27 @@ class SwarmFacts:
 
 
 @dataclass(frozen=True)
+class CertFacts:
+    """The server's TLS certificate (from its file, or as a running server showed it), and
+    what it is checked against."""
+
+    origin: str  # "secrets/tls/server.cert.pem", "the running server (127.0.0.1:7419)"
+    subject: str | None = None
+    names: tuple[str, ...] = ()  # DNS names and IP addresses in subjectAltName
+    not_after: datetime | None = None
+    # names the workers and faktctl use to reach the server (spec: service name, published
+    # addresses, server.tls.names); empty when the input does not say
+    wanted: tuple[str, ...] = ()
+    chain: str | None = None  # None: chains to the CA; else why not (or "not checked: ...")
+    chain_checked: bool = False
+    key_path: str | None = None  # the private key's host file, when known
+    key_mode: int | None = None
+    error: str | None = None  # why the certificate could not be read
+    pending: bool = False  # `generate` has not made it yet (the next `up` does)
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
 class ServerFacts:
     service: str
     image: str | None
@@ -260,6 +281,7 @@ class ServerFacts:
     container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kube: KubeServerFacts | None = None  # Kubernetes input only
     swarm: SwarmFacts | None = None  # a stack file written for a swarm, or a live swarm task
+    tls_cert: CertFacts | None = None  # spec and live inputs: the certificate served
 
     def loc(self, *keys: str) -> Location | None:
         """The location of the first field named in `keys` that has one, else the service's."""

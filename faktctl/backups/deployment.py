@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from faktctl import labels
@@ -19,7 +20,7 @@ from faktctl.adapters import probe
 from faktctl.backups.savepoint import save_before_stop
 from faktctl.desired import DATA_DIR, PROTOCOL_PORT
 from faktctl.errors import OperationFailed
-from faktctl.faktory.server import SERVER_SERVICE
+from faktctl.faktory.server import SERVER_SERVICE, TLS_CERT_TARGET
 from faktctl.live import containers, ready
 from faktctl.live.reach import Endpoint, log_tail, protocol_address, read_info
 from faktctl.platforms.engine.observe import published_ports
@@ -186,9 +187,23 @@ def data_mount(container: Mapping[str, Any]) -> DataMount:
 # --- reaching the server ----------------------------------------------------------------------
 
 
+def container_tls(container: Mapping[str, Any]) -> probe.Tls | None:
+    """How to speak to a server container that has a TLS certificate mounted in its config
+    folder (faktctl's server.tls): verified against the project CA beside the certificate's
+    host file when there is one (`generate`), else only encrypted (faktctl found the
+    container by its labels; HELLO sends a salted hash, never the password)."""
+    for mount in container.get("Mounts") or []:
+        if mount.get("Destination") == TLS_CERT_TARGET and mount.get("Source"):
+            ca = Path(str(mount["Source"])).parent / "ca.cert.pem"
+            if ca.is_file():
+                return probe.Tls(ca_file=str(ca), server_name=SERVER_SERVICE)
+            return probe.Tls(ca_file=None, server_name=SERVER_SERVICE, verify=False)
+    return None
+
+
 def protocol_endpoint(container: Mapping[str, Any], engine: Engine) -> Endpoint:
     """Where this machine reaches the container's port 7419, from its published bindings."""
-    found = protocol_address(published_ports(container), engine)
+    found = protocol_address(published_ports(container), engine, tls=container_tls(container))
     if found is None:
         raise ServerUnreachable(
             f"the server container {name_of(container)} does not publish port 7419",
@@ -208,7 +223,7 @@ def reaching(engine: Engine, container: Mapping[str, Any]) -> Iterator[Endpoint]
         from faktctl.adapters.docker.tunnel import relay
 
         with relay(engine, str(container["Id"]), PROTOCOL_PORT) as opened:
-            yield Endpoint("127.0.0.1", opened.port)
+            yield Endpoint("127.0.0.1", opened.port, container_tls(container))
         return
     yield protocol_endpoint(container, engine)
 
@@ -324,7 +339,7 @@ def _quiet_workers(
     from faktctl.platforms.engine.plan import ContainerRef
 
     network = next(iter(server.get("NetworkSettings", {}).get("Networks") or {}), None)
-    view = rollout.Server(engine, str(server["Id"]), network, password)
+    view = rollout.Server(engine, str(server["Id"]), network, password, tls=container_tls(server))
     work = []
     for worker in workers:
         grace = stop_timeout(worker, DEFAULT_WORKER_STOP_S)

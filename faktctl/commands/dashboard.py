@@ -46,7 +46,7 @@ def check_address(address: str, exposure: str, *, allow_remote: bool) -> None:
 def run(file: Path | None, *, port: int, address: str, allow_remote: bool = False) -> int:
     from faktctl.adapters.docker.connect import connect
     from faktctl.adapters.docker.tunnel import Relay
-    from faktctl.backups.deployment import running_server
+    from faktctl.backups.deployment import container_tls, running_server
     from faktctl.project import load
 
     loaded = load(file)
@@ -61,10 +61,18 @@ def run(file: Path | None, *, port: int, address: str, allow_remote: bool = Fals
                 f"cannot listen on {address}:{port}: {exc.strerror or exc}",
                 "pick another port with --port",
             ) from exc
+        tls = container_tls(server)
+        scheme = "https" if tls else "http"
         ui.info(
-            f"dashboard of `{loaded.spec.project}`: http://{address}:{relay.port}/ "
+            f"dashboard of `{loaded.spec.project}`: {scheme}://{address}:{relay.port}/ "
             "(sign in with the dashboard password; Ctrl-C stops the tunnel)"
         )
+        if tls is not None:
+            trust = f"trust {tls.ca_file}" if tls.ca_file else "trust your CA"
+            ui.info(
+                "the tunnel passes TLS through to the server: the browser sees the server's "
+                f"certificate ({trust} in the browser, or accept it once)"
+            )
         if not is_loopback(address):
             ui.info(f"warning: listening on {address}: other machines can reach this tunnel")
         _serve_until_interrupted(relay)

@@ -51,6 +51,7 @@ def run(file: Path | None, *, check: bool) -> int:
     project = open_project(file)
     targets = rendered_files(project.desired, project.dir, project.loaded.path.name)
     write_web_conf(project.loaded, web_conf_path(project.loaded))
+    _tls_files(project)
     for path, (content, mode) in targets.items():
         changed = write_if_changed(path, content, mode)
         ui.info(f"{shown(path)}: {'written' if changed else 'unchanged'}")
@@ -213,3 +214,12 @@ def shown(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _tls_files(project: Project) -> None:
+    """The files compose.yaml mounts for server.tls: made, renewed or checked now."""
+    from faktctl.live.tls import prepare
+
+    prepared = prepare(project.loaded)
+    for line in prepared.done if prepared else ():
+        ui.info(f"tls: {line}")

@@ -16,6 +16,11 @@ PROTOCOL_PORT = 7419
 DASHBOARD_PORT = 7420
 HEALTH_URL = f"http://127.0.0.1:{DASHBOARD_PORT}/health"
 DEFAULT_LOG_LEVEL = "info"
+CONFIG_DIR = "/etc/faktory"  # production's config folder (development ignores it)
+# Faktory 1.9+ turns TLS on for both ports when both files are in the config folder
+TLS_CERT_TARGET = f"{CONFIG_DIR}/public.cert.pem"
+TLS_KEY_TARGET = f"{CONFIG_DIR}/private.key.pem"
+WORKER_CA_TARGET = "/etc/faktctl/ca.cert.pem"  # the CA a worker trusts (SSL_CERT_FILE)
 
 
 def command(environment: str, log_level: str = DEFAULT_LOG_LEVEL) -> tuple[str, ...]:
@@ -38,3 +43,14 @@ def environment(env_name: str) -> tuple[tuple[str, str], ...]:
     """The variables every server gets: its environment, and the password as a file path
     (the value itself never sits in the container's configuration)."""
     return (("FAKTORY_ENV", env_name), ("FAKTORY_PASSWORD", PASSWORD_TARGET))
+
+
+def health_check(*, tls: bool) -> tuple[str, ...]:
+    """The container's health check: BusyBox wget on the unauthenticated /health. With TLS on,
+    a connection to the job port instead: BusyBox's built-in TLS (Debian's busybox-static)
+    fails the handshake with Faktory's Go TLS server (alert 40, measured on 1.9.4 and 1.10.0
+    with RSA and ECDSA certificates), so an https check would mark a sound server unhealthy.
+    faktctl's readiness gate still asks HELLO and /health over verified TLS."""
+    if not tls:
+        return ("CMD", "wget", "-q", "-O", "/dev/null", HEALTH_URL)
+    return ("CMD", "nc", "-w", "3", "127.0.0.1", str(PROTOCOL_PORT))

@@ -75,7 +75,7 @@ def read_working(engine: ExecEngine, container_id: str) -> res.Working:
 def read_processes(endpoint: Endpoint, password: probe.Password | None) -> tuple[res.Process, ...]:
     try:
         status, body = probe.http_get_text(
-            endpoint.host, endpoint.port, "/busy", HTTP_TIMEOUT_S, password
+            endpoint.host, endpoint.port, "/busy", HTTP_TIMEOUT_S, password, tls=endpoint.tls
         )
     except probe.ProbeError as err:
         raise Unavailable(f"the dashboard cannot be read: {err}") from None
@@ -118,9 +118,15 @@ def hand_back(
     return moved
 
 
-def dashboard_of(engine: ReadEngine, ports: Sequence[Publish], network_ip: str | None) -> Endpoint:
-    """Where this machine reaches the dashboard (as for 7419: published, else the network)."""
-    protocol = reach.protocol_address(ports, engine, network_ip)
+def dashboard_of(
+    engine: ReadEngine,
+    ports: Sequence[Publish],
+    network_ip: str | None,
+    tls: probe.Tls | None = None,
+) -> Endpoint:
+    """Where this machine reaches the dashboard (as for 7419: published, else the network);
+    over TLS when the server serves it (`tls`, spec: server.tls)."""
+    protocol = reach.protocol_address(ports, engine, network_ip, tls=tls)
     address = (
         None if protocol is None else reach.dashboard_address(ports, engine, protocol, network_ip)
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl.adapters import probe
 from faktctl.adapters.docker.api import engine_host
-from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish
+from faktctl.desired import DASHBOARD_PORT, PROTOCOL_PORT, Publish, TlsSetup
 from faktctl.errors import FaktctlError
 from faktctl.faktory import versions
 from faktctl.secretvalue import SecretStr, redact
@@ -38,9 +38,17 @@ EVERY_INTERFACE = frozenset({"", "0.0.0.0", "::"})
 class Endpoint:
     host: str
     port: int
+    tls: probe.Tls | None = None  # the server speaks TLS: how to verify it
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def tls_client(setup: TlsSetup | None) -> probe.Tls | None:
+    """How faktctl's own probes speak to a server deployed with `setup` (None: plain)."""
+    if setup is None:
+        return None
+    return probe.Tls(ca_file=setup.ca, server_name=setup.server_name)
 
 
 def _is_loopback(ip: str) -> bool:
@@ -76,6 +84,7 @@ def dial_address(
     network_ips: Iterable[str] = (),
     host_network: bool = False,
     loopback_only: bool = False,
+    tls: probe.Tls | None = None,
 ) -> Endpoint | None:
     """Where this machine reaches a container's `container_port`, or None when it cannot.
 
@@ -91,21 +100,24 @@ def dial_address(
     remote_host = "" if is_local else engine_host(engine_address)
     if host_network:
         same_host = LOCALHOST if is_local else remote_host
-        return Endpoint(same_host, container_port) if same_host else None
+        return Endpoint(same_host, container_port, tls) if same_host else None
     bindings = sorted((p for p in ports if p.container_port == container_port), key=_preference)
     for binding in bindings:
         host = _dial_host(binding.host_ip, is_local, remote_host)
         if host is not None:
-            return Endpoint(host, binding.host_port)
+            return Endpoint(host, binding.host_port, tls)
     if is_local and not loopback_only:
         for ip in network_ips:
             if ip:
-                return Endpoint(ip, container_port)
+                return Endpoint(ip, container_port, tls)
     return None
 
 
 def protocol_address(
-    ports: Iterable[Publish], engine: ReadEngine, network_ip: str | None = None
+    ports: Iterable[Publish],
+    engine: ReadEngine,
+    network_ip: str | None = None,
+    tls: probe.Tls | None = None,
 ) -> Endpoint | None:
     """Where this machine reaches the server's port 7419 (see dial_address), or None."""
     return dial_address(
@@ -114,12 +126,13 @@ def protocol_address(
         is_local=engine.is_local,
         engine_address=engine.address,
         network_ips=(network_ip,) if network_ip else (),
+        tls=tls,
     )
 
 
 def dashboard_address(
     ports: Iterable[Publish], engine: ReadEngine, protocol: Endpoint, network_ip: str | None = None
-) -> Endpoint | None:
+) -> Endpoint | None:  # speaks TLS when `protocol` does (Faktory serves both or neither)
     """Where this machine reaches the server's port 7420 the way it reaches 7419 (`protocol`):
     its published binding, or the container's network address when 7419 is dialled there too.
     None when the dashboard is neither published nor reachable that way."""
@@ -129,12 +142,15 @@ def dashboard_address(
         is_local=engine.is_local,
         engine_address=engine.address,
         network_ips=(network_ip,) if network_ip and protocol.host == network_ip else (),
+        tls=protocol.tls,
     )
 
 
 def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[str, Any]:
     """The server's INFO document; probe.ProbeError when it is unreachable or refuses us."""
-    with probe.FaktoryConnection(endpoint.host, endpoint.port, password, timeout=timeout) as conn:
+    with probe.FaktoryConnection(
+        endpoint.host, endpoint.port, password, timeout=timeout, tls=endpoint.tls
+    ) as conn:
         return conn.info()
 
 
@@ -144,7 +160,9 @@ def read_info_and_latency(
     """INFO and `QUEUE LATENCY` of every queue INFO names, over one connection. The latencies
     are None on a server too old to answer (faktctl.faktory.versions.has_queue_latency);
     probe.ProbeError when the server cannot be read."""
-    with probe.FaktoryConnection(endpoint.host, endpoint.port, password, timeout=timeout) as conn:
+    with probe.FaktoryConnection(
+        endpoint.host, endpoint.port, password, timeout=timeout, tls=endpoint.tls
+    ) as conn:
         info = conn.info()
         server = info.get("server")
         text = server.get("faktory_version") if isinstance(server, dict) else None

@@ -131,7 +131,9 @@ def hello(endpoint: Endpoint, password: SecretStr, timeout: float) -> Answer[str
     """The password question as a HELLO: "+OK", refused with the server's reason, or the
     probe's error."""
     try:
-        result = probe.handshake(endpoint.host, endpoint.port, password=password, timeout=timeout)
+        result = probe.handshake(
+            endpoint.host, endpoint.port, password=password, timeout=timeout, tls=endpoint.tls
+        )
     except probe.ProbeError as err:
         return Answer(unanswered=str(err))
     if result.accepted:

@@ -113,6 +113,7 @@ class FaktoryView:
     connections: int | None = None
     memory_mb: int | None = None
     last_save: LastSave | None = None
+    tls: TlsView | None = None  # the server speaks TLS: what its certificate says
     commands: int | None = None  # commands the server ran since it started
 
     @property
@@ -141,7 +142,49 @@ class FaktoryView:
             "connections": self.connections,
             "memory_mb": self.memory_mb,
             "last_save": None if self.last_save is None else self.last_save.as_json(),
+            "tls": None if self.tls is None else self.tls.as_json(),
         }
+
+
+@dataclass(frozen=True)
+class TlsView:
+    """The TLS session faktctl had with the server and the certificate it was shown."""
+
+    protocol: str
+    subject: str
+    names: tuple[str, ...]
+    expires: datetime
+    days_left: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "subject": self.subject,
+            "names": list(self.names),
+            "expires": self.expires.isoformat(),
+            "days_left": self.days_left,
+        }
+
+    def text(self) -> str:
+        return (
+            f"{self.protocol}, {self.subject}, expires {self.expires:%Y-%m-%d} "
+            f"({self.days_left} days)"
+        )
+
+
+def tls_view(address: reach.Endpoint, timeout: float) -> TlsView | None:
+    """The certificate the server at `address` shows (None when TLS is off or it fails)."""
+    if address.tls is None:
+        return None
+    from faktctl.adapters import openssl
+
+    try:
+        seen = probe.tls_handshake(address.host, address.port, address.tls, timeout=timeout)
+        cert = openssl.read_cert(seen.certificate, der=True)
+    except (probe.ProbeError, FaktctlError):
+        return None
+    now = datetime.now(tz=cert.not_after.tzinfo)
+    return TlsView(seen.version, cert.subject, cert.names, cert.not_after, int(cert.days_left(now)))
 
 
 def unreachable(reason: str, address: str | None = None) -> FaktoryView:
@@ -309,9 +352,10 @@ def gather(
     *,
     fallback_now: float,
     timeout: float = INFO_TIMEOUT_S,
+    tls: probe.Tls | None = None,
 ) -> FaktoryView:
     """Ask the running server (container `container`) for its view; never raises."""
-    view = ask_info(engine, container, password, network, timeout=timeout)
+    view = ask_info(engine, container, password, network, timeout=timeout, tls=tls)
     if not view.reachable or container is None:
         return view
     return replace(view, last_save=read_last_save(engine, container.id, fallback_now))
@@ -324,6 +368,7 @@ def ask_info(
     network: str | None = None,
     *,
     timeout: float = INFO_TIMEOUT_S,
+    tls: probe.Tls | None = None,
 ) -> FaktoryView:
     """The view from the server's INFO alone (no last save): `gather` without the exec, for a
     caller that reads the last save at the same time."""
@@ -332,7 +377,7 @@ def ask_info(
     if container.state != "running":
         return unreachable(_why_not_running(container))
     network_ip = container.ip_addresses.get(network) if network else None
-    address = reach.protocol_address(container.ports, engine, network_ip)
+    address = reach.protocol_address(container.ports, engine, network_ip, tls=tls)
     if address is None:
         return unreachable(
             "port 7419 is not published and the engine is remote: set server.ports.protocol"
@@ -341,7 +386,7 @@ def ask_info(
         info = reach.read_info(address, password, timeout)
     except probe.ProbeError as err:
         return unreachable(str(err), str(address))
-    return from_info(info, str(address))
+    return replace(from_info(info, str(address)), tls=tls_view(address, timeout))
 
 
 def for_deployment(
@@ -352,7 +397,8 @@ def for_deployment(
     running = [c for c in containers if c.state == "running"]
     chosen = (running or list(containers))[:1]
     server = chosen[0] if chosen else None
-    return gather(engine, server, password, desired.network, fallback_now=now)
+    tls = reach.tls_client(desired.tls)
+    return gather(engine, server, password, desired.network, fallback_now=now, tls=tls)
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -411,4 +457,5 @@ def text_lines(view: FaktoryView) -> list[str]:
         f"  workers    {_count(view.workers)} connected "
         f"({_count(view.connections)} open connections)",
         f"  last save  {last_save_text(view.last_save)}",
+        *([f"  tls        {view.tls.text()}"] if view.tls is not None else []),
     ]

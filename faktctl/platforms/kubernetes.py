@@ -487,6 +487,11 @@ def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> 
     if settings is None:  # build_desired always sets it
         raise ValueError("the desired state carries no Kubernetes settings")
     _check_names(desired)
+    if desired.tls is not None:
+        raise UsageError(
+            "server.tls is not rendered for Kubernetes yet",
+            "terminate TLS in front of the Service, or set server.tls.mode: off for this render",
+        )
     server_objects = [
         _statefulset(desired, settings),
         _service(desired, desired.server.name, PROTOCOL_PORT, PROTOCOL_PORT_NAME),

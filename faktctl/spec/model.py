@@ -17,6 +17,7 @@ from faktctl.faktory.server import SERVER_SERVICE as SERVER_SERVICE
 from faktctl.faktory.versions import DEFAULT_IMAGE
 from faktctl.spec.monitoring import Monitoring
 from faktctl.spec.swarm import Swarm
+from faktctl.spec.tls import Tls
 from faktctl.spec.types import (
     ENV_NAME_PATTERN,
     ByteSize,
@@ -208,6 +209,9 @@ class Server(_Model):
     )
     log_level: LogLevel = "info"
     env: EnvMap = Field(default_factory=dict, description="Extra environment variables.")
+    tls: Tls = Field(
+        default_factory=Tls, description="TLS on 7419 and 7420 (docs/workers-on-other-hosts.md)."
+    )
 
     @field_validator("resources")
     @classmethod

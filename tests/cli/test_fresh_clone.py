@@ -17,7 +17,7 @@ import yaml
 from tests.support.cli import CliResult, run_faktctl
 
 NOT_CI = {"CI": ""}
-HOST_CHECKS = ("FKB002", "FKB003", "FKS006", "FKS009", "FKS011")
+HOST_CHECKS = ("FKB002", "FKB003", "FKD041", "FKS006", "FKS009", "FKS011")
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -69,7 +69,7 @@ def test_a_right_spec_passes_the_strict_gate_in_a_fresh_clone(tmp_path: Path) ->
         lines = result.stdout.splitlines()
         assert lines[-1].startswith("PASS faktory.yaml [strict, scope repo]: ")
         (said,) = [line for line in lines if line.startswith("not evaluated here:")]
-        assert said.startswith("not evaluated here: 5 host checks (")
+        assert said.startswith("not evaluated here: 6 host checks (")
         assert "run `faktctl audit --scope host` on the deploy host" in said
         assert all(check in said for check in HOST_CHECKS)
         # host checks are named once, never as a row of SKIPs
@@ -87,7 +87,7 @@ def test_the_scope_shows_in_every_format(tmp_path: Path) -> None:
     sarif = json.loads(audit(clone, "--format", "sarif").stdout)
     assert sarif["runs"][0]["properties"]["scope"] == "repo"
     assert '<property name="scope" value="repo" />' in audit(clone, "--format", "junit").stdout
-    assert "::notice title=faktctl audit scope repo::not evaluated here: 5 host checks" in (
+    assert "::notice title=faktctl audit scope repo::not evaluated here: 6 host checks" in (
         audit(clone, "--format", "github").stdout
     )
     assert "scope **repo**" in audit(clone, "--format", "markdown").stdout

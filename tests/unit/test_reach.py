@@ -109,3 +109,15 @@ def test_log_tail_is_empty_when_the_engine_cannot_say() -> None:
         raise OperationFailed("no such container")
 
     assert reach.log_tail(engine(logs=logs), "abc", 12) == ()
+
+
+def test_the_dashboard_process_list_is_dialled_with_the_servers_tls() -> None:
+    from faktctl.adapters import probe
+    from faktctl.live import processes
+
+    tls = probe.Tls(ca_file="/p/secrets/tls/ca.cert.pem", server_name="faktory")
+    ports = (Publish(7419, "127.0.0.1", 27419), Publish(7420, "127.0.0.1", 27420))
+    found = processes.dashboard_of(engine(), ports, None, tls)
+    assert found == reach.Endpoint("127.0.0.1", 27420, tls)
+    assert processes.dashboard_of(engine(), ports, None).tls is None
+    assert probe._url(found.host, found.port, "/busy", found.tls) == "https://127.0.0.1:27420/busy"

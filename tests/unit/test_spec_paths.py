@@ -62,6 +62,9 @@ SPEC_SETTING = {
     "backup.destinations": "backup: {destinations: [REL]}",
     "backup.password_file": "backup: {destination: b, password_file: REL}",
     "backup.restic": "backup: {destination: b, restic: REL}",
+    "server.tls.cert_file": "server: {tls: {mode: files, cert_file: REL, key_file: k}}",
+    "server.tls.key_file": "server: {tls: {mode: files, cert_file: c, key_file: REL}}",
+    "server.tls.ca_file": "server: {tls: {mode: files, cert_file: c, key_file: k, ca_file: REL}}",
 }
 
 
@@ -96,6 +99,15 @@ def _where(loaded: LoadedSpec, dotted: str) -> Path:
             return loaded.resolve(policy.password_file).absolute()
         case "backup.restic" if policy is not None:
             return Path(loaded.executable(policy.restic))
+        case "server.tls.cert_file" | "server.tls.key_file" | "server.tls.ca_file":
+            from faktctl.desired import tls_setup
+
+            setup = tls_setup(loaded)
+            assert setup is not None
+            field = {"cert_file": setup.cert, "key_file": setup.key, "ca_file": setup.ca}
+            found_tls = field[dotted.rsplit(".", 1)[1]]
+            assert found_tls is not None
+            return Path(found_tls)
     raise AssertionError(f"{dotted}: a new path field: say here how faktctl resolves it")
 
 

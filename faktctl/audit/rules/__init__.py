@@ -13,6 +13,7 @@ from faktctl.audit.rules import (
     persistence,
     production,
     swarm,
+    tls,
     versions,
     workers,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "persistence",
     "production",
     "swarm",
+    "tls",
     "versions",
     "workers",
 ]

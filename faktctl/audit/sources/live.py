@@ -27,6 +27,7 @@ from faktctl.audit import effective
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
+    CertFacts,
     EnvVar,
     Exposure,
     HealthcheckFact,
@@ -74,6 +75,8 @@ class SpecContext:
     backup: BackupFacts
     suppressions: tuple[Suppression, ...]
     file: str
+    tls: probe.Tls | None = None  # the spec's TLS: the CA its workers trust
+    tls_names: tuple[str, ...] = ()  # the names the certificate must cover
 
 
 # --- reading one container -------------------------------------------------------------------
@@ -482,6 +485,7 @@ def wire_probe(
     password: probe.Password | None,
     is_local: bool,
     engine_address: str = "",
+    tls: probe.Tls | None = None,
 ) -> LiveProbe:
     if (raw.get("State") or {}).get("Status") != "running":
         return LiveProbe(None, unreachable="the container is not running")
@@ -489,17 +493,32 @@ def wire_probe(
     web = _address(raw, eff.web_binding, is_local, engine_address) if eff.web_enabled else None
     result = LiveProbe(None, unreachable="no published loopback port and no container IP")
     if target is not None:
-        result = _protocol_probe(target, password)
+        result = _protocol_probe(target, password, tls)
     if web is not None:
-        result = replace(result, **_web_probe(web))
+        result = replace(result, **_web_probe(web, tls))
     return result
 
 
-def _protocol_probe(target: tuple[str, int], password: probe.Password | None) -> LiveProbe:
+def probe_tls(eff: effective.Behaviour, spec: SpecContext | None) -> probe.Tls | None:
+    """How the audit speaks to a server whose config folder holds the TLS files: verified
+    against the spec's CA when there is one, else only read (the chain is then not checked)."""
+    if eff.tls is not True:
+        return None
+    if spec is not None and spec.tls is not None:
+        return spec.tls
+    return probe.Tls(ca_file=None, server_name="faktory", verify=False)
+
+
+def _protocol_probe(
+    target: tuple[str, int], password: probe.Password | None, tls: probe.Tls | None = None
+) -> LiveProbe:
     host, port = target
     endpoint = _endpoint(target)
+    if tls is not None and tls.verify:
+        # the certificate is judged by FKD041; the wire facts are read either way
+        tls = replace(tls, verify=False)
     try:
-        shake = probe.handshake(host, port, password, timeout=PROBE_TIMEOUT_S)
+        shake = probe.handshake(host, port, password, timeout=PROBE_TIMEOUT_S, tls=tls)
     except probe.ProbeError as err:
         return LiveProbe(endpoint, hello_error=str(err))
     known = password is not None
@@ -513,25 +532,33 @@ def _protocol_probe(target: tuple[str, int], password: probe.Password | None) ->
     if not shake.accepted:
         return result
     try:
-        with probe.FaktoryConnection(host, port, password, timeout=PROBE_TIMEOUT_S) as conn:
+        with probe.FaktoryConnection(
+            host, port, password, timeout=PROBE_TIMEOUT_S, tls=tls
+        ) as conn:
             info = conn.info()
     except probe.ProbeError:
         return result
     server = info.get("server") or {}
     queues = (info.get("faktory") or {}).get("queues") or {}
-    return replace(result, info_version=server.get("faktory_version"), queues=len(queues))
+    return replace(
+        result,
+        info_version=server.get("faktory_version"),
+        queues=len(queues),
+    )
 
 
-def _web_probe(target: tuple[str, int]) -> dict[str, Any]:
+def _web_probe(target: tuple[str, int], tls: probe.Tls | None = None) -> dict[str, Any]:
     host, port = target
+    if tls is not None and tls.verify:
+        tls = replace(tls, verify=False)
     found: dict[str, Any] = {"web_endpoint": _endpoint(target)}
     try:
-        health = probe.http_health(host, port, timeout=PROBE_TIMEOUT_S)
+        health = probe.http_health(host, port, timeout=PROBE_TIMEOUT_S, tls=tls)
         found["health_version"] = (health.get("server") or {}).get("faktory_version")
     except probe.ProbeError as err:
         found["health_error"] = str(err)
     try:
-        found["web_status"] = probe.http_status(host, port, "/", timeout=PROBE_TIMEOUT_S)
+        found["web_status"] = probe.http_status(host, port, "/", timeout=PROBE_TIMEOUT_S, tls=tls)
     except probe.ProbeError as err:
         found["web_error"] = str(err)
     return found
@@ -555,6 +582,8 @@ def _spec_context(file: Path | None) -> SpecContext | None:
         backup=facts.backup(),
         suppressions=facts.suppressions(),
         file=facts.display,
+        tls=reach.tls_client(facts.desired.tls),
+        tls_names=facts.desired.tls.names if facts.desired.tls else (),
     )
 
 
@@ -608,7 +637,12 @@ def _worker(raw: RawDict) -> WorkerFacts | None:
 
 
 def orphan_facts(
-    engine: LiveEngine, raw: RawDict, password: probe.Password | None, is_local: bool, address: str
+    engine: LiveEngine,
+    raw: RawDict,
+    password: probe.Password | None,
+    is_local: bool,
+    address: str,
+    tls: probe.Tls | None = None,
 ) -> OrphanFacts | None:
     """The reservations whose process the server no longer lists (faktctl.live.processes):
     None for a container that is not running or a swarm task (its dashboard is behind a relay)."""
@@ -623,6 +657,7 @@ def orphan_facts(
         is_local=is_local,
         engine_address=address,
         network_ips=[str(n.get("IPAddress")) for n in networks.values() if n.get("IPAddress")],
+        tls=tls,
     )
     if dashboard is None:
         return OrphanFacts(error="the dashboard (port 7420) is not reachable from here")
@@ -644,18 +679,46 @@ def _audit_server(
     password = spec.password if spec and spec.password else eff.password.value or None
     live = facts.live
     assert live is not None
+    tls = probe_tls(eff, spec)
+    cert = None
     if facts.swarm is not None and hasattr(engine, "api"):
-        found = _relayed_probe(engine, raw, eff, password)
+        found = _relayed_probe(engine, raw, eff, password, tls)
     else:
-        found = wire_probe(raw, eff, password, is_local, address)
+        found = wire_probe(raw, eff, password, is_local, address, tls)
+        cert = _served_cert(raw, eff, is_local, address, tls, spec)
     live = replace(live, probe=found, data=data_facts(engine, raw, eff))
     if facts.swarm is None:
-        live = replace(live, reservations=orphan_facts(engine, raw, password, is_local, address))
-    return replace(facts, live=live)
+        live = replace(
+            live, reservations=orphan_facts(engine, raw, password, is_local, address, tls)
+        )
+    return replace(facts, live=live, tls_cert=cert)
+
+
+def _served_cert(
+    raw: RawDict,
+    eff: effective.Behaviour,
+    is_local: bool,
+    address: str,
+    tls: probe.Tls | None,
+    spec: SpecContext | None,
+) -> CertFacts | None:
+    """The certificate the running server shows on 7419 (None without TLS or no answer)."""
+    target = _address(raw, eff.protocol_binding, is_local, address)
+    if tls is None or target is None:
+        return None
+    from faktctl.audit.sources.tlsfacts import from_server
+
+    shown = f"the certificate served at {_endpoint(target)}"
+    cert, _ = from_server(*target, tls, shown, spec.tls_names if spec else ())
+    return cert
 
 
 def _relayed_probe(
-    engine: LiveEngine, raw: RawDict, eff: effective.Behaviour, password: probe.Password | None
+    engine: LiveEngine,
+    raw: RawDict,
+    eff: effective.Behaviour,
+    password: probe.Password | None,
+    tls: probe.Tls | None = None,
 ) -> LiveProbe:
     """A swarm task's overlay address is not reachable from this machine, and its ports are
     usually not published: probe it through relays into its container, as `up` and
@@ -670,10 +733,10 @@ def _relayed_probe(
     protocol_port = _port_of(eff.protocol_binding, 7419)
     with contextlib.ExitStack() as stack:
         opened = stack.enter_context(relay(engine, container, protocol_port))  # type: ignore[arg-type]
-        result = _protocol_probe(("127.0.0.1", opened.port), password)
+        result = _protocol_probe(("127.0.0.1", opened.port), password, tls)
         if eff.web_enabled:
             web = stack.enter_context(relay(engine, container, _port_of(eff.web_binding, 7420)))  # type: ignore[arg-type]
-            result = replace(result, **_web_probe(("127.0.0.1", web.port)))
+            result = replace(result, **_web_probe(("127.0.0.1", web.port), tls))
     note = "relay into the swarm task's container"
     return replace(
         result,

@@ -14,6 +14,7 @@ from typing import Literal
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
+    CertFacts,
     EnvVar,
     HealthcheckFact,
     Location,
@@ -100,13 +101,16 @@ class SpecFacts:
     def _bind(self, mount: Mount) -> MountFact:
         host = Path(mount.source)
         data = mount.target == DATA_DIR
-        where = self.loc("server", "storage" if data else "dashboard_password_file")
+        tls = mount.target.endswith(".pem")  # a key's content never enters the facts
+        where = self.loc(
+            "server", "tls" if tls else "storage" if data else "dashboard_password_file"
+        )
         return MountFact(
             "bind",
             mount.target,
             display(host),
             mount.read_only,
-            content=None if data else read_small(host),
+            content=None if data or tls else read_small(host),
             is_dir=host.is_dir() if host.exists() else None,
             host_path=str(host),
             location=where,
@@ -184,7 +188,25 @@ class SpecFacts:
                 "volumes": self.loc("server", "storage"),
                 "stop_grace_period": self.loc("server", "stop_grace_period"),
                 "memory": self.loc("server", "resources", "memory"),
+                "tls": self.loc("server", "tls"),
             },
+            tls_cert=self._tls_cert(),
+        )
+
+    def _tls_cert(self) -> CertFacts | None:
+        setup = self.desired.tls
+        if setup is None:
+            return None
+        from faktctl.audit.sources.tlsfacts import from_files
+
+        cert = Path(setup.cert)
+        return from_files(
+            display(cert),
+            cert,
+            Path(setup.key),
+            Path(setup.ca) if setup.ca else None,
+            setup.names,
+            self.loc("server", "tls"),
         )
 
     def workers(self) -> tuple[WorkerFacts, ...]:

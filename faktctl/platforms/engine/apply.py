@@ -245,7 +245,9 @@ def _probe_address(
     if not engine.is_local:
         return None
     network_ip = current.ip_addresses.get(desired.network)
-    return reach.protocol_address(current.ports, engine, network_ip)
+    return reach.protocol_address(
+        current.ports, engine, network_ip, tls=reach.tls_client(desired.tls)
+    )
 
 
 class Executor:
@@ -691,7 +693,7 @@ class _StartingServer:
         if web is None:
             return True, ""
         try:
-            code = probe.health_code(web.host, web.port, timeout=2.0)
+            code = probe.health_code(web.host, web.port, timeout=2.0, tls=web.tls)
         except probe.ProbeError as err:
             return False, f", /health: {err}"
         return code == 200, f", /health {code}"

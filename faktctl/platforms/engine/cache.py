@@ -64,6 +64,7 @@ _CLASSES: dict[str, type[Any]] = {
         desired_module.SwarmSettings,
         desired_module.KubernetesSettings,
         desired_module.AuditIgnore,
+        desired_module.TlsSetup,
         Desired,
     )
 }
@@ -179,7 +180,7 @@ def candidate_secrets(
     project: str, password: SecretStr, dashboard: SecretStr | None, salt: str
 ) -> dict[str, SecretStr]:
     """Every secret value a desired state of `project` can hold, by salted fingerprint."""
-    values = [password, faktory_url(password), SecretStr(project)]
+    values = [password, faktory_url(password), faktory_url(password, tls=True), SecretStr(project)]
     if dashboard is not None:
         values.append(dashboard)
     return {salted_fingerprint(value, salt): value for value in values}

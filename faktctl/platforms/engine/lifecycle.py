@@ -101,6 +101,18 @@ class EnginePlatform:
         self._opened()
         return connect()
 
+    def _with_tls_files(self) -> Project:
+        """The project once its TLS files are made, renewed or checked (faktctl.live.tls);
+        opened again when they changed, so the config hash carries the new files."""
+        from faktctl.live.tls import prepare
+
+        prepared = prepare(self._opened().loaded)
+        if prepared is not None and prepared.done:
+            for line in prepared.done:
+                ui.info(f"tls: {line}")
+            self._project, self._remembered, self._written = None, None, False
+        return self._opened()
+
     def dry_run(self, engine: Engine, pull: PullPolicy) -> int:
         from faktctl.platforms.engine.images import resolve_images
         from faktctl.platforms.engine.observe import refuse_compose_started, up_snapshot
@@ -134,7 +146,7 @@ class EnginePlatform:
         from faktctl.secretfiles import write_web_conf
         from faktctl.upgrade.guard import check_version_change
 
-        project = self._opened()
+        project = self._with_tls_files()
         write_web_conf(project.loaded, web_conf_path(project.loaded))
         resolved, image_actions = resolve_images(engine, project.desired, pull)
         settings = Settings(timeout_s=timeout_s, password=project.password, secrets=project.secrets)

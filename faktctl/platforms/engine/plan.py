@@ -130,6 +130,8 @@ def config_parts(desired: Desired, service: ServiceRequest) -> dict[str, Any]:
         "limits": _digest([service.memory_bytes, service.cpus]),
         "depends": _digest(data["depends_on_healthy"]),
     }
+    if service.files_digest:  # TLS files, read once at start
+        parts["tls files"] = _digest(service.files_digest)
     if service.stop_signal is not None:
         parts["stop_signal"] = service.stop_signal
     if service.role == "server":
@@ -149,6 +151,7 @@ _PART_NAMES = {
     "stop_grace": "stop grace period",
     "limits": "resource limits",
     "depends": "dependencies",
+    "tls files": "tls files",
     "stop_signal": "stop signal",
 }
 

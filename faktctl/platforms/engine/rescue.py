@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from faktctl.faktory import reservations as res
 from faktctl.faktory import versions
-from faktctl.live import processes
+from faktctl.live import processes, reach
 from faktctl.live.view import duration
 
 if TYPE_CHECKING:
+    from faktctl.adapters import probe
     from faktctl.adapters.docker.api import ReadEngine
     from faktctl.adapters.docker.engine import Engine
     from faktctl.desired import Desired, Publish
@@ -92,9 +93,10 @@ def read_at(
     ports: Sequence[Publish],
     network_ip: str | None,
     web_password: SecretStr,
+    tls: probe.Tls | None = None,
 ) -> Orphans:
     """The reservations and processes of the running server container (processes.look)."""
-    dashboard = processes.dashboard_of(engine, ports, network_ip)
+    dashboard = processes.dashboard_of(engine, ports, network_ip, tls)
     seen = processes.look(engine, container_id, dashboard, web_password)
     return Orphans(seen.now, seen.processes, seen.reservations)
 
@@ -111,6 +113,7 @@ def read(
         published_ports(container),
         _network_ip(container, desired.network),
         desired.dashboard_password or password,
+        reach.tls_client(desired.tls),
     )
 
 

@@ -33,7 +33,7 @@ from faktctl.adapters import probe, quiet
 from faktctl.desired import Desired, ServiceRequest, WorkerQuiet
 from faktctl.errors import FaktctlError
 from faktctl.faktory import reservations as res
-from faktctl.live import processes
+from faktctl.live import processes, reach
 from faktctl.platforms.engine.observe import parse_container
 from faktctl.platforms.engine.plan import ContainerRef, container_name
 from faktctl.platforms.engine.stop import BulkStop
@@ -119,6 +119,7 @@ class Server:
         network: str | None,
         password: SecretStr | None,
         dashboard_password: SecretStr | None = None,
+        tls: probe.Tls | None = None,
     ) -> None:
         """`container`: the server container's name or id; `network`: the project's network
         (its address there is dialled on a local engine when 7420 is not published)."""
@@ -137,14 +138,21 @@ class Server:
                 return
             self.container_id = current.id
             network_ip = current.ip_addresses.get(network) if network else None
-            self.endpoint = processes.dashboard_of(engine, current.ports, network_ip)
+            self.endpoint = processes.dashboard_of(engine, current.ports, network_ip, tls)
         except FaktctlError as err:
             self.why_not = err.one_line()
 
     @classmethod
     def of(cls, engine: EngineClient, desired: Desired, password: SecretStr | None) -> Server:
         name = container_name(desired.project, desired.server.name, 1)
-        return cls(engine, name, desired.network, password, desired.dashboard_password)
+        return cls(
+            engine,
+            name,
+            desired.network,
+            password,
+            desired.dashboard_password,
+            reach.tls_client(desired.tls),
+        )
 
     @property
     def reachable(self) -> bool:
@@ -165,7 +173,14 @@ class Server:
 
     def quiet(self, wid: str) -> None:
         assert self.endpoint is not None
-        quiet.signal_process(self.endpoint.host, self.endpoint.port, self._password, wid, "quiet")
+        quiet.signal_process(
+            self.endpoint.host,
+            self.endpoint.port,
+            self._password,
+            wid,
+            "quiet",
+            tls=self.endpoint.tls,
+        )
 
 
 def _by_host(found: Sequence[res.Process]) -> dict[str, list[res.Process]]:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from faktctl.desired import Desired, ServiceRequest
+from faktctl.live import reach
 from faktctl.live import view as faktory_view
 from faktctl.platforms.engine.observe import Observed, ObservedContainer
 from faktctl.platforms.engine.plan import Plan, plan
@@ -182,8 +183,9 @@ def _look(
         saving = pool.submit(read_save, engine, server_name, time.time())
         looking = pool.submit(snapshot, engine, desired)
         server = inspected(engine, server_name)
+        tls = reach.tls_client(desired.tls)
         held = pool.submit(_reservations, engine, server, desired, password)
-        view = faktory_view.ask_info(engine, server, password, desired.network)
+        view = faktory_view.ask_info(engine, server, password, desired.network, tls=tls)
         observed = looking.result()
         last_save = saving.result()
         reservations = held.result()
@@ -215,6 +217,7 @@ def _reservations(
             server.ports,
             server.ip_addresses.get(desired.network),
             desired.dashboard_password or password,
+            reach.tls_client(desired.tls),
         )
     except FaktctlError as err:
         return {"error": str(err)}

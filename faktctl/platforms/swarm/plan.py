@@ -169,6 +169,11 @@ def translate(
     settings = desired.swarm
     if settings is None:
         raise SwarmPlanError("the spec has no swarm section")
+    if desired.tls is not None:
+        raise SwarmPlanError(
+            "server.tls is not translated for a swarm yet: the certificate would be missing "
+            "while workers dial tcp+tls://; use the engine platform, or set server.tls.mode: off"
+        )
     project = desired.project
     url = _worker_url(desired)
     secrets = [SecretObject("password", secret_name(project, "password", password), password)]
