@@ -227,7 +227,7 @@ def test_verify_loads_into_a_throwaway_server_and_cleans_up(
     selector: dict[str, str | list[str] | bool] = {
         "label": f"io.faktctl.backup-of={deployment.project}"
     }
-    assert docker_client.containers.list(all=True, filters=selector) == []
+    assert docker_client.containers.list(all=True, filters=selector, sparse=True) == []
     assert docker_client.volumes.list(filters=selector) == []
 
     listed = deployment.faktctl("backup", "list")

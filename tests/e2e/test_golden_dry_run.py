@@ -21,7 +21,7 @@ SWARM_IMAGE = "faktctl-test/faktory:1.10.0"  # tests/golden/inputs/swarm/faktory
 def _golden_objects(client: docker.DockerClient) -> list[str]:
     found = [
         f"container {c.name}"
-        for c in client.containers.list(all=True)
+        for c in client.containers.list(all=True, ignore_removed=True)
         if c.name is not None and c.name.startswith(golden.GOLDEN_PROJECT_PREFIX)
     ]
     found += [

@@ -196,7 +196,9 @@ def test_a_bad_swarm_service_fails_the_live_audit_with_the_right_ids(
         service.remove()
         wait_until(
             lambda: (
-                not client.containers.list(all=True, filters={"label": f"io.faktctl.bad={bad}"})
+                not client.containers.list(
+                    all=True, filters={"label": f"io.faktctl.bad={bad}"}, sparse=True
+                )
             ),
             90,
             "the bad service's containers to go",

@@ -52,7 +52,7 @@ def _remove_labelled(client: docker.DockerClient, session_id: str) -> list[str]:
     selector: dict[str, Any] = {"label": f"{labels.TEST}={session_id}"}
     problems: list[str] = []
     removals: list[tuple[str, Callable[[], list[Any]], Callable[[Any], None]]] = [
-        ("container", lambda: client.containers.list(all=True, filters=selector),
+        ("container", lambda: client.containers.list(all=True, filters=selector, sparse=True),
          lambda c: c.remove(force=True, v=True)),
         ("network", lambda: client.networks.list(filters=selector), lambda n: n.remove()),
         ("volume", lambda: client.volumes.list(filters=selector), lambda v: v.remove(force=True)),

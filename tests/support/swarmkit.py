@@ -63,7 +63,9 @@ def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             service.remove()  # type: ignore[no-untyped-call]
     deadline = time.monotonic() + 90
-    while client.containers.list(all=True, filters=selector) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if not client.containers.list(all=True, filters=selector, sparse=True):
+            break
         time.sleep(0.5)
     for secret in client.secrets.list(filters=selector):
         with contextlib.suppress(docker.errors.APIError):

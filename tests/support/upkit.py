@@ -110,7 +110,7 @@ def tear_down(deployment: Deployment) -> None:
     selector: dict[str, str | list[str] | bool] = {
         "label": [f"{labels.PROJECT}={deployment.project}"]
     }
-    for container in client.containers.list(all=True, filters=selector):
+    for container in client.containers.list(all=True, filters=selector, sparse=True):
         container.remove(force=True, v=True)
     for network in client.networks.list(filters=selector):
         network.remove()
