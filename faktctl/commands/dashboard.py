@@ -55,7 +55,14 @@ def run(file: Path | None, *, port: int, address: str, allow_remote: bool = Fals
     try:
         server = running_server(engine, loaded.spec.project)
         try:
-            relay = Relay(engine, str(server["Id"]), DASHBOARD_PORT, address, port)
+            relay = Relay(
+                engine,
+                str(server["Id"]),
+                DASHBOARD_PORT,
+                address,
+                port,
+                client_speaks_first=True,
+            )
         except OSError as exc:
             raise UsageError(
                 f"cannot listen on {address}:{port}: {exc.strerror or exc}",

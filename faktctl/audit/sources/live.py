@@ -735,7 +735,10 @@ def _relayed_probe(
         opened = stack.enter_context(relay(engine, container, protocol_port))  # type: ignore[arg-type]
         result = _protocol_probe(("127.0.0.1", opened.port), password, tls)
         if eff.web_enabled:
-            web = stack.enter_context(relay(engine, container, _port_of(eff.web_binding, 7420)))  # type: ignore[arg-type]
+            web_port = _port_of(eff.web_binding, 7420)
+            web = stack.enter_context(
+                relay(engine, container, web_port, client_speaks_first=True)  # type: ignore[arg-type]
+            )
             result = replace(result, **_web_probe(("127.0.0.1", web.port), tls))
     note = "relay into the swarm task's container"
     return replace(
