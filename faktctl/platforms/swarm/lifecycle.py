@@ -253,7 +253,10 @@ def _remove_rest(engine: Engine, project: str, network: str, volume: str | None)
     from faktctl.adapters.docker import swarm as docker_swarm
 
     removed = 0
-    if engine.network(network) is not None:
+    found_network = engine.network(network)
+    if found_network is not None and not labels.owns(found_network.get("Labels"), project):
+        ui.info(f"kept network {network}: it lacks faktctl's labels for this project")
+    elif found_network is not None:
         _retry(lambda: engine.remove_network(network), f"removing network {network}")
         ui.info(f"removed network {network}")
         removed += 1
