@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from faktctl.adapters.docker.api import RawDict
     from faktctl.adapters.docker.engine import Engine
     from faktctl.desired import Desired
+    from faktctl.live.containers import ProjectContainers
 
 
 class UpgradeFailed(OperationFailed):
@@ -496,14 +497,8 @@ def resume(
     reporter.step(f"resuming {facts.get('what', 'the upgrade')}, interrupted at `{step}`")
     helpers.remove_leftovers(engine, project, reporter.step)
     running = containers.find(engine, project)
-    for worker in running.with_role("worker"):
-        if deployment.is_running(worker):
-            reporter.step(f"stopping worker {deployment.name_of(worker)}")
-            engine.stop(str(worker["Id"]), timeout=deployment.DEFAULT_WORKER_STOP_S)
+    _stop_what_runs(engine, running, reporter, target)
     for server in running.with_role("server"):
-        if deployment.is_running(server):
-            reporter.step(f"stopping server {deployment.name_of(server)} (so Redis saves)")
-            engine.stop(str(server["Id"]), timeout=plan.preflight.grace_s)
         engine.remove(str(server["Id"]), force=True)
     safety = find_backup(Path(plan.preflight.destination), project, str(facts["safety"]))
     upgrader = Upgrader(engine, desired, target, reporter, timeout, journal)
@@ -516,3 +511,21 @@ def resume(
     upgrader._step("keys")
     report = upgrader._keys_at_rest(plan, at_rest_on, found.workers, safety, found)
     return upgrader._replace(plan, found, safety, report)
+
+
+def _stop_what_runs(
+    engine: Engine, running: ProjectContainers, reporter: Reporter, target: take.Target
+) -> None:
+    """Stop what an interrupted upgrade left running the way every stop does (the workers
+    quieted and drained through a live server, a fresh snapshot, then the server)."""
+    workers = [w for w in running.with_role("worker") if deployment.is_running(w)]
+    servers = [s for s in running.with_role("server") if deployment.is_running(s)]
+    if not servers:
+        for worker in workers:
+            reporter.step(f"stopping worker {deployment.name_of(worker)}")
+            engine.stop(str(worker["Id"]), timeout=deployment.DEFAULT_WORKER_STOP_S)
+        return
+    first, *others = servers
+    deployment.stop_in_order(engine, workers, first, reporter.step, target.password)
+    for other in others:
+        deployment.stop_in_order(engine, [], other, reporter.step)

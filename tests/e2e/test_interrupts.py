@@ -167,6 +167,8 @@ def test_an_interrupted_upgrade_is_found_and_finished_by_resume(
     resumed = deployment.faktctl("upgrade", "--resume")
     assert resumed.code == 0, resumed.output
     assert "found: the " in resumed.stderr and "was interrupted" in resumed.stderr
+    if step == "stopping":  # the old server still ran: stopped as every stop does
+        assert "fresh snapshot saved in" in resumed.stderr, resumed.stderr
 
     after_queues, after_scheduled, version = _counts(deployment)
     assert version == "1.10.0"
