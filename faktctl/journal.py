@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from faktctl.errors import OperationFailed
+from faktctl.errors import OperationFailed, UsageError
 from faktctl.fsutil import atomic_write
 
 # What a person is told each step left behind when the run stopped there.
@@ -123,6 +123,25 @@ def require_none(spec_dir: Path, project: str, doing: str) -> None:
         f"run `{found.resume_command()}` first: it finishes the {found.operation} or rolls it "
         f"back (the record is {record_path(spec_dir, project).name})",
     )
+
+
+def to_resume(spec_dir: Path, project: str, operation: str) -> tuple[Record, Journal] | None:
+    """What `<operation> --resume` finishes: the record and its journal, continued; None when
+    nothing is recorded. A record of another operation is refused with the right command."""
+    record = read(spec_dir, project)
+    if record is None:
+        return None
+    if record.operation != operation:
+        raise UsageError(
+            f"the interrupted operation is {_with_article(record.operation)}, "
+            f"not {_with_article(operation)}",
+            f"run `{record.resume_command()}`",
+        )
+    return record, Journal.resumed(spec_dir, project, record)
+
+
+def _with_article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 class Journal:

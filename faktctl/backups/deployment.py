@@ -541,6 +541,7 @@ class SwarmPause:
         for worker in self.workers:
             self._wait_stopped(worker)
         server = self.server_service
+        say(save_before_stop(partial(self.engine.exec, str(self.server["Id"]))))
         say(
             f"scaling the server service {server.name} to 0 "
             f"(grace period {server.grace_s:g}s, so Redis saves)"

@@ -109,17 +109,12 @@ def _resume(file: Path | None, as_json: bool, timeout: float) -> int:
     project = open_project(file)
     target = safety_target(project)
     with project_lock(project.dir, target.project, "restore"):
-        record = journal.read(project.dir, target.project)
-        if record is None:
+        found = journal.to_resume(project.dir, target.project, "restore")
+        if found is None:
             ui.info("no interrupted restore to resume: nothing to do")
             return ExitCode.OK
-        if record.operation != "restore":
-            raise UsageError(
-                f"the interrupted operation is an {record.operation}, not a restore",
-                f"run `{record.resume_command()}`",
-            )
+        record, resumed = found
         ui.info(f"found: {record.describe()}")
-        resumed = journal.Journal.resumed(project.dir, target.project, record)
         with engine_session() as engine:
             outcome = resume_restore(engine, target, resumed, ui.ConsoleReporter(), timeout)
     for problem in outcome.worker_problems:

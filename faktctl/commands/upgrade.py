@@ -108,17 +108,12 @@ def _resume(
     from faktctl.lock import project_lock
 
     with project_lock(project.dir, target.project, "upgrade"):
-        record = journal.read(project.dir, target.project)
-        if record is None:
+        found = journal.to_resume(project.dir, target.project, "upgrade")
+        if found is None:
             ui.info("no interrupted upgrade to resume: nothing to do")
             return ExitCode.OK
-        if record.operation != "upgrade":
-            raise UsageError(
-                f"the interrupted operation is a {record.operation}, not an upgrade",
-                f"run `{record.resume_command()}`",
-            )
+        record, resumed = found
         ui.info(f"found: {record.describe()}")
-        resumed = journal.Journal.resumed(project.dir, target.project, record)
         with engine_session() as engine, _said_when_interrupted(resumed):
             from faktctl.upgrade import execute
 

@@ -328,6 +328,7 @@ def test_down_keeps_the_volume_unless_asked(deployment: SwarmDeployment) -> None
     volume = f"{deployment.project}_data"
     run = deployment.faktctl("down")
     assert run.code == 0, run.output
+    assert "fresh snapshot saved in" in run.stderr, run.stderr  # before the server's task stops
     assert not deployment.versions() and not deployment.secret_names()
     assert not deployment.client.networks.list(names=[f"{deployment.project}_default"])
     assert deployment.client.volumes.get(volume)

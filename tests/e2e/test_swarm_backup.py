@@ -117,6 +117,7 @@ def test_backup_then_lose_the_data_then_restore_brings_every_job_back(
     assert f"scheduled: 0 → {SCHEDULED}" in restore.stderr
     assert "scaling worker service" in restore.stderr
     assert "scaling the server service" in restore.stderr
+    assert "fresh snapshot saved in" in restore.stderr
     assert _sizes(deployment) == (JOBS, SCHEDULED)
     assert deployment.info()["faktory"]["queues"].get("later", 0) == 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from faktctl import journal
+from faktctl.errors import UsageError
 
 
 def test_a_step_is_on_disk_before_it_runs_and_done_removes_it(tmp_path: Path) -> None:
@@ -55,3 +56,19 @@ def test_resumed_keeps_the_facts_and_the_start(tmp_path: Path) -> None:
     assert found is not None
     again = journal.Journal.resumed(tmp_path, "shop", found)
     assert again.facts["at_rest"] == {"queues": {"a": 1}} and again.since == first.since
+
+
+def test_resume_finds_its_own_operation_and_names_the_command_for_another(
+    tmp_path: Path,
+) -> None:
+    assert journal.to_resume(tmp_path, "shop", "upgrade") is None
+    journal.Journal(tmp_path, "shop", "upgrade", {"safety": "s1"}).step("keys")
+    found = journal.to_resume(tmp_path, "shop", "upgrade")
+    assert found is not None
+    record, resumed = found
+    assert record.step == "keys" and resumed.facts["safety"] == "s1"
+    with pytest.raises(UsageError) as caught:
+        journal.to_resume(tmp_path, "shop", "restore")
+    line = caught.value.one_line()
+    assert "the interrupted operation is an upgrade, not a restore" in line
+    assert "run `faktctl upgrade --resume`" in line

@@ -231,12 +231,26 @@ def _remove_services(engine: Engine, project: str, loaded: LoadedSpec) -> int:
         found, key=lambda s: (s["Spec"].get("Labels") or {}).get(labels.ROLE) == "server"
     )
     for raw in ordered:
+        if (raw["Spec"].get("Labels") or {}).get(labels.ROLE) == "server":
+            _save_before_removal(engine, project)
         ui.info(f"removing service {raw['Spec']['Name']}")
         docker_swarm.remove_service(engine, str(raw["ID"]))
     if found:
         grace = loaded.spec.server.stop_grace_period.total_seconds()
         _wait_containers_gone(engine, project, grace + DOWN_EXTRA_WAIT_S)
     return len(found)
+
+
+def _save_before_removal(engine: Engine, project: str) -> None:
+    """A fresh snapshot from the server's task, when it runs on this node (elsewhere only its
+    own grace period protects the data), as every stop on one engine takes."""
+    from functools import partial
+
+    from faktctl.backups.savepoint import save_before_stop
+
+    selector = {**labels.owned(project), labels.ROLE: "server"}
+    for container in engine.containers(selector):
+        ui.info(save_before_stop(partial(engine.exec, str(container["Id"]))))
 
 
 def _wait_containers_gone(engine: Engine, project: str, timeout_s: float) -> None:
