@@ -27,8 +27,8 @@ from tests.support.producer import make_job
 from tests.support.swarmkit import (
     SwarmDeployment,
     new_swarm_deployment,
-    single_node_swarm,
     tear_down,
+    two_worker_tasks,
 )
 
 PARKED = "parked"  # no worker reads it: its jobs stay queued
@@ -44,25 +44,10 @@ def deployment(
     faktory_image: str,
     go_worker_image: str,
 ) -> Iterator[SwarmDeployment]:
-    with single_node_swarm(docker_client, test_session_id) as node:
-        made = new_swarm_deployment(
-            tmp_path_factory.mktemp("swarm-backup") / "project",
-            test_session_id,
-            docker_client,
-            node,
-            faktory_image,
-            f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
-        )
-        spec = made.spec()
-        spec["workers"] = spec["workers"][:1]
-        spec["workers"][0]["replicas"] = 2
-        spec["backup"] = {"destination": "backups", "keep": 5, "max_age": "1h"}
-        made.write_spec(spec)
-        try:
-            made.up()
-            yield made
-        finally:
-            tear_down(made)
+    folder = tmp_path_factory.mktemp("swarm-backup") / "project"
+    backup = {"backup": {"destination": "backups", "keep": 5, "max_age": "1h"}}
+    with two_worker_tasks(folder, docker_client, test_session_id, faktory_image, backup) as made:
+        yield made
 
 
 def _sizes(deployment: SwarmDeployment) -> tuple[int, int]:
@@ -75,10 +60,6 @@ def _backup(deployment: SwarmDeployment) -> Backup:
     assert run.code == 0, run.output
     path = Path(json.loads(run.stdout)["result"]["manifest"])
     return Backup(read_manifest(path), path)
-
-
-def _replicas(deployment: SwarmDeployment, name: str) -> int:
-    return int(deployment.service(name)["Spec"]["Mode"]["Replicated"]["Replicas"])
 
 
 def _running(deployment: SwarmDeployment, name: str) -> int:
@@ -122,7 +103,7 @@ def test_backup_then_lose_the_data_then_restore_brings_every_job_back(
     assert deployment.info()["faktory"]["queues"].get("later", 0) == 0
 
     # every service is back at its replicas, and `up` sees nothing to change
-    assert _replicas(deployment, "faktory") == 1 and _replicas(deployment, "go-worker") == 2
+    assert deployment.replicas("faktory") == 1 and deployment.replicas("go-worker") == 2
     wait_until(lambda: _running(deployment, "go-worker") == 2, 120, "the workers to run again")
     again = deployment.up()
     assert "up to date" in again.stderr, again.output

@@ -12,16 +12,10 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.support.images import GO_WORKER_REPO, go_worker_recipe_hash
 from tests.support.interrupt import Interruptible
 from tests.support.local import wait_until
 from tests.support.producer import make_job
-from tests.support.swarmkit import (
-    SwarmDeployment,
-    new_swarm_deployment,
-    single_node_swarm,
-    tear_down,
-)
+from tests.support.swarmkit import SwarmDeployment, two_worker_tasks
 
 PARKED = "parked"
 JOBS = 300
@@ -35,28 +29,9 @@ def deployment(
     faktory_image: str,
     go_worker_image: str,
 ) -> Iterator[SwarmDeployment]:
-    with single_node_swarm(docker_client, test_session_id) as node:
-        made = new_swarm_deployment(
-            tmp_path_factory.mktemp("swarm-interrupts") / "project",
-            test_session_id,
-            docker_client,
-            node,
-            faktory_image,
-            f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
-        )
-        spec = made.spec()
-        spec["workers"] = spec["workers"][:1]
-        spec["workers"][0]["replicas"] = 2
-        made.write_spec(spec)
-        try:
-            made.up()
-            yield made
-        finally:
-            tear_down(made)
-
-
-def _replicas(deployment: SwarmDeployment, name: str) -> int:
-    return int(deployment.service(name)["Spec"]["Mode"]["Replicated"]["Replicas"])
+    folder = tmp_path_factory.mktemp("swarm-interrupts") / "project"
+    with two_worker_tasks(folder, docker_client, test_session_id, faktory_image) as made:
+        yield made
 
 
 def _sizes(deployment: SwarmDeployment) -> tuple[int, int]:
@@ -84,7 +59,7 @@ def test_an_interrupted_swarm_restore_is_scaled_back_by_resume(
         run.wait_for(f"test pause at restore:{step}")
         code = run.end(sig)
         assert code in (130, -signal.SIGKILL), (case, run.stderr)
-        assert _replicas(deployment, "faktory") == 0 and _replicas(deployment, "go-worker") == 0
+        assert deployment.replicas("faktory") == 0 and deployment.replicas("go-worker") == 0
 
         status = deployment.faktctl("status")
         assert status.code == 1 and "faktctl restore --resume" in status.stdout, status.output
@@ -93,7 +68,7 @@ def test_an_interrupted_swarm_restore_is_scaled_back_by_resume(
 
         resumed = deployment.faktctl("restore", "--resume")
         assert resumed.code == 0, (case, resumed.output)
-        assert _replicas(deployment, "faktory") == 1 and _replicas(deployment, "go-worker") == 2
+        assert deployment.replicas("faktory") == 1 and deployment.replicas("go-worker") == 2
         if step == "starting":
             assert "is finished" in resumed.stderr, resumed.output
             assert _sizes(deployment) == (JOBS, 0)

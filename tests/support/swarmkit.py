@@ -95,6 +95,10 @@ class SwarmDeployment(SpecFolder):
         assert isinstance(attrs, dict)
         return attrs
 
+    def replicas(self, name: str) -> int:
+        """The replicas the service asks for (not how many run)."""
+        return int(self.service(name)["Spec"]["Mode"]["Replicated"]["Replicas"])
+
     def versions(self) -> dict[str, int]:
         selector = {"label": f"{labels.PROJECT}={self.project}"}
         return {
@@ -177,3 +181,36 @@ def new_swarm_deployment(
 def tear_down(deployment: SwarmDeployment) -> None:
     deployment.faktctl("down", "--volumes", "--yes")
     remove_swarm_objects(deployment.client, deployment.session_id)
+
+
+@contextlib.contextmanager
+def two_worker_tasks(
+    folder: Path,
+    client: docker.DockerClient,
+    session_id: str,
+    server_image: str,
+    spec_extra: dict[str, Any] | None = None,
+) -> Iterator[SwarmDeployment]:
+    """On a single-node swarm: the server and one Go worker service at 2 replicas, up for the
+    block and torn down after it (`spec_extra`: more top-level spec sections)."""
+    from tests.support.images import GO_WORKER_REPO, go_worker_recipe_hash
+
+    with single_node_swarm(client, session_id) as node:
+        made = new_swarm_deployment(
+            folder,
+            session_id,
+            client,
+            node,
+            server_image,
+            f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
+        )
+        spec = made.spec()
+        spec["workers"] = spec["workers"][:1]
+        spec["workers"][0]["replicas"] = 2
+        spec.update(spec_extra or {})
+        made.write_spec(spec)
+        try:
+            made.up()
+            yield made
+        finally:
+            tear_down(made)

@@ -191,7 +191,7 @@ def _terraform_definitions(
     line = text.count("\n", 0, start) + 1
     if rest.startswith("jsonencode("):
         inner_start = start + len("jsonencode(")
-        inner_end = _call_end(text, inner_start)
+        inner_end = hcljson.unmatched_close(text, inner_start)
         try:
             converted, unknown = hcljson.to_json(text[inner_start:inner_end])
         except hcljson.HclError as err:
@@ -232,22 +232,6 @@ def _terraform_definitions(
     if not isinstance(doc, LineList):
         raise UsageError(f"{shown}:{line}: container_definitions is not a list")
     return doc, attrs
-
-
-def _call_end(text: str, start: int) -> int:
-    depth = 1
-    index = start
-    while index < len(text):
-        char = text[index]
-        if char == '"':
-            match = re.compile(r'"(?:[^"\\]|\\.)*"').match(text, index)
-            index = match.end() if match else index + 1
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0:
-            return index
-        index += 1
-    return index
 
 
 def _without_blocks(body: str) -> str:

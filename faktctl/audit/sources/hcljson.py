@@ -31,12 +31,18 @@ class HclError(ValueError):
 
 def _expression(text: str, start: int) -> int:
     """The end of a Terraform expression starting at `start` (a reference or a call)."""
+    return unmatched_close(text, start, also_stop_at=",\n")
+
+
+def unmatched_close(text: str, start: int, also_stop_at: str = "") -> int:
+    """The index of the first closing bracket after `start` whose opener came before it (or of
+    a character of `also_stop_at` outside brackets); quoted strings are skipped whole."""
     depth = 0
     index = start
     while index < len(text):
         char = text[index]
         if char == '"':
-            match = re.compile(r'"(?:[^"\\]|\\.)*"').match(text, index)
+            match = _STRING.match(text, index)
             index = match.end() if match else index + 1
             continue
         if char in "([{":
@@ -45,10 +51,13 @@ def _expression(text: str, start: int) -> int:
             if depth == 0:
                 return index
             depth -= 1
-        elif char in ",\n" and depth == 0:
+        elif char in also_stop_at and depth == 0:
             return index
         index += 1
     return index
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def to_json(text: str) -> tuple[str, list[str]]:
