@@ -362,9 +362,10 @@ def dashboard(
     """Open the Faktory dashboard on http://127.0.0.1:7420 through the Docker engine API.
 
     Every connection runs `nc 127.0.0.1 7420` inside the server's container (like kubectl
-    port-forward), so the dashboard needs no published port (on a swarm it is never published).
-    Works for both platforms; the server's container must be on the engine faktctl reaches.
-    Ctrl-C closes the tunnel."""
+    port-forward; the image's `sh` and `nc`), so the dashboard needs no published port (on a
+    swarm it is never published). Works for both platforms; the server's container must be on
+    the engine faktctl reaches. With TLS on, the browser sees the server's certificate. Ctrl-C
+    closes the tunnel."""
     from faktctl.commands import dashboard as command
 
     raise typer.Exit(command.run(file, port=port, address=address, allow_remote=allow_remote))
