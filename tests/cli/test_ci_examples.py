@@ -210,6 +210,10 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 
 def try_repo(hooks: Path, home: Path, cwd: Path) -> Any:
+    return pre_commit(home, cwd, "try-repo", str(hooks), "--all-files", "--color", "never")
+
+
+def pre_commit(home: Path, cwd: Path, *args: str) -> Any:
     tool = provision.pre_commit()
     # the hook's environment installs faktctl and its dependencies from the wheelhouse the
     # suite itself was installed from (no package index)
@@ -227,7 +231,7 @@ def try_repo(hooks: Path, home: Path, cwd: Path) -> Any:
         "CI": "",
     }
     return subprocess.run(
-        tool.argv("try-repo", str(hooks), "--all-files", "--color", "never"),
+        tool.argv(*args),
         cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
 
@@ -256,6 +260,41 @@ def test_pre_commit_try_repo_runs_the_hooks(hook_repo: tuple[Path, Path], tmp_pa
     assert failed.returncode == 1
     assert re.search(r"^faktctl audit\.+Failed$", failed.stdout, re.M), failed.stdout
     assert "FKD001" in failed.stdout
+
+
+HAND_WRITTEN_COMPOSE = """\
+services:
+  faktory:
+    image: contribsys/faktory:1.9.4
+    ports: ["7419:7419", "7420:7420"]
+"""
+
+
+def test_the_audit_hook_with_args_audits_a_hand_written_compose_file(
+    hook_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    hooks, home = hook_repo
+    clone = project(tmp_path / "hand")
+    (clone / "deploy").mkdir()
+    (clone / "deploy" / "compose.yaml").write_text(HAND_WRITTEN_COMPOSE)
+    rev = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=hooks, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    config = {
+        "repos": [
+            {
+                "repo": str(hooks),
+                "rev": rev,
+                "hooks": [{"id": "faktctl-audit", "args": ["--compose", "deploy/compose.yaml"]}],
+            }
+        ]
+    }
+    (clone / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    git("add", "-A", cwd=clone)
+    done = pre_commit(home, clone, "run", "--all-files", "--color", "never")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"^faktctl audit\.+Failed$", done.stdout, re.M), done.stdout
+    assert "deploy/compose.yaml" in done.stdout and "FKD0" in done.stdout, done.stdout
 
 
 # --- shell completion --------------------------------------------------------------------------
