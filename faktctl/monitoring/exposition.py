@@ -25,6 +25,8 @@ class Sample:
 
 
 def _escape_label(value: str) -> str:
+    if "\\" not in value and "\n" not in value and '"' not in value:
+        return value
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -33,9 +35,9 @@ def _escape_help(text: str) -> str:
 
 
 def number(value: float) -> str:
-    if isinstance(value, int) or (
-        math.isfinite(value) and value == int(value) and abs(value) < 2**53
-    ):
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     if math.isnan(value):
         return "NaN"
@@ -45,8 +47,12 @@ def number(value: float) -> str:
 
 
 def _line(sample: Sample, family: Family) -> str:
-    names = [n for n in family.labels if n in sample.labels]
-    names += sorted(n for n in sample.labels if n not in family.labels)
+    labels = sample.labels
+    if tuple(labels) == family.labels:  # the usual case: the family's labels in its order
+        names: list[str] | tuple[str, ...] = family.labels
+    else:
+        names = [n for n in family.labels if n in labels]
+        names += sorted(n for n in labels if n not in family.labels)
     inner = ",".join(f'{n}="{_escape_label(sample.labels[n])}"' for n in names)
     return (
         f"{sample.name}{{{inner}}} {number(sample.value)}"

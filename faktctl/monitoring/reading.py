@@ -46,6 +46,9 @@ class Reading:
     backup_max_age_s: float | None = None
     failed_parts: tuple[str, ...] = ()  # PARTS that could not be read this time
     duration_s: float = 0.0
+    # part -> seconds since it was read (under --listen "data" and "workers" are read every
+    # faktctl.monitoring.collect.REFRESH_S, not on every scrape)
+    part_ages: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def up(self) -> bool:
@@ -112,6 +115,8 @@ def samples(reading: Reading, errors_total: Mapping[str, int]) -> list[Sample]:
         add("faktory_reservations_orphaned", reading.orphans[0])
         add("faktory_reservations_orphaned_oldest_seconds", round(reading.orphans[1], 3))
     add("faktory_scrape_duration_seconds", round(reading.duration_s, 6))
+    for part, age in sorted(reading.part_ages.items()):
+        add("faktory_scrape_part_age_seconds", round(age, 3), part=part)
     for part in PARTS:
         add("faktory_scrape_errors_total", errors_total.get(part, 0), part=part)
     return out

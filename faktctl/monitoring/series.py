@@ -15,6 +15,8 @@ from typing import Literal
 Kind = Literal["gauge", "counter", "info"]
 PREFIX = "faktory_"
 CONNECTION_LIMIT = 2000  # Faktory OSS refuses connections past 2000 (server/config.go, 1.9.0+)
+# under --listen: how often the data and workers parts are read again (in the background)
+REFRESH_S = 10
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,15 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "Seconds this scrape took to read the engine, the server and the backups.",
         P,
+        "scrape",
+    ),
+    Family(
+        "faktory_scrape_part_age_seconds",
+        "gauge",
+        "Seconds since faktctl read the part this scrape reports (part is data or workers): "
+        "0 for `faktctl metrics` and --textfile; under --listen these parts are read again "
+        f"in the background every {REFRESH_S} s, and their ages count on in between.",
+        (*P, "part"),
         "scrape",
     ),
     Family(
