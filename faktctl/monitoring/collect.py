@@ -194,8 +194,10 @@ class Session:
         around: Around,
         backups: tuple[BackupState, ...],
         failed: list[str],
+        *,
+        fresh: bool = False,  # `around` was read by this scrape
     ) -> Reading:
-        since, last_save, orphans = around.at(time.monotonic())
+        since, last_save, orphans = around.at(around.read_at if fresh else time.monotonic())
         return Reading(
             self._target.project,
             "ok",
@@ -246,7 +248,7 @@ class Session:
         if isinstance(asked, str):
             return failure(reason_of(asked), asked, "server")
         view, latencies = asked
-        return self._reading(view, latencies, around, backups, failed)
+        return self._reading(view, latencies, around, backups, failed, fresh=True)
 
     def _connect(
         self, engine: Engine, server: Mapping[str, Any]
