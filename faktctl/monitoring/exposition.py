@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from faktctl.monitoring.series import BY_NAME, FAMILIES, Family
 
@@ -17,8 +17,7 @@ TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: a scrape makes two for each queue
     name: str  # a family's name (faktctl.monitoring.series)
     labels: Mapping[str, str]
     value: float
@@ -53,7 +52,7 @@ def _line(sample: Sample, family: Family) -> str:
     else:
         names = [n for n in family.labels if n in labels]
         names += sorted(n for n in labels if n not in family.labels)
-    inner = ",".join(f'{n}="{_escape_label(sample.labels[n])}"' for n in names)
+    inner = ",".join([f'{n}="{_escape_label(labels[n])}"' for n in names])
     return (
         f"{sample.name}{{{inner}}} {number(sample.value)}"
         if inner
