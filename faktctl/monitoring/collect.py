@@ -245,8 +245,16 @@ class Session:
             asked = self._connect(engine, server)
             around = reading_around.result()
         self._around = around
-        if isinstance(asked, str):
-            return failure(reason_of(asked), asked, "server")
+        if isinstance(asked, str):  # the container runs: its data and workers are still told
+            reading = self._reading(
+                faktory_view.unreachable(asked),
+                None,
+                around,
+                backups,
+                ["server", *failed],
+                fresh=True,
+            )
+            return replace(reading, reason=reason_of(asked))
         view, latencies = asked
         return self._reading(view, latencies, around, backups, failed, fresh=True)
 
