@@ -182,7 +182,7 @@ def info_and_latency(
     faktory = info.get("faktory")
     queues = faktory.get("queues") if isinstance(faktory, dict) else None
     names = sorted(str(q) for q in queues) if isinstance(queues, dict) else []
-    names = [n for n in names if n and not any(c.isspace() for c in n)]
+    names = [n for n in names if n.split() == [n]]  # no whitespace: one word of the line
     missing = [n for n in names if n not in latencies]
     if missing:
         latencies.update(conn.queue_latency(missing))

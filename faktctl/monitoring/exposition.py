@@ -69,18 +69,24 @@ def render(samples: Iterable[Sample], *, openmetrics: bool = False) -> str:
         grouped[sample.name].append(sample)
     lines: list[str] = []
     for family in FAMILIES:
-        if openmetrics:
-            kind = family.kind
-            shown = family.family_name
-        else:
-            kind = "gauge" if family.kind == "info" else family.kind
-            shown = family.name
-        lines.append(f"# HELP {shown} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {shown} {kind}")
+        lines += _HEADERS[openmetrics][family.name]
         lines += [_line(s, family) for s in grouped[family.name]]
     if openmetrics:
         lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+def _header(family: Family, openmetrics: bool) -> tuple[str, str]:
+    if openmetrics:
+        kind = family.kind
+        shown = family.family_name
+    else:
+        kind = "gauge" if family.kind == "info" else family.kind
+        shown = family.name
+    return f"# HELP {shown} {_escape_help(family.help)}", f"# TYPE {shown} {kind}"
+
+
+_HEADERS = {om: {f.name: _header(f, om) for f in FAMILIES} for om in (False, True)}
 
 
 def negotiate(accept: str | None) -> bool:

@@ -78,11 +78,16 @@ def samples(reading: Reading, errors_total: Mapping[str, int]) -> list[Sample]:
     add("faktory_up_reason_info", 1, reason=reading.reason)
     if reading.up:
         _server(add, view)
-        for queue, size in view.queues.items():
-            add("faktory_queue_jobs", size, queue=queue)
+        name = reading.project  # two series per queue: made here without `add`'s merging
+        out += [
+            Sample("faktory_queue_jobs", {"project": name, "queue": q}, float(size))
+            for q, size in view.queues.items()
+        ]
         add("faktory_queue_latency_available", 0 if reading.latencies is None else 1)
-        for queue, seconds in sorted((reading.latencies or {}).items()):
-            add("faktory_queue_latency_seconds", seconds, queue=queue)
+        out += [
+            Sample("faktory_queue_latency_seconds", {"project": name, "queue": q}, float(age))
+            for q, age in sorted((reading.latencies or {}).items())
+        ]
         for name, size in view.sets.items():
             add("faktory_set_jobs", size, set=name)
         add("faktory_jobs_processed_total", view.processed)
