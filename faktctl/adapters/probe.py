@@ -111,9 +111,13 @@ class _Wire:
         self.timeout = timeout
 
     def send_line(self, line: str) -> None:
+        self.send_lines([line])
+
+    def send_lines(self, lines: list[str]) -> None:
+        """Several command lines in one write (their replies come back in order)."""
         try:
             self._sock.settimeout(self.timeout)
-            self._sock.sendall(line.encode("utf-8") + _CRLF)
+            self._sock.sendall(b"".join(line.encode("utf-8") + _CRLF for line in lines))
         except OSError as exc:
             raise ProbeError(f"{self.endpoint}: send failed: {_describe(exc)}") from exc
 
@@ -372,14 +376,23 @@ class FaktoryConnection:
         if not queues:
             return {}
         wire = self._require_wire()
-        document = _json_object(
-            self.command("QUEUE", "LATENCY " + " ".join(queues)), wire.endpoint, "QUEUE LATENCY"
+        return _latencies(
+            _json_object(
+                self.command("QUEUE", "LATENCY " + " ".join(queues)), wire.endpoint, "QUEUE LATENCY"
+            )
         )
-        latencies: dict[str, float] = {}
-        for name, value in document.items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                latencies[str(name)] = float(value)
-        return latencies
+
+    def info_and_queue_latency(self, queues: list[str]) -> tuple[dict[str, Any], dict[str, float]]:
+        """INFO and ``QUEUE LATENCY q1 q2 ...`` written together: one round trip. Both replies
+        are read before an ``-ERR`` of the second raises (:class:`ServerError`), so the
+        connection stays usable."""
+        if not queues:
+            return self.info(), {}
+        wire = self._require_wire()
+        wire.send_lines(["INFO", "QUEUE LATENCY " + " ".join(queues)])
+        info = _json_object(_read_reply(wire), wire.endpoint, "INFO")
+        latency = _json_object(_read_reply(wire), wire.endpoint, "QUEUE LATENCY")
+        return info, _latencies(latency)
 
     def close(self) -> None:
         """Send END (best effort) and close the socket; safe to call twice."""
@@ -388,6 +401,14 @@ class FaktoryConnection:
         _send_end(self._wire)
         self._wire.close()
         self._wire = None
+
+
+def _latencies(document: dict[str, Any]) -> dict[str, float]:
+    latencies: dict[str, float] = {}
+    for name, value in document.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            latencies[str(name)] = float(value)
+    return latencies
 
 
 def _json_object(reply: str | None, endpoint: str, verb: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from faktctl.project import open_project
 
 if TYPE_CHECKING:
     from faktctl.adapters.docker.engine import Engine
-    from faktctl.monitoring.collect import Target
+    from faktctl.monitoring.collect import Session
     from faktctl.monitoring.serve import SharedRead
 
 DEFAULT_LISTEN = "127.0.0.1:9386"
@@ -63,18 +63,17 @@ class _Engine:
             self._engine = None
 
 
-def _shared(target: Target, engine: _Engine, timeout: float) -> SharedRead:
-    from faktctl.monitoring import collect
+def _shared(session: Session, engine: _Engine, project: str, timeout: float) -> SharedRead:
     from faktctl.monitoring.reading import Reading
     from faktctl.monitoring.serve import SharedRead
 
     def read() -> Reading:
-        reading = collect.read(engine.get(), target, timeout=timeout)
+        reading = session.read(engine.get())
         if reading.reason == "engine":
             engine.reset()
         return reading
 
-    return SharedRead(read, target.project, timeout)
+    return SharedRead(read, project, timeout)
 
 
 def run(
@@ -88,7 +87,7 @@ def run(
     install: bool,
     out: Path | None,
 ) -> int:
-    from faktctl.monitoring.collect import Target
+    from faktctl.monitoring.collect import Session, Target
 
     if textfile is not None and listen is not None:
         raise UsageError("use --textfile or --listen, not both")
@@ -103,13 +102,15 @@ def run(
                         listen, allow_remote, timeout, out)  # fmt: skip
     target = Target.of(project)
     engine = _Engine()
-    shared = _shared(target, engine, timeout)
+    session = Session(target, timeout)
+    shared = _shared(session, engine, target.project, timeout)
     try:
         if address is not None:
             return _serve(shared, *address)
         accept = "application/openmetrics-text" if openmetrics else None
         _, text = shared.exposition(accept)
     finally:
+        session.close()
         engine.reset()
     if textfile is None:
         ui.data(text.rstrip("\n"))

@@ -157,23 +157,36 @@ def read_info(endpoint: Endpoint, password: SecretStr, timeout: float) -> dict[s
 def read_info_and_latency(
     endpoint: Endpoint, password: SecretStr, timeout: float
 ) -> tuple[dict[str, Any], dict[str, float] | None]:
-    """INFO and `QUEUE LATENCY` of every queue INFO names, over one connection. The latencies
-    are None on a server too old to answer (faktctl.faktory.versions.has_queue_latency);
-    probe.ProbeError when the server cannot be read."""
+    """INFO and `QUEUE LATENCY` of every queue INFO names, over one connection (see
+    `info_and_latency`); probe.ProbeError when the server cannot be read."""
     with probe.FaktoryConnection(
         endpoint.host, endpoint.port, password, timeout=timeout, tls=endpoint.tls
     ) as conn:
-        info = conn.info()
-        server = info.get("server")
-        text = server.get("faktory_version") if isinstance(server, dict) else None
-        version = versions.parse_version(str(text)) if text is not None else None
-        if version is None or not versions.has_queue_latency(version):
-            return info, None
-        faktory = info.get("faktory")
-        queues = faktory.get("queues") if isinstance(faktory, dict) else None
-        names = sorted(str(q) for q in queues) if isinstance(queues, dict) else []
-        names = [n for n in names if n and not any(c.isspace() for c in n)]
-        return info, conn.queue_latency(names)
+        return info_and_latency(conn)
+
+
+def info_and_latency(
+    conn: probe.FaktoryConnection, known: Iterable[str] = ()
+) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """INFO and the latency of every queue it names, on an open connection. The latencies are
+    None on a server too old to answer (faktctl.faktory.versions.has_queue_latency). `known`:
+    queues of an earlier answer of this server, asked in the same write as INFO, so a
+    connection kept open reads both in one round trip while no queue appears."""
+    asked = sorted(known)
+    info, latencies = conn.info_and_queue_latency(asked) if asked else (conn.info(), {})
+    server = info.get("server")
+    text = server.get("faktory_version") if isinstance(server, dict) else None
+    version = versions.parse_version(str(text)) if text is not None else None
+    if version is None or not versions.has_queue_latency(version):
+        return info, None
+    faktory = info.get("faktory")
+    queues = faktory.get("queues") if isinstance(faktory, dict) else None
+    names = sorted(str(q) for q in queues) if isinstance(queues, dict) else []
+    names = [n for n in names if n.split() == [n]]  # no whitespace: one word of the line
+    missing = [n for n in names if n not in latencies]
+    if missing:
+        latencies.update(conn.queue_latency(missing))
+    return info, {n: latencies[n] for n in names if n in latencies}
 
 
 def log_tail(

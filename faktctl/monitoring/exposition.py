@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from faktctl.monitoring.series import BY_NAME, FAMILIES, Family
 
@@ -17,14 +17,15 @@ TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: a scrape makes two for each queue
     name: str  # a family's name (faktctl.monitoring.series)
     labels: Mapping[str, str]
     value: float
 
 
 def _escape_label(value: str) -> str:
+    if "\\" not in value and "\n" not in value and '"' not in value:
+        return value
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -33,9 +34,9 @@ def _escape_help(text: str) -> str:
 
 
 def number(value: float) -> str:
-    if isinstance(value, int) or (
-        math.isfinite(value) and value == int(value) and abs(value) < 2**53
-    ):
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     if math.isnan(value):
         return "NaN"
@@ -45,9 +46,13 @@ def number(value: float) -> str:
 
 
 def _line(sample: Sample, family: Family) -> str:
-    names = [n for n in family.labels if n in sample.labels]
-    names += sorted(n for n in sample.labels if n not in family.labels)
-    inner = ",".join(f'{n}="{_escape_label(sample.labels[n])}"' for n in names)
+    labels = sample.labels
+    if tuple(labels) == family.labels:  # the usual case: the family's labels in its order
+        names: list[str] | tuple[str, ...] = family.labels
+    else:
+        names = [n for n in family.labels if n in labels]
+        names += sorted(n for n in labels if n not in family.labels)
+    inner = ",".join([f'{n}="{_escape_label(labels[n])}"' for n in names])
     return (
         f"{sample.name}{{{inner}}} {number(sample.value)}"
         if inner
@@ -64,18 +69,24 @@ def render(samples: Iterable[Sample], *, openmetrics: bool = False) -> str:
         grouped[sample.name].append(sample)
     lines: list[str] = []
     for family in FAMILIES:
-        if openmetrics:
-            kind = family.kind
-            shown = family.family_name
-        else:
-            kind = "gauge" if family.kind == "info" else family.kind
-            shown = family.name
-        lines.append(f"# HELP {shown} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {shown} {kind}")
+        lines += _HEADERS[openmetrics][family.name]
         lines += [_line(s, family) for s in grouped[family.name]]
     if openmetrics:
         lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+def _header(family: Family, openmetrics: bool) -> tuple[str, str]:
+    if openmetrics:
+        kind = family.kind
+        shown = family.family_name
+    else:
+        kind = "gauge" if family.kind == "info" else family.kind
+        shown = family.name
+    return f"# HELP {shown} {_escape_help(family.help)}", f"# TYPE {shown} {kind}"
+
+
+_HEADERS = {om: {f.name: _header(f, om) for f in FAMILIES} for om in (False, True)}
 
 
 def negotiate(accept: str | None) -> bool:

@@ -46,6 +46,9 @@ class Reading:
     backup_max_age_s: float | None = None
     failed_parts: tuple[str, ...] = ()  # PARTS that could not be read this time
     duration_s: float = 0.0
+    # part -> seconds since it was read (under --listen "data" and "workers" are read every
+    # faktctl.monitoring.collect.REFRESH_S, not on every scrape)
+    part_ages: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def up(self) -> bool:
@@ -75,11 +78,16 @@ def samples(reading: Reading, errors_total: Mapping[str, int]) -> list[Sample]:
     add("faktory_up_reason_info", 1, reason=reading.reason)
     if reading.up:
         _server(add, view)
-        for queue, size in view.queues.items():
-            add("faktory_queue_jobs", size, queue=queue)
+        name = reading.project  # two series per queue: made here without `add`'s merging
+        out += [
+            Sample("faktory_queue_jobs", {"project": name, "queue": q}, float(size))
+            for q, size in view.queues.items()
+        ]
         add("faktory_queue_latency_available", 0 if reading.latencies is None else 1)
-        for queue, seconds in sorted((reading.latencies or {}).items()):
-            add("faktory_queue_latency_seconds", seconds, queue=queue)
+        out += [
+            Sample("faktory_queue_latency_seconds", {"project": name, "queue": q}, float(age))
+            for q, age in sorted((reading.latencies or {}).items())
+        ]
         for name, size in view.sets.items():
             add("faktory_set_jobs", size, set=name)
         add("faktory_jobs_processed_total", view.processed)
@@ -112,6 +120,8 @@ def samples(reading: Reading, errors_total: Mapping[str, int]) -> list[Sample]:
         add("faktory_reservations_orphaned", reading.orphans[0])
         add("faktory_reservations_orphaned_oldest_seconds", round(reading.orphans[1], 3))
     add("faktory_scrape_duration_seconds", round(reading.duration_s, 6))
+    for part, age in sorted(reading.part_ages.items()):
+        add("faktory_scrape_part_age_seconds", round(age, 3), part=part)
     for part in PARTS:
         add("faktory_scrape_errors_total", errors_total.get(part, 0), part=part)
     return out

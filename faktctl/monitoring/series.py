@@ -15,6 +15,9 @@ from typing import Literal
 Kind = Literal["gauge", "counter", "info"]
 PREFIX = "faktory_"
 CONNECTION_LIMIT = 2000  # Faktory OSS refuses connections past 2000 (server/config.go, 1.9.0+)
+# under --listen: how often the data and workers parts are read again (in the background)
+REFRESH_S = 10
+_EVERY = f" Under --listen read every {REFRESH_S} s (faktory_scrape_part_age_seconds)."
 
 
 @dataclass(frozen=True)
@@ -112,28 +115,28 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "faktory_data_last_save_age_seconds",
         "gauge",
-        "Seconds since the last successful snapshot of the data (faktory.rdb).",
+        "Seconds since the last successful snapshot of the data (faktory.rdb)." + _EVERY,
         P,
         "data",
     ),
     Family(
         "faktory_data_last_bgsave_ok",
         "gauge",
-        "1 when Redis's last background save succeeded, else 0.",
+        "1 when Redis's last background save succeeded, else 0." + _EVERY,
         P,
         "data",
     ),
     Family(
         "faktory_data_save_in_progress",
         "gauge",
-        "1 while Redis writes a snapshot, else 0.",
+        "1 while Redis writes a snapshot, else 0." + _EVERY,
         P,
         "data",
     ),
     Family(
         "faktory_data_changes_since_save",
         "gauge",
-        "Writes not in the snapshot on disk yet.",
+        "Writes not in the snapshot on disk yet." + _EVERY,
         P,
         "data",
     ),
@@ -193,7 +196,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "faktory_worker_containers_running",
         "gauge",
-        "Running containers of the worker service on the engine faktctl reaches.",
+        "Running containers of the worker service on the engine faktctl reaches." + _EVERY,
         (*P, "worker"),
         "workers",
     ),
@@ -201,14 +204,14 @@ FAMILIES: tuple[Family, ...] = (
         "faktory_worker_processes",
         "gauge",
         "Worker processes the server lists (its dashboard's /busy page) per worker service; "
-        "worker is empty for a process in no container of the project.",
+        "worker is empty for a process in no container of the project." + _EVERY,
         (*P, "worker"),
         "workers",
     ),
     Family(
         "faktory_worker_busy_jobs",
         "gauge",
-        "Jobs the worker service's processes are running now (the busy count).",
+        "Jobs the worker service's processes are running now (the busy count)." + _EVERY,
         (*P, "worker"),
         "workers",
     ),
@@ -216,14 +219,14 @@ FAMILIES: tuple[Family, ...] = (
         "faktory_reservations_orphaned",
         "gauge",
         "Jobs reserved by a process the server no longer lists (a crashed worker): "
-        "`faktctl rescue` hands them back.",
+        "`faktctl rescue` hands them back." + _EVERY,
         P,
         "workers",
     ),
     Family(
         "faktory_reservations_orphaned_oldest_seconds",
         "gauge",
-        "Seconds since the oldest orphaned reservation was made (0 with none).",
+        "Seconds since the oldest orphaned reservation was made (0 with none)." + _EVERY,
         P,
         "workers",
     ),
@@ -233,6 +236,15 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "Seconds this scrape took to read the engine, the server and the backups.",
         P,
+        "scrape",
+    ),
+    Family(
+        "faktory_scrape_part_age_seconds",
+        "gauge",
+        "Seconds since faktctl read the part this scrape reports (part is data or workers): "
+        "0 for `faktctl metrics` and --textfile; under --listen these parts are read again "
+        f"in the background every {REFRESH_S} s, and their ages count on in between.",
+        (*P, "part"),
         "scrape",
     ),
     Family(

@@ -9,6 +9,7 @@ still serves the next scrape if it finishes by then.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,8 @@ class SharedRead:
         self._lock = threading.Lock()
         self._running: Future[Reading] | None = None
         self._errors = ErrorCounts()
+        self._asked: queue.SimpleQueue[Future[Reading]] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
 
     def _start(self) -> Future[Reading]:
         with self._lock:
@@ -35,8 +38,17 @@ class SharedRead:
                 return self._running
             future: Future[Reading] = Future()
             self._running = future
+            if self._reader is None:  # one thread reads for every scrape: none started per scrape
+                self._reader = threading.Thread(
+                    target=self._reads, name="faktctl-metrics-read", daemon=True
+                )
+                self._reader.start()
+        self._asked.put(future)
+        return future
 
-        def work() -> None:
+    def _reads(self) -> None:
+        while True:
+            future = self._asked.get()
             try:
                 future.set_result(self._read())
             except BaseException as exc:  # a bug in a read must not hang every later scrape
@@ -44,9 +56,6 @@ class SharedRead:
             finally:
                 with self._lock:
                     self._running = None
-
-        threading.Thread(target=work, name="faktctl-metrics-read", daemon=True).start()
-        return future
 
     def reading(self) -> Reading:
         started = time.monotonic()

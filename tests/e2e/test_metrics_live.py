@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from faktctl.monitoring.series import REFRESH_S
 from tests.support.e2e_fixtures import FAKTORY_OLD_VERSION, FAKTORY_VERSION
 from tests.support.local import free_port, wait_until
 from tests.support.producer import make_job
@@ -159,6 +160,7 @@ def test_listen_serves_openmetrics_and_says_up_0_once_the_server_stops(
             assert f'faktory_queue_jobs{{{p},queue="{queue}"}} {count}' in body
         kind, body = scrape()
         assert kind.startswith("text/plain; version=0.0.4")
+        _follows_the_server(deployment, scrape)
         server = next(iter(deployment.containers("faktory")))
         deployment.client.api.stop(server, timeout=30)
         started = time.monotonic()
@@ -168,6 +170,39 @@ def test_listen_serves_openmetrics_and_says_up_0_once_the_server_stops(
         assert f'faktory_up_reason_info{{{p},reason="not_running"}} 1' in body
         assert "# TYPE faktory_queue_jobs gauge" in body  # the families are still declared
     assert deployment.password not in (tmp_path / "faktctl.log").read_text()
+
+
+def _follows_the_server(deployment: Deployment, scrape: Callable[[], tuple[str, str]]) -> None:
+    """Scrapes over the connection `--listen` keeps equal INFO read over the wire, also after
+    jobs arrive in a new queue; the data part, read in the background every REFRESH_S, ages
+    with the clock in between and is read again once that old, and says what the server
+    says."""
+    p = f'project="{deployment.project}"'
+    with deployment.connect() as conn:
+        conn.push(make_job("MetricsJob", [], queue="metrics-late"))
+        info = conn.info()
+    got = _values(scrape()[1])
+    for queue in (*PUSHED, "metrics-late"):
+        assert got[f'faktory_queue_jobs{{{p},queue="{queue}"}}'] == info["faktory"]["queues"][queue]
+        assert got[f'faktory_queue_latency_seconds{{{p},queue="{queue}"}}'] > 0
+    for name in ("scheduled", "retries", "dead", "working"):
+        assert got[f'faktory_set_jobs{{{p},set="{name}"}}'] == info["faktory"]["sets"][name]
+    assert got[f"faktory_data_last_bgsave_ok{{{p}}}"] == 1
+    age = f"faktory_data_last_save_age_seconds{{{p}}}"
+    part = f'faktory_scrape_part_age_seconds{{{p},part="data"}}'
+    assert 0 <= got[part] < REFRESH_S + 5
+    time.sleep(2)
+    later = _values(scrape()[1])
+    if later[part] > got[part] and age in got:  # the same read of the data: its age went on
+        assert later[age] - got[age] == pytest.approx(later[part] - got[part], abs=0.2)
+    wait_until(lambda: _values(scrape()[1])[part] < 2, REFRESH_S + 15, "the data read again")
+    once = _values(deployment.faktctl("metrics").stdout)
+    assert once[part] == 0
+    now = _values(scrape()[1])
+    assert now[f"faktory_data_last_bgsave_ok{{{p}}}"] == once[f"faktory_data_last_bgsave_ok{{{p}}}"]
+    if age in now and age in once:  # absent before the first save; a save since the
+        # background read makes it older by up to REFRESH_S
+        assert -3 < now[age] - once[age] < REFRESH_S + 5
 
 
 def _answers(url: str) -> bool:

@@ -282,3 +282,25 @@ def test_the_listen_unit_restarts_and_the_textfile_unit_has_a_timer() -> None:
     assert "Type=oneshot" in files["faktctl-metrics-demo.service"]
     assert "OnCalendar=minutely" in files["faktctl-metrics-demo.timer"]
     assert "systemctl enable --now faktctl-metrics-demo.timer" in units.enable_commands(textfile)
+
+
+def test_parts_read_in_the_background_age_on_and_say_how_old_they_are() -> None:
+    from faktctl.monitoring.collect import Around
+
+    save = LastSave(age_s=42.0, status="ok", changes_since=3)
+    around = Around("c1", 100.0, {"go": 2}, {"go": (2, 0)}, (1, 30.0), save, ())
+    since, aged, orphans = around.at(107.5)
+    assert since == 7.5
+    assert aged.age_s == 49.5 and aged.status == "ok"
+    assert orphans == (1, 37.5)
+    assert around.at(99.0)[0] == 0.0  # never negative
+    assert around.at(110.0)[2] == (1, 40.0)
+    assert Around("c1", 100.0, None, None, (0, 0.0), LastSave(error="no"), ()).at(110.0)[1:] == (
+        LastSave(error="no"),
+        (0, 0.0),
+    )
+    text = render(samples(_up_reading(part_ages={"data": 7.5, "workers": 7.5}), {}))
+    got = _values(text)
+    assert got['faktory_scrape_part_age_seconds{project="demo",part="data"}'] == 7.5
+    assert got['faktory_scrape_part_age_seconds{project="demo",part="workers"}'] == 7.5
+    assert "faktory_scrape_part_age_seconds{" not in render(samples(_up_reading(), {}))

@@ -104,16 +104,30 @@ def read_at(
 def read(
     engine: Engine, container: Mapping[str, Any], desired: Desired, password: SecretStr
 ) -> Orphans:
-    """`read_at` for a server container as the engine's inspect gives it."""
+    """`read_at` for a server container as the engine's inspect gives it. A swarm task with
+    no dashboard published (the swarm default) is read through a relay into its container
+    (faktctl.adapters.docker.tunnel), as its port 7419 is."""
+    from faktctl.backups.deployment import swarm_service_of
+    from faktctl.desired import DASHBOARD_PORT
     from faktctl.platforms.engine.observe import published_ports
 
+    ports = published_ports(container)
+    web_password = desired.dashboard_password or password
+    tls = reach.tls_client(desired.tls)
+    if swarm_service_of(container) and not any(p.container_port == DASHBOARD_PORT for p in ports):
+        from faktctl.adapters.docker.tunnel import relay
+
+        with relay(engine, str(container["Id"]), DASHBOARD_PORT) as opened:
+            dashboard = reach.Endpoint("127.0.0.1", opened.port, tls)
+            seen = processes.look(engine, str(container["Id"]), dashboard, web_password)
+        return Orphans(seen.now, seen.processes, seen.reservations)
     return read_at(
         engine,
         str(container["Id"]),
-        published_ports(container),
+        ports,
         _network_ip(container, desired.network),
-        desired.dashboard_password or password,
-        reach.tls_client(desired.tls),
+        web_password,
+        tls,
     )
 
 
