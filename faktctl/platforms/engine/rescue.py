@@ -117,7 +117,9 @@ def read(
     if swarm_service_of(container) and not any(p.container_port == DASHBOARD_PORT for p in ports):
         from faktctl.adapters.docker.tunnel import relay
 
-        with relay(engine, str(container["Id"]), DASHBOARD_PORT) as opened:
+        with relay(
+            engine, str(container["Id"]), DASHBOARD_PORT, client_speaks_first=True
+        ) as opened:
             dashboard = reach.Endpoint("127.0.0.1", opened.port, tls)
             seen = processes.look(engine, str(container["Id"]), dashboard, web_password)
         return Orphans(seen.now, seen.processes, seen.reservations)
