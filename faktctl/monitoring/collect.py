@@ -322,7 +322,8 @@ def read_around(
         processes, orphans = _processes(engine, server, target, running)
         last_save = saving.result()
     failed = []
-    if last_save.error is not None:
+    # Redis answered but nothing was ever saved (a new server): no snapshot age, not an error
+    if last_save.error is not None and last_save.status is None:
         failed.append("data")
     if running is None or processes is None:
         failed.append("workers")

@@ -115,7 +115,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "faktory_data_last_save_age_seconds",
         "gauge",
-        "Seconds since the last successful snapshot of the data (faktory.rdb)." + _EVERY,
+        "Seconds since the last successful snapshot of the data (faktory.rdb); absent before "
+        "a new server's first snapshot." + _EVERY,
         P,
         "data",
     ),

@@ -89,8 +89,8 @@ def _check(deployment: SwarmDeployment, got: dict[str, float]) -> None:
     assert got[f'faktory_worker_processes{{{p},worker="{WORKER}"}}'] == 2
     assert got[f"faktory_reservations_orphaned{{{p}}}"] == 0
     assert got[f"faktory_data_last_bgsave_ok{{{p}}}"] == 1
-    # `data` is left out: before the server's first snapshot its age cannot be told
-    for part in ("server", "backups", "workers"):
+    # before the server's first snapshot its age cannot be told: a state, not a scrape error
+    for part in ("server", "data", "backups", "workers"):
         assert got[f'faktory_scrape_errors_total{{{p},part="{part}"}}'] == 0, part
 
 
