@@ -1,7 +1,8 @@
 """faktctl render: write the files another tool deploys from the spec, or check them for drift.
 
 - `--target compose` (default): compose.yaml and .env beside the spec (faktctl.platforms.compose);
-- `--target kubernetes`: a kustomize directory (faktctl.platforms.kubernetes);
+- `--target kubernetes`: a kustomize directory (faktctl.platforms.kubernetes); with server.tls
+  the certificate, key and CA are copied into its secrets/ folder for the secretGenerator;
 - `--target stack`: stack.yaml for `docker stack deploy`, the same objects as `up` on a swarm
   (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
   entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
@@ -66,10 +67,18 @@ def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
         read_gitignore,
     )
     from faktctl.platforms.kubernetes import DEFAULT_DIR, GITIGNORED, SECRETS_DIR, render_kubernetes
+    from faktctl.secretfiles import tls_file_contents
 
     project = open_project(file)
+    if not check:
+        _tls_files(project)
     directory = out if out is not None else project.dir / DEFAULT_DIR
-    files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
+    files = render_kubernetes(
+        project.desired,
+        project.password,
+        project.loaded.path.name,
+        tls_file_contents(project.loaded),
+    )
     targets = files.targets(directory)
     if check:
         fix = "faktctl render --target kubernetes"
