@@ -7,7 +7,7 @@
   (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
   entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
   secret file (0600) beside the password file and prints the `docker secret create` commands
-  for the external secrets (never their values);
+  for the external secrets (never their values), the TLS certificate, key and CA included;
 - `--target prometheus`: prometheus/faktory-rules.yaml, the alert rules of
   faktctl.monitoring.rules with the thresholds of the spec's `monitoring:` section.
 """
@@ -213,6 +213,11 @@ def _secret_commands(project: Project, secrets: dict[SecretKey, SecretObject]) -
     if "web" in secrets:
         write_web_conf(loaded, web_conf_path(loaded))
         files["web"] = web_conf_path(loaded)
+    setup = project.desired.tls
+    if setup is not None:  # the files themselves (never the CA key, which is no secret here)
+        files["tls_cert"], files["tls_key"] = Path(setup.cert), Path(setup.key)
+        if setup.ca is not None:
+            files["tls_ca"] = Path(setup.ca)
     ui.info("create the external secrets first (once per content; `faktctl up` does it too):")
     for key, secret in secrets.items():
         ui.info(f"  docker secret create {secret.name} {shown(files[key])}")

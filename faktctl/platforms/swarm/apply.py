@@ -11,10 +11,11 @@ lines; then services no longer in the spec; then secrets no longer used (old pas
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from faktctl import ui
+from faktctl.adapters import probe
 from faktctl.adapters.docker import swarm as swarm
 from faktctl.adapters.docker.api import EngineError, RawDict
 from faktctl.adapters.docker.engine import Engine
@@ -72,13 +73,18 @@ def _inspect_image(engine: Engine, reference: str) -> RawDict:
 
 
 def swarm_desired(
-    engine: Engine, resolved: Desired, password: SecretStr, web: SecretStr | None
+    engine: Engine,
+    resolved: Desired,
+    password: SecretStr,
+    web: SecretStr | None,
+    tls_files: Mapping[str, SecretStr] | None = None,
 ) -> SwarmDesired:
-    """The swarm objects for `resolved` (the desired state with built images tagged)."""
+    """The swarm objects for `resolved` (the desired state with built images tagged);
+    `tls_files` the TLS files' contents (faktctl.secretfiles.tls_file_contents)."""
     images = {ref: _inspect_image(engine, ref) for ref in {s.image for s in resolved.services}}
     entries = {ref: image_entry(found) for ref, found in images.items()}
     try:
-        translated = translate(resolved, password, web, entries)
+        translated = translate(resolved, password, web, entries, tls_files)
     except SwarmPlanError as exc:
         raise OperationFailed(str(exc)) from exc
     return with_images(translated, {ref: pinned_reference(found) for ref, found in images.items()})
@@ -102,8 +108,10 @@ class SwarmExecutor:
         redact_values: tuple[SecretStr, ...],
         progress: Progress,
         timeout_s: float,
+        tls: probe.Tls | None = None,
     ) -> None:
         self._engine = engine
+        self._tls = tls  # how the server speaks on 7419 (faktctl.live.reach.tls_client)
         self._prepared = prepared
         self._desired = prepared.desired
         self._password = password
@@ -218,10 +226,11 @@ class SwarmExecutor:
         except OperationFailed:
             return "HELLO skipped: its container runs on another node"
         with relay(self._engine, container_id, PROTOCOL_PORT) as opened:
-            answering = ready.Answering(Endpoint("127.0.0.1", opened.port), self._password)
+            endpoint = Endpoint("127.0.0.1", opened.port, self._tls)
+            answering = ready.Answering(endpoint, self._password)
             outcome = ready.wait(answering, min(self._timeout_s, 30.0), ready.Pace(POLL_S), last="")
         if isinstance(outcome, ready.Ready):
-            return "HELLO answered +OK"
+            return "HELLO answered +OK" + (" over TLS" if self._tls else "")
         if isinstance(outcome, ready.Refused):
             return f"!HELLO refused: {outcome.reason or 'password not accepted'}"
         last = outcome.reason if isinstance(outcome, ready.Failed) else outcome.last
