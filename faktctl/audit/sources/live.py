@@ -327,6 +327,19 @@ def _listing(engine: LiveEngine, container: str, folder: str) -> tuple[str, ...]
     return tuple(line for line in output.decode(errors="replace").splitlines() if line)
 
 
+def _tls_files_seen(engine: LiveEngine, container: str, config_dir: str) -> dict[str, str | None]:
+    """Whether the TLS pair is in the config folder as the container sees it: a swarm task's
+    secrets mounted there are not among its container's mounts. Present files are known by
+    name only ("": their content, the key's above all, never enters the facts)."""
+    names = _listing(engine, container, config_dir)
+    if names is None:
+        return {}
+    return {
+        posixpath.join(config_dir, name): "" if name in names else None
+        for name in effective.TLS_FILES
+    }
+
+
 def read_config_files(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> ServerFacts:
     """Read what the password lookup needs from the running container."""
     if (raw.get("State") or {}).get("Status") != "running":
@@ -344,6 +357,8 @@ def read_config_files(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> S
             for name in names:
                 if name.endswith(".toml"):
                     files[f"{folder}/{name}"] = _read(engine, container, f"{folder}/{name}")
+    if first.config_dir is not None:
+        files.update(_tls_files_seen(engine, container, first.config_dir))
     candidates = [effective.ETC_PASSWORD]
     value = env.get("FAKTORY_PASSWORD")
     if value and value.startswith("/"):
