@@ -244,5 +244,5 @@ def test_a_renewed_certificate_is_a_new_secret_that_updates_the_server_only() ->
 
 
 def test_tls_files_not_read_stop_the_translation() -> None:
-    with pytest.raises(SwarmPlanError, match="server.cert.pem was not read"):
+    with pytest.raises(SwarmPlanError, match=r"server\.cert\.pem was not read"):
         _tls_swarm({})
