@@ -182,6 +182,9 @@ def test_status_and_audit_live_strict_pass_over_tls(deployment: SwarmDeployment)
     assert blocking == [], audited.output
     assert findings["FKD040"]["status"] == "pass", findings["FKD040"]
     assert "serves TLS" in findings["FKD040"]["message"]
+    # the certificate the task serves, read through the relay: current, names, chain
+    assert findings["FKD041"]["status"] == "pass", findings["FKD041"]
+    assert "chains to the CA" in findings["FKD041"]["message"]
 
 
 def test_tls_rotate_rolls_the_server_onto_a_new_secret_with_its_data(
