@@ -71,6 +71,7 @@ def deployment(
     # firewall that is a choice, said in a suppression
     reason = "host-mode publishing binds every interface; TLS on, firewalled"
     spec["audit"] = {"ignore": [{"id": "FKD002", "reason": reason}]}
+    spec["backup"] = {"destination": "backups", "keep": 5, "max_age": "1h"}
     made.write_spec(spec)
     try:
         yield made
@@ -185,6 +186,14 @@ def test_status_and_audit_live_strict_pass_over_tls(deployment: SwarmDeployment)
     # the certificate the task serves, read through the relay: current, names, chain
     assert findings["FKD041"]["status"] == "pass", findings["FKD041"]
     assert "chains to the CA" in findings["FKD041"]["message"]
+
+
+def test_backup_reaches_the_task_over_tls(deployment: SwarmDeployment) -> None:
+    """The task's certificate is a secret of its service, not a mount of its container:
+    backup still finds that the server speaks TLS and reaches it through the relay."""
+    run = deployment.faktctl("backup", "--json")
+    assert run.code == 0, run.output
+    assert deployment.password not in run.output
 
 
 def test_tls_rotate_rolls_the_server_onto_a_new_secret_with_its_data(

@@ -209,8 +209,7 @@ class SwarmExecutor:
         if verdict != "":
             return False
         service_id = self._service_id(service)
-        running, _ = _running_tasks(self._engine, service_id)
-        container_id = _container_of(running[0]) if running else ""
+        container_id = self._task_container(service_id)
         note = self._hello(container_id)
         if note.startswith("!"):
             self._fail(service, service_id, note[1:])
@@ -218,7 +217,20 @@ class SwarmExecutor:
         self._progress.finish(service.name, f"running, {note}")
         return True
 
+    def _task_container(self, service_id: str) -> str:
+        """The container of the server's running task: a task the swarm reports running may
+        not name its container yet (seen right after a stop-first update)."""
+        deadline = time.monotonic() + min(self._timeout_s, 30.0)
+        while True:
+            running, _ = _running_tasks(self._engine, service_id)
+            found = next((c for c in map(_container_of, running) if c), "")
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(POLL_S)
+
     def _hello(self, container_id: str) -> str:
+        if not container_id:
+            return "!no container of its running task was reported"
         from faktctl.adapters.docker.tunnel import relay
 
         try:
