@@ -15,7 +15,7 @@ stdout and stderr, and every file it wrote (relative path, mode, content). Recor
 The only normalisations (each is run-specific, not faktctl's behaviour):
 - the temporary folder a case runs in becomes `<tmp>` (its path differs on every run);
 - in the TLS cases, each written PEM file (a key or certificate made on every run) becomes a
-  placeholder naming its kind;
+  placeholder naming its kind, and the content hash in a TLS file's swarm secret name `<hash>`;
 - in the engine cases, image ids (`sha256:<64 hex>`) become `sha256:<image-id>`: they depend
   on the engine's local build of the test image (built, not pulled: a new id per build); and so
   do the swarm services' `io.faktctl.config-hash` labels (a hash over everything, the image id
@@ -53,6 +53,9 @@ AUDIT_INPUTS = UNIT / "audit_inputs"
 K8S_CHARTS = UNIT / "k8s_charts"
 SWARM_SPEC = GOLDEN / "inputs" / "swarm" / "faktory.yaml"
 TLS_SPEC = GOLDEN / "inputs" / "tls" / "faktory.yaml"
+TLS_SWARM_SPEC = GOLDEN / "inputs" / "tls-swarm" / "faktory.yaml"
+# a TLS file's swarm secret is named by its content, made on every run
+TLS_SECRET_NAME = re.compile(r"(_tls_(?:cert|key|ca)_)[0-9a-f]{12}")
 RECORD_COMMAND = "python -m tests.support.golden --record"
 
 PASSWORD = "golden-test-password-0123456789abcdef"  # a constant, so renders are deterministic
@@ -345,17 +348,23 @@ def _dry_run(example: str) -> Callable[[Path], str]:
     return produce
 
 
-def _stack(workdir: Path) -> str:
-    """`render --target stack` of the swarm spec (tests/golden/inputs/swarm): it inspects the
-    test's Faktory image on the engine (tests.support.images), whose id is normalised."""
-    folder = workdir / "swarm"
-    folder.mkdir()
-    shutil.copy(SWARM_SPEC, folder / "faktory.yaml")
-    write_password(folder)
-    before = set(files_under(folder))
-    run = run_faktctl_inline(["render", "--target", "stack"], folder)
-    written = {k: v for k, v in files_under(folder).items() if k not in before}
-    return engine_specific(normalise(describe(run, written), workdir))
+def _stack_of(spec: Path) -> Callable[[Path], str]:
+    """`render --target stack` of a swarm spec (tests/golden/inputs/swarm, tls-swarm): it
+    inspects the test's Faktory image on the engine (tests.support.images), whose id is
+    normalised."""
+
+    def produce(workdir: Path) -> str:
+        folder = workdir / "swarm"
+        folder.mkdir()
+        shutil.copy(spec, folder / "faktory.yaml")
+        write_password(folder)
+        before = set(files_under(folder))
+        run = run_faktctl_inline(["render", "--target", "stack"], folder)
+        written = {k: v for k, v in files_under(folder).items() if k not in before}
+        text = engine_specific(normalise(describe(run, written), workdir))
+        return TLS_SECRET_NAME.sub(r"\1<hash>", pem_placeholders(text))
+
+    return produce
 
 
 def all_cases() -> list[Case]:
@@ -363,7 +372,8 @@ def all_cases() -> list[Case]:
     for example in EXAMPLE_NAMES:
         for target in ("compose", "kubernetes", "stack"):  # stack: refused, not platform: swarm
             cases.append(Case("render", f"{example}-{target}", _render(example, target)))
-    cases.append(Case("render", "swarm-stack", _stack, e2e=True))
+    cases.append(Case("render", "swarm-stack", _stack_of(SWARM_SPEC), e2e=True))
+    cases.append(Case("render", "tls-stack", _stack_of(TLS_SWARM_SPEC), e2e=True))
     for target in ("compose", "kubernetes"):
         cases.append(Case("render", f"tls-{target}", _render_tls(target)))
     cases.append(Case("schema", "schema", _schema))
