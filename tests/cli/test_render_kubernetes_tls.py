@@ -153,6 +153,20 @@ def test_the_audit_of_the_rendered_directory_sees_the_tls_files(project: Path) -
     assert code == 1
 
 
+def test_the_certificate_in_the_generator_files_is_judged_for_the_workers_names(
+    project: Path,
+) -> None:
+    _, found = _audit(project)
+    assert found["FKD041"]["status"] == "pass", found["FKD041"]["message"]
+    assert "secretGenerator faktory-tls" in found["FKD041"]["message"]
+    assert "chains to the CA" in found["FKD041"]["message"]
+    url = project / "k8s" / "secrets" / "faktory_url"
+    url.write_text(url.read_text().replace("@faktory:", "@faktory.elsewhere.example:"))
+    _, moved = _audit(project)
+    assert moved["FKD041"]["status"] == "fail"
+    assert "does not cover faktory.elsewhere.example" in moved["FKD041"]["message"]
+
+
 def test_a_load_balancer_without_tls_fails_strict(tmp_path: Path) -> None:
     _render(tmp_path, SPEC.replace("{mode: generate, names: [faktory.jobs.svc]}", "{mode: 'off'}"))
     _load_balancer(tmp_path)

@@ -40,8 +40,9 @@ TLS_FIX = (
     "gives workers tcp+tls:// and the CA), or mount public.cert.pem and private.key.pem into "
     "/etc/faktory (server.tls.mode: files); docs/workers-on-other-hosts.md."
 )
-# the inputs that read the certificate itself (its file, or what the running server shows)
-CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live"})
+# the inputs that read the certificate itself (its file, what the running server shows, the
+# file a Kubernetes secretGenerator makes the server's Secret from)
+CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live", "kubernetes"})
 _CA_KEY_NAME = re.compile(r"(^|[/._-])ca[._-]?(private[._-]?)?key", re.IGNORECASE)
 
 
@@ -104,9 +105,10 @@ def _cert(ctx: ServerCtx) -> CertFacts | None:
 )
 def certificate_fit(ctx: ServerCtx) -> Result:
     """The certificate the server serves (its file for a spec, what a running server showed
-    for `--live`): not expired, not expiring within 30 days, its subjectAltName covering
-    every name and address workers use (the service name, published addresses, extra
-    names), and chaining to the CA workers are given.
+    for `--live`, the secretGenerator's file for Kubernetes manifests): not expired, not
+    expiring within 30 days, its subjectAltName covering every name and address workers use
+    (the service name, published addresses, extra names; for manifests the hosts their
+    workers dial), and chaining to the CA workers are given.
 
     An expired certificate or a name it does not cover makes every verifying worker refuse
     to connect; one expiring soon will do so on its own."""
