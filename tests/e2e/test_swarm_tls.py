@@ -128,8 +128,13 @@ def _secret_files(deployment: SwarmDeployment, service: str) -> dict[str, dict[s
 def test_up_mounts_the_pair_as_secrets_and_the_port_speaks_only_tls(
     deployment: SwarmDeployment,
 ) -> None:
+    dry = deployment.faktctl("up", "--dry-run")
+    assert dry.code == 2 and "a dry run writes nothing" in dry.stderr, dry.output
+    assert not (deployment.folder / "secrets" / "tls").exists()
     run = deployment.up()
     assert "tls: made a private CA" in run.stderr
+    planned = deployment.faktctl("up", "--dry-run")
+    assert planned.code == 0 and "keep service" in planned.stdout, planned.output
     assert "HELLO answered +OK over TLS" in run.stderr, run.output
     server = _secret_files(deployment, "faktory")
     assert set(server) == {

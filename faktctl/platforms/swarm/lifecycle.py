@@ -140,9 +140,16 @@ def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
         ui.data("\n".join(a.text() for a in image_actions))
         ui.info("the images above are needed before the services can be planned")
         return 0
-    desired = swarm_desired(
-        engine, resolved, project.password, web_conf(project), tls_files(project)
-    )
+    try:
+        files = tls_files(project)
+    except UsageError as err:
+        if project.loaded.spec.server.tls.mode != "generate":
+            raise
+        raise UsageError(
+            f"cannot plan the TLS secrets: {err.message}",
+            "`faktctl up` makes the CA and the certificate first (a dry run writes nothing)",
+        ) from None
+    desired = swarm_desired(engine, resolved, project.password, web_conf(project), files)
     print_plan(observe_and_plan(engine, desired).the_plan)
     return 0
 
