@@ -178,6 +178,8 @@ def test_status_and_audit_live_strict_pass_over_tls(deployment: SwarmDeployment)
     assert status.code == 0, status.output
     result = json.loads(status.stdout)["result"]
     assert result["faktory"]["reachable"], result["faktory"]
+    served = result["faktory"]["tls"]  # the certificate, read through the relay
+    assert served["subject"] == "CN=faktory" and 360 <= served["days_left"] <= 365, served
     audited = deployment.faktctl("audit", "--live", "--strict", "--format", "json")
     findings = {f["id"]: f for f in json.loads(audited.stdout)["result"]["findings"]}
     blocking = [

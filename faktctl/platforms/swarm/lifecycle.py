@@ -379,9 +379,10 @@ def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
             info = reach.read_info(endpoint, project.password, faktory_view.INFO_TIMEOUT_S)
         except probe.ProbeError as err:
             return faktory_view.unreachable(str(err), "relay into the server's task")
+        served = faktory_view.tls_view(endpoint, faktory_view.INFO_TIMEOUT_S)
     view = faktory_view.from_info(info, "relay into the server's task")
     save = faktory_view.read_last_save(engine, container_id, time.time())
-    return replace(view, last_save=save)
+    return replace(view, last_save=save, tls=served)
 
 
 def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
