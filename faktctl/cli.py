@@ -759,8 +759,10 @@ def tls_rotate(
     """Issue a new server certificate and restart the server with it (its data kept).
 
     The server reads its certificate only at start: `up` then recreates the server container
-    on the same volume, and workers reconnect with the URL they have. `up` renews a generated
+    on the same volume (on a swarm: updates the server service onto new content-named
+    secrets), and workers reconnect with the URL they have. `up` renews a generated
     certificate on its own 30 days before it expires; the CA is replaced only with --new-ca.
+    (`render --target kubernetes` renews it the same way: apply the new render.)
     """
     from faktctl.commands import tls as command
 

@@ -342,3 +342,26 @@ def tls_file_digests(loaded: LoadedSpec) -> tuple[str, str]:
         return hashed.hexdigest()
 
     return digest((setup.cert, False), (setup.key, True)), digest((setup.ca, False))
+
+
+def tls_file_contents(loaded: LoadedSpec) -> dict[str, SecretStr]:
+    """The TLS files a deployment hands to its containers, by absolute host path: the server's
+    certificate and key and the workers' CA (never the CA key), read under the same rules as
+    `up` checks them. The platforms that cannot bind-mount a host file (a swarm's secrets, a
+    Kubernetes Secret) carry these contents instead; empty when TLS is off."""
+    from faktctl.desired import tls_setup
+
+    setup = tls_setup(loaded)
+    if setup is None:
+        return {}
+    files = [("TLS certificate", setup.cert, False), ("TLS key", setup.key, True)]
+    if setup.ca is not None:
+        files.append(("TLS CA", setup.ca, False))
+    return {
+        path: SecretStr(
+            read_pem(
+                Path(path), what, "server.tls", inside=loaded.base_dir, private=private
+            ).decode("ascii", errors="replace")
+        )
+        for what, path, private in files
+    }

@@ -318,6 +318,8 @@ class WorkerFacts:
     provider: str | None = None  # the FAKTORY_PROVIDER value, when used
     location: Location | None = None
     image: str | None = None
+    # the base image of the final stage of its `build:` Dockerfile (None: no build, or unknown)
+    build_base: str | None = None
     argv: tuple[str, ...] | None = None  # entrypoint + command as given; None: the image's own
     # seconds between the stop signal and SIGKILL (the platform's default when unset); None:
     # unknown

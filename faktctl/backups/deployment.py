@@ -187,23 +187,34 @@ def data_mount(container: Mapping[str, Any]) -> DataMount:
 # --- reaching the server ----------------------------------------------------------------------
 
 
-def container_tls(container: Mapping[str, Any]) -> probe.Tls | None:
+def container_tls(container: Mapping[str, Any], engine: Engine | None = None) -> probe.Tls | None:
     """How to speak to a server container that has a TLS certificate mounted in its config
     folder (faktctl's server.tls): verified against the project CA beside the certificate's
     host file when there is one (`generate`), else only encrypted (faktctl found the
-    container by its labels; HELLO sends a salted hash, never the password)."""
+    container by its labels; HELLO sends a salted hash, never the password). A swarm task's
+    certificate is a secret of its service, not among the container's mounts: asked of the
+    service when `engine` is given."""
     for mount in container.get("Mounts") or []:
         if mount.get("Destination") == TLS_CERT_TARGET and mount.get("Source"):
             ca = Path(str(mount["Source"])).parent / "ca.cert.pem"
             if ca.is_file():
                 return probe.Tls(ca_file=str(ca), server_name=SERVER_SERVICE)
             return probe.Tls(ca_file=None, server_name=SERVER_SERVICE, verify=False)
+    service_id = swarm_service_of(container)
+    if service_id and engine is not None:
+        from faktctl.adapters.docker import swarm
+
+        task = (swarm.inspect_service(engine, service_id).get("Spec") or {}).get("TaskTemplate")
+        secrets = ((task or {}).get("ContainerSpec") or {}).get("Secrets") or []
+        if any((s.get("File") or {}).get("Name") == TLS_CERT_TARGET for s in secrets):
+            return probe.Tls(ca_file=None, server_name=SERVER_SERVICE, verify=False)
     return None
 
 
 def protocol_endpoint(container: Mapping[str, Any], engine: Engine) -> Endpoint:
     """Where this machine reaches the container's port 7419, from its published bindings."""
-    found = protocol_address(published_ports(container), engine, tls=container_tls(container))
+    tls = container_tls(container, engine)
+    found = protocol_address(published_ports(container), engine, tls=tls)
     if found is None:
         raise ServerUnreachable(
             f"the server container {name_of(container)} does not publish port 7419",
@@ -223,7 +234,7 @@ def reaching(engine: Engine, container: Mapping[str, Any]) -> Iterator[Endpoint]
         from faktctl.adapters.docker.tunnel import relay
 
         with relay(engine, str(container["Id"]), PROTOCOL_PORT) as opened:
-            yield Endpoint("127.0.0.1", opened.port, container_tls(container))
+            yield Endpoint("127.0.0.1", opened.port, container_tls(container, engine))
         return
     yield protocol_endpoint(container, engine)
 
@@ -339,7 +350,8 @@ def _quiet_workers(
     from faktctl.platforms.engine.plan import ContainerRef
 
     network = next(iter(server.get("NetworkSettings", {}).get("Networks") or {}), None)
-    view = rollout.Server(engine, str(server["Id"]), network, password, tls=container_tls(server))
+    tls = container_tls(server, engine)
+    view = rollout.Server(engine, str(server["Id"]), network, password, tls=tls)
     work = []
     for worker in workers:
         grace = stop_timeout(worker, DEFAULT_WORKER_STOP_S)

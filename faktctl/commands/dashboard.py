@@ -68,7 +68,7 @@ def run(file: Path | None, *, port: int, address: str, allow_remote: bool = Fals
                 f"cannot listen on {address}:{port}: {exc.strerror or exc}",
                 "pick another port with --port",
             ) from exc
-        tls = container_tls(server)
+        tls = container_tls(server, engine)
         scheme = "https" if tls else "http"
         ui.info(
             f"dashboard of `{loaded.spec.project}`: {scheme}://{address}:{relay.port}/ "

@@ -1,12 +1,13 @@
 """faktctl render: write the files another tool deploys from the spec, or check them for drift.
 
 - `--target compose` (default): compose.yaml and .env beside the spec (faktctl.platforms.compose);
-- `--target kubernetes`: a kustomize directory (faktctl.platforms.kubernetes);
+- `--target kubernetes`: a kustomize directory (faktctl.platforms.kubernetes); with server.tls
+  the certificate, key and CA are copied into its secrets/ folder for the secretGenerator;
 - `--target stack`: stack.yaml for `docker stack deploy`, the same objects as `up` on a swarm
   (faktctl.platforms.swarm.stack). It reads the images on the engine (their ids, and the
   entrypoint and command a `shell`-delivery worker wraps), writes the workers' FAKTORY_URL
   secret file (0600) beside the password file and prints the `docker secret create` commands
-  for the external secrets (never their values);
+  for the external secrets (never their values), the TLS certificate, key and CA included;
 - `--target prometheus`: prometheus/faktory-rules.yaml, the alert rules of
   faktctl.monitoring.rules with the thresholds of the spec's `monitoring:` section.
 """
@@ -66,10 +67,18 @@ def run_kubernetes(file: Path | None, *, out: Path | None, check: bool) -> int:
         read_gitignore,
     )
     from faktctl.platforms.kubernetes import DEFAULT_DIR, GITIGNORED, SECRETS_DIR, render_kubernetes
+    from faktctl.secretfiles import tls_file_contents
 
     project = open_project(file)
+    if not check:
+        _tls_files(project)
     directory = out if out is not None else project.dir / DEFAULT_DIR
-    files = render_kubernetes(project.desired, project.password, project.loaded.path.name)
+    files = render_kubernetes(
+        project.desired,
+        project.password,
+        project.loaded.path.name,
+        tls_file_contents(project.loaded),
+    )
     targets = files.targets(directory)
     if check:
         fix = "faktctl render --target kubernetes"
@@ -204,6 +213,11 @@ def _secret_commands(project: Project, secrets: dict[SecretKey, SecretObject]) -
     if "web" in secrets:
         write_web_conf(loaded, web_conf_path(loaded))
         files["web"] = web_conf_path(loaded)
+    setup = project.desired.tls
+    if setup is not None:  # the files themselves (never the CA key, which is no secret here)
+        files["tls_cert"], files["tls_key"] = Path(setup.cert), Path(setup.key)
+        if setup.ca is not None:
+            files["tls_ca"] = Path(setup.ca)
     ui.info("create the external secrets first (once per content; `faktctl up` does it too):")
     for key, secret in secrets.items():
         ui.info(f"  docker secret create {secret.name} {shown(files[key])}")

@@ -1,7 +1,8 @@
 """faktctl tls rotate: a new server certificate (or a new CA and certificate), then `up`.
 
 The server reads its certificate once at start, so the new one takes effect when `up`
-recreates the server container (its data volume stays); workers keep their URL and reconnect
+recreates the server container (its data volume stays; on a swarm the server service moves to
+new content-named secrets); workers keep their URL and reconnect
 on their own. With --new-ca the workers faktctl runs get the new CA too (they are recreated);
 workers on other hosts must be given `secrets/tls/ca.cert.pem` again.
 """

@@ -25,6 +25,7 @@ hands such jobs back as soon as the process is gone.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 DOCKER_DEFAULT_GRACE_S = 10.0
 # what "the common libraries" wait; the grace a worker of an unknown library should have
 COMMON_SHUTDOWN_S = 25.0
+PYTHON_FAKTORY = "Python faktory"
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ LIBRARIES: tuple[Library, ...] = (
         ("faktory-worker",),
     ),
     Library(
-        "Python faktory",
+        PYTHON_FAKTORY,
         None,
         15,
         "every running job is FAILed and the process exits",
@@ -104,3 +106,39 @@ def library_of(image: str | None, argv: Sequence[str] | None = ()) -> Library | 
         if any(word == token for token in library.command_tokens for word in words):
             return library
     return None
+
+
+# --- TLS in the Python `faktory` package ---------------------------------------------------------
+
+# `faktory` 1.0 (faktory/_proto.py) opens tcp+tls:// with `ssl.wrap_socket(sock)`: no context,
+# so no verification, and the function is gone from Python 3.12 (AttributeError at connect).
+PYTHON_WITHOUT_WRAP_SOCKET = (3, 12)
+
+
+def python_version(image: str | None) -> tuple[int, int | None] | None:
+    """The Python an image reference runs, when its name says: (major, minor), the minor None
+    when the tag names none (`python`, `python:3-alpine`, `python:slim`: the newest 3.x).
+    `python:3.12-slim` and `…:python3.13-bookworm` name theirs."""
+    if not image:
+        return None
+    from faktctl.faktory.images import parse_image
+
+    ref = parse_image(image)
+    tag = (ref.tag or "latest").lower()
+    named = re.search(r"python(\d)\.(\d+)", tag)
+    if named:
+        return int(named[1]), int(named[2])
+    if ref.name != "python":
+        return None
+    version = re.match(r"(\d+)(?:\.(\d+))?", tag)
+    if version is None:
+        return 3, None
+    return int(version[1]), int(version[2]) if version[2] is not None else None
+
+
+def lacks_wrap_socket(version: tuple[int, int | None]) -> bool:
+    """Python 3.12 and newer (a bare `3` is the newest 3.x, past 3.12 since 2023)."""
+    major, minor = version
+    if minor is None:
+        return major >= PYTHON_WITHOUT_WRAP_SOCKET[0]
+    return (major, minor) >= PYTHON_WITHOUT_WRAP_SOCKET

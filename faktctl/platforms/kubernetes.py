@@ -8,12 +8,19 @@ namespace) comes from the spec's `kubernetes:` section.
 Secrets never appear in a manifest: the kustomization's secretGenerator reads them from files
 under `secrets/` (written 0600 next to the manifests and git-ignored), so a rotated password
 gives the Secret a new hashed name and rolls the pods.
+
+TLS (spec: server.tls): the files the desired state bind-mounts (the server's certificate and
+key in its config folder, the workers' CA with SSL_CERT_FILE) become keys of one generated
+Secret, `faktory-tls`, each mounted by subPath at the path the desired state names. The CA key
+never leaves the host: it is not a mount of any service. A renewed certificate is a new Secret
+name, so the server pod restarts and reads it (Faktory reads the files once at start).
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +32,7 @@ from faktctl import __version__
 from faktctl.desired import (
     DASHBOARD_PORT,
     DATA_DIR,
+    HEALTH_URL,
     PROTOCOL_PORT,
     WEB_CONF_TARGET,
     AuditIgnore,
@@ -58,6 +66,9 @@ SECRET_MODE = 0o440  # owner root, group = fsGroup: the non-root server reads it
 PASSWORD_SECRET = "faktory-password"
 URL_SECRET = "faktory-url"
 WEB_SECRET = "faktory-web-conf"
+TLS_SECRET = "faktory-tls"
+TLS_VOLUME = "tls"
+PUBLIC_MODE = 0o444  # the workers' CA: public, read by whatever user the image runs as
 WEB_SERVICE = "faktory-web"
 DATA_CLAIM = "data"
 PROTOCOL_PORT_NAME = "faktory"
@@ -163,15 +174,21 @@ def _resources(service: ServiceRequest) -> dict[str, Any]:
     return {"requests": dict(amounts), "limits": dict(amounts)} if amounts else {}
 
 
-def _probes(service: ServiceRequest) -> dict[str, Any]:
+def _probes(service: ServiceRequest, tls: bool) -> dict[str, Any]:
+    """The container's health check as kubelet probes. With TLS the container's own check is
+    a plain connection (the image's BusyBox cannot speak TLS to Faktory, see
+    faktctl.faktory.server.health_check); the kubelet can: it asks /health over HTTPS
+    without verifying the certificate, as it does for every HTTPS probe."""
     check = service.healthcheck
-    url = check.http_url if check is not None else None
+    url = HEALTH_URL if tls else (check.http_url if check is not None else None)
     if check is None or url is None:
         return {}
     parts = urlsplit(url)
     port = parts.port or 80
     name = DASHBOARD_PORT_NAME if port == DASHBOARD_PORT else port
-    get = {"path": parts.path or "/", "port": name}
+    get: dict[str, Any] = {"path": parts.path or "/", "port": name}
+    if tls:
+        get["scheme"] = "HTTPS"
     base = {"httpGet": get, "timeoutSeconds": check.timeout_s, "periodSeconds": check.interval_s}
     startup_tries = max(check.retries, -(-max(check.start_period_s, 60) // check.interval_s))
     return {
@@ -193,8 +210,43 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _server_mounts(desired: Desired, server: ServiceRequest) -> tuple[list[Any], list[Any]]:
-    """(volumeMounts, pod volumes) for the data claim, the secret files and a writable /tmp."""
+def _tls_files(service: ServiceRequest, files: Mapping[str, SecretStr]) -> list[tuple[str, str]]:
+    """(key in the TLS Secret, path in the container) of each TLS file `service` mounts."""
+    return [
+        (posixpath.basename(m.target), m.target)
+        for m in service.mounts
+        if m.kind == "bind" and m.source in files
+    ]
+
+
+def _tls_mounts(
+    service: ServiceRequest, files: Mapping[str, SecretStr], mode: int
+) -> tuple[list[Any], list[Any]]:
+    """(volumeMounts, pod volumes) of the TLS files: one file per subPath, so nothing else
+    in the folder is hidden (the server's conf.d keeps its own mount)."""
+    found = _tls_files(service, files)
+    if not found:
+        return [], []
+    mounts = [
+        {"name": TLS_VOLUME, "mountPath": target, "subPath": key, "readOnly": True}
+        for key, target in found
+    ]
+    volume = {
+        "name": TLS_VOLUME,
+        "secret": {
+            "secretName": TLS_SECRET,
+            "items": [{"key": key, "path": key} for key, _ in found],
+            "defaultMode": mode,
+        },
+    }
+    return mounts, [volume]
+
+
+def _server_mounts(
+    desired: Desired, server: ServiceRequest, files: Mapping[str, SecretStr]
+) -> tuple[list[Any], list[Any]]:
+    """(volumeMounts, pod volumes) for the data claim, the secret files, the TLS files and a
+    writable /tmp."""
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     data = next((m for m in server.mounts if m.target == DATA_DIR), None)
@@ -235,16 +287,21 @@ def _server_mounts(desired: Desired, server: ServiceRequest) -> tuple[list[Any],
                 },
             }
         )
+    tls_mounts, tls_volumes = _tls_mounts(server, files, SECRET_MODE)
+    mounts += tls_mounts
+    volumes += tls_volumes
     # Faktory 1.9 writes /tmp/redis.conf; the root file system is read-only
     mounts.append({"name": "tmp", "mountPath": "/tmp"})
     volumes.append({"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}})
     return mounts, volumes
 
 
-def _server_container(desired: Desired, server: ServiceRequest) -> tuple[Any, list[Any]]:
+def _server_container(
+    desired: Desired, server: ServiceRequest, files: Mapping[str, SecretStr]
+) -> tuple[Any, list[Any]]:
     if not server.command:
         raise UsageError("the server has no command to translate")
-    mounts, volumes = _server_mounts(desired, server)
+    mounts, volumes = _server_mounts(desired, server, files)
     container: dict[str, Any] = {
         "name": server.name,
         "image": server.image,
@@ -257,7 +314,7 @@ def _server_container(desired: Desired, server: ServiceRequest) -> tuple[Any, li
             {"name": PROTOCOL_PORT_NAME, "containerPort": PROTOCOL_PORT, "protocol": "TCP"},
             {"name": DASHBOARD_PORT_NAME, "containerPort": DASHBOARD_PORT, "protocol": "TCP"},
         ],
-        **_probes(server),
+        **_probes(server, desired.tls is not None),
         "resources": _resources(server),
         "securityContext": _container_security(),
         "volumeMounts": mounts,
@@ -280,11 +337,13 @@ def _ignore_annotation(ignore: tuple[AuditIgnore, ...]) -> dict[str, str]:
     return {IGNORE_ANNOTATION: json.dumps(items)}
 
 
-def _statefulset(desired: Desired, settings: KubernetesSettings) -> dict[str, Any]:
+def _statefulset(
+    desired: Desired, settings: KubernetesSettings, files: Mapping[str, SecretStr]
+) -> dict[str, Any]:
     server = desired.server
     labels = labels_of(desired.project, "server", server.name)
     selector = selector_of(desired.project, "server", server.name)
-    container, volumes = _server_container(desired, server)
+    container, volumes = _server_container(desired, server, files)
     claim_spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": quantity(settings.storage_size)}},
@@ -384,7 +443,9 @@ def _network_policy(desired: Desired) -> dict[str, Any]:
 # --- the workers -----------------------------------------------------------------------------
 
 
-def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
+def _deployment(
+    desired: Desired, worker: ServiceRequest, files: Mapping[str, SecretStr]
+) -> dict[str, Any]:
     name = object_name(worker.name)
     labels = labels_of(desired.project, "worker", name)
     container: dict[str, Any] = {"name": name, "image": worker.image}
@@ -398,6 +459,16 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
+    mounts, volumes = _tls_mounts(worker, files, PUBLIC_MODE)
+    if mounts:
+        container["volumeMounts"] = mounts
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": worker.stop_grace_s or 30,
+        "containers": [container],
+    }
+    if volumes:
+        pod["volumes"] = volumes
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -410,14 +481,7 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
             },
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": worker.stop_grace_s or 30,
-                    "containers": [container],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
@@ -425,8 +489,21 @@ def _deployment(desired: Desired, worker: ServiceRequest) -> dict[str, Any]:
 # --- the kustomization -----------------------------------------------------------------------
 
 
+def _tls_keys(desired: Desired, files: Mapping[str, SecretStr]) -> dict[str, SecretStr]:
+    """Each key of the TLS Secret with its content, from the mounts of every service."""
+    keys: dict[str, SecretStr] = {}
+    for service in desired.services:
+        for mount in service.mounts:
+            if mount.kind == "bind" and mount.source in files:
+                keys[posixpath.basename(mount.target)] = files[mount.source]
+    return keys
+
+
 def _kustomization(
-    desired: Desired, settings: KubernetesSettings, files: list[str]
+    desired: Desired,
+    settings: KubernetesSettings,
+    files: list[str],
+    tls_keys: Mapping[str, SecretStr],
 ) -> dict[str, Any]:
     generators: list[dict[str, Any]] = [
         {
@@ -439,6 +516,9 @@ def _kustomization(
     if desired.dashboard_password is not None:
         key = posixpath.basename(WEB_CONF_TARGET)
         generators.append({"name": WEB_SECRET, "files": [f"{key}={SECRETS_DIR}/{key}"]})
+    if tls_keys:
+        listed = [f"{key}={SECRETS_DIR}/{key}" for key in sorted(tls_keys)]
+        generators.append({"name": TLS_SECRET, "files": listed})
     doc: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -458,7 +538,9 @@ def _kustomization(
     return doc
 
 
-def _secret_files(desired: Desired, password: SecretStr) -> dict[str, SecretStr]:
+def _secret_files(
+    desired: Desired, password: SecretStr, tls_keys: Mapping[str, SecretStr]
+) -> dict[str, SecretStr]:
     files = {f"{SECRETS_DIR}/{s.name}": password for s in desired.secrets}
     urls = [v for w in desired.workers for _, v in w.env if isinstance(v, SecretEnv)]
     if urls:
@@ -466,6 +548,8 @@ def _secret_files(desired: Desired, password: SecretStr) -> dict[str, SecretStr]
     if desired.dashboard_password is not None:
         key = posixpath.basename(WEB_CONF_TARGET)
         files[f"{SECRETS_DIR}/{key}"] = web_conf_text(desired.dashboard_password)
+    for key in sorted(tls_keys):
+        files[f"{SECRETS_DIR}/{key}"] = tls_keys[key]
     return files
 
 
@@ -482,18 +566,25 @@ def _check_names(desired: Desired) -> None:
         seen[name] = f"worker `{worker.name}`"
 
 
-def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> KubeFiles:
+def render_kubernetes(
+    desired: Desired,
+    password: SecretStr,
+    spec_name: str,
+    tls_files: Mapping[str, SecretStr] | None = None,
+) -> KubeFiles:
+    """The kustomize directory; `tls_files` holds the content of each TLS file the desired
+    state mounts, by host path (faktctl.secretfiles.tls_file_contents)."""
     settings = desired.kubernetes
     if settings is None:  # build_desired always sets it
         raise ValueError("the desired state carries no Kubernetes settings")
     _check_names(desired)
+    files = dict(tls_files or {})
     if desired.tls is not None:
-        raise UsageError(
-            "server.tls is not rendered for Kubernetes yet",
-            "terminate TLS in front of the Service, or set server.tls.mode: off for this render",
-        )
+        for path in (desired.tls.cert, desired.tls.key):
+            if path not in files:
+                raise ValueError(f"the content of the TLS file {path} was not given")
     server_objects = [
-        _statefulset(desired, settings),
+        _statefulset(desired, settings, files),
         _service(desired, desired.server.name, PROTOCOL_PORT, PROTOCOL_PORT_NAME),
         _service(desired, WEB_SERVICE, DASHBOARD_PORT, DASHBOARD_PORT_NAME),
     ]
@@ -502,10 +593,11 @@ def render_kubernetes(desired: Desired, password: SecretStr, spec_name: str) -> 
         NETWORK_FILE: _dump([_network_policy(desired)], spec_name),
     }
     if desired.workers:
-        workers = [_deployment(desired, w) for w in desired.workers]
+        workers = [_deployment(desired, w, files) for w in desired.workers]
         manifests[WORKERS_FILE] = _dump(workers, spec_name)
     resources = list(manifests)
+    tls_keys = _tls_keys(desired, files)
     manifests[KUSTOMIZATION] = _header(spec_name) + _yaml(
-        _kustomization(desired, settings, resources)
+        _kustomization(desired, settings, resources, tls_keys)
     )
-    return KubeFiles(manifests, _secret_files(desired, password))
+    return KubeFiles(manifests, _secret_files(desired, password, tls_keys))

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -99,6 +100,44 @@ def test_the_rendered_kustomization_is_accepted_by_the_api_server(
     assert sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
     _assert_accepted(kube_api, objects, "kustomize build k8s")
     assert password not in (rendered / "k8s" / "server.yaml").read_text()
+
+
+def test_a_tls_render_is_accepted_and_carries_the_files_through_one_secret(
+    kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    """server.tls (issue 26): the real kustomize makes the `faktory-tls` Secret from the files,
+    the server mounts only the pair at /etc/faktory, the workers the CA, and the API server
+    accepts it all (the HTTPS probes included) under the strict dry-run."""
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    (tmp_path / "faktory.yaml").write_text(SPEC + "server:\n  tls: {mode: generate}\n")
+    result = run_faktctl("render", "--target", "kubernetes", cwd=tmp_path)
+    assert result.code == 0, result.output
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "jobs"}})
+    objects = documents(kustomize_build(tmp_path / "k8s"))
+    secrets = {o["metadata"]["name"].rsplit("-", 1)[0]: o for o in objects if o["kind"] == "Secret"}
+    assert set(secrets) == {"faktory-password", "faktory-url", "faktory-tls"}
+    tls = secrets["faktory-tls"]
+    assert set(tls["data"]) == {"public.cert.pem", "private.key.pem", "ca.cert.pem"}
+    tls_name = tls["metadata"]["name"]
+    sts = next(o for o in objects if o["kind"] == "StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "tls"]
+    assert volume["secret"]["secretName"] == tls_name
+    (server,) = pod["containers"]
+    mounted = sorted(m["mountPath"] for m in server["volumeMounts"] if m["name"] == "tls")
+    assert mounted == ["/etc/faktory/private.key.pem", "/etc/faktory/public.cert.pem"]
+    assert server["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    worker = next(o for o in objects if o["kind"] == "Deployment")
+    (ca_volume,) = worker["spec"]["template"]["spec"]["volumes"]
+    assert ca_volume["secret"]["secretName"] == tls_name
+    assert ca_volume["secret"]["items"] == [{"key": "ca.cert.pem", "path": "ca.cert.pem"}]
+    decoded = {k: base64.b64decode(v).decode() for k, v in tls["data"].items()}
+    folder = tmp_path / "secrets" / "tls"
+    assert decoded["public.cert.pem"] == (folder / "server.cert.pem").read_text()
+    assert decoded["private.key.pem"] == (folder / "server.key.pem").read_text()
+    ca_key = (folder / "ca.key.pem").read_text()
+    assert all(ca_key not in value for value in decoded.values())
+    _assert_accepted(kube_api, objects, "kustomize build k8s (tls)")
 
 
 def test_kustomize_build_of_our_render_is_no_committed_password(rendered: Path) -> None:

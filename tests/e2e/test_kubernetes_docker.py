@@ -68,6 +68,11 @@ def _secret_dir(rendered: Path, pod: dict[str, Any], gid: int) -> Path:
     return folder
 
 
+def _fs_group_setup(data_path: str, fs_group: int) -> str:
+    """What the kubelet does for fsGroup: the claim's files get group fsGroup, group-writable."""
+    return f"chgrp -R {fs_group} {data_path} && chmod -R g+rwX {data_path} && chmod g+s {data_path}"
+
+
 def _file_in(container: Container, path: str) -> bytes | None:
     try:
         stream, _ = container.get_archive(path)
@@ -95,13 +100,9 @@ def test_the_rendered_server_container_runs_under_docker(
     volume = docker_client.volumes.create(f"faktctl-k8s-{uuid.uuid4().hex[:8]}", labels=test_labels)
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     data_path, secret_path = mounts["data"], mounts["secrets"]
-    # what the kubelet does for fsGroup: the claim's files get group fsGroup, group-writable
-    fs_group_setup = (
-        f"chgrp -R {fs_group} {data_path} && chmod -R g+rwX {data_path} && chmod g+s {data_path}"
-    )
     prepare = docker_client.containers.run(
         image,
-        ["sh", "-c", fs_group_setup],
+        ["sh", "-c", _fs_group_setup(data_path, fs_group)],
         volumes={volume.name: {"bind": data_path, "mode": "rw"}},
         labels=test_labels,
         remove=True,
@@ -153,7 +154,93 @@ def test_the_rendered_server_container_runs_under_docker(
         print(with_logs)
 
 
-def _wait_for_port(server: Container, timeout: float = 60.0) -> int:
+def test_the_rendered_server_serves_tls_from_the_generated_secret(
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+    run_container: Callable[..., Container],
+    test_labels: dict[str, str],
+) -> None:
+    """server.tls (issue 26): the `faktory-tls` Secret's pair laid out as the kubelet does
+    (root, group fsGroup, the volume's defaultMode) at the subPath mount paths; the non-root
+    server reads its key through the group and serves TLS on both ports, the probes' HTTPS
+    /health answers, and a plain client gets no +HI."""
+    assert run_faktctl("init", "--yes", "--project", "shop", cwd=tmp_path).code == 0
+    (tmp_path / "faktory.yaml").write_text(SPEC + "server:\n  tls: {mode: generate}\n")
+    result = run_faktctl("render", "--target", "kubernetes", cwd=tmp_path)
+    assert result.code == 0, result.output
+    pod = _statefulset(tmp_path)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    security, fs_group = container["securityContext"], pod["securityContext"]["fsGroup"]
+    version = parse_image(container["image"]).tag
+    assert version is not None
+    image = ensure_faktory_image(docker_client, version=version)
+    password = (tmp_path / "secrets" / "faktory_password").read_text().strip()
+    (tls_volume,) = [v["secret"] for v in pod["volumes"] if v["name"] == "tls"]
+    folder = Path(tempfile.mkdtemp(prefix="faktctl-k8s-tls-"))
+    folder.chmod(0o755)
+    binds: dict[str, dict[str, str]] = {}
+    for mount in (m for m in container["volumeMounts"] if m["name"] == "tls"):
+        (item,) = [i for i in tls_volume["items"] if i["path"] == mount["subPath"]]
+        file = folder / item["path"]
+        file.write_text((tmp_path / "k8s" / "secrets" / item["key"]).read_text())
+        os.chown(file, 0, fs_group)
+        file.chmod(tls_volume["defaultMode"])
+        binds[str(file)] = {"bind": mount["mountPath"], "mode": "ro"}
+    assert sorted(b["bind"] for b in binds.values()) == [
+        "/etc/faktory/private.key.pem", "/etc/faktory/public.cert.pem"
+    ]  # fmt: skip
+    secrets = _secret_dir(tmp_path, pod, fs_group)
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    env = {e["name"]: e["value"] for e in container["env"]}
+    volume = docker_client.volumes.create(f"faktctl-k8s-{uuid.uuid4().hex[:8]}", labels=test_labels)
+    docker_client.containers.run(
+        image,
+        ["sh", "-c", _fs_group_setup(mounts["data"], fs_group)],
+        volumes={volume.name: {"bind": mounts["data"], "mode": "rw"}},
+        labels=test_labels,
+        remove=True,
+    )
+    server = run_container(
+        image,
+        entrypoint=container["command"],
+        command=container["args"],
+        environment=env,
+        user=f"{security['runAsUser']}:{security['runAsGroup']}",
+        group_add=[str(fs_group)],
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        tmpfs={"/tmp": "size=64m"},
+        volumes={
+            volume.name: {"bind": mounts["data"], "mode": "rw"},
+            str(secrets): {"bind": mounts["secrets"], "mode": "ro"},
+            **binds,
+        },
+        ports={"7419/tcp": ("127.0.0.1", None), "7420/tcp": ("127.0.0.1", None)},
+        name=f"faktctl-k8s-tls-{uuid.uuid4().hex[:8]}",
+        labels=test_labels,
+    )
+    tls = probe.Tls(
+        ca_file=str(tmp_path / "k8s" / "secrets" / "ca.cert.pem"), server_name="faktory"
+    )
+    port = _wait_for_port(server, tls=tls)
+    server.reload()
+    web = int(server.attrs["NetworkSettings"]["Ports"]["7420/tcp"][0]["HostPort"])
+    probe_get = container["readinessProbe"]["httpGet"]
+    assert probe_get["scheme"] == "HTTPS" and probe_get["path"] == "/health"
+    health = probe.http_health("127.0.0.1", web, tls=tls)
+    assert "server" in health, health
+    with Producer("127.0.0.1", port, password, timeout=10.0, tls=tls) as conn:
+        conn.push(make_job("K8sTlsProof", [1]))
+        assert conn.queue_sizes().get("default") == 1
+    try:
+        plain = probe.handshake("127.0.0.1", port, password, timeout=3.0)
+        assert not plain.accepted
+    except probe.ProbeError:
+        pass  # no +HI for a plain client: it times out or the server closes
+
+
+def _wait_for_port(server: Container, timeout: float = 60.0, tls: probe.Tls | None = None) -> int:
     deadline = time.monotonic() + timeout
     last = "no attempt"
     while time.monotonic() < deadline:
@@ -164,7 +251,7 @@ def _wait_for_port(server: Container, timeout: float = 60.0) -> int:
         bound = [b for b in ports.get("7419/tcp") or [] if b.get("HostIp") == "127.0.0.1"]
         if bound:
             try:
-                probe.handshake("127.0.0.1", int(bound[0]["HostPort"]), None, timeout=1.0)
+                probe.handshake("127.0.0.1", int(bound[0]["HostPort"]), None, timeout=1.0, tls=tls)
                 return int(bound[0]["HostPort"])
             except probe.ProbeError as exc:
                 last = str(exc)

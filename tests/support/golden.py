@@ -14,6 +14,8 @@ stdout and stderr, and every file it wrote (relative path, mode, content). Recor
 
 The only normalisations (each is run-specific, not faktctl's behaviour):
 - the temporary folder a case runs in becomes `<tmp>` (its path differs on every run);
+- in the TLS cases, each written PEM file (a key or certificate made on every run) becomes a
+  placeholder naming its kind, and the content hash in a TLS file's swarm secret name `<hash>`;
 - in the engine cases, image ids (`sha256:<64 hex>`) become `sha256:<image-id>`: they depend
   on the engine's local build of the test image (built, not pulled: a new id per build); and so
   do the swarm services' `io.faktctl.config-hash` labels (a hash over everything, the image id
@@ -50,6 +52,10 @@ K8S_CORPUS = UNIT / "k8s_corpus"
 AUDIT_INPUTS = UNIT / "audit_inputs"
 K8S_CHARTS = UNIT / "k8s_charts"
 SWARM_SPEC = GOLDEN / "inputs" / "swarm" / "faktory.yaml"
+TLS_SPEC = GOLDEN / "inputs" / "tls" / "faktory.yaml"
+TLS_SWARM_SPEC = GOLDEN / "inputs" / "tls-swarm" / "faktory.yaml"
+# a TLS file's swarm secret is named by its content, made on every run
+TLS_SECRET_NAME = re.compile(r"(_tls_(?:cert|key|ca)_)[0-9a-f]{12}")
 RECORD_COMMAND = "python -m tests.support.golden --record"
 
 PASSWORD = "golden-test-password-0123456789abcdef"  # a constant, so renders are deterministic
@@ -65,6 +71,11 @@ GO_WORKER_BINARY = Path("go-worker") / "go-worker"
 KEPT_ENV = ("PATH", "HOME", "TMPDIR", "DOCKER_HOST", "DOCKER_CONFIG", "FAKTCTL_CACHE_DIR")
 FIXED_ENV = {"NO_COLOR": "1", "COLUMNS": "200", "LC_ALL": "C.UTF-8"}
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+# a written PEM file (a key or certificate faktctl generated: new on every run), whole block
+PEM_FILE = re.compile(
+    r"^(==== file \S+ mode \d+) \(\d+ bytes\)\n-----BEGIN ([A-Z ]+)-----\n.*?-----END \2-----\n",
+    re.M | re.S,
+)
 CONFIG_HASH = re.compile(r"(io\.faktctl\.config-hash: )[0-9a-f]{64}")
 
 
@@ -255,6 +266,28 @@ def _render(example: str, target: str) -> Callable[[Path], str]:
     return produce
 
 
+def pem_placeholders(text: str) -> str:
+    """Each written PEM file as `<PEM KIND: generated on every run>`."""
+    return PEM_FILE.sub(r"\1 (PEM)\n<\2: generated on every run>\n", text)
+
+
+def _render_tls(target: str) -> Callable[[Path], str]:
+    """`render` of the TLS spec (tests/golden/inputs/tls): makes the CA and the certificate."""
+
+    def produce(workdir: Path) -> str:
+        folder = workdir / "tls"
+        folder.mkdir()
+        shutil.copy(TLS_SPEC, folder / "faktory.yaml")
+        write_password(folder)
+        before = set(files_under(folder))
+        args = ["render"] if target == "compose" else ["render", "--target", target]
+        run = run_faktctl_inline(args, folder)
+        written = {k: v for k, v in files_under(folder).items() if k not in before}
+        return pem_placeholders(normalise(describe(run, written), workdir))
+
+    return produce
+
+
 def _schema(workdir: Path) -> str:
     return normalise(describe(run_faktctl_inline(["schema"], workdir)), workdir)
 
@@ -315,17 +348,23 @@ def _dry_run(example: str) -> Callable[[Path], str]:
     return produce
 
 
-def _stack(workdir: Path) -> str:
-    """`render --target stack` of the swarm spec (tests/golden/inputs/swarm): it inspects the
-    test's Faktory image on the engine (tests.support.images), whose id is normalised."""
-    folder = workdir / "swarm"
-    folder.mkdir()
-    shutil.copy(SWARM_SPEC, folder / "faktory.yaml")
-    write_password(folder)
-    before = set(files_under(folder))
-    run = run_faktctl_inline(["render", "--target", "stack"], folder)
-    written = {k: v for k, v in files_under(folder).items() if k not in before}
-    return engine_specific(normalise(describe(run, written), workdir))
+def _stack_of(spec: Path) -> Callable[[Path], str]:
+    """`render --target stack` of a swarm spec (tests/golden/inputs/swarm, tls-swarm): it
+    inspects the test's Faktory image on the engine (tests.support.images), whose id is
+    normalised."""
+
+    def produce(workdir: Path) -> str:
+        folder = workdir / "swarm"
+        folder.mkdir()
+        shutil.copy(spec, folder / "faktory.yaml")
+        write_password(folder)
+        before = set(files_under(folder))
+        run = run_faktctl_inline(["render", "--target", "stack"], folder)
+        written = {k: v for k, v in files_under(folder).items() if k not in before}
+        text = engine_specific(normalise(describe(run, written), workdir))
+        return TLS_SECRET_NAME.sub(r"\1<hash>", pem_placeholders(text))
+
+    return produce
 
 
 def all_cases() -> list[Case]:
@@ -333,7 +372,10 @@ def all_cases() -> list[Case]:
     for example in EXAMPLE_NAMES:
         for target in ("compose", "kubernetes", "stack"):  # stack: refused, not platform: swarm
             cases.append(Case("render", f"{example}-{target}", _render(example, target)))
-    cases.append(Case("render", "swarm-stack", _stack, e2e=True))
+    cases.append(Case("render", "swarm-stack", _stack_of(SWARM_SPEC), e2e=True))
+    cases.append(Case("render", "tls-stack", _stack_of(TLS_SWARM_SPEC), e2e=True))
+    for target in ("compose", "kubernetes"):
+        cases.append(Case("render", f"tls-{target}", _render_tls(target)))
     cases.append(Case("schema", "schema", _schema))
     for corpus in corpus_cases():
         cases.append(Case("audit", f"compose-{corpus.name}", _audit_compose(corpus)))

@@ -25,7 +25,7 @@ KNOWN_IDS = {
 # Kubernetes input (faktctl/audit/rules/kubernetes.py)
 KNOWN_IDS |= {"FKP020", "FKP021", "FKD020", "FKD021", "FKD022", "FKS030", "FKH030", "FKH031"}
 KNOWN_IDS |= {"FKP030", "FKP031", "FKD030"}  # swarm (issue 14)
-KNOWN_IDS |= {"FKD040", "FKD041", "FKD042", "FKH040"}  # TLS (issue 26)
+KNOWN_IDS |= {"FKD040", "FKD041", "FKD042", "FKD043", "FKH040"}  # TLS (issue 26)
 KNOWN_IDS |= {"FKS011"}  # the secret files exist on the deploy host (issue 22)
 KNOWN_IDS |= {"FKH014", "FKH015", "FKH022"}  # workers at stop, orphaned reservations (issue 23)
 

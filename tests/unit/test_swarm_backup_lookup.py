@@ -57,3 +57,19 @@ def test_a_plain_container_is_not_a_swarm_task() -> None:
     task = {"Config": {"Labels": {deployment.SWARM_SERVICE_ID: "abc"}}}
     assert deployment.swarm_service_of(task) == "abc"
     assert deployment.swarm_service_of({"Config": {"Labels": {}}}) == ""
+
+
+def test_a_swarm_tasks_certificate_is_found_among_its_services_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A task container's mounts do not show its swarm secrets: whether the server speaks TLS
+    is read from its service (issue 26)."""
+    secrets = [{"File": {"Name": "/etc/faktory/public.cert.pem"}}]
+    service = {"Spec": {"TaskTemplate": {"ContainerSpec": {"Secrets": secrets}}}}
+    monkeypatch.setattr(docker_swarm, "inspect_service", lambda engine, service_id: service)
+    task = {"Config": {"Labels": {"com.docker.swarm.service.id": "svc1"}}, "Mounts": []}
+    tls = deployment.container_tls(task, _Engine())  # type: ignore[arg-type]
+    assert tls is not None and not tls.verify and tls.server_name == "faktory"
+    assert deployment.container_tls(task) is None  # without the engine nothing is asked
+    service["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"] = []
+    assert deployment.container_tls(task, _Engine()) is None  # type: ignore[arg-type]

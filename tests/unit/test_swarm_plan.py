@@ -177,3 +177,72 @@ def test_stack_file_carries_the_same_services_labels_and_external_secrets() -> N
     emails = document["services"]["emails"]
     assert emails["entrypoint"][0] == "/bin/sh" and emails["command"][0] == "/usr/bin/emails"
     assert emails["deploy"]["placement"]["preferences"] == [{"spread": "node.labels.zone"}]
+
+
+TLS_SPEC = SWARM_SPEC.replace(
+    "  image: contribsys/faktory:1.10.0\n",
+    "  image: contribsys/faktory:1.10.0\n  tls: {mode: generate}\n",
+)
+TLS_FILES = {
+    "/srv/shop/secrets/tls/server.cert.pem": SecretStr("CERT one"),
+    "/srv/shop/secrets/tls/server.key.pem": SecretStr("KEY one"),
+    "/srv/shop/secrets/tls/ca.cert.pem": SecretStr("CA one"),
+}
+
+
+def _tls_swarm(files: dict[str, SecretStr] = TLS_FILES) -> SwarmDesired:
+    loaded = parse_spec(TLS_SPEC, Path("/srv/shop/faktory.yaml"))
+    desired = build_desired(loaded, Secrets(SecretStr("pw")))
+    return translate(desired, SecretStr("pw"), None, SWARM_ENTRIES, files)
+
+
+def test_tls_files_are_secrets_at_the_paths_the_desired_state_mounts_them() -> None:
+    swarm = _tls_swarm()
+    server = swarm.server
+    secrets = {m.target: m for m in server.secrets}
+    assert set(secrets) == {
+        "/run/secrets/faktory_password",
+        "/etc/faktory/public.cert.pem",
+        "/etc/faktory/private.key.pem",
+    }
+    assert secrets["/etc/faktory/private.key.pem"].mode == 0o400
+    assert secrets["/etc/faktory/public.cert.pem"].mode == 0o444
+    assert not any(m.target.endswith(".pem") for m in server.mounts)  # no bind of host files
+    by_name = {s.name: s for s in swarm.secrets}
+    assert by_name[secrets["/etc/faktory/private.key.pem"].secret].key == "tls_key"
+    assert {s.key for s in swarm.secrets} == {"password", "url", "tls_cert", "tls_key", "tls_ca"}
+    for worker in swarm.workers:
+        ca = {m.target: m for m in worker.secrets}["/etc/faktctl/ca.cert.pem"]
+        assert ca.mode == 0o444 and by_name[ca.secret].key == "tls_ca"
+        assert ("SSL_CERT_FILE", "/etc/faktctl/ca.cert.pem") in worker.env
+        assert not worker.mounts
+
+
+def test_a_renewed_certificate_is_a_new_secret_that_updates_the_server_only() -> None:
+    before = _tls_swarm()
+    renewed = dict(TLS_FILES)
+    renewed["/srv/shop/secrets/tls/server.cert.pem"] = SecretStr("CERT two")
+    renewed["/srv/shop/secrets/tls/server.key.pem"] = SecretStr("KEY two")
+    after = _tls_swarm(renewed)
+    assert after.server.config_hash() != before.server.config_hash()
+    assert [w.config_hash() for w in after.workers] == [w.config_hash() for w in before.workers]
+    observed = Observed(
+        network=True,
+        secrets=tuple(sorted(s.name for s in before.secrets)),
+        services=tuple(
+            ObservedService(f"id-{s.name}", s.name, 1, s.config_hash(), s.service)
+            for s in before.services
+        ),
+    )
+    the_plan = plan(after, observed)
+    assert [a.reason for a in the_plan.of("create-secret")] == [
+        "server's TLS certificate",
+        "server's TLS key",
+    ]
+    assert [a.target for a in the_plan.of("update-service")] == ["shop_faktory"]
+    assert len(the_plan.of("remove-secret")) == 2
+
+
+def test_tls_files_not_read_stop_the_translation() -> None:
+    with pytest.raises(SwarmPlanError, match=r"server\.cert\.pem was not read"):
+        _tls_swarm({})

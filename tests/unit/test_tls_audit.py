@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from faktctl.audit.model import (
     AuditFacts,
     CertFacts,
@@ -21,6 +23,7 @@ from faktctl.audit.registry import Outcome, ServerCtx, WorkerCtx
 from faktctl.audit.rules import tls
 from faktctl.audit.runner import behaviour_of
 from faktctl.faktory.server import command, environment
+from faktctl.faktory.workers import python_version
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)
 CERT = MountFact("bind", "/etc/faktory/public.cert.pem", "secrets/tls/server.cert.pem", True)
@@ -118,3 +121,42 @@ def test_the_worker_scheme_must_match_the_server() -> None:
     assert judge("tcp+tls://:pw@faktory:7419", plain).status == "fail"
     assert judge("tcp+tls://:pw@faktory:7419", tls_server).status == "pass"
     assert "pw" not in judge("tcp://:pw@faktory:7419", tls_server).message
+
+
+@pytest.mark.parametrize(
+    ("image", "version"),
+    [
+        ("python:3.12-slim", (3, 12)),
+        ("python:3.11", (3, 11)),
+        ("docker.io/library/python:3.13.1-alpine", (3, 13)),
+        ("python", (3, None)),
+        ("python:slim", (3, None)),
+        ("python:3-alpine", (3, None)),
+        ("ghcr.io/astral-sh/uv:python3.12-bookworm", (3, 12)),
+        ("emails:1", None),
+        (None, None),
+    ],
+)
+def test_the_python_an_image_runs(image: str | None, version: tuple[int, int | None]) -> None:
+    assert python_version(image) == version
+
+
+def test_a_python_faktory_worker_on_312_with_tls_is_said_clearly() -> None:
+    def judge(image: str | None, url: str = "tcp+tls://:pw@faktory:7419", **more: Any) -> Outcome:
+        ctx = _ctx(_server(mounts=(CERT, KEY)))
+        worker = WorkerFacts("py", EnvVar("FAKTORY_URL", url, "literal"), image=image, **more)
+        return _one(tls.python_tls_runtime(WorkerCtx(ctx.facts, worker, (ctx,))))
+
+    new = judge("python:3.12-slim")
+    assert new.status == "fail" and "ssl.wrap_socket" in new.message and "3.12" in new.message
+    assert "cannot connect" in new.message
+    assert "pw" not in new.message
+    built = judge("shop-py:local", build_base="python:3.13-slim")
+    assert built.status == "fail" and "python:3.13-slim" in built.message
+    assert judge("python:3-alpine").status == "fail"
+    old = judge("python:3.11-slim")
+    assert old.status == "pass" and "without verifying" in old.message
+    assert judge("python:3.12", "tcp://:pw@faktory:7419").status == "pass"
+    assert judge("emails:1").status == "pass"  # no Python shown
+    assert judge("registry/faktory_worker_go-python:3.12").status == "pass"
+    assert judge("python:3.12", url="").status in ("pass", "skip")

@@ -27,6 +27,12 @@ from faktctl.audit.rules._support import (
     reachable,
     redact_url,
 )
+from faktctl.faktory.workers import (
+    PYTHON_FAKTORY,
+    lacks_wrap_socket,
+    library_of,
+    python_version,
+)
 
 EXPIRY_WARNING = timedelta(days=30)  # also when `up` renews a generated certificate
 TLS_FIX = (
@@ -34,8 +40,9 @@ TLS_FIX = (
     "gives workers tcp+tls:// and the CA), or mount public.cert.pem and private.key.pem into "
     "/etc/faktory (server.tls.mode: files); docs/workers-on-other-hosts.md."
 )
-# the inputs that read the certificate itself (its file, or what the running server shows)
-CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live"})
+# the inputs that read the certificate itself (its file, what the running server shows, the
+# file a Kubernetes secretGenerator makes the server's Secret from)
+CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live", "kubernetes"})
 _CA_KEY_NAME = re.compile(r"(^|[/._-])ca[._-]?(private[._-]?)?key", re.IGNORECASE)
 
 
@@ -98,9 +105,10 @@ def _cert(ctx: ServerCtx) -> CertFacts | None:
 )
 def certificate_fit(ctx: ServerCtx) -> Result:
     """The certificate the server serves (its file for a spec, what a running server showed
-    for `--live`): not expired, not expiring within 30 days, its subjectAltName covering
-    every name and address workers use (the service name, published addresses, extra
-    names), and chaining to the CA workers are given.
+    for `--live`, the secretGenerator's file for Kubernetes manifests): not expired, not
+    expiring within 30 days, its subjectAltName covering every name and address workers use
+    (the service name, published addresses, extra names; for manifests the hosts their
+    workers dial), and chaining to the CA workers are given.
 
     An expired certificate or a name it does not cover makes every verifying worker refuse
     to connect; one expiring soon will do so on its own."""
@@ -214,3 +222,51 @@ def worker_url_scheme(ctx: WorkerCtx) -> Result:
     if not tls and scheme == "tcp+tls":
         return failed(f"the server serves plain TCP but the worker dials {shown}", where)
     return passed(f"{shown} matches the server ({'TLS' if tls else 'plain TCP'})", where)
+
+
+@worker_rule(
+    "FKD043",
+    "dashboard-exposure",
+    "warning",
+    "A Python worker dialling tcp+tls:// runs where its client can speak TLS",
+    "Python's `faktory` 1.0 cannot open tcp+tls:// on Python 3.12 or newer (and verifies "
+    "nothing below it): use a Python client that supports TLS on your Python, or pin the "
+    "worker's image below 3.12 knowing the server is not verified; "
+    "docs/workers-on-other-hosts.md lists the libraries.",
+)
+def python_tls_runtime(ctx: WorkerCtx) -> Result:
+    """A worker whose `FAKTORY_URL` is `tcp+tls://`, against the Python its image runs (the
+    image's name and tag, `python:3.12-slim`, or the base of its `build:` Dockerfile) and the
+    library its image or command names.
+
+    Python's `faktory` 1.0 wraps its socket with `ssl.wrap_socket`, which Python 3.12 removed:
+    on 3.12+ every connection fails with an AttributeError, so no job runs; below 3.12 it
+    encrypts without checking the server's certificate. A warning: the image shows the
+    Python, not always the library (another client may be in use), so `--strict` fails on it."""
+    worker = ctx.worker
+    url = worker.url
+    where = url.location if url and url.location else worker.location
+    if url is None or url.value is None:
+        return skipped("the worker's URL is not known here", where)
+    if urlsplit(url.value).scheme != "tcp+tls":
+        return passed("the worker does not dial tcp+tls://", where)
+    runtime = worker.build_base or worker.image
+    version = python_version(worker.build_base) or python_version(worker.image)
+    if version is None:
+        return passed(f"{runtime or 'its image'} shows no Python runtime", where)
+    library = library_of(worker.image, worker.argv)
+    if library is not None and library.name != PYTHON_FAKTORY:
+        return passed(f"it runs {library.name}, which is not Python's `faktory`", where)
+    major, minor = version
+    shown = f"{runtime} (Python {major}.{minor if minor is not None else 'x, the newest'})"
+    if lacks_wrap_socket(version):
+        return failed(
+            f"it runs on {shown} and dials tcp+tls://: with Python's `faktory` 1.0 (which "
+            "calls ssl.wrap_socket, removed in Python 3.12) it cannot connect at all",
+            where,
+        )
+    return passed(
+        f"it runs on {shown}, which still has ssl.wrap_socket (Python's `faktory` 1.0 then "
+        "encrypts without verifying the server)",
+        where,
+    )

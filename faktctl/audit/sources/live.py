@@ -327,6 +327,19 @@ def _listing(engine: LiveEngine, container: str, folder: str) -> tuple[str, ...]
     return tuple(line for line in output.decode(errors="replace").splitlines() if line)
 
 
+def _tls_files_seen(engine: LiveEngine, container: str, config_dir: str) -> dict[str, str | None]:
+    """Whether the TLS pair is in the config folder as the container sees it: a swarm task's
+    secrets mounted there are not among its container's mounts. Present files are known by
+    name only ("": their content, the key's above all, never enters the facts)."""
+    names = _listing(engine, container, config_dir)
+    if names is None:
+        return {}
+    return {
+        posixpath.join(config_dir, name): "" if name in names else None
+        for name in effective.TLS_FILES
+    }
+
+
 def read_config_files(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> ServerFacts:
     """Read what the password lookup needs from the running container."""
     if (raw.get("State") or {}).get("Status") != "running":
@@ -344,6 +357,8 @@ def read_config_files(engine: LiveEngine, raw: RawDict, facts: ServerFacts) -> S
             for name in names:
                 if name.endswith(".toml"):
                     files[f"{folder}/{name}"] = _read(engine, container, f"{folder}/{name}")
+    if first.config_dir is not None:
+        files.update(_tls_files_seen(engine, container, first.config_dir))
     candidates = [effective.ETC_PASSWORD]
     value = env.get("FAKTORY_PASSWORD")
     if value and value.startswith("/"):
@@ -682,7 +697,7 @@ def _audit_server(
     tls = probe_tls(eff, spec)
     cert = None
     if facts.swarm is not None and hasattr(engine, "api"):
-        found = _relayed_probe(engine, raw, eff, password, tls)
+        found, cert = _relayed_probe(engine, raw, eff, password, tls, spec)
     else:
         found = wire_probe(raw, eff, password, is_local, address, tls)
         cert = _served_cert(raw, eff, is_local, address, tls, spec)
@@ -719,21 +734,30 @@ def _relayed_probe(
     eff: effective.Behaviour,
     password: probe.Password | None,
     tls: probe.Tls | None = None,
-) -> LiveProbe:
+    spec: SpecContext | None = None,
+) -> tuple[LiveProbe, CertFacts | None]:
     """A swarm task's overlay address is not reachable from this machine, and its ports are
     usually not published: probe it through relays into its container, as `up` and
-    `faktctl dashboard` reach it (faktctl.adapters.docker.tunnel)."""
+    `faktctl dashboard` reach it (faktctl.adapters.docker.tunnel); with TLS, the certificate
+    it serves too."""
     import contextlib
 
     from faktctl.adapters.docker.tunnel import relay
 
     if (raw.get("State") or {}).get("Status") != "running":
-        return LiveProbe(None, unreachable="the container is not running")
+        return LiveProbe(None, unreachable="the container is not running"), None
     container = str(raw.get("Id"))
     protocol_port = _port_of(eff.protocol_binding, 7419)
+    cert = None
     with contextlib.ExitStack() as stack:
         opened = stack.enter_context(relay(engine, container, protocol_port))  # type: ignore[arg-type]
         result = _protocol_probe(("127.0.0.1", opened.port), password, tls)
+        if tls is not None:
+            from faktctl.audit.sources.tlsfacts import from_server
+
+            shown = f"the certificate served by the swarm task (port {protocol_port})"
+            names = spec.tls_names if spec else ()
+            cert, _ = from_server("127.0.0.1", opened.port, tls, shown, names)
         if eff.web_enabled:
             web_port = _port_of(eff.web_binding, 7420)
             web = stack.enter_context(
@@ -747,7 +771,7 @@ def _relayed_probe(
         web_endpoint=f"{note} (port {_port_of(eff.web_binding, 7420)})"
         if eff.web_enabled
         else None,
-    )
+    ), cert
 
 
 def _port_of(binding: str, default: int) -> int:

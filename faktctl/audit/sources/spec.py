@@ -224,6 +224,7 @@ class SpecFacts:
                     None,
                     self.loc("workers", index),
                     image=svc.image,
+                    build_base=_build_base(svc),
                     argv=svc.command,
                     stop_grace_s=float(svc.stop_grace_s) if svc.stop_grace_s is not None else None,
                     grace_location=self.loc("workers", index, "stop_grace_period"),
@@ -313,3 +314,12 @@ def gather_spec(file: Path | None, now: datetime) -> AuditFacts:
         render=facts.render(),
         notes=notes,
     )
+
+
+def _build_base(svc: ServiceRequest) -> str | None:
+    """The base image a worker's `build:` starts from (its Dockerfile's final stage)."""
+    if svc.build is None:
+        return None
+    from faktctl.audit.sources.compose.identify import read_dockerfile
+
+    return read_dockerfile(Path(svc.build.context), svc.build.dockerfile).base

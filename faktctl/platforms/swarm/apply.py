@@ -11,10 +11,11 @@ lines; then services no longer in the spec; then secrets no longer used (old pas
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from faktctl import ui
+from faktctl.adapters import probe
 from faktctl.adapters.docker import swarm as swarm
 from faktctl.adapters.docker.api import EngineError, RawDict
 from faktctl.adapters.docker.engine import Engine
@@ -72,13 +73,18 @@ def _inspect_image(engine: Engine, reference: str) -> RawDict:
 
 
 def swarm_desired(
-    engine: Engine, resolved: Desired, password: SecretStr, web: SecretStr | None
+    engine: Engine,
+    resolved: Desired,
+    password: SecretStr,
+    web: SecretStr | None,
+    tls_files: Mapping[str, SecretStr] | None = None,
 ) -> SwarmDesired:
-    """The swarm objects for `resolved` (the desired state with built images tagged)."""
+    """The swarm objects for `resolved` (the desired state with built images tagged);
+    `tls_files` the TLS files' contents (faktctl.secretfiles.tls_file_contents)."""
     images = {ref: _inspect_image(engine, ref) for ref in {s.image for s in resolved.services}}
     entries = {ref: image_entry(found) for ref, found in images.items()}
     try:
-        translated = translate(resolved, password, web, entries)
+        translated = translate(resolved, password, web, entries, tls_files)
     except SwarmPlanError as exc:
         raise OperationFailed(str(exc)) from exc
     return with_images(translated, {ref: pinned_reference(found) for ref, found in images.items()})
@@ -102,8 +108,10 @@ class SwarmExecutor:
         redact_values: tuple[SecretStr, ...],
         progress: Progress,
         timeout_s: float,
+        tls: probe.Tls | None = None,
     ) -> None:
         self._engine = engine
+        self._tls = tls  # how the server speaks on 7419 (faktctl.live.reach.tls_client)
         self._prepared = prepared
         self._desired = prepared.desired
         self._password = password
@@ -201,8 +209,7 @@ class SwarmExecutor:
         if verdict != "":
             return False
         service_id = self._service_id(service)
-        running, _ = _running_tasks(self._engine, service_id)
-        container_id = _container_of(running[0]) if running else ""
+        container_id = self._task_container(service_id)
         note = self._hello(container_id)
         if note.startswith("!"):
             self._fail(service, service_id, note[1:])
@@ -210,7 +217,20 @@ class SwarmExecutor:
         self._progress.finish(service.name, f"running, {note}")
         return True
 
+    def _task_container(self, service_id: str) -> str:
+        """The container of the server's running task: a task the swarm reports running may
+        not name its container yet (seen right after a stop-first update)."""
+        deadline = time.monotonic() + min(self._timeout_s, 30.0)
+        while True:
+            running, _ = _running_tasks(self._engine, service_id)
+            found = next((c for c in map(_container_of, running) if c), "")
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(POLL_S)
+
     def _hello(self, container_id: str) -> str:
+        if not container_id:
+            return "!no container of its running task was reported"
         from faktctl.adapters.docker.tunnel import relay
 
         try:
@@ -218,10 +238,11 @@ class SwarmExecutor:
         except OperationFailed:
             return "HELLO skipped: its container runs on another node"
         with relay(self._engine, container_id, PROTOCOL_PORT) as opened:
-            answering = ready.Answering(Endpoint("127.0.0.1", opened.port), self._password)
+            endpoint = Endpoint("127.0.0.1", opened.port, self._tls)
+            answering = ready.Answering(endpoint, self._password)
             outcome = ready.wait(answering, min(self._timeout_s, 30.0), ready.Pace(POLL_S), last="")
         if isinstance(outcome, ready.Ready):
-            return "HELLO answered +OK"
+            return "HELLO answered +OK" + (" over TLS" if self._tls else "")
         if isinstance(outcome, ready.Refused):
             return f"!HELLO refused: {outcome.reason or 'password not accepted'}"
         last = outcome.reason if isinstance(outcome, ready.Failed) else outcome.last

@@ -70,7 +70,18 @@ class SwarmPlatform:
         *,
         adopt_volume: bool = False,  # a swarm's volumes live on its nodes: not looked at here
     ) -> int:
-        return apply(engine, self._opened(), pull, timeout_s, started)
+        return apply(engine, self._with_tls_files(), pull, timeout_s, started)
+
+    def _with_tls_files(self) -> Project:
+        """The project once its TLS files are made, renewed or checked (faktctl.live.tls)."""
+        from faktctl.live.tls import prepare
+
+        prepared = prepare(self._opened().loaded)
+        for line in prepared.done if prepared is not None else ():
+            ui.info(f"tls: {line}")
+        if prepared is not None and prepared.done:
+            self._project = None  # opened again: the files changed
+        return self._opened()
 
     def down(self, *, volumes: bool, assume_yes: bool) -> int:
         return down(self._loaded, volumes=volumes, assume_yes=assume_yes)
@@ -91,11 +102,13 @@ class SwarmPlatform:
         from faktctl.platforms.engine.images import with_built_images
         from faktctl.platforms.swarm.apply import swarm_desired
 
-        project = self._opened()
+        project = self._with_tls_files()
         resolved = with_built_images(project.desired)
         engine = connect()
         try:
-            return swarm_desired(engine, resolved, project.password, web_conf(project))
+            return swarm_desired(
+                engine, resolved, project.password, web_conf(project), tls_files(project)
+            )
         finally:
             engine.close()
 
@@ -111,6 +124,13 @@ def web_conf(project: Project) -> SecretStr | None:
     return web_conf_text(project.desired.dashboard_password)
 
 
+def tls_files(project: Project) -> dict[str, SecretStr]:
+    """The TLS files' contents the swarm carries as secrets (empty when TLS is off)."""
+    from faktctl.secretfiles import tls_file_contents
+
+    return tls_file_contents(project.loaded)
+
+
 def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
     from faktctl.platforms.engine.images import resolve_images
     from faktctl.platforms.swarm.apply import observe_and_plan, print_plan, swarm_desired
@@ -120,25 +140,42 @@ def dry_run(engine: Engine, project: Project, pull: PullPolicy) -> int:
         ui.data("\n".join(a.text() for a in image_actions))
         ui.info("the images above are needed before the services can be planned")
         return 0
-    desired = swarm_desired(engine, resolved, project.password, web_conf(project))
+    try:
+        files = tls_files(project)
+    except UsageError as err:
+        if project.loaded.spec.server.tls.mode != "generate":
+            raise
+        raise UsageError(
+            f"cannot plan the TLS secrets: {err.message}",
+            "`faktctl up` makes the CA and the certificate first (a dry run writes nothing)",
+        ) from None
+    desired = swarm_desired(engine, resolved, project.password, web_conf(project), files)
     print_plan(observe_and_plan(engine, desired).the_plan)
     return 0
 
 
 def apply(engine: Engine, project: Project, pull: PullPolicy, timeout_s: float, t0: float) -> int:
+    from faktctl.live.reach import tls_client
     from faktctl.platforms.engine.apply import apply_images
     from faktctl.platforms.engine.images import resolve_images
     from faktctl.platforms.progress import progress_display
     from faktctl.platforms.swarm.apply import SwarmExecutor, observe_and_plan, swarm_desired
 
     resolved, image_actions = resolve_images(engine, project.desired, pull)
+    files = tls_files(project)
     with progress_display() as progress:
         apply_images(engine, resolved, image_actions, progress)
-        desired = swarm_desired(engine, resolved, project.password, web_conf(project))
+        desired = swarm_desired(engine, resolved, project.password, web_conf(project), files)
         prepared = observe_and_plan(engine, desired)
         _guard_version(engine, project, resolved.server.image, prepared)
         executor = SwarmExecutor(
-            engine, prepared, project.password, project.secrets, progress, timeout_s
+            engine,
+            prepared,
+            project.password,
+            project.secrets,
+            progress,
+            timeout_s,
+            tls_client(project.desired.tls),
         )
         if prepared.the_plan.up_to_date:
             failures = executor.check_running()
@@ -354,14 +391,15 @@ def _faktory_view(engine: Engine, project: Project) -> FaktoryView:
         )
     container_id = str(server["Id"])
     with relay(engine, container_id, PROTOCOL_PORT) as opened:
-        endpoint = reach.Endpoint("127.0.0.1", opened.port)
+        endpoint = reach.Endpoint("127.0.0.1", opened.port, reach.tls_client(project.desired.tls))
         try:
             info = reach.read_info(endpoint, project.password, faktory_view.INFO_TIMEOUT_S)
         except probe.ProbeError as err:
             return faktory_view.unreachable(str(err), "relay into the server's task")
+        served = faktory_view.tls_view(endpoint, faktory_view.INFO_TIMEOUT_S)
     view = faktory_view.from_info(info, "relay into the server's task")
     save = faktory_view.read_last_save(engine, container_id, time.time())
-    return replace(view, last_save=save)
+    return replace(view, last_save=save, tls=served)
 
 
 def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
@@ -370,8 +408,9 @@ def _status_desired(engine: Engine, project: Project) -> SwarmDesired | None:
 
     resolved = with_built_images(project.desired)
     try:
-        return swarm_desired(engine, resolved, project.password, web_conf(project))
-    except OperationFailed:  # an image is missing: every service counts as drifting
+        files = tls_files(project)
+        return swarm_desired(engine, resolved, project.password, web_conf(project), files)
+    except (OperationFailed, UsageError):  # an image or a TLS file is missing: all drift
         return None
 
 

@@ -8,6 +8,10 @@ this module only says how a swarm carries them:
 - the server: one replica pinned to its node (its volume lives there), `stop-first` updates (two
   servers on one data directory must never overlap), restart on any exit (Faktory exits 0);
 - workers: `start-first` rolling updates that roll back on failure, spread by preference;
+- TLS (spec: server.tls): each TLS file the desired state bind-mounts (the server's certificate
+  and key in its config folder, the workers' CA) is a secret mounted at the same path, named
+  by its content like the password: a renewed certificate is a new secret, so the server
+  service updates (stop-first) and reads it at start; the CA key is no mount, never a secret;
 - FAKTORY_URL never appears in a service's environment: it is a secret file. With `shell`
   delivery the worker's own entrypoint and command run under `/bin/sh -c` which exports the
   variable from the file and `exec`s them (same argv, same PID 1); with `file` the command is
@@ -30,7 +34,12 @@ from faktctl.desired import (
     ServiceRequest,
     SwarmSettings,
 )
-from faktctl.faktory.server import SERVER_SERVICE
+from faktctl.faktory.server import (
+    SERVER_SERVICE,
+    TLS_CERT_TARGET,
+    TLS_KEY_TARGET,
+    WORKER_CA_TARGET,
+)
 from faktctl.secretvalue import SecretStr, as_line, fingerprint
 
 URL_SECRET_TARGET = "/run/secrets/faktory_url"
@@ -44,7 +53,13 @@ SHELL_WRAPPER = (
 SERVER_RESTART_DELAY_S = 5
 WORKER_UPDATE_DELAY_S = 2
 WORKER_MONITOR_S = 10
-SecretKey = Literal["password", "url", "web"]
+SecretKey = Literal["password", "url", "web", "tls_cert", "tls_key", "tls_ca"]
+# each TLS file's secret, by the path the desired state mounts it at, and its file mode
+TLS_SECRETS: dict[str, tuple[SecretKey, int]] = {
+    TLS_CERT_TARGET: ("tls_cert", 0o444),
+    TLS_KEY_TARGET: ("tls_key", 0o400),
+    WORKER_CA_TARGET: ("tls_ca", 0o444),  # a worker may run as any user
+}
 
 
 class SwarmPlanError(ValueError):
@@ -163,17 +178,15 @@ def translate(
     password: SecretStr,
     web_conf: SecretStr | None,
     entries: Mapping[str, ImageEntry],
+    tls_files: Mapping[str, SecretStr] | None = None,
 ) -> SwarmDesired:
     """The swarm form of `desired`. `entries` maps each `shell`-delivery worker's image to what
-    the image runs; `web_conf` is the conf.d text with a separate dashboard password, if any."""
+    the image runs; `web_conf` is the conf.d text with a separate dashboard password, if any;
+    `tls_files` the content of each TLS file the desired state mounts, by host path
+    (faktctl.secretfiles.tls_file_contents)."""
     settings = desired.swarm
     if settings is None:
         raise SwarmPlanError("the spec has no swarm section")
-    if desired.tls is not None:
-        raise SwarmPlanError(
-            "server.tls is not translated for a swarm yet: the certificate would be missing "
-            "while workers dial tcp+tls://; use the engine platform, or set server.tls.mode: off"
-        )
     project = desired.project
     url = _worker_url(desired)
     secrets = [SecretObject("password", secret_name(project, "password", password), password)]
@@ -181,12 +194,13 @@ def translate(
         secrets.append(SecretObject("url", secret_name(project, "url", url), url))
     if web_conf is not None:
         secrets.append(SecretObject("web", secret_name(project, "web", web_conf), web_conf))
+    files = _tls_secrets(desired, project, tls_files or {})
+    secrets += files.values()
     by_key: dict[str, str] = {s.key: s.name for s in secrets}
     network = f"{project}_default"
     server = _server(desired.server, project, network, settings, by_key)
     workers = tuple(
-        _worker(w, project, network, settings, by_key.get("url", ""), entries)
-        for w in desired.workers
+        _worker(w, project, network, settings, by_key, entries) for w in desired.workers
     )
     volume = next((m.source for m in desired.server.mounts if m.kind == "volume"), None)
     return SwarmDesired(
@@ -197,6 +211,31 @@ def translate(
         services=(server, *workers),
         volume=volume,
     )
+
+
+def _tls_secrets(
+    desired: Desired, project: str, files: Mapping[str, SecretStr]
+) -> dict[str, SecretObject]:
+    """The secret of each TLS file a service mounts, by its target path."""
+    found: dict[str, SecretObject] = {}
+    for service in desired.services:
+        for mount in service.mounts:
+            if mount.target not in TLS_SECRETS or mount.kind != "bind":
+                continue
+            content = files.get(mount.source)
+            if content is None:
+                raise SwarmPlanError(f"the TLS file {mount.source} was not read")
+            key, _ = TLS_SECRETS[mount.target]
+            found[mount.target] = SecretObject(key, secret_name(project, key, content), content)
+    return found
+
+
+def _tls_mounts(request: ServiceRequest, secrets: Mapping[str, str]) -> list[SecretMount]:
+    return [
+        SecretMount(secrets[TLS_SECRETS[m.target][0]], m.target, TLS_SECRETS[m.target][1])
+        for m in request.mounts
+        if m.kind == "bind" and m.target in TLS_SECRETS
+    ]
 
 
 def _worker_url(desired: Desired) -> SecretStr | None:
@@ -218,11 +257,13 @@ def _server(
     mounts = tuple(
         VolumeMount(m.kind, m.source, m.target, m.read_only)
         for m in request.mounts
-        if m.target != WEB_CONF_TARGET  # on a swarm the dashboard password is a secret
+        # on a swarm the dashboard password and the TLS files are secrets
+        if m.target != WEB_CONF_TARGET and m.target not in TLS_SECRETS
     )
     secret_mounts = [SecretMount(secrets["password"], PASSWORD_TARGET)]
     if "web" in secrets:
         secret_mounts.append(SecretMount(secrets["web"], WEB_CONF_TARGET))
+    secret_mounts += _tls_mounts(request, secrets)
     return SwarmService(
         name=f"{project}_{request.name}",
         service=request.name,
@@ -260,10 +301,11 @@ def _worker(
     project: str,
     network: str,
     settings: SwarmSettings,
-    url_secret: str,
+    secrets: Mapping[str, str],
     entries: Mapping[str, ImageEntry],
 ) -> SwarmService:
     own = settings.worker(request.name)
+    url_secret = secrets.get("url", "")
     delivery = own.faktory_url if own is not None else "shell"
     spread = own.spread if own is not None and own.spread is not None else settings.worker_spread
     env = [(name, value) for name, value in request.env if isinstance(value, str)]
@@ -291,7 +333,10 @@ def _worker(
         entrypoint=entrypoint,
         args=args,
         env=tuple(env),
-        secrets=(SecretMount(url_secret, URL_SECRET_TARGET),) if url_secret else (),
+        secrets=(
+            *((SecretMount(url_secret, URL_SECRET_TARGET),) if url_secret else ()),
+            *_tls_mounts(request, secrets),
+        ),
         mounts=(),
         replicas=request.replicas,
         constraints=(),
@@ -425,6 +470,9 @@ def _secret_reason(key: SecretKey) -> str:
         "password": "server password",
         "url": "workers' FAKTORY_URL",
         "web": "dashboard password",
+        "tls_cert": "server's TLS certificate",
+        "tls_key": "server's TLS key",
+        "tls_ca": "workers' TLS CA",
     }[key]
 
 

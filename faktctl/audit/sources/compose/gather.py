@@ -172,6 +172,7 @@ def _worker(svc: Service, env: dict[str, EnvVar]) -> WorkerFacts:
         name,
         where,
         image=svc.text("image"),
+        build_base=_build_dockerfile(svc).base if "build" in svc.data else None,  # type: ignore[union-attr]
         argv=argv,
         # Docker's own default when the file sets none
         stop_grace_s=parse_duration(grace) if grace is not None else DOCKER_DEFAULT_GRACE_S,

@@ -13,14 +13,17 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from faktctl.audit.effective import faktory_args, image_default, reads_faktory_env
+from faktctl.audit.effective import TLS_FILES, faktory_args, image_default, reads_faktory_env
 from faktctl.audit.model import (
     AuditFacts,
     BackupFacts,
+    CertFacts,
     EnvVar,
     HealthcheckFact,
     KubeRoute,
@@ -56,7 +59,7 @@ from faktctl.audit.sources.kubernetes.objects import (
     selector_matches,
     service_selects,
 )
-from faktctl.audit.sources.secretfacts import inspect_secret_files
+from faktctl.audit.sources.secretfacts import display, inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict
 from faktctl.errors import UsageError
 from faktctl.faktory.images import parse_image
@@ -75,6 +78,8 @@ class Index:
 
     objects: list[KubeObject]
     by_kind: dict[str, list[KubeObject]] = field(default_factory=dict)
+    # (Secret name, key) -> the host file a kustomize secretGenerator makes it from
+    generated: dict[tuple[str, str], Path] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for obj in self.objects:
@@ -289,9 +294,11 @@ def _mounts(
         origin: Origin | None = "literal" if entries is not None and not generated else None
         if sub:
             content = entries.get(sub) if entries is not None else None
+            host = index.generated.get((source or "", _item_key(inner.get("items"), sub)))
+            host_path = str(host) if generated and host is not None else None
             found.append(
                 MountFact(
-                    kind, target, source, read_only, content, False, None, None, origin, where
+                    kind, target, source, read_only, content, False, None, host_path, origin, where
                 )
             )
             continue
@@ -302,6 +309,45 @@ def _mounts(
             # keys unknown here: assume the file the server is told to read is there
             found.append(MountFact(kind, wanted, source, read_only, None, False, location=where))
     return tuple(found)
+
+
+def _item_key(items: Any, path: str) -> str:
+    """The key of a Secret volume's item mounted at `path` (the key itself without items)."""
+    for item in mappings(items):
+        if str(item.get("path", item.get("key"))) == path:
+            return str(item.get("key"))
+    return path
+
+
+def _tls_cert(server: ServerFacts, wanted: tuple[str, ...]) -> CertFacts | None:
+    """The certificate a server mounts from a file on this host (a secretGenerator's file),
+    with the key beside it and the CA the same generator carries (`ca.cert.pem`)."""
+    by_name = {posixpath.basename(m.target): m for m in server.mounts if m.host_path}
+    cert, key = by_name.get(TLS_FILES[0]), by_name.get(TLS_FILES[1])
+    if cert is None or cert.host_path is None:
+        return None
+    from faktctl.audit.sources.tlsfacts import from_files
+
+    cert_path = Path(cert.host_path)
+    ca = cert_path.parent / "ca.cert.pem"
+    return from_files(
+        f"key {TLS_FILES[0]} of secretGenerator {cert.source} ({display(cert_path)})",
+        cert_path,
+        Path(key.host_path) if key is not None and key.host_path else None,
+        ca if ca.is_file() else None,
+        wanted,
+        cert.location,
+    )
+
+
+def _tls_names(workers: list[WorkerFacts]) -> tuple[str, ...]:
+    """The host names the input's workers dial over tcp+tls:// (what the certificate must cover)."""
+    names = []
+    for worker in workers:
+        value = worker.url.value if worker.url is not None else None
+        if value and urlsplit(value).scheme == "tcp+tls" and urlsplit(value).hostname:
+            names.append(str(urlsplit(value).hostname))
+    return tuple(dict.fromkeys(names))
 
 
 def _generated(index: Index, owner: KubeObject, name: str) -> bool:
@@ -755,7 +801,7 @@ def _secret_files(files: list[GeneratedFile]) -> tuple[SecretFileFact, ...]:
 
 def gather_kubernetes(target: str, now: datetime) -> AuditFacts:
     objects, generated = _with_generated(load_objects(target))
-    index = Index(objects)
+    index = Index(objects, generated={(f.secret, f.key): f.path for f in generated})
     servers: list[ServerFacts] = []
     workers: list[WorkerFacts] = []
     suppressions: list[Suppression] = []
@@ -787,6 +833,8 @@ def gather_kubernetes(target: str, now: datetime) -> AuditFacts:
             f"{target}: no Faktory server or worker found (looked for images named "
             "faktory/faktory-ent, a /faktory command, FAKTORY_URL or FAKTORY_PROVIDER)"
         )
+    wanted = _tls_names(workers)
+    servers = [replace(s, tls_cert=_tls_cert(s, wanted)) for s in servers]
     display = "<stdin>" if target == "-" else target
     return AuditFacts(
         kind="kubernetes",
