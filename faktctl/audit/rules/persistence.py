@@ -176,8 +176,8 @@ def unused_data_mount(ctx: ServerCtx) -> Result:
     "persistence",
     "warning",
     "The stop grace period leaves time for the final save",
-    "Set stop_grace_period (compose) or server.stop_grace_period (spec) to 30s or more; "
-    "large data sets need longer.",
+    "Set stop_grace_period (compose, stack), server.stop_grace_period (spec) or the pod's "
+    "terminationGracePeriodSeconds (Kubernetes) to 30s or more; large data sets need longer.",
 )
 def stop_grace_period(ctx: ServerCtx) -> Result:
     """The server's stop grace period: under 30 s fails.
