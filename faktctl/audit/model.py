@@ -242,6 +242,9 @@ class CertFacts:
     key_mode: int | None = None
     error: str | None = None  # why the certificate could not be read
     pending: bool = False  # `generate` has not made it yet (the next `up` does)
+    # why the certificate cannot be read from this input (not judged): its file is absent
+    # from this checkout, or it comes from an external secret or a volume
+    unknown: str | None = None
     location: Location | None = None
 
 
@@ -281,7 +284,8 @@ class ServerFacts:
     container_dirs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kube: KubeServerFacts | None = None  # Kubernetes input only
     swarm: SwarmFacts | None = None  # a stack file written for a swarm, or a live swarm task
-    tls_cert: CertFacts | None = None  # spec and live inputs: the certificate served
+    # the certificate served (spec, live; compose and Kubernetes when a host file is mounted)
+    tls_cert: CertFacts | None = None
 
     def loc(self, *keys: str) -> Location | None:
         """The location of the first field named in `keys` that has one, else the service's."""

@@ -41,8 +41,8 @@ TLS_FIX = (
     "/etc/faktory (server.tls.mode: files); docs/workers-on-other-hosts.md."
 )
 # the inputs that read the certificate itself (its file, what the running server shows, the
-# file a Kubernetes secretGenerator makes the server's Secret from)
-CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live", "kubernetes"})
+# host file a compose or stack file mounts or a Kubernetes secretGenerator makes a Secret from)
+CERT_INPUTS: frozenset[InputKind] = frozenset({"spec", "live", "kubernetes", "compose"})
 _CA_KEY_NAME = re.compile(r"(^|[/._-])ca[._-]?(private[._-]?)?key", re.IGNORECASE)
 
 
@@ -105,10 +105,13 @@ def _cert(ctx: ServerCtx) -> CertFacts | None:
 )
 def certificate_fit(ctx: ServerCtx) -> Result:
     """The certificate the server serves (its file for a spec, what a running server showed
-    for `--live`, the secretGenerator's file for Kubernetes manifests): not expired, not
-    expiring within 30 days, its subjectAltName covering every name and address workers use
-    (the service name, published addresses, extra names; for manifests the hosts their
-    workers dial), and chaining to the CA workers are given.
+    for `--live`, the host file a compose or stack file mounts into the server's config folder
+    (a bind mount, a secret's `file:`) or the secretGenerator's file for Kubernetes
+    manifests): not expired, not expiring within 30 days, its subjectAltName covering every
+    name and address workers use (the service name, published addresses, extra names; for
+    compose files and manifests the hosts their workers dial over tcp+tls://), and chaining
+    to the CA workers are given (`ca.cert.pem` beside the certificate). A file this input
+    cannot read (absent from a checkout, an external secret) is skipped, not judged.
 
     An expired certificate or a name it does not cover makes every verifying worker refuse
     to connect; one expiring soon will do so on its own."""
@@ -116,6 +119,8 @@ def certificate_fit(ctx: ServerCtx) -> Result:
     if cert is None:
         return skipped("no TLS certificate is known for this input")
     where = cert.location or ctx.server.loc("tls")
+    if cert.unknown is not None:
+        return skipped(f"{cert.origin} {cert.unknown}", where)
     if cert.pending:
         return skipped(f"{cert.origin} does not exist yet: `faktctl up` makes it", where)
     if cert.error is not None:

@@ -207,6 +207,7 @@ class SpecFacts:
             Path(setup.ca) if setup.ca else None,
             setup.names,
             self.loc("server", "tls"),
+            inside=self.loaded.base_dir,
         )
 
     def workers(self) -> tuple[WorkerFacts, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,21 @@ def _secret_files(
     return inspect_secret_files([(Path(p), what, where) for p, (what, where) in found.items()])
 
 
+def _with_certificates(
+    servers: list[ServerFacts], workers: list[WorkerFacts], base: Path
+) -> list[ServerFacts]:
+    """Each server with the certificate a host file mounted into its config folder holds
+    (a bind mount, a secret's `file:`), judged against the hosts the workers dial."""
+    from faktctl.audit.runner import behaviour_of
+    from faktctl.audit.sources.tlsfacts import from_mounts, tls_names
+
+    wanted = tls_names(w.url.value if w.url is not None else None for w in workers)
+    return [
+        replace(s, tls_cert=from_mounts(s, behaviour_of(s).config_dir, wanted, base))
+        for s in servers
+    ]
+
+
 # --- the whole file --------------------------------------------------------------------------
 
 
@@ -324,6 +340,7 @@ def gather_compose(path: Path, environ: Mapping[str, str], now: datetime) -> Aud
             for f in server.unreadable_env_files
         ]
     routes, seen = gather_proxies(upstreams, others)
+    servers = _with_certificates(servers, workers, compose.base)
     return AuditFacts(
         kind="compose",
         file=compose.display,

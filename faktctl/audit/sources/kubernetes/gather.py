@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from faktctl.audit.effective import TLS_FILES, faktory_args, image_default, reads_faktory_env
 from faktctl.audit.model import (
@@ -59,7 +58,7 @@ from faktctl.audit.sources.kubernetes.objects import (
     selector_matches,
     service_selects,
 )
-from faktctl.audit.sources.secretfacts import display, inspect_secret_files
+from faktctl.audit.sources.secretfacts import inspect_secret_files
 from faktctl.audit.sources.yamlsrc import LineDict
 from faktctl.errors import UsageError
 from faktctl.faktory.images import parse_image
@@ -319,35 +318,14 @@ def _item_key(items: Any, path: str) -> str:
     return path
 
 
-def _tls_cert(server: ServerFacts, wanted: tuple[str, ...]) -> CertFacts | None:
-    """The certificate a server mounts from a file on this host (a secretGenerator's file),
-    with the key beside it and the CA the same generator carries (`ca.cert.pem`)."""
-    by_name = {posixpath.basename(m.target): m for m in server.mounts if m.host_path}
-    cert, key = by_name.get(TLS_FILES[0]), by_name.get(TLS_FILES[1])
-    if cert is None or cert.host_path is None:
-        return None
-    from faktctl.audit.sources.tlsfacts import from_files
+def _tls_cert(server: ServerFacts, wanted: tuple[str, ...], base: Path) -> CertFacts | None:
+    """The certificate a server mounts from a secretGenerator's file (the key beside it, the
+    CA the same generator carries)."""
+    from faktctl.audit.runner import behaviour_of
+    from faktctl.audit.sources.tlsfacts import from_mounts
 
-    cert_path = Path(cert.host_path)
-    ca = cert_path.parent / "ca.cert.pem"
-    return from_files(
-        f"key {TLS_FILES[0]} of secretGenerator {cert.source} ({display(cert_path)})",
-        cert_path,
-        Path(key.host_path) if key is not None and key.host_path else None,
-        ca if ca.is_file() else None,
-        wanted,
-        cert.location,
-    )
-
-
-def _tls_names(workers: list[WorkerFacts]) -> tuple[str, ...]:
-    """The host names the input's workers dial over tcp+tls:// (what the certificate must cover)."""
-    names = []
-    for worker in workers:
-        value = worker.url.value if worker.url is not None else None
-        if value and urlsplit(value).scheme == "tcp+tls" and urlsplit(value).hostname:
-            names.append(str(urlsplit(value).hostname))
-    return tuple(dict.fromkeys(names))
+    label = f"key {TLS_FILES[0]} of secretGenerator"
+    return from_mounts(server, behaviour_of(server).config_dir, wanted, base, label)
 
 
 def _generated(index: Index, owner: KubeObject, name: str) -> bool:
@@ -833,8 +811,11 @@ def gather_kubernetes(target: str, now: datetime) -> AuditFacts:
             f"{target}: no Faktory server or worker found (looked for images named "
             "faktory/faktory-ent, a /faktory command, FAKTORY_URL or FAKTORY_PROVIDER)"
         )
-    wanted = _tls_names(workers)
-    servers = [replace(s, tls_cert=_tls_cert(s, wanted)) for s in servers]
+    from faktctl.audit.sources.tlsfacts import tls_names
+
+    wanted = tls_names(w.url.value if w.url is not None else None for w in workers)
+    base = Path(target) if Path(target).is_dir() else Path(target).parent
+    servers = [replace(s, tls_cert=_tls_cert(s, wanted, base)) for s in servers]
     display = "<stdin>" if target == "-" else target
     return AuditFacts(
         kind="kubernetes",
