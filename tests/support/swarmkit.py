@@ -29,6 +29,7 @@ from tests.support.producer import Producer
 from tests.support.specfolder import SpecFolder
 
 RUN_TIMEOUT = 300.0
+GATEWAY_BRIDGE = "docker_gwbridge"
 SHELL_CHECK = (
     'case "$FAKTORY_URL" in tcp://:?*@faktory:7419) echo url-ok;; *) echo url-missing;; esac; '
     "exec sleep 3600"
@@ -40,6 +41,8 @@ def single_node_swarm(client: docker.DockerClient, session_id: str) -> Iterator[
     """The node's hostname; the swarm exists for the duration of the block."""
     state = client.info()["Swarm"]["LocalNodeState"]
     created = state == "inactive"
+    # `swarm init` makes the engine's docker_gwbridge network, which `swarm leave` keeps
+    had_bridge = bool(client.networks.list(names=[GATEWAY_BRIDGE]))
     if created:
         subprocess.run(
             ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"],
@@ -55,6 +58,10 @@ def single_node_swarm(client: docker.DockerClient, session_id: str) -> Iterator[
             subprocess.run(
                 ["docker", "swarm", "leave", "--force"], check=False, capture_output=True
             )
+            if not had_bridge:
+                for network in client.networks.list(names=[GATEWAY_BRIDGE]):
+                    with contextlib.suppress(docker.errors.APIError):
+                        network.remove()
 
 
 def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
