@@ -5,10 +5,6 @@ Real connections through the real tunnel (`faktctl dashboard`) into the real ser
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +14,7 @@ import httpx
 import pytest
 
 from faktctl import labels
-from tests.support.upkit import Deployment, make_deployment
+from tests.support.upkit import Deployment, dashboard_tunnel, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -34,32 +30,14 @@ def deployment(make_deployment: Callable[..., Deployment]) -> Deployment:
 
 
 def test_the_dashboard_tunnel_serves_many_parallel_connections(deployment: Deployment) -> None:
-    env = {
-        **os.environ,
-        "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={deployment.session_id}",
-        "NO_COLOR": "1",
-    }
-    tunnel = subprocess.Popen(
-        [sys.executable, "-m", "faktctl", "dashboard", "--port", "0"],
-        cwd=deployment.folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     lines: list[str] = []
-    try:
-        assert tunnel.stderr is not None
-        first = tunnel.stderr.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
-        assert found, first
+    with dashboard_tunnel(deployment) as (tunnel, port, _):
         reader = threading.Thread(
             target=lambda: lines.extend(iter(tunnel.stderr.readline, "")),  # type: ignore[union-attr]
             daemon=True,
         )
         reader.start()
-        url = f"http://127.0.0.1:{found.group(1)}/"
+        url = f"http://127.0.0.1:{port}/"
         start = threading.Barrier(PARALLEL, timeout=60)
 
         def one(_: int) -> int | str:
@@ -73,9 +51,6 @@ def test_the_dashboard_tunnel_serves_many_parallel_connections(deployment: Deplo
         with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
             answers = list(pool.map(one, range(PARALLEL)))
         time.sleep(1)  # the relay reports its errors every half second
-    finally:
-        tunnel.terminate()
-        tunnel.wait(timeout=30)
     failed = [a for a in answers if a != 200]
     relay_errors = [line for line in lines if "relay:" in line]
     assert failed == [] and relay_errors == [], (failed[:5], relay_errors[:5])

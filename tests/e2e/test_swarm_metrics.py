@@ -20,15 +20,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.support.images import GO_WORKER_REPO, go_worker_recipe_hash
 from tests.support.local import free_port, wait_until
 from tests.support.producer import make_job
-from tests.support.swarmkit import (
-    SwarmDeployment,
-    new_swarm_deployment,
-    single_node_swarm,
-    tear_down,
-)
+from tests.support.swarmkit import SwarmDeployment, two_worker_tasks
 
 PUSHED = {"parked-a": 2, "parked-b": 4, "parked-c": 1}
 WORKER = "go-worker"
@@ -42,28 +36,13 @@ def deployment(
     faktory_image: str,
     go_worker_image: str,
 ) -> Iterator[SwarmDeployment]:
-    with single_node_swarm(docker_client, test_session_id) as node:
-        made = new_swarm_deployment(
-            tmp_path_factory.mktemp("swarm-metrics") / "project",
-            test_session_id,
-            docker_client,
-            node,
-            faktory_image,
-            f"{GO_WORKER_REPO}:r{go_worker_recipe_hash()}",
-        )
-        spec = made.spec()
-        spec["workers"] = spec["workers"][:1]
-        spec["workers"][0]["replicas"] = 2
-        made.write_spec(spec)
-        try:
-            made.up()
-            with made.connect() as conn:
-                for queue, count in PUSHED.items():
-                    for n in range(count):
-                        conn.push(make_job("SwarmMetricsJob", [n], queue=queue))
-            yield made
-        finally:
-            tear_down(made)
+    folder = tmp_path_factory.mktemp("swarm-metrics") / "project"
+    with two_worker_tasks(folder, docker_client, test_session_id, faktory_image) as made:
+        with made.connect() as conn:
+            for queue, count in PUSHED.items():
+                for n in range(count):
+                    conn.push(make_job("SwarmMetricsJob", [n], queue=queue))
+        yield made
 
 
 def _values(text: str) -> dict[str, float]:

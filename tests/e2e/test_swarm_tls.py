@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import docker
 import pytest
 
 from faktctl.adapters import openssl, probe
+from tests.support import tlsprobe
 from tests.support.images import (
     GO_WORKER_REPO,
     ensure_faktory_image,
@@ -102,24 +101,6 @@ def _info(deployment: SwarmDeployment) -> dict[str, Any]:
         return found
 
 
-def _served(deployment: SwarmDeployment) -> tuple[str, bytes]:
-    context = ssl.create_default_context(cafile=str(_ca(deployment)))
-    with (
-        socket.create_connection(("127.0.0.1", _port(deployment)), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="faktory") as tls,
-    ):
-        return tls.version() or "", tls.getpeercert(binary_form=True) or b""
-
-
-def _plain_greeting(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        raw.settimeout(3)
-        try:
-            return raw.recv(64)
-        except (TimeoutError, ConnectionError):
-            return b""
-
-
 def _secret_files(deployment: SwarmDeployment, service: str) -> dict[str, dict[str, Any]]:
     spec = deployment.service(service)["Spec"]["TaskTemplate"]["ContainerSpec"]
     return {s["File"]["Name"]: s for s in spec.get("Secrets") or []}
@@ -152,11 +133,11 @@ def test_up_mounts_the_pair_as_secrets_and_the_port_speaks_only_tls(
     assert len(names) == 5 and not any("key" in n and "ca" in n for n in names), names
     assert len([n for n in names if "_tls_" in n]) == 3
 
-    version, der = _served(deployment)
+    version, der = tlsprobe.handshake("127.0.0.1", _port(deployment), _ca(deployment))
     assert version in ("TLSv1.2", "TLSv1.3")
     cert = openssl.read_cert(der, der=True)
     assert {"faktory", "faktory.swarm.internal", "localhost"} <= set(cert.dns_names)
-    assert not _plain_greeting(_port(deployment)).startswith(b"+HI")
+    assert not tlsprobe.plain_greeting("127.0.0.1", _port(deployment)).startswith(b"+HI")
 
 
 def test_the_go_worker_processes_jobs_over_tcp_tls(deployment: SwarmDeployment) -> None:
@@ -208,7 +189,7 @@ def test_tls_rotate_rolls_the_server_onto_a_new_secret_with_its_data(
 ) -> None:
     before_names = deployment.secret_names()
     before_versions = deployment.versions()
-    _, old_der = _served(deployment)
+    _, old_der = tlsprobe.handshake("127.0.0.1", _port(deployment), _ca(deployment))
     run = deployment.faktctl("tls", "rotate", "--timeout", "180")
     assert run.code == 0, run.output
     assert "issued the server certificate" in run.stderr
@@ -222,7 +203,7 @@ def test_tls_rotate_rolls_the_server_onto_a_new_secret_with_its_data(
     worker = f"{deployment.project}_go-worker"
     assert after_versions[server] > before_versions[server]
     assert after_versions[worker] == before_versions[worker]  # the CA did not change
-    _, new_der = _served(deployment)
+    _, new_der = tlsprobe.handshake("127.0.0.1", _port(deployment), _ca(deployment))
     assert new_der != old_der
     assert _info(deployment)["queues"].get("parked") == PARKED
     processed = int(_info(deployment)["total_processed"])

@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from docker.models.containers import Container
 from docker.models.networks import Network
 
 from faktctl.adapters import openssl, probe
+from tests.support import tlsprobe
 from tests.support.producer import Producer, make_job
 from tests.support.upkit import Deployment, go_worker, make_deployment
 
@@ -34,25 +33,6 @@ def _tls_spec(spec: dict[str, Any]) -> None:
 
 def _ca(deployment: Deployment) -> Path:
     return deployment.folder / "secrets" / "tls" / "ca.cert.pem"
-
-
-def _handshake(port: int, ca: Path) -> tuple[str, bytes]:
-    context = ssl.create_default_context(cafile=str(ca))
-    with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="faktory") as tls,
-    ):
-        return tls.version() or "", tls.getpeercert(binary_form=True) or b""
-
-
-def _plain_greeting(port: int) -> bytes:
-    """What a plain TCP client reads first: a plain server sends `+HI` at once."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        raw.settimeout(3)
-        try:
-            return raw.recv(64)
-        except (TimeoutError, ConnectionError):
-            return b""
 
 
 def _processed(producer: Callable[[], Producer]) -> int:
@@ -87,13 +67,13 @@ def test_tls_on_both_ports_and_a_go_worker_over_tcp_tls(
 
     ca = _ca(deployment)
     for port in (deployment.protocol_port, deployment.dashboard_port):
-        version_seen, der = _handshake(port, ca)
+        version_seen, der = tlsprobe.handshake("127.0.0.1", port, ca)
         assert version_seen in ("TLSv1.2", "TLSv1.3")
         cert = openssl.read_cert(der, der=True)
         assert cert.subject == "CN=faktory"
         assert {"faktory", "localhost", "faktory.example.internal"} <= set(cert.dns_names)
         assert "127.0.0.1" in cert.ip_names
-    assert not _plain_greeting(deployment.protocol_port).startswith(b"+HI")
+    assert not tlsprobe.plain_greeting("127.0.0.1", deployment.protocol_port).startswith(b"+HI")
 
     tls = probe.Tls(ca_file=str(ca), server_name="faktory")
     web = deployment.dashboard_port
@@ -213,12 +193,12 @@ def test_a_worker_elsewhere_over_a_private_address_audit_and_rotation(
     # worker (same URL, same CA) goes on processing
     with producer() as conn:
         conn.push(make_job("demo.missing", [1], queue="kept"))  # nobody fetches `kept`
-    before = _handshake_cert(gateway, deployment.protocol_port, ca)
+    before = tlsprobe.handshake(gateway, deployment.protocol_port, ca)[1]
     rotated = deployment.faktctl("tls", "rotate")
     assert rotated.code == 0, rotated.output
     assert "issued the server certificate" in rotated.stderr
     assert "tls files" in rotated.stderr
-    assert _handshake_cert(gateway, deployment.protocol_port, ca) != before
+    assert tlsprobe.handshake(gateway, deployment.protocol_port, ca)[1] != before
     with producer() as conn:
         assert conn.queue_sizes().get("kept") == 1
         processed = int(conn.info()["faktory"]["total_processed"])
@@ -241,12 +221,3 @@ def test_a_worker_elsewhere_over_a_private_address_audit_and_rotation(
     assert findings["FKD040"]["status"] == "fail"
     assert "without TLS" in findings["FKD040"]["message"]
     assert deployment.password not in audited.output + rotated.output
-
-
-def _handshake_cert(host: str, port: int, ca: Path) -> bytes:
-    context = ssl.create_default_context(cafile=str(ca))
-    with (
-        socket.create_connection((host, port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="faktory") as tls,
-    ):
-        return tls.getpeercert(binary_form=True) or b""

@@ -5,24 +5,18 @@ through to the server, and backup, restore and upgrade reach it over TLS (real s
 from __future__ import annotations
 
 import json
-import os
-import re
 import ssl
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from faktctl import labels
 from faktctl.adapters import probe
 from faktctl.backups.manifest import Backup, read_manifest
 from tests.support.producer import Producer, make_job
-from tests.support.upkit import Deployment, make_deployment
+from tests.support.upkit import Deployment, dashboard_tunnel, make_deployment
 
 __all__ = ["make_deployment"]  # the fixture, imported for pytest
 
@@ -50,34 +44,6 @@ def _push(deployment: Deployment, count: int) -> None:
         assert conn.push_many(jobs) == {}
 
 
-@contextmanager
-def _dashboard_tunnel(deployment: Deployment) -> Iterator[tuple[int, str]]:
-    """`faktctl dashboard --port 0` running; yields its port and what it said first."""
-    env = {
-        **os.environ,
-        "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={deployment.session_id}",
-        "NO_COLOR": "1",
-    }
-    tunnel = subprocess.Popen(
-        [sys.executable, "-m", "faktctl", "dashboard", "--port", "0"],
-        cwd=deployment.folder,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert tunnel.stderr is not None
-        said = tunnel.stderr.readline() + tunnel.stderr.readline()
-        found = re.search(r"https://127\.0\.0\.1:(\d+)/", said)
-        assert found, said
-        yield int(found.group(1)), said
-    finally:
-        tunnel.terminate()
-        tunnel.wait(timeout=30)
-
-
 @pytest.fixture
 def deployment(
     make_deployment: Callable[..., Deployment], faktory_old_image: str, faktory_image: str
@@ -95,7 +61,7 @@ def deployment(
 
 def test_dashboard_backup_restore_and_upgrade_over_tls(deployment: Deployment) -> None:
     ca = _ca(deployment)
-    with _dashboard_tunnel(deployment) as (port, said):
+    with dashboard_tunnel(deployment, "https", lines=2) as (_, port, said):
         assert "passes TLS through" in said, said
         with httpx.Client(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as browser:
             # the certificate names `localhost` and 127.0.0.1: a browser on this machine trusts it

@@ -8,6 +8,11 @@ cleanup even if a test dies; the fixture also runs `faktctl down --volumes --yes
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -148,3 +153,34 @@ def assert_password_never_printed(deployment: Deployment) -> None:
     secret = deployment.password
     for run in deployment.runs:
         assert secret not in run.output, "the password appeared in faktctl's output"
+
+
+@contextlib.contextmanager
+def dashboard_tunnel(
+    deployment: Deployment, scheme: str = "http", lines: int = 1
+) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
+    """`faktctl dashboard --port 0` running for the block: the process (its stderr still open
+    to read), its port, and the first `lines` lines it said."""
+    env = {
+        **os.environ,
+        "FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={deployment.session_id}",
+        "NO_COLOR": "1",
+    }
+    tunnel = subprocess.Popen(
+        [sys.executable, "-m", "faktctl", "dashboard", "--port", "0"],
+        cwd=deployment.folder,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tunnel.stderr is not None
+        said = "".join(tunnel.stderr.readline() for _ in range(lines))
+        found = re.search(rf"{scheme}://127\.0\.0\.1:(\d+)/", said)
+        assert found, said
+        yield tunnel, int(found.group(1)), said
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=30)
