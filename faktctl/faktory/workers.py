@@ -46,6 +46,15 @@ class Library:
     # how an image or a command shows it (lower case, matched as substrings)
     image_tokens: tuple[str, ...] = ()
     command_tokens: tuple[str, ...] = ()
+    read_in: str = ""  # the source files the row was read in
+
+    @property
+    def quiets_on(self) -> str:
+        """What quiets it, in words (every library honours the server's quiet on its next
+        heartbeat)."""
+        if self.quiet_signal is None:
+            return "the server's quiet only"
+        return f"{self.quiet_signal}, or the server's quiet"
 
 
 LIBRARIES: tuple[Library, ...] = (
@@ -57,15 +66,17 @@ LIBRARIES: tuple[Library, ...] = (
         "ignores its context keeps running until SIGKILL and stays reserved",
         True,
         ("faktory_worker_go", "faktory-worker-go"),
+        read_in="manager.go, runner_unix.go (`Run()`; `RunWithContext` has no TSTP handler)",
     ),
     Library(
         "faktory_worker_ruby",
-        "TSTP",
+        "SIGTSTP",
         25,
         "Faktory::Shutdown is raised in the busy threads and their jobs are FAILed (retried)",
         True,
         ("faktory_worker_ruby", "faktory-worker-ruby"),
         ("faktory-worker",),
+        read_in="launcher.rb, processor.rb, cli.rb",
     ),
     Library(
         PYTHON_FAKTORY,
@@ -74,6 +85,7 @@ LIBRARIES: tuple[Library, ...] = (
         "every running job is FAILed and the process exits",
         True,
         ("faktory_worker_python", "faktory-worker-python"),
+        read_in="worker.py (1.0; SIGTSTP stops a process that is not PID 1)",
     ),
     Library(
         "pyfaktory",
@@ -82,6 +94,7 @@ LIBRARIES: tuple[Library, ...] = (
         "the process exits without FAIL: its jobs stay reserved until they expire",
         False,
         ("pyfaktory",),
+        read_in="not read here: from the team's notes (FAKTORY.md section 13)",
     ),
     Library(
         "faktory-worker (node)",
@@ -91,6 +104,7 @@ LIBRARIES: tuple[Library, ...] = (
         True,
         ("faktory_worker_node", "faktory-worker-node"),
         ("faktory-work",),
+        read_in="src/worker.ts",
     ),
 )
 

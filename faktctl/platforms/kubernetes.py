@@ -42,6 +42,7 @@ from faktctl.desired import (
     ServiceRequest,
 )
 from faktctl.errors import UsageError
+from faktctl.faktory.workers import COMMON_SHUTDOWN_S, library_of
 from faktctl.labels import GENERATED_FROM
 from faktctl.secretfiles import web_conf_text
 from faktctl.secretvalue import SecretStr
@@ -442,6 +443,29 @@ def _network_policy(desired: Desired) -> dict[str, Any]:
 
 # --- the workers -----------------------------------------------------------------------------
 
+KUBERNETES_DEFAULT_GRACE_S = 30
+# what the library needs after its stop signal to FAIL what it could not finish and disconnect
+STOP_MARGIN_S = 2
+
+
+def quiet_hook(worker: ServiceRequest) -> dict[str, Any] | None:
+    """`quiet: signal` on a cluster: a preStop hook that quiets the worker (PID 1) and lets its
+    running jobs go on until the grace period leaves just the library's own shutdown wait.
+
+    Kubernetes sends SIGTERM only when the hook returns, and the hook's time counts against
+    terminationGracePeriodSeconds; the hook needs /bin/sh and kill in the image (an image
+    built FROM scratch has neither: the kubelet then records FailedPreStopHook and stops the
+    pod as if there were no hook)."""
+    if worker.quiet != "signal":
+        return None
+    library = library_of(worker.image, worker.command)
+    signal = library.quiet_signal if library and library.quiet_signal else "SIGTSTP"
+    shutdown = library.shutdown_s if library else COMMON_SHUTDOWN_S
+    grace = worker.stop_grace_s or KUBERNETES_DEFAULT_GRACE_S
+    linger = max(int(grace - shutdown - STOP_MARGIN_S), 0)
+    script = f"kill -{signal.removeprefix('SIG')} 1; sleep {linger}"
+    return {"preStop": {"exec": {"command": ["/bin/sh", "-c", script]}}}
+
 
 def _deployment(
     desired: Desired, worker: ServiceRequest, files: Mapping[str, SecretStr]
@@ -459,12 +483,15 @@ def _deployment(
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
+    hook = quiet_hook(worker)
+    if hook is not None:
+        container["lifecycle"] = hook
     mounts, volumes = _tls_mounts(worker, files, PUBLIC_MODE)
     if mounts:
         container["volumeMounts"] = mounts
     pod: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": worker.stop_grace_s or 30,
+        "terminationGracePeriodSeconds": worker.stop_grace_s or KUBERNETES_DEFAULT_GRACE_S,
         "containers": [container],
     }
     if volumes:

@@ -36,6 +36,8 @@ workers:
     command: ["bundle", "exec", "faktory-worker"]
     env: {FAKTORY_QUEUES: "mail,default"}
     resources: {memory: 256m, cpus: 0.5}
+    stop_grace_period: 60s
+    quiet: signal
   - name: pdf_reports
     image: registry.local/reports:2.0
 audit:
@@ -162,6 +164,18 @@ def test_workers_get_faktory_url_from_the_generated_secret(project: Path) -> Non
     assert labels["app.kubernetes.io/component"] == "worker"
     assert labels["app.kubernetes.io/part-of"] == "shop"
     _one(project, "workers.yaml", "Deployment", "pdf-reports")  # underscores become dashes
+
+
+def test_a_worker_quieted_by_signal_gets_a_pre_stop_hook_within_its_grace(project: Path) -> None:
+    emails = _one(project, "workers.yaml", "Deployment", "emails")["spec"]["template"]["spec"]
+    assert emails["terminationGracePeriodSeconds"] == 60
+    (container,) = emails["containers"]
+    # faktory_worker_ruby (the command names it) quiets on TSTP and waits 25 s after TERM:
+    # the hook lingers 60 - 25 - 2 s, so the library's own wait still fits in the grace period
+    hook = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert hook == ["/bin/sh", "-c", "kill -TSTP 1; sleep 33"]
+    reports = _one(project, "workers.yaml", "Deployment", "pdf-reports")["spec"]["template"]
+    assert "lifecycle" not in reports["spec"]["containers"][0]  # quiet: server, the default
 
 
 def test_render_check_reports_drift_and_is_idempotent(project: Path) -> None:

@@ -49,6 +49,7 @@ workers:
     replicas: 2
     resources: {memory: 256m}
     stop_grace_period: 2m
+    quiet: signal
 """
 
 
@@ -97,6 +98,8 @@ def test_the_rendered_kustomization_is_accepted_by_the_api_server(
     assert all(o["metadata"].get("namespace") == "jobs" for o in objects)
     worker = next(o for o in objects if o["kind"] == "Deployment")  # issue 23: the grace period
     assert worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    (container,) = worker["spec"]["template"]["spec"]["containers"]  # quiet: signal
+    assert container["lifecycle"]["preStop"]["exec"]["command"][-1] == "kill -TSTP 1; sleep 93"
     assert sts["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
     _assert_accepted(kube_api, objects, "kustomize build k8s")
     assert password not in (rendered / "k8s" / "server.yaml").read_text()

@@ -1,4 +1,5 @@
-"""The generated reference pages in docs/: commands, the spec and the audit checks.
+"""The generated reference pages in docs/: commands, the spec, the audit checks, the metrics
+and the worker libraries.
 
 Each page is rendered from the code it documents (the typer app, the spec's JSON Schema, the
 audit rule registry), never from terminal output, so the text does not depend on the terminal's
@@ -442,6 +443,47 @@ def metrics_page() -> str:
     return _page(lines)
 
 
+# --- docs/worker-libraries.md: faktctl.faktory.workers -----------------------------------------
+
+
+def worker_libraries_page() -> str:
+    from faktctl.faktory.workers import COMMON_SHUTDOWN_S, LIBRARIES
+
+    rows = [
+        [
+            library.name,
+            _cell(library.quiets_on),
+            f"{library.shutdown_s:g} s",
+            _cell(library.past_the_wait),
+            _cell(library.read_in),
+        ]
+        for library in LIBRARIES
+    ]
+    lines = [
+        _notice("faktctl/faktory/workers.py"),
+        "",
+        "# What the worker libraries do at stop",
+        "",
+        "The facts faktctl's worker stops, `render --target kubernetes`'s preStop hook and the "
+        "audit's FKH014 use ([workers.md](workers.md) says how). Every library also honours "
+        "the server's quiet (the dashboard's `POST /busy`) on its next heartbeat: every 15 s, "
+        "10 s for faktory_worker_ruby. A library faktctl cannot tell from the image or the "
+        f"command is taken to wait {COMMON_SHUTDOWN_S:g} s.",
+        "",
+        *_table(
+            [
+                "Library",
+                "Quiets on",
+                "Shutdown wait after its stop signal",
+                "A job still running after the wait",
+                "Read in",
+            ],
+            rows,
+        ),
+    ]
+    return _page(lines)
+
+
 # --- the pages and the command line ----------------------------------------------------------
 
 PAGES: dict[str, Callable[[], str]] = {
@@ -449,6 +491,7 @@ PAGES: dict[str, Callable[[], str]] = {
     "spec.md": spec_page,
     "audit-checks.md": audit_checks_page,
     "metrics.md": metrics_page,
+    "worker-libraries.md": worker_libraries_page,
 }
 
 
