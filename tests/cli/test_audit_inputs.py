@@ -23,6 +23,11 @@ EXPECTED = {
     "Dockerfile": ("is a Dockerfile", "ECS task definitions"),
     "storage.tf": ("is a Terraform configuration with no aws_ecs_task_definition", "fly.toml"),
     "settings.toml": ("is a TOML file", "Render blueprints"),
+    "nomad-job.hcl": ("is a Nomad job specification", "Kubernetes manifests (--k8s)"),
+    "github-workflow.yml": ("is a GitHub Actions workflow", "ECS task definitions"),
+    "gitlab-ci.yml": ("is a GitLab CI configuration", "fly.toml"),
+    "helm-values.yaml": ("looks like a Helm chart's values file", "faktctl audit --k8s"),
+    "package.json": ("no `services:` mapping, so not a compose file", "Render blueprints"),
 }
 # Formats audited like compose files: the same option, the same report, their own input kind.
 AUDITED = {"cloudformation.yaml": "ecs", "ecs-task.json": "ecs"}

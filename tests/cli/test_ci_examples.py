@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.paths import REPO
-from tests.support import provision
+from tests.support import gitrepo, provision
 from tests.support.cli import run_faktctl
 
 CI = REPO / "examples" / "ci"
@@ -32,30 +32,19 @@ BIN = Path(sys.executable).parent  # where this environment's `faktctl` script i
 PACKAGE = "faktctl"
 
 
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(
-        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
-        cwd=cwd, capture_output=True, timeout=60, check=True,
-        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"},
-    )  # fmt: skip
-
-
 def project(tmp_path: Path, wrong: bool = False) -> Path:
     """A repository as `faktctl init --yes` and `faktctl render` leave it, committed, then
     cloned: the checkout a CI job starts from (no password file, no .env)."""
-    origin = tmp_path / "origin"
-    origin.mkdir(parents=True)
-    git("init", "-q", "-b", "main", cwd=origin)
-    assert run_faktctl("init", "--yes", "--project", "shop", cwd=origin).code == 0
-    if wrong:
-        spec = yaml.safe_load((origin / "faktory.yaml").read_text())
-        spec["server"]["ports"]["dashboard"] = "0.0.0.0:7420"
-        (origin / "faktory.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    assert run_faktctl("render", cwd=origin).code == 0
-    git("add", "-A", cwd=origin)
-    git("commit", "-q", "-m", "faktory", cwd=origin)
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(origin), str(clone), cwd=tmp_path)
+
+    def prepare(origin: Path) -> None:
+        if wrong:
+            spec = yaml.safe_load((origin / "faktory.yaml").read_text())
+            spec["server"]["ports"]["dashboard"] = "0.0.0.0:7420"
+            (origin / "faktory.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        assert run_faktctl("render", cwd=origin).code == 0
+
+    origin = gitrepo.initialised(tmp_path / "origin", change=prepare)
+    clone = gitrepo.cloned(origin, tmp_path / "clone")
     assert (clone / "compose.yaml").is_file() and not (clone / ".env").exists()
     return clone
 
@@ -203,9 +192,7 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(REPO / "faktctl", folder / "faktctl", ignore=ignore)
     shutil.copytree(REPO / "templates", folder / "templates", ignore=ignore)
-    git("init", "-q", "-b", "main", cwd=folder)
-    git("add", "-A", cwd=folder)
-    git("commit", "-q", "-m", "hooks", cwd=folder)
+    gitrepo.commit_all(folder, "hooks")
     yield folder, tmp_path_factory.mktemp("pre-commit-home")
 
 
@@ -290,7 +277,7 @@ def test_the_audit_hook_with_args_audits_a_hand_written_compose_file(
         ]
     }
     (clone / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
-    git("add", "-A", cwd=clone)
+    gitrepo.git("add", "-A", cwd=clone)
     done = pre_commit(home, clone, "run", "--all-files", "--color", "never")
     assert done.returncode == 1, done.stdout + done.stderr
     assert re.search(r"^faktctl audit\.+Failed$", done.stdout, re.M), done.stdout

@@ -7,51 +7,31 @@ Exactly as a team does it: `faktctl init --yes` in a git repository, commit what
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.support import gitrepo
 from tests.support.cli import CliResult, run_faktctl
 
 NOT_CI = {"CI": ""}
 HOST_CHECKS = ("FKB002", "FKB003", "FKD041", "FKS006", "FKS009", "FKS011")
 
 
-def git(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1"},
-    )
-    return done.stdout
-
-
 def initialised(tmp_path: Path, change: Any = None) -> Path:
     """A repository made by `faktctl init --yes` (spec changed by `change`), committed."""
-    origin = tmp_path / "origin"
-    origin.mkdir()
-    git("init", "-q", "-b", "main", cwd=origin)
-    assert run_faktctl("init", "--yes", "--project", "shop", cwd=origin).code == 0
-    if change is not None:
+
+    def edit(origin: Path) -> None:
         spec = yaml.safe_load((origin / "faktory.yaml").read_text())
         change(spec, origin)
         (origin / "faktory.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    git("add", "-A", cwd=origin)
-    git("commit", "-q", "-m", "faktory", cwd=origin)
-    return origin
+
+    return gitrepo.initialised(tmp_path / "origin", change=None if change is None else edit)
 
 
 def cloned(origin: Path, tmp_path: Path) -> Path:
-    clone = tmp_path / "clone"
-    git("clone", "-q", str(origin), str(clone), cwd=tmp_path)
-    return clone
+    return gitrepo.cloned(origin, tmp_path / "clone")
 
 
 def audit(clone: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:

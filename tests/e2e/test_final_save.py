@@ -17,6 +17,7 @@ the save and Faktory's 10 s wait for Redis are the same code in 1.9.4 (`stopRedi
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 from tests.support.producer import make_job
@@ -40,10 +41,9 @@ def _redis(deployment: Deployment, *args: str) -> str:
     return output.decode().strip()
 
 
-def test_every_acknowledged_job_survives_down_with_a_slow_save(
-    make_deployment: Callable[..., Deployment],
-) -> None:
-    deployment = make_deployment()
+def _slow_save_with_jobs(deployment: Deployment) -> None:
+    """A running server whose every save takes 20 s or more, holding JOBS acknowledged jobs
+    pushed after its last snapshot."""
     deployment.edit(lambda spec: spec["server"].update(stop_grace_period="120s"))
     deployment.up()
     _redis(deployment, "EVAL", FILL, "0", str(FILLER_KEYS))
@@ -52,6 +52,13 @@ def test_every_acknowledged_job_survives_down_with_a_slow_save(
         for start in range(0, JOBS, 500):
             batch = [make_job("Kept", [n], queue=QUEUE) for n in range(start, start + 500)]
             assert conn.push_many(batch) == {}  # acknowledged by the server
+
+
+def test_every_acknowledged_job_survives_down_with_a_slow_save(
+    make_deployment: Callable[..., Deployment],
+) -> None:
+    deployment = make_deployment()
+    _slow_save_with_jobs(deployment)
 
     down = deployment.faktctl("down")
     assert down.code == 0, down.output
@@ -64,3 +71,24 @@ def test_every_acknowledged_job_survives_down_with_a_slow_save(
     with deployment.connect() as conn:
         assert conn.queue_sizes().get(QUEUE) == JOBS
     assert int(_redis(deployment, "DBSIZE")) >= FILLER_KEYS + 1
+
+
+def test_without_the_snapshot_a_plain_stop_loses_them(
+    make_deployment: Callable[..., Deployment],
+) -> None:
+    """The control: the same server stopped the way the engine stops it (SIGTERM, the same
+    120 s grace period, no snapshot first). Faktory gives its Redis about 10 s, the save
+    needs 20 s or more, and the jobs pushed since the last snapshot are gone after `up`."""
+    deployment = make_deployment()
+    _slow_save_with_jobs(deployment)
+
+    (server_id,) = deployment.containers("faktory").values()
+    began = time.monotonic()
+    deployment.client.api.stop(server_id, timeout=120)
+    stopped_s = time.monotonic() - began
+    assert stopped_s < 60, stopped_s  # Faktory exits after its 10 s wait, not at the grace's end
+
+    deployment.up()
+    with deployment.connect() as conn:
+        kept = conn.queue_sizes().get(QUEUE, 0)
+    assert kept < JOBS, f"{kept} of {JOBS} jobs kept without the snapshot"

@@ -2,8 +2,8 @@
 SIGKILL in the middle of a job leaves it reserved; `faktctl status` shows the orphan (queue and
 age), `faktctl rescue` hands it back, and it is processed well within 60 s (not after the 30
 minute reservation); the job of a live worker is never touched, and a second `rescue` finds
-nothing (exit 0). One server version (1.10.0): the reading and the hand-back are proven on both
-versions in test_live_processes.py; this test adds the real worker and the commands.
+nothing (exit 0). On both server versions (1.9.4 keeps queue `x` as the Redis list `x`, 1.10.0
+as `q:x`: the hand-back must push where FETCH pops).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import docker
+import pytest
 
 from tests.support.local import wait_until
 from tests.support.producer import make_job
@@ -43,14 +44,20 @@ def _log(client: docker.DockerClient, container_id: str) -> str:
     return bytes(client.api.logs(container_id)).decode(errors="replace")
 
 
+@pytest.mark.parametrize("version", ["1.9.4", "1.10.0"])
 def test_rescue_hands_back_a_killed_workers_job(
-    make_deployment: Callable[..., Deployment], go_worker_image: str
+    make_deployment: Callable[..., Deployment],
+    go_worker_image: str,
+    faktory_image: str,
+    faktory_old_image: str,
+    version: str,
 ) -> None:
     deployment = make_deployment(
         workers=[
             go_worker("doomed", go_worker_image, queues=DOOMED_Q),
             go_worker("alive", go_worker_image, queues=ALIVE_Q),
-        ]
+        ],
+        image=faktory_old_image if version == "1.9.4" else faktory_image,
     )
     deployment.up()
     client = deployment.client

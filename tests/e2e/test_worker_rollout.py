@@ -6,9 +6,8 @@ scale-down (`up`) and `down`: the 10 long jobs are processed exactly once (count
 workers' own logs), none fails, none is still reserved 45 s after faktctl returns, and (for
 `up`) processing never pauses for 2 s or more.
 
-Server versions: quieting goes through the dashboard's POST /busy, which 1.9.4 and 1.10.0
-handle alike (same handler, same cross-origin guard, no token); the config change runs on
-both, scale-down and down on the default version only.
+Every scenario runs on both server versions (quieting goes through the dashboard's POST /busy,
+which 1.9.4 and 1.10.0 handle alike: same handler, same cross-origin guard, no token).
 """
 
 from __future__ import annotations
@@ -125,10 +124,11 @@ def test_a_config_change_strands_no_job_and_never_pauses(
         assert deployment.inspect(container_id)["Config"]["StopTimeout"] == 30
 
 
+@pytest.mark.parametrize("version", ["1.9.4", "1.10.0"])
 def test_a_scale_down_strands_no_job_and_never_pauses(
-    rollout_deployment: Callable[[str], Deployment],
+    rollout_deployment: Callable[[str], Deployment], version: str
 ) -> None:
-    deployment = rollout_deployment("1.10.0")
+    deployment = rollout_deployment(version)
     result = _scenario(deployment, _set("replicas", 1), "up")
     assert result.stranded == 0, result.counts
     assert result.long_done_once == rollkit.LONG_JOBS
@@ -138,8 +138,11 @@ def test_a_scale_down_strands_no_job_and_never_pauses(
     assert list(deployment.containers(SERVICE)) == [f"{deployment.project}-{SERVICE}-1"]
 
 
-def test_down_lets_running_jobs_finish(rollout_deployment: Callable[[str], Deployment]) -> None:
-    deployment = rollout_deployment("1.10.0")
+@pytest.mark.parametrize("version", ["1.9.4", "1.10.0"])
+def test_down_lets_running_jobs_finish(
+    rollout_deployment: Callable[[str], Deployment], version: str
+) -> None:
+    deployment = rollout_deployment(version)
     result = _scenario(deployment, None, "down")
     assert result.stranded == 0, result.counts
     assert result.long_done_once == rollkit.LONG_JOBS

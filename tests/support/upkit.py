@@ -130,16 +130,19 @@ def make_deployment(
     docker_client: docker.DockerClient,
     faktory_image: str,
 ) -> Iterator[Callable[..., Deployment]]:
-    """Factory: `make_deployment(workers=[...], folder_name="a")` -> a project ready for `up`."""
+    """Factory: `make_deployment(workers=[...], folder_name="a", image=...)` -> a project ready
+    for `up` (the server image: the suite's default version unless `image` names another)."""
     made: list[Deployment] = []
 
     def make(
-        workers: list[dict[str, Any]] | None = None, folder_name: str = "project"
+        workers: list[dict[str, Any]] | None = None,
+        folder_name: str = "project",
+        image: str | None = None,
     ) -> Deployment:
         folder = tmp_path / folder_name
         folder.mkdir()
         deployment = new_deployment(
-            folder, test_session_id, docker_client, faktory_image, workers or []
+            folder, test_session_id, docker_client, image or faktory_image, workers or []
         )
         made.append(deployment)
         return deployment

@@ -96,7 +96,7 @@ class ComposeFile:
         if not isinstance(self.doc, LineDict):
             raise UsageError(
                 foreign.describe(text, self.display, self.doc)
-                or f"{self.display}: not a compose file (expected a mapping)"
+                or foreign.unknown(self.display, "not a compose file (no mapping at the top)")
             )
         services = self.doc.get("services")
         # docker-compose 1.x ("version 1"): the services sit at the top level
@@ -106,7 +106,7 @@ class ComposeFile:
         if not isinstance(services, LineDict) or not services:
             raise UsageError(
                 foreign.describe(text, self.display, self.doc)
-                or f"{self.display}: no `services:` mapping in this compose file"
+                or foreign.unknown(self.display, "no `services:` mapping, so not a compose file")
             )
         self.services: LineDict = services
         self.dotenv_path = self.base / ".env"
