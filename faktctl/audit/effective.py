@@ -18,7 +18,13 @@ from typing import Literal
 from faktctl.audit.model import MountFact
 from faktctl.faktory.images import parse_image
 from faktctl.faktory.server import DB_DIR
-from faktctl.faktory.versions import current_release, release_of, server_flags, text_of
+from faktctl.faktory.versions import (
+    command_facts_known,
+    current_release,
+    release_of,
+    server_flags,
+    text_of,
+)
 
 ENVIRONMENTS = ("development", "staging", "production")
 DEFAULT_ENVIRONMENT = "development"
@@ -50,6 +56,11 @@ def reads_faktory_env(image: str | None) -> bool:
     """False when the image's version is known to predate FAKTORY_ENV (1.4.2, #325)."""
     version = parse_image(image).version if image else None
     return version is None or release_of(version).reads_faktory_env
+
+
+def command_judged(image: str | None) -> bool:
+    """False for an image older than the releases whose entrypoint and flags are known."""
+    return command_facts_known(parse_image(image).version if image else None)
 
 
 @dataclass(frozen=True)
@@ -327,15 +338,20 @@ def resolve(
     argv_note: str = "",
     files: FileView | None = None,
     reads_env: bool = True,
+    judge_command: bool = True,
 ) -> Behaviour:
     """The server's behaviour; `env` maps each SET variable to its value (None: unknown).
-    `reads_env` is False for servers older than 1.4.2, which ignore FAKTORY_ENV."""
+    `reads_env` is False for servers older than 1.4.2, which ignore FAKTORY_ENV;
+    `judge_command` False for images whose entrypoint and flags are not established."""
     args = faktory_args(argv) if argv is not None else None
     ignored = not reads_env and "FAKTORY_ENV" in env
     if ignored:
         env = {k: v for k, v in env.items() if k != "FAKTORY_ENV"}
     flags = parse_flags(args) if args is not None else Flags({})
     cannot_start = _cannot_start(argv, flags)
+    unjudged = cannot_start is not None and not judge_command
+    if unjudged:
+        args, flags, cannot_start, argv_note = None, Flags({}), None, OLD_COMMAND_NOTE
     home = home_dir(user, env)
     var_known = "FAKTORY_ENV" not in env or env["FAKTORY_ENV"] is not None
     var_env = env.get("FAKTORY_ENV") if "FAKTORY_ENV" in env else None
@@ -351,7 +367,7 @@ def resolve(
     else:
         environment, source = DEFAULT_ENVIRONMENT, "default"
     valid = environment in ENVIRONMENTS if environment is not None else True
-    if cannot_start is not None:  # it runs in no environment at all
+    if cannot_start is not None or unjudged:  # no environment at all, or none known
         environment, valid = None, True
     data_dir, config_dir = _dirs(environment if valid else None, flags, home)
     note = argv_note or ("" if args is not None else "the faktory command line is not known")
@@ -394,6 +410,12 @@ def tls_files_present(config_dir: str | None, files: FileView) -> bool | None:
     if any(f is False for f in found):
         return False
     return None
+
+
+OLD_COMMAND_NOTE = (
+    "the command line of a Faktory image older than 0.9.0 is not judged: its entrypoint and "
+    "flags differ from today's and are not established here"
+)
 
 
 def _cannot_start(argv: Sequence[str] | None, flags: Flags) -> str | None:

@@ -41,6 +41,7 @@ def behaviour_of(server: ServerFacts) -> effective.Behaviour:
         server.argv_note,
         files,
         reads_env=server.reads_faktory_env,
+        judge_command=effective.command_judged(server.image),
     )
 
 

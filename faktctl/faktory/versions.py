@@ -88,6 +88,19 @@ SERVER_STRING_FLAGS = frozenset({"b", "w", "e", "l", "d", "c"})
 SERVER_BOOL_FLAGS = frozenset({"v", "h", "help"})
 
 
+# The first release whose image command and flags are established here. Older images differ:
+# 0.5.x and 0.6.x had `ENTRYPOINT ["/faktory"]` (so a command of flags only did run) and
+# defined `-no-tls` (removed in 0.6.0's TLS removal), per the project's Dockerfile and
+# cli/cli.go history.
+COMMAND_FACTS_SINCE: Version = (0, 9, 0)
+
+
+def command_facts_known(version: Version | None) -> bool:
+    """Whether the image's entrypoint and the server's flag set are established for `version`
+    (None: a version not named, judged as the current release)."""
+    return version is None or version >= COMMAND_FACTS_SINCE
+
+
 def server_flags(version: Version | None) -> tuple[frozenset[str], frozenset[str]]:
     """(flags that take a value, boolean flags) the server of `version` defines (None: current)."""
     del version  # one flag set for every release checked (1.9.4, 1.10.0)

@@ -63,6 +63,26 @@ def test_a_command_starting_with_a_flag_never_starts() -> None:
     assert resolve(("/faktory", "-e", "production"), {}, []).cannot_start is None
 
 
+@pytest.mark.parametrize(
+    ("version", "status"), [("0.5.0", "skip"), ("0.9.0", "fail"), ("1.9.4", "fail")]
+)
+def test_an_image_older_than_the_known_command_facts_is_not_judged(
+    tmp_path: Path, version: str, status: str
+) -> None:
+    """0.5.x and 0.6.x images had ENTRYPOINT ["/faktory"] and a -no-tls flag: a command of
+    flags only did run there (cdrx/faktory_worker_python's compose file of 2017)."""
+    path = _compose(
+        tmp_path,
+        f"services:\n  faktory:\n    image: contribsys/faktory:{version}\n"
+        "    command: -b 0.0.0.0:7419 -no-tls\n",
+    )
+    report = audit(gather_compose(path, {}, NOW))
+    (fkm003,) = [f for f in report.findings if f.id == "FKM003"]
+    assert fkm003.status == status, fkm003.message
+    if status == "skip":
+        assert "older than 0.9.0 is not judged" in fkm003.message
+
+
 def _compose(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "compose.yaml"
     path.write_text(text)

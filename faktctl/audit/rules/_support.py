@@ -248,6 +248,8 @@ def env_unknown_reason(ctx: ServerCtx) -> str:
         return f"the environment is not known: {unknown_reason(var)}"
     if not ctx.eff.env_valid:
         return f"`{ctx.eff.environment}` is not a valid environment (FKM003)"
+    if not ctx.eff.args_known and ctx.eff.argv_note:
+        return f"the environment is not known: {ctx.eff.argv_note}"
     return "the environment is not known"
 
 

@@ -202,9 +202,10 @@ def _build_dockerfile(svc: Service) -> Dockerfile | None:
 def _proxy_image(svc: Service) -> str | None:
     """The image a service runs, or the base its `build:` starts from (to spot a proxy)."""
     image = svc.text("image")
-    if image is not None or "build" not in svc.data:
+    if image is not None:
         return image
-    return _build_dockerfile(svc).base  # type: ignore[union-attr]
+    built = _build_dockerfile(svc)  # None also for `build: null`
+    return built.base if built is not None else None
 
 
 def _identity(svc: Service, image: str | None) -> Identity:
