@@ -144,10 +144,33 @@ def measure(project: Project, client: docker.DockerClient) -> rollkit.Result:
     )
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _ratios(rows: list[tuple[str, rollkit.Result]]) -> str:
+    """faktctl against the peer (compose v2), medians over the rounds of this run."""
+
+    def median_of(tool: str, value: Callable[[rollkit.Result], float]) -> float:
+        return _median([value(result) for name, result in rows if name == tool])
+
+    parts = []
+    for label, value in (
+        ("longest gap", lambda r: r.longest_gap()),
+        ("deploy time", lambda r: r.deploy_s),
+    ):
+        ours, peer = median_of("faktctl", value), median_of("compose", value)
+        parts.append(f"{label} {ours:.1f}s vs {peer:.1f}s ({ours / max(peer, 1e-9):.2f}x)")
+    return "faktctl / compose v2 (medians): " + "; ".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
+    print(f"load average at the start: {os.getloadavg()[0]:.2f}", flush=True)
     client = docker.from_env()
     server_image = ensure_faktory_image(client, "1.10.0")
     ensure_go_worker_image(client)
@@ -172,6 +195,7 @@ def main() -> int:
         )
     for tool, result in rows:
         print(f"{name[tool]}: longest gap {result.where_gap()}")
+    print(_ratios(rows))
     print(
         f"(10 jobs of {rollkit.LONG_S}s in flight on 2 replicas; stranded = not completed "
         f"{RESERVED_AFTER_S:g}s after the deploy returned)"
