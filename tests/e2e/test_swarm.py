@@ -6,6 +6,7 @@ state the previous one left (as an operator's session would).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.types
@@ -223,14 +225,13 @@ def test_dashboard_tunnel_serves_the_dashboard_with_nothing_published(
     assert not endpoint.get("Ports")
 
 
-def test_worker_image_change_rolls_with_no_job_lost(
-    deployment: SwarmDeployment, go_worker_image: str
-) -> None:
+def _roll_worker_image(deployment: SwarmDeployment, go_worker_image: str) -> dict[str, Any]:
+    """A new worker image deployed with ten 15 s jobs in flight (issue 23): the old tasks get
+    the worker's stop grace period (30 s, above the library's 25 s), so none is stranded and
+    every job is processed once, within 45 s of `up`. Returns the worker service's spec."""
     client = deployment.client
     test_label = {labels.TEST: deployment.session_id}
     tag = f"faktctl-test/go-worker-rolled:{deployment.project}"
-    import io
-
     dockerfile = f"FROM {go_worker_image}\nLABEL io.faktctl.rolled={deployment.project}\n"
     client.images.build(
         fileobj=io.BytesIO(dockerfile.encode()), tag=tag, labels=test_label, rm=True, forcerm=True
@@ -240,8 +241,6 @@ def test_worker_image_change_rolls_with_no_job_lost(
     spec["workers"][0]["image"] = tag
     deployment.write_spec(spec)
 
-    # issue 23: ten 15 s jobs in flight when the update starts; the old tasks get the worker's
-    # stop grace period (30 s, above the library's 25 s), so none is stranded
     with deployment.connect() as conn:
         conn.push_many(make_job("demo.sleep", [15, i]) for i in range(LONG_JOBS))
         wait_until(
@@ -259,10 +258,55 @@ def test_worker_image_change_rolls_with_no_job_lost(
     info = deployment.info()["faktory"]
     assert info["total_processed"] == before + total and info["total_failures"] == 0
     assert info["sets"]["working"] == 0
-    spec = deployment.service("go-worker")["Spec"]
-    assert spec["TaskTemplate"]["ContainerSpec"]["Image"] == client.images.get(tag).id
-    assert spec["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 30 * 10**9
-    assert spec["UpdateConfig"]["Order"] == "start-first"
+    service = deployment.service("go-worker")["Spec"]
+    assert service["TaskTemplate"]["ContainerSpec"]["Image"] == client.images.get(tag).id
+    assert service["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 30 * 10**9
+    assert service["UpdateConfig"]["Order"] == "start-first"
+    return dict(service)
+
+
+def test_worker_image_change_rolls_with_no_job_lost(
+    deployment: SwarmDeployment, go_worker_image: str
+) -> None:
+    _roll_worker_image(deployment, go_worker_image)
+
+
+def test_on_1_9_4_the_stop_signal_reaches_the_tasks_and_no_job_is_lost(
+    tmp_path: Path,
+    docker_client: docker.DockerClient,
+    test_session_id: str,
+    swarm_node: str,
+    go_worker_image: str,
+) -> None:
+    """The same rollout on a 1.9.4 server, the worker stopped by SIGINT (faktory_worker_go
+    handles it as SIGTERM): the signal is on the service and on every task's container."""
+    old = new_swarm_deployment(
+        tmp_path / "project",
+        test_session_id,
+        docker_client,
+        swarm_node,
+        ensure_faktory_image(docker_client, "1.9.4"),
+        go_worker_image,
+    )
+    try:
+        old.edit(lambda spec: spec["workers"][0].update(stop_signal="SIGINT", replicas=2))
+        old.up()
+        service = _roll_worker_image(old, go_worker_image)
+        assert service["TaskTemplate"]["ContainerSpec"]["StopSignal"] == "SIGINT"
+        assert old.info()["server"]["faktory_version"] == "1.9.4"
+        running = [
+            t["Status"]["ContainerStatus"]["ContainerID"]
+            for t in docker_client.api.tasks(  # type: ignore[no-untyped-call]
+                filters={"service": f"{old.project}_go-worker"}
+            )
+            if t["Status"]["State"] == "running"
+        ]
+        assert len(running) == 2
+        for container_id in running:
+            config = docker_client.api.inspect_container(container_id)["Config"]
+            assert config["StopSignal"] == "SIGINT"
+    finally:
+        tear_down(old)
 
 
 def _parked(deployment: SwarmDeployment) -> int:

@@ -109,6 +109,10 @@ def test_a_config_change_strands_no_job_and_never_pauses(
     rollout_deployment: Callable[[str], Deployment], version: str
 ) -> None:
     deployment = rollout_deployment(version)
+    # faktory_worker_go stops on SIGINT as on SIGTERM: one version proves the signal is applied
+    signal = "SIGINT" if version == "1.9.4" else None
+    if signal is not None:
+        deployment.edit(lambda spec: spec["workers"][0].update(stop_signal=signal))
     result = _scenario(deployment, _set("DEPLOY_MARK", "2"), "up")
     assert result.stranded == 0, result.counts
     assert result.long_done_once == rollkit.LONG_JOBS
@@ -121,7 +125,9 @@ def test_a_config_change_strands_no_job_and_never_pauses(
     for container_id in containers.values():
         env = deployment.inspect(container_id)["Config"]["Env"]
         assert "DEPLOY_MARK=2" in env
-        assert deployment.inspect(container_id)["Config"]["StopTimeout"] == 30
+        config = deployment.inspect(container_id)["Config"]
+        assert config["StopTimeout"] == 30
+        assert config.get("StopSignal") == signal  # None: the image's own, SIGTERM
 
 
 @pytest.mark.parametrize("version", ["1.9.4", "1.10.0"])

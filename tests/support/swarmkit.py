@@ -64,8 +64,15 @@ def single_node_swarm(client: docker.DockerClient, session_id: str) -> Iterator[
                         network.remove()
 
 
-def remove_swarm_objects(client: docker.DockerClient, session_id: str) -> None:
-    selector: dict[str, str | list[str] | bool] = {"label": f"{labels.TEST}={session_id}"}
+def remove_swarm_objects(
+    client: docker.DockerClient, session_id: str, project: str | None = None
+) -> None:
+    """The services, their containers and the secrets this test session made (of one project
+    when `project` is given, so another deployment of the session keeps running)."""
+    wanted = [f"{labels.TEST}={session_id}"]
+    if project is not None:
+        wanted.append(f"{labels.PROJECT}={project}")
+    selector: dict[str, str | list[str] | bool] = {"label": wanted}
     for service in client.services.list(filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             service.remove()  # type: ignore[no-untyped-call]
@@ -187,7 +194,7 @@ def new_swarm_deployment(
 
 def tear_down(deployment: SwarmDeployment) -> None:
     deployment.faktctl("down", "--volumes", "--yes")
-    remove_swarm_objects(deployment.client, deployment.session_id)
+    remove_swarm_objects(deployment.client, deployment.session_id, deployment.project)
 
 
 @contextlib.contextmanager
