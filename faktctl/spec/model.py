@@ -301,7 +301,8 @@ class Worker(_Model):
         default="server",
         description="How faktctl quiets a worker before stopping it: `server` (the dashboard's "
         "quiet, which every library honours on its next heartbeat), `signal` (SIGTSTP, for "
-        "libraries that handle it) or `none` (stopped at once).",
+        "libraries that handle it; on Kubernetes a preStop hook that needs /bin/sh in the "
+        "image) or `none` (stopped at once).",
     )
 
     @field_validator("env")
