@@ -123,3 +123,5 @@ def test_rescue_hands_back_a_killed_workers_job(
     again = deployment.faktctl("rescue")
     assert again.code == 0 and "no orphaned reservation" in again.stdout, again.output
     assert_password_never_printed(deployment)
+    # its 600 s job would hold the teardown's `down` for the whole grace period
+    client.api.kill(alive_id, signal="SIGKILL")
