@@ -10,7 +10,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.support.swarmkit import (
     single_node_swarm,
     tear_down,
 )
+from tests.support.upkit import dashboard_tunnel
 
 PUSHED = 500
 LONG_JOBS = 10
@@ -196,31 +196,11 @@ def test_status_and_logs(deployment: SwarmDeployment) -> None:
 def test_dashboard_tunnel_serves_the_dashboard_with_nothing_published(
     deployment: SwarmDeployment,
 ) -> None:
-    env = {"FAKTCTL_EXTRA_LABELS": f"{labels.TEST}={deployment.session_id}", "NO_COLOR": "1"}
-    import os
-
-    tunnel = subprocess.Popen(
-        [sys.executable, "-m", "faktctl", "dashboard", "--port", "0"],
-        cwd=deployment.folder,
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert tunnel.stderr is not None
-        line = tunnel.stderr.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        assert found, line
-        port = int(found.group(1))
+    with dashboard_tunnel(deployment) as (_, port, _):
         page = httpx.get(f"http://127.0.0.1:{port}/", auth=("admin", deployment.password))
         assert page.status_code == 200 and "Faktory" in page.text
         refused = httpx.get(f"http://127.0.0.1:{port}/", auth=("admin", "wrong"))
         assert refused.status_code == 401
-    finally:
-        tunnel.terminate()
-        tunnel.wait(timeout=30)
     endpoint = deployment.service("faktory")["Endpoint"]
     assert not endpoint.get("Ports")
 

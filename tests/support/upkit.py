@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import pytest
@@ -158,9 +158,16 @@ def assert_password_never_printed(deployment: Deployment) -> None:
         assert secret not in run.output, "the password appeared in faktctl's output"
 
 
+class ProjectRun(Protocol):
+    """What `faktctl` needs to run for a test's project (an engine or a swarm deployment)."""
+
+    folder: Path
+    session_id: str
+
+
 @contextlib.contextmanager
 def dashboard_tunnel(
-    deployment: Deployment, scheme: str = "http", lines: int = 1
+    deployment: ProjectRun, scheme: str = "http", lines: int = 1
 ) -> Iterator[tuple[subprocess.Popen[str], int, str]]:
     """`faktctl dashboard --port 0` running for the block: the process (its stderr still open
     to read), its port, and the first `lines` lines it said."""
